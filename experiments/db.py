@@ -1,0 +1,110 @@
+"""Opening the registry: a sqlite-utils Database in WAL mode with every migration applied."""
+from __future__ import annotations
+
+import os
+import sqlite3
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+import sqlite_utils
+
+from experiments.schema import MIGRATIONS, SCHEMA_VERSION
+from winback.settings import resolve_db_path
+
+BUSY_TIMEOUT_MS = 60_000
+
+
+def utc_now() -> str:
+    """Current UTC time as ISO-8601 text, the registry's one timestamp format."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def open_registry(db: str | os.PathLike[str] | None = None) -> sqlite_utils.Database:
+    """Open (creating if needed) the registry and bring its schema up to date."""
+    path = resolve_db_path(db)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    database = sqlite_utils.Database(conn)
+    migrate(database)
+    return database
+
+
+def schema_version(database: sqlite_utils.Database) -> int:
+    """The highest migration applied, 0 for an empty file."""
+    if "schema_migrations" not in database.table_names():
+        return 0
+    row = database.execute("SELECT MAX(version) FROM schema_migrations").fetchone()
+    return int(row[0] or 0)
+
+
+def migrate(database: sqlite_utils.Database) -> int:
+    """Apply pending migrations, each in its own transaction; safe to call from many processes."""
+    conn = database.conn
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations "
+        "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+    )
+    if schema_version(database) >= SCHEMA_VERSION:
+        return SCHEMA_VERSION
+    for version, name, sql in MIGRATIONS:
+        with transaction(database):
+            # Re-check inside the write lock: another process may have migrated meanwhile.
+            if conn.execute(
+                "SELECT 1 FROM schema_migrations WHERE version = ?", (version,)
+            ).fetchone():
+                continue
+            for statement in _split_statements(sql):
+                conn.execute(statement)
+            conn.execute(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                (version, name, utc_now()),
+            )
+    return SCHEMA_VERSION
+
+
+@contextmanager
+def transaction(database: sqlite_utils.Database) -> Iterator[sqlite3.Connection]:
+    """BEGIN IMMEDIATE ... COMMIT, rolling back on any error so the registry stays as it was."""
+    conn = database.conn
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def _split_statements(sql: str) -> list[str]:
+    """Split a migration into statements, keeping trigger bodies (BEGIN ... END;) whole."""
+    statements, buffer = [], ""
+    for line in sql.strip().splitlines():
+        buffer += line + "\n"
+        if sqlite3.complete_statement(buffer):
+            statements.append(buffer.strip())
+            buffer = ""
+    if buffer.strip():
+        statements.append(buffer.strip())
+    return statements
+
+
+def audit(
+    conn: sqlite3.Connection,
+    action: str,
+    object_type: str,
+    object_key: str,
+    detail: str = "{}",
+    actor: str | None = None,
+) -> None:
+    """Append one row to the audit log inside the caller's transaction."""
+    conn.execute(
+        "INSERT INTO audit_log (at, actor, action, object_type, object_key, detail) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        (utc_now(), actor or os.environ.get("WINBACK_ACTOR") or os.environ.get("USER") or "unknown",
+         action, object_type, object_key, detail),
+    )

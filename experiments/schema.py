@@ -1,0 +1,142 @@
+"""Registry schema as an ordered list of migrations; the applied version is kept in schema_migrations.
+
+Every table the registry owns is created here, so all registry DDL lives in one place (SQLite today,
+the same statements translate to Spark SQL later).
+"""
+from __future__ import annotations
+
+MIGRATIONS: list[tuple[int, str, str]] = [
+    (
+        1,
+        "initial registry",
+        """
+        CREATE TABLE treatments (
+            key TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('coupon','vip_service','recommendation','care_content','other')),
+            unit_cost REAL NOT NULL CHECK (unit_cost >= 0),
+            capacity INTEGER CHECK (capacity IS NULL OR capacity >= 0),
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE metrics (
+            key TEXT PRIMARY KEY,
+            kind TEXT NOT NULL CHECK (kind IN ('binary','continuous')),
+            higher_is_better INTEGER NOT NULL DEFAULT 1 CHECK (higher_is_better IN (0, 1)),
+            description TEXT NOT NULL DEFAULT ''
+        );
+        CREATE TABLE experiments (
+            key TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            hypothesis TEXT NOT NULL DEFAULT '',
+            owner TEXT NOT NULL DEFAULT '',
+            target_cohort TEXT,
+            primary_metric TEXT NOT NULL,
+            guardrail_metrics TEXT NOT NULL DEFAULT '[]',
+            layer TEXT NOT NULL DEFAULT 'default',
+            coverage REAL NOT NULL DEFAULT 1.0 CHECK (coverage >= 0 AND coverage <= 1),
+            hash_version INTEGER NOT NULL DEFAULT 2 CHECK (hash_version IN (1, 2)),
+            status TEXT NOT NULL DEFAULT 'draft'
+                CHECK (status IN ('draft','running','stopped','concluded')),
+            created_at TEXT NOT NULL,
+            started_at TEXT,
+            stopped_at TEXT,
+            concluded_at TEXT
+        );
+        CREATE TABLE arms (
+            experiment_key TEXT NOT NULL REFERENCES experiments(key),
+            arm_key TEXT NOT NULL,
+            position INTEGER NOT NULL,
+            treatment_key TEXT REFERENCES treatments(key),
+            weight REAL NOT NULL CHECK (weight > 0),
+            is_control INTEGER NOT NULL DEFAULT 0 CHECK (is_control IN (0, 1)),
+            PRIMARY KEY (experiment_key, arm_key),
+            UNIQUE (experiment_key, position)
+        );
+        CREATE TABLE assignments (
+            experiment_key TEXT NOT NULL REFERENCES experiments(key),
+            user_id TEXT NOT NULL,
+            arm_key TEXT NOT NULL,
+            assigned_at TEXT NOT NULL,
+            PRIMARY KEY (experiment_key, user_id)
+        );
+        CREATE INDEX assignments_user ON assignments(user_id, assigned_at);
+        CREATE TABLE deliveries (
+            experiment_key TEXT NOT NULL REFERENCES experiments(key),
+            user_id TEXT NOT NULL,
+            treatment_key TEXT NOT NULL REFERENCES treatments(key),
+            sent_at TEXT NOT NULL,
+            cost REAL NOT NULL CHECK (cost >= 0),
+            channel TEXT,
+            PRIMARY KEY (experiment_key, user_id, treatment_key, sent_at)
+        );
+        CREATE TABLE outcomes (
+            experiment_key TEXT NOT NULL REFERENCES experiments(key),
+            user_id TEXT NOT NULL,
+            metric TEXT NOT NULL,
+            period TEXT NOT NULL DEFAULT 'post' CHECK (period IN ('pre','post')),
+            value REAL NOT NULL,
+            observed_at TEXT NOT NULL,
+            PRIMARY KEY (experiment_key, user_id, metric, period)
+        );
+        CREATE TABLE decisions (
+            id INTEGER PRIMARY KEY,
+            experiment_key TEXT NOT NULL REFERENCES experiments(key),
+            winner_arm TEXT NOT NULL,
+            rationale TEXT NOT NULL,
+            decided_by TEXT NOT NULL,
+            decided_at TEXT NOT NULL
+        );
+        CREATE TABLE opt_outs (
+            user_id TEXT PRIMARY KEY,
+            reason TEXT NOT NULL DEFAULT '',
+            opted_out_at TEXT NOT NULL
+        );
+        CREATE TABLE cohorts (
+            cohort_key TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            risk REAL,
+            stage TEXT,
+            tier TEXT,
+            reason TEXT,
+            model TEXT,
+            scored_at TEXT,
+            PRIMARY KEY (cohort_key, user_id)
+        );
+        CREATE TABLE models (
+            name TEXT PRIMARY KEY,
+            kind TEXT NOT NULL CHECK (kind IN ('churn','uplift')),
+            experiment_key TEXT,
+            learner TEXT NOT NULL,
+            features TEXT NOT NULL,
+            fingerprint TEXT NOT NULL,
+            metrics TEXT NOT NULL DEFAULT '{}',
+            path TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE audit_log (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            object_type TEXT NOT NULL,
+            object_key TEXT NOT NULL,
+            detail TEXT NOT NULL DEFAULT '{}'
+        );
+        CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+            BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+        CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+            BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+        CREATE TRIGGER arms_frozen_insert BEFORE INSERT ON arms
+            WHEN (SELECT status FROM experiments WHERE key = NEW.experiment_key) != 'draft'
+            BEGIN SELECT RAISE(ABORT, 'arms cannot change once an experiment has started'); END;
+        CREATE TRIGGER arms_frozen_update BEFORE UPDATE ON arms
+            WHEN (SELECT status FROM experiments WHERE key = OLD.experiment_key) != 'draft'
+            BEGIN SELECT RAISE(ABORT, 'arms cannot change once an experiment has started'); END;
+        CREATE TRIGGER arms_frozen_delete BEFORE DELETE ON arms
+            WHEN (SELECT status FROM experiments WHERE key = OLD.experiment_key) != 'draft'
+            BEGIN SELECT RAISE(ABORT, 'arms cannot change once an experiment has started'); END;
+        """,
+    ),
+]
+
+SCHEMA_VERSION = MIGRATIONS[-1][0]

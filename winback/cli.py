@@ -1,0 +1,21 @@
+"""The `winback` command line: one group per package, each defined in winback/commands/."""
+from __future__ import annotations
+
+import click
+
+from winback import __version__
+from winback.commands.analyze import analyze
+from winback.commands.churn import churn
+from winback.commands.demo import demo
+from winback.commands.experiments import cohort, decide, experiment, imports, optout, treatment
+from winback.commands.uplift import allocate, uplift
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="winback")
+def cli() -> None:
+    """Winback: catch customers who are slipping away and win them back at the lowest cost."""
+
+
+for command in (treatment, experiment, cohort, optout, imports, decide, analyze, churn, uplift, allocate, demo):
+    cli.add_command(command)
