@@ -1,0 +1,110 @@
+"""The treatment catalog and metric definitions: what can be given, at what unit cost, and what is measured."""
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import asdict, dataclass
+from typing import Literal, get_args
+
+from experiments.db import audit, open_registry, transaction, utc_now
+from experiments.errors import ExperimentError
+
+TreatmentKind = Literal["coupon", "vip_service", "recommendation", "care_content", "other"]
+MetricKind = Literal["binary", "continuous"]
+TREATMENT_KINDS: tuple[str, ...] = get_args(TreatmentKind)
+
+
+@dataclass(frozen=True)
+class Treatment:
+    """A retention treatment a user can receive, with what one delivery costs."""
+
+    key: str
+    name: str
+    kind: TreatmentKind
+    unit_cost: float
+    capacity: int | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Metric:
+    """An outcome metric: binary (a proportion) or continuous, and which direction is good."""
+
+    key: str
+    kind: MetricKind
+    higher_is_better: bool = True
+    description: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def validate_treatment(treatment: Treatment) -> None:
+    """Reject a treatment the catalog cannot hold, saying which field is wrong."""
+    if not treatment.key.strip():
+        raise ExperimentError("a treatment needs a non-empty key")
+    if treatment.kind not in TREATMENT_KINDS:
+        raise ExperimentError(
+            f"treatment '{treatment.key}': unknown kind '{treatment.kind}'; use one of {', '.join(TREATMENT_KINDS)}"
+        )
+    if not math.isfinite(treatment.unit_cost) or treatment.unit_cost < 0:
+        raise ExperimentError(f"treatment '{treatment.key}': unit cost must be a number >= 0, got {treatment.unit_cost}")
+    if treatment.capacity is not None and treatment.capacity < 0:
+        raise ExperimentError(f"treatment '{treatment.key}': capacity must be >= 0, got {treatment.capacity}")
+
+
+def save_treatment(treatment: Treatment, db: str | os.PathLike[str] | None = None) -> Treatment:
+    """Add a treatment or update its name, kind, cost and capacity (audited)."""
+    validate_treatment(treatment)
+    database = open_registry(db)
+    with transaction(database) as conn:
+        existed = conn.execute("SELECT 1 FROM treatments WHERE key = ?", (treatment.key,)).fetchone()
+        conn.execute(
+            "INSERT INTO treatments (key, name, kind, unit_cost, capacity, created_at) VALUES (?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET name = excluded.name, kind = excluded.kind, "
+            "unit_cost = excluded.unit_cost, capacity = excluded.capacity",
+            (treatment.key, treatment.name, treatment.kind, treatment.unit_cost, treatment.capacity, utc_now()),
+        )
+        audit(conn, "update" if existed else "create", "treatment", treatment.key, json.dumps(treatment.to_dict()))
+    return treatment
+
+
+def list_treatments(db: str | os.PathLike[str] | None = None) -> list[Treatment]:
+    """Every treatment in the catalog, by key."""
+    database = open_registry(db)
+    rows = database.execute("SELECT key, name, kind, unit_cost, capacity FROM treatments ORDER BY key").fetchall()
+    return [Treatment(*row) for row in rows]
+
+
+def get_treatment(key: str, db: str | os.PathLike[str] | None = None) -> Treatment:
+    """One treatment; a clear error lists the known keys when it does not exist."""
+    known = {t.key: t for t in list_treatments(db)}
+    if key not in known:
+        raise ExperimentError(f"unknown treatment '{key}'; known treatments: {', '.join(known) or 'none'}")
+    return known[key]
+
+
+def save_metric(metric: Metric, db: str | os.PathLike[str] | None = None) -> Metric:
+    """Declare a metric's kind and direction (used by analysis and guardrails)."""
+    if metric.kind not in get_args(MetricKind):
+        raise ExperimentError(f"metric '{metric.key}': kind must be binary or continuous, got '{metric.kind}'")
+    database = open_registry(db)
+    with transaction(database) as conn:
+        conn.execute(
+            "INSERT INTO metrics (key, kind, higher_is_better, description) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET kind = excluded.kind, higher_is_better = excluded.higher_is_better, "
+            "description = excluded.description",
+            (metric.key, metric.kind, int(metric.higher_is_better), metric.description),
+        )
+        audit(conn, "save", "metric", metric.key, json.dumps(metric.to_dict()))
+    return metric
+
+
+def list_metrics(db: str | os.PathLike[str] | None = None) -> list[Metric]:
+    """Every declared metric, by key."""
+    database = open_registry(db)
+    rows = database.execute("SELECT key, kind, higher_is_better, description FROM metrics ORDER BY key").fetchall()
+    return [Metric(key, kind, bool(hib), desc) for key, kind, hib, desc in rows]

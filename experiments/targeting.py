@@ -1,0 +1,165 @@
+"""Assigning a flagged cohort to a running experiment, behind the guard rails.
+
+Guard rails, applied before hashing so randomization stays valid among the eligible:
+opt-outs are never assigned; a user is in at most one running experiment per layer; a user already
+given `contact_cap` treatments (non-control assignments) in the last `cap_window_days` is skipped.
+Users already assigned in this experiment keep their arm, so re-running is idempotent.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from experiments.assignment import assign
+from experiments.db import audit, open_registry, transaction, utc_now
+from experiments.definitions import get_experiment
+from experiments.errors import ExperimentError, ImportDataError
+
+DEFAULT_CONTACT_CAP = 3
+DEFAULT_CAP_WINDOW_DAYS = 30
+
+
+@dataclass(frozen=True)
+class AssignmentSummary:
+    """What one assignment run did, user counts by fate, and the arm sizes after it."""
+
+    experiment_key: str
+    candidates: int
+    already_assigned: int
+    newly_assigned: int
+    excluded_opt_out: int
+    excluded_layer: int
+    excluded_contact_cap: int
+    outside_coverage: int
+    arm_sizes: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def read_user_ids(path: str | os.PathLike[str], column: str = "user_id") -> np.ndarray:
+    """User ids from a CSV or Parquet file, as strings (leading zeros kept)."""
+    path = Path(path)
+    if not path.exists():
+        raise ImportDataError(str(path), None, None, "file not found")
+    if path.suffix.lower() in (".parquet", ".pq"):
+        frame = pd.read_parquet(path, columns=None)
+    else:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    if column not in frame.columns:
+        raise ImportDataError(str(path), None, column, f"missing column; the file has: {', '.join(map(str, frame.columns))}")
+    ids = frame[column].astype(str)
+    blank = np.flatnonzero(ids.str.strip().eq("").to_numpy())
+    if blank.size:
+        raise ImportDataError(str(path), int(blank[0]) + 1, column, "empty user id")
+    return ids.to_numpy(dtype=object)
+
+
+def read_cohort_ids(cohort_key: str, db: str | os.PathLike[str] | None = None) -> np.ndarray:
+    """User ids of a flagged cohort stored in the registry's cohorts table."""
+    database = open_registry(db)
+    ids = [r[0] for r in database.execute("SELECT user_id FROM cohorts WHERE cohort_key = ?", (cohort_key,))]
+    if not ids:
+        known = [r[0] for r in database.execute("SELECT DISTINCT cohort_key FROM cohorts ORDER BY 1")]
+        raise ExperimentError(f"cohort '{cohort_key}' is empty or unknown; known cohorts: {', '.join(known) or 'none'}")
+    return np.asarray(ids, dtype=object)
+
+
+def assign_users(
+    key: str,
+    user_ids: np.ndarray | list[str] | None = None,
+    *,
+    db: str | os.PathLike[str] | None = None,
+    contact_cap: int = DEFAULT_CONTACT_CAP,
+    cap_window_days: int = DEFAULT_CAP_WINDOW_DAYS,
+    now: datetime | None = None,
+) -> AssignmentSummary:
+    """Assign users (default: the experiment's target cohort) to the running experiment `key`."""
+    experiment = get_experiment(key, db)
+    if experiment.status != "running":
+        raise ExperimentError(f"experiment '{key}' is {experiment.status}; start it before assigning users")
+    if contact_cap < 1:
+        raise ExperimentError(f"contact cap must be at least 1, got {contact_cap}")
+    if user_ids is None:
+        if not experiment.target_cohort:
+            raise ExperimentError(f"experiment '{key}' has no target cohort; pass users from a file")
+        user_ids = read_cohort_ids(experiment.target_cohort, db)
+    candidates = pd.unique(pd.Series(user_ids, dtype=object).astype(str))
+    now = now or datetime.now(timezone.utc)
+    window_start = (now - timedelta(days=cap_window_days)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    assigned_at = now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+    database = open_registry(db)
+    with transaction(database) as conn:
+        conn.execute("CREATE TEMP TABLE IF NOT EXISTS candidate (user_id TEXT PRIMARY KEY, fate TEXT)")
+        conn.execute("DELETE FROM candidate")
+        conn.executemany("INSERT INTO candidate (user_id) VALUES (?)", ((u,) for u in candidates))
+        # Each rule marks the users it excludes; the first rule that applies names the fate.
+        conn.execute(
+            "UPDATE candidate SET fate = 'already' WHERE user_id IN "
+            "(SELECT user_id FROM assignments WHERE experiment_key = ?)", (key,)
+        )
+        conn.execute(
+            "UPDATE candidate SET fate = 'opt_out' WHERE fate IS NULL AND user_id IN (SELECT user_id FROM opt_outs)"
+        )
+        conn.execute(
+            "UPDATE candidate SET fate = 'layer' WHERE fate IS NULL AND user_id IN ("
+            " SELECT a.user_id FROM assignments a JOIN experiments e ON e.key = a.experiment_key"
+            " WHERE e.layer = ? AND e.status = 'running' AND e.key != ?)",
+            (experiment.layer, key),
+        )
+        conn.execute(
+            "UPDATE candidate SET fate = 'cap' WHERE fate IS NULL AND user_id IN ("
+            " SELECT a.user_id FROM assignments a"
+            " JOIN arms r ON r.experiment_key = a.experiment_key AND r.arm_key = a.arm_key"
+            " WHERE r.is_control = 0 AND a.experiment_key != ? AND a.assigned_at >= ?"
+            " GROUP BY a.user_id HAVING COUNT(*) >= ?)",
+            (key, window_start, contact_cap),
+        )
+        fates = dict(conn.execute("SELECT COALESCE(fate, 'eligible'), COUNT(*) FROM candidate GROUP BY 1").fetchall())
+        eligible = np.asarray([r[0] for r in conn.execute("SELECT user_id FROM candidate WHERE fate IS NULL")], dtype=object)
+        arm_index = assign(
+            eligible, seed=experiment.key, weights=experiment.weights,
+            coverage=experiment.coverage, hash_version=experiment.hash_version,
+        )
+        inside = arm_index >= 0
+        arm_keys = np.asarray([arm.key for arm in experiment.arms], dtype=object)
+        rows = zip(eligible[inside], arm_keys[arm_index[inside]])
+        conn.executemany(
+            "INSERT OR IGNORE INTO assignments (experiment_key, user_id, arm_key, assigned_at) VALUES (?, ?, ?, ?)",
+            ((key, user, arm, assigned_at) for user, arm in rows),
+        )
+        arm_sizes = dict(
+            conn.execute(
+                "SELECT arm_key, COUNT(*) FROM assignments WHERE experiment_key = ? GROUP BY arm_key", (key,)
+            ).fetchall()
+        )
+        summary = AssignmentSummary(
+            experiment_key=key,
+            candidates=len(candidates),
+            already_assigned=fates.get("already", 0),
+            newly_assigned=int(inside.sum()),
+            excluded_opt_out=fates.get("opt_out", 0),
+            excluded_layer=fates.get("layer", 0),
+            excluded_contact_cap=fates.get("cap", 0),
+            outside_coverage=int((~inside).sum()),
+            arm_sizes={arm.key: arm_sizes.get(arm.key, 0) for arm in experiment.arms},
+        )
+        conn.execute("DROP TABLE candidate")
+        audit(conn, "assign", "experiment", key, json.dumps(summary.to_dict()))
+    return summary
+
+
+def arm_of_users(key: str, db: str | os.PathLike[str] | None = None) -> pd.DataFrame:
+    """Every assignment of an experiment: user_id, arm_key, assigned_at."""
+    database = open_registry(db)
+    return pd.read_sql_query(
+        "SELECT user_id, arm_key, assigned_at FROM assignments WHERE experiment_key = ? ORDER BY user_id",
+        database.conn, params=(key,), dtype={"user_id": str},
+    )

@@ -1,0 +1,1 @@
+"""Click command groups, one module per package; winback/cli.py assembles them."""
