@@ -1,0 +1,86 @@
+"""The registry CLI end to end on a real registry file: exit codes and exact output lines."""
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from winback.cli import cli
+
+
+@pytest.fixture
+def run(tmp_path):
+    db = str(tmp_path / "registry.db")
+
+    def invoke(*args: str):
+        return CliRunner().invoke(cli, [*args, "--db", db], catch_exceptions=False)
+
+    return invoke
+
+
+def setup_experiment(run) -> None:
+    assert run("treatment", "add", "coupon_10", "--kind", "coupon", "--unit-cost", "8").output == \
+        "treatment coupon_10: coupon, unit cost 8\n"
+    run("treatment", "add", "reco_email", "--kind", "recommendation", "--unit-cost", "0.5")
+    result = run("experiment", "create", "wb-1", "--name", "Win back Q4", "--primary-metric", "retained",
+                 "--arm", "control:-:0.5", "--arm", "coupon:coupon_10:0.25", "--arm", "reco:reco_email:0.25",
+                 "--guardrail", "unsubscribed")
+    assert result.exit_code == 0, result.output
+    assert result.output == "experiment wb-1 created as draft with arms control, coupon, reco\n"
+
+
+def test_full_lifecycle_through_the_cli(run, tmp_path):
+    setup_experiment(run)
+    assert run("experiment", "start", "wb-1").output == "experiment wb-1 is running\n"
+    users = tmp_path / "users.csv"
+    pd.DataFrame({"user_id": [f"{i:05d}" for i in range(1000)]}).to_csv(users, index=False)
+    run("optout", "add", "00000", "00001", "--reason", "asked")
+    result = run("experiment", "assign", "wb-1", "--users", str(users))
+    assert result.exit_code == 0
+    assert result.output.splitlines()[0] == (
+        "1000 candidates: 998 newly assigned, 0 already, 2 opted out, 0 in another experiment of the layer, "
+        "0 over the contact cap, 0 outside coverage"
+    )
+    again = run("experiment", "assign", "wb-1", "--users", str(users))
+    assert again.output.splitlines()[0].startswith("1000 candidates: 0 newly assigned, 998 already")
+    outcomes = tmp_path / "outcomes.csv"
+    pd.DataFrame({"experiment_key": "wb-1", "user_id": [f"{i:05d}" for i in range(2, 1000)], "metric": "retained",
+                  "value": 1}).to_csv(outcomes, index=False)
+    assert run("import", "outcomes", str(outcomes)).output == f"{outcomes}: 998 rows, 998 new, 0 already present\n"
+    assert run("experiment", "stop", "wb-1").exit_code == 0
+    decided = run("decide", "wb-1", "--winner", "coupon", "--rationale", "cheapest per retained user", "--by", "ana")
+    assert decided.output == "experiment wb-1 concluded: winner coupon (decided by ana)\n"
+    shown = run("experiment", "show", "wb-1").output.splitlines()
+    assert shown[0] == "wb-1: Win back Q4 [concluded]  layer default, coverage 1"
+
+
+def test_errors_are_one_clean_line(run, tmp_path):
+    setup_experiment(run)
+    result = run("experiment", "assign", "wb-1")
+    assert result.exit_code == 1
+    assert result.output == "Error: experiment 'wb-1' is draft; start it before assigning users\n"
+    bad = tmp_path / "bad.csv"
+    bad.write_text("experiment_key,user_id,value\nwb-1,1,1\n")
+    result = run("import", "outcomes", str(bad))
+    assert result.exit_code == 1
+    assert result.output == (
+        f"Error: {bad}, column 'metric': missing required column; the file has: experiment_key, user_id, value\n"
+    )
+    result = run("experiment", "create", "wb-2", "--name", "x", "--primary-metric", "retained", "--arm", "a:b")
+    assert result.output == "Error: arm 'a:b' must look like NAME:TREATMENT:WEIGHT (TREATMENT '-' for none)\n"
+    assert run("experiment", "start", "nope").output == "Error: unknown experiment 'nope'\n"
+
+
+def test_every_command_documents_itself():
+    """Each command and group has help text (a command without docs fails here)."""
+    runner = CliRunner()
+
+    def walk(group, path):
+        for name, command in group.commands.items():
+            assert command.help, f"`winback {' '.join(path + [name])}` has no help text"
+            result = runner.invoke(cli, [*path, name, "--help"])
+            assert result.exit_code == 0 and "Usage:" in result.output
+            if hasattr(command, "commands"):
+                walk(command, path + [name])
+
+    walk(cli, [])
