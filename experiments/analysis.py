@@ -1,0 +1,216 @@
+"""The results layer: one call turns an experiment in the registry into a report (CLI and web UI use it).
+
+`analyze_experiment` reads sufficient statistics with SQL (experiments/metrics.py) and hands them to
+`stats/`: per arm × metric comparisons against control, Holm and Benjamini-Hochberg adjusted p-values
+across all arms × metrics, guardrail verdicts, sample ratio mismatch, and the money view - cost per
+incremental retained user, margin and ROI - per arm and per segment.
+
+Value of a retained user: the `value_per_retained` argument (e.g. the expected margin of a customer
+kept, from the finance team or a CLV model), else the `WINBACK_VALUE_PER_RETAINED` environment
+variable, else none given - then margin, ROI and break-even are nan and the report says why.
+The money view needs a 0/1 primary metric (retained or not); for another primary metric it is left out
+with a note.
+"""
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+import sqlite_utils
+
+from experiments.errors import ExperimentError
+from experiments.metrics import ALL, ExperimentData, SegmentBy, collect
+from stats import (
+    Comparison, Economics, Method, Verdict, adjust_p_values, compare, economics, guardrail_verdict, srm,
+    srm_flagged,
+)
+
+Role = Literal["primary", "guardrail", "secondary"]
+VALUE_ENV = "WINBACK_VALUE_PER_RETAINED"
+
+
+@dataclass(frozen=True)
+class ArmSummary:
+    """An arm's size, planned weight and spend (`cost_source`: deliveries, unit_cost fallback, or none)."""
+
+    arm_key: str
+    treatment_key: str | None
+    is_control: bool
+    weight: float
+    n: int
+    cost: float
+    cost_source: str
+
+
+@dataclass(frozen=True)
+class MetricResult:
+    """One treatment arm against control on one metric, with adjusted p-values and a guardrail verdict."""
+
+    arm_key: str
+    metric: str
+    kind: str
+    role: Role
+    higher_is_better: bool
+    comparison: Comparison
+    p_holm: float
+    p_bh: float
+    guardrail: Verdict | None
+
+
+@dataclass(frozen=True)
+class ArmEconomics:
+    """Cost per incremental retained user, margin and ROI of one arm (in one segment, or 'all')."""
+
+    arm_key: str
+    segment: str
+    economics: Economics
+
+
+@dataclass(frozen=True)
+class SegmentResult:
+    """The primary metric in one segment: treatment arm against control, plus its money view."""
+
+    segment: str
+    arm_key: str
+    comparison: Comparison
+    economics: Economics | None
+
+
+@dataclass(frozen=True)
+class ExperimentReport:
+    """Everything a decision needs about one experiment; `to_dict()` for JSON."""
+
+    key: str
+    status: str
+    method: Method
+    cuped: bool
+    relative: bool
+    alpha: float
+    primary_metric: str
+    value_per_retained: float
+    arms: tuple[ArmSummary, ...]
+    srm_p_value: float
+    srm_flagged: bool
+    results: tuple[MetricResult, ...]
+    economics: tuple[ArmEconomics, ...]
+    segment_by: SegmentBy | None
+    segments: tuple[SegmentResult, ...]
+    notes: tuple[str, ...]
+
+    def result(self, arm_key: str, metric: str) -> MetricResult:
+        """The result of one arm on one metric."""
+        for item in self.results:
+            if item.arm_key == arm_key and item.metric == metric:
+                return item
+        raise ExperimentError(f"experiment '{self.key}' has no result for arm '{arm_key}' and metric '{metric}'")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Nested plain dicts and lists (floats may be nan or inf)."""
+        return asdict(self)
+
+
+def analyze_experiment(
+    key: str,
+    db: str | os.PathLike[str] | sqlite_utils.Database | None = None,
+    *,
+    method: Method = "ttest",
+    cuped: bool = False,
+    value_per_retained: float | None = None,
+    segment_by: SegmentBy | None = None,
+    relative: bool = True,
+    alpha: float = 0.05,
+    tuning: float = 5000,
+) -> ExperimentReport:
+    """Analyse experiment `key`: comparisons, adjusted p-values, guardrails, SRM, money, segments."""
+    value = _value_per_retained(value_per_retained)
+    data = collect(key, db, segment_by=segment_by, pre_period=cuped)
+    notes: list[str] = []
+    options = dict(relative=relative, alpha=alpha, method=method, tuning=tuning)
+    control = data.control.arm_key
+    treated = [arm for arm in data.arms if not arm.is_control]
+    raw: list[tuple[str, Any, Comparison]] = []
+    for arm in treated:
+        for info in data.metrics:
+            raw.append((arm.arm_key, info, _compare(data, control, arm.arm_key, info.key, ALL, cuped, options, notes)))
+    holm = adjust_p_values([c.p_value for _, _, c in raw], "holm")
+    bh = adjust_p_values([c.p_value for _, _, c in raw], "bh")
+    results = tuple(
+        MetricResult(arm_key=arm, metric=info.key, kind=info.kind, role=_role(data, info.key),
+                     higher_is_better=info.higher_is_better, comparison=comp, p_holm=ph, p_bh=pb,
+                     guardrail=guardrail_verdict(comp, info.higher_is_better)
+                     if info.key in data.guardrail_metrics else None)
+        for (arm, info, comp), ph, pb in zip(raw, holm, bh)
+    )
+    unregistered = [m.key for m in data.metrics if not m.registered]
+    if unregistered:
+        notes.append(f"metrics not in the metrics table, read as continuous: {', '.join(unregistered)}")
+    srm_p = srm([data.count(a.arm_key) for a in data.arms], [a.weight for a in data.arms])
+    if srm_flagged(srm_p):
+        notes.append(f"sample ratio mismatch (p = {srm_p:.2g}): arm sizes do not fit the planned weights; "
+                     "check assignment and logging before trusting any result")
+    money_ok = _money_metric(data, notes)
+    money = tuple(
+        ArmEconomics(arm.arm_key, ALL, _economics(data, control, arm.arm_key, ALL, cuped, options, value))
+        for arm in treated) if money_ok else ()
+    segments: tuple[SegmentResult, ...] = ()
+    if segment_by is not None:
+        segments = tuple(
+            SegmentResult(seg, arm.arm_key,
+                          _compare(data, control, arm.arm_key, data.primary_metric, seg, cuped, options, notes),
+                          _economics(data, control, arm.arm_key, seg, cuped, options, value) if money_ok else None)
+            for seg in data.segments for arm in treated)
+    arms = tuple(ArmSummary(a.arm_key, a.treatment_key, a.is_control, a.weight, data.count(a.arm_key),
+                            data.cost(a.arm_key), data.cost_sources[a.arm_key]) for a in data.arms)
+    return ExperimentReport(
+        key=key, status=data.status, method=method, cuped=cuped, relative=relative, alpha=alpha,
+        primary_metric=data.primary_metric, value_per_retained=math.nan if value is None else value, arms=arms,
+        srm_p_value=srm_p, srm_flagged=srm_flagged(srm_p), results=results, economics=money,
+        segment_by=segment_by, segments=segments, notes=tuple(dict.fromkeys(notes)),
+    )
+
+
+def _value_per_retained(value: float | None) -> float | None:
+    """The argument, else $WINBACK_VALUE_PER_RETAINED, else None."""
+    if value is None and os.environ.get(VALUE_ENV):
+        text = os.environ[VALUE_ENV]
+        try:
+            value = float(text)
+        except ValueError:
+            raise ExperimentError(f"{VALUE_ENV} must be a number (the value of one retained user), got {text!r}") from None
+    if value is not None and not (math.isfinite(value) and value >= 0):
+        raise ExperimentError(f"the value per retained user must be a finite amount >= 0, got {value!r}")
+    return value
+
+
+def _role(data: ExperimentData, metric: str) -> Role:
+    if metric == data.primary_metric:
+        return "primary"
+    return "guardrail" if metric in data.guardrail_metrics else "secondary"
+
+
+def _compare(data: ExperimentData, control: str, arm: str, metric: str, segment: str, cuped: bool,
+             options: dict, notes: list[str]) -> Comparison:
+    """One comparison; CUPED only where the metric has pre-period outcomes (otherwise noted)."""
+    a, b = data.moments_for(control, metric, segment), data.moments_for(arm, metric, segment)
+    use_cuped = cuped and a.has_pre and b.has_pre
+    if cuped and not use_cuped:
+        notes.append(f"CUPED skipped for '{metric}': no pre-period outcomes")
+    return compare(a, b, cuped=use_cuped, **options)
+
+
+def _money_metric(data: ExperimentData, notes: list[str]) -> bool:
+    primary = next(m for m in data.metrics if m.key == data.primary_metric)
+    if primary.kind != "binary":
+        notes.append(f"no cost per retained user: primary metric '{primary.key}' is not a registered binary "
+                     "(retained yes/no) metric")
+        return False
+    return True
+
+
+def _economics(data: ExperimentData, control: str, arm: str, segment: str, cuped: bool, options: dict,
+               value: float | None) -> Economics:
+    """Money view from the absolute uplift of the primary (retention) metric."""
+    absolute = _compare(data, control, arm, data.primary_metric, segment, cuped, {**options, "relative": False}, [])
+    return economics(absolute, data.cost(arm, segment), value_per_retained=value)

@@ -1,0 +1,245 @@
+"""Sufficient statistics from the registry: SQL GROUP BY per arm × metric × segment, never per-user rows.
+
+For each arm, metric and (optionally) segment the database returns n, sum, sum of squares and the
+pre-period sums CUPED needs; `stats/` takes it from there. Conventions:
+- n is the number of users assigned to the arm (in the segment); a user with no outcome row for a
+  metric counts as 0 for it (assignments LEFT JOIN outcomes, done as sums over the outcome rows);
+- a metric's kind comes from the `metrics` table (binary → no sum of squares); unknown metrics are
+  treated as continuous;
+- segments are the target cohort's `stage`, `tier` or `reason` (cohorts joined on the experiment's
+  target_cohort and user_id); users without one fall in the segment "(none)";
+- cost per arm is SUM(deliveries.cost) of the arm's users; an arm without any delivery rows falls
+  back to its treatment's unit_cost × n (0 for an arm without a treatment).
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Literal, get_args
+
+import sqlite_utils
+
+from experiments.db import open_registry
+from experiments.errors import ExperimentError
+from stats import Moments
+
+SegmentBy = Literal["stage", "tier", "reason"]
+SEGMENT_COLUMNS: tuple[str, ...] = get_args(SegmentBy)
+ALL = "all"
+NO_SEGMENT = "(none)"
+CostSource = Literal["deliveries", "unit_cost", "none"]
+
+
+@dataclass(frozen=True)
+class ArmDesign:
+    """One arm as registered: its treatment, planned weight and that treatment's unit cost."""
+
+    arm_key: str
+    treatment_key: str | None
+    weight: float
+    is_control: bool
+    unit_cost: float
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    """How to read a metric: binary or continuous, which direction is good, and whether it is registered."""
+
+    key: str
+    kind: Literal["binary", "continuous"]
+    higher_is_better: bool
+    registered: bool
+
+
+@dataclass(frozen=True)
+class ExperimentData:
+    """Everything the analysis needs, reduced to sufficient statistics (keys: arm, metric, segment)."""
+
+    key: str
+    status: str
+    primary_metric: str
+    guardrail_metrics: tuple[str, ...]
+    target_cohort: str | None
+    arms: tuple[ArmDesign, ...]
+    metrics: tuple[MetricInfo, ...]
+    segment_by: SegmentBy | None
+    segments: tuple[str, ...]
+    counts: dict[tuple[str, str], int] = field(default_factory=dict)
+    costs: dict[tuple[str, str], float] = field(default_factory=dict)
+    cost_sources: dict[str, CostSource] = field(default_factory=dict)
+    moments: dict[tuple[str, str, str], Moments] = field(default_factory=dict)
+
+    @property
+    def control(self) -> ArmDesign:
+        """The control arm."""
+        return next(arm for arm in self.arms if arm.is_control)
+
+    def count(self, arm: str, segment: str = ALL) -> int:
+        """Users assigned to an arm (in one segment, or all)."""
+        if segment != ALL:
+            return self.counts.get((arm, segment), 0)
+        return sum(n for (a, _), n in self.counts.items() if a == arm)
+
+    def cost(self, arm: str, segment: str = ALL) -> float:
+        """What the arm's users cost (in one segment, or all)."""
+        if segment != ALL:
+            return self.costs.get((arm, segment), 0.0)
+        return float(sum(c for (a, _), c in self.costs.items() if a == arm))
+
+    def moments_for(self, arm: str, metric: str, segment: str = ALL) -> Moments:
+        """Moments of one arm × metric; segments pool with `+` into the total."""
+        if segment != ALL:
+            return self.moments[(arm, metric, segment)]
+        parts = [self.moments[(arm, metric, s)] for s in self.segments]
+        total = parts[0]
+        for part in parts[1:]:
+            total = total + part
+        return total
+
+
+def collect(key: str, db: str | os.PathLike[str] | sqlite_utils.Database | None = None, *,
+            segment_by: SegmentBy | None = None, pre_period: bool = True) -> ExperimentData:
+    """Read an experiment's design and reduce its assignments, outcomes and deliveries to moments.
+
+    `pre_period=False` skips the pre-period sums (no CUPED needed): one cheaper pass over post rows.
+    """
+    if isinstance(db, sqlite_utils.Database):
+        return _collect(db.conn, key, segment_by, pre_period)
+    database = open_registry(db)
+    try:
+        return _collect(database.conn, key, segment_by, pre_period)
+    finally:
+        database.conn.close()
+
+
+def _collect(conn, key: str, segment_by: SegmentBy | None, pre_period: bool) -> ExperimentData:
+    """collect() on an open connection."""
+    row = conn.execute(
+        "SELECT status, primary_metric, guardrail_metrics, target_cohort FROM experiments WHERE key = ?", (key,)
+    ).fetchone()
+    if row is None:
+        raise ExperimentError(f"no experiment '{key}' in the registry (see `winback experiment list`)")
+    status, primary, guardrails_json, cohort = row
+    if segment_by is not None and segment_by not in SEGMENT_COLUMNS:
+        raise ExperimentError(f"segment must be one of {', '.join(SEGMENT_COLUMNS)}, got {segment_by!r}")
+    if segment_by is not None and not cohort:
+        raise ExperimentError(f"experiment '{key}' has no target cohort, so it has no {segment_by} segments; "
+                              "analyse it without a segment")
+    arms = _arms(conn, key)
+    segment_sql, join_sql = _segment_sql(segment_by)
+    params = {"key": key, "cohort": cohort}
+    counts = {(arm, seg): int(n) for arm, seg, n in conn.execute(
+        f"SELECT a.arm_key, {segment_sql} AS segment, COUNT(*) FROM assignments a {join_sql} "
+        "WHERE a.experiment_key = :key GROUP BY a.arm_key, segment", params)}
+    segments = tuple(sorted({seg for _, seg in counts})) or (ALL,)
+    guardrails = tuple(json.loads(guardrails_json or "[]"))
+    sums = (_outcome_sums if pre_period else _post_sums)(conn, segment_sql, join_sql, params)
+    names = list(dict.fromkeys([primary, *guardrails, *sorted({metric for _, metric, _ in sums})]))
+    metrics = _metric_info(conn, names)
+    moments = _moments(key, arms, metrics, segments, counts, sums)
+    costs, sources = _costs(conn, arms, segments, counts, segment_sql, join_sql, params)
+    return ExperimentData(key=key, status=status, primary_metric=primary, guardrail_metrics=guardrails,
+                          target_cohort=cohort, arms=arms, metrics=tuple(metrics[m] for m in names),
+                          segment_by=segment_by, segments=segments, counts=counts, costs=costs,
+                          cost_sources=sources, moments=moments)
+
+
+def _arms(conn, key: str) -> tuple[ArmDesign, ...]:
+    rows = conn.execute(
+        "SELECT a.arm_key, a.treatment_key, a.weight, a.is_control, COALESCE(t.unit_cost, 0) "
+        "FROM arms a LEFT JOIN treatments t ON t.key = a.treatment_key "
+        "WHERE a.experiment_key = ? ORDER BY a.position", (key,)).fetchall()
+    arms = tuple(ArmDesign(r[0], r[1], float(r[2]), bool(r[3]), float(r[4])) for r in rows)
+    if len(arms) < 2 or sum(arm.is_control for arm in arms) != 1:
+        raise ExperimentError(f"experiment '{key}' needs at least two arms and exactly one control to be analysed")
+    return arms
+
+
+def _segment_sql(segment_by: SegmentBy | None) -> tuple[str, str]:
+    """The segment expression and the cohort join (column names come from a closed list, never user text)."""
+    if segment_by is None:
+        return f"'{ALL}'", ""
+    return (f"COALESCE(c.{segment_by}, '{NO_SEGMENT}')",
+            "LEFT JOIN cohorts c ON c.cohort_key = :cohort AND c.user_id = a.user_id")
+
+
+def _outcome_sums(conn, segment_sql: str, join_sql: str, params: dict) -> dict[tuple[str, str, str], tuple]:
+    """Per arm × metric × segment: post and pre sums, squares, cross sum, pre rows, non-0/1 values."""
+    sql = f"""
+        SELECT a.arm_key, u.metric, {segment_sql} AS segment,
+               TOTAL(u.post), TOTAL(u.post * u.post), TOTAL(u.pre), TOTAL(u.pre * u.pre),
+               TOTAL(u.post * u.pre), TOTAL(u.has_pre), TOTAL(u.post NOT IN (0.0, 1.0) OR u.pre NOT IN (0.0, 1.0))
+        FROM (
+            SELECT user_id, metric,
+                   TOTAL(CASE WHEN period = 'post' THEN value END) AS post,
+                   TOTAL(CASE WHEN period = 'pre' THEN value END) AS pre,
+                   MAX(period = 'pre') AS has_pre
+            FROM outcomes WHERE experiment_key = :key
+            GROUP BY user_id, metric
+        ) u
+        JOIN assignments a ON a.experiment_key = :key AND a.user_id = u.user_id
+        {join_sql}
+        GROUP BY a.arm_key, u.metric, segment"""
+    return {(r[0], r[1], r[2]): r[3:] for r in conn.execute(sql, params)}
+
+
+def _post_sums(conn, segment_sql: str, join_sql: str, params: dict) -> dict[tuple[str, str, str], tuple]:
+    """Post-period sums only, in the same layout as _outcome_sums (pre fields 0, no pre rows)."""
+    sql = f"""
+        SELECT a.arm_key, o.metric, {segment_sql} AS segment,
+               TOTAL(o.value), TOTAL(o.value * o.value), 0.0, 0.0, 0.0, 0.0, TOTAL(o.value NOT IN (0.0, 1.0))
+        FROM outcomes o
+        JOIN assignments a ON a.experiment_key = o.experiment_key AND a.user_id = o.user_id
+        {join_sql}
+        WHERE o.experiment_key = :key AND o.period = 'post'
+        GROUP BY a.arm_key, o.metric, segment"""
+    return {(r[0], r[1], r[2]): r[3:] for r in conn.execute(sql, params)}
+
+
+def _metric_info(conn, names: list[str]) -> dict[str, MetricInfo]:
+    known = {r[0]: r for r in conn.execute("SELECT key, kind, higher_is_better FROM metrics")}
+    return {name: MetricInfo(name, known[name][1], bool(known[name][2]), True) if name in known
+            else MetricInfo(name, "continuous", True, False) for name in names}
+
+
+def _moments(key: str, arms: tuple[ArmDesign, ...], metrics: dict[str, MetricInfo], segments: tuple[str, ...],
+             counts: dict[tuple[str, str], int], sums: dict[tuple[str, str, str], tuple]) -> dict:
+    has_pre = {metric for (_, metric, _), s in sums.items() if s[5] > 0}
+    out: dict[tuple[str, str, str], Moments] = {}
+    for name, info in metrics.items():
+        binary = info.kind == "binary"
+        bad = sum(s[6] for (_, m, _), s in sums.items() if m == name)
+        if binary and bad:
+            raise ExperimentError(f"experiment '{key}', metric '{name}' is registered as binary but {int(bad)} "
+                                  "users have outcome values other than 0 or 1; fix the outcomes or the metric kind")
+        for arm in arms:
+            for seg in segments:
+                post, post2, pre, pre2, cross, _, _ = sums.get((arm.arm_key, name, seg), (0.0,) * 7)
+                pre_fields = {}
+                if name in has_pre:
+                    pre_fields = dict(pre_sum=pre, pre_sum_squares=None if binary else pre2, pre_post_sum=cross)
+                out[(arm.arm_key, name, seg)] = Moments(
+                    counts.get((arm.arm_key, seg), 0), post, None if binary else post2, **pre_fields)
+    return out
+
+
+def _costs(conn, arms: tuple[ArmDesign, ...], segments: tuple[str, ...], counts: dict[tuple[str, str], int],
+           segment_sql: str, join_sql: str, params: dict) -> tuple[dict, dict]:
+    delivered = {(r[0], r[1]): float(r[2]) for r in conn.execute(
+        f"SELECT a.arm_key, {segment_sql} AS segment, TOTAL(d.cost) FROM deliveries d "
+        "JOIN assignments a ON a.experiment_key = d.experiment_key AND a.user_id = d.user_id "
+        f"{join_sql} WHERE d.experiment_key = :key GROUP BY a.arm_key, segment", params)}
+    costs: dict[tuple[str, str], float] = {}
+    sources: dict[str, CostSource] = {}
+    for arm in arms:
+        if any(a == arm.arm_key for a, _ in delivered):
+            sources[arm.arm_key] = "deliveries"
+            costs.update({(arm.arm_key, s): delivered.get((arm.arm_key, s), 0.0) for s in segments})
+        elif arm.treatment_key is not None and not arm.is_control:
+            sources[arm.arm_key] = "unit_cost"
+            costs.update({(arm.arm_key, s): arm.unit_cost * counts.get((arm.arm_key, s), 0) for s in segments})
+        else:
+            sources[arm.arm_key] = "none"
+            costs.update({(arm.arm_key, s): 0.0 for s in segments})
+    return costs, sources

@@ -1,0 +1,76 @@
+"""`winback analyze` end to end on a registry written with SQL: exit codes, exact lines, JSON."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from experiments.db import open_registry, transaction
+from winback.cli import cli
+
+NOW = "2026-11-25T00:00:00.000000Z"
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> str:
+    """Control 300/1000 retained, coupon 360/1000 (unit cost 1.0, no deliveries recorded)."""
+    path = tmp_path / "r.db"
+    with transaction(open_registry(path)) as conn:
+        conn.execute("INSERT INTO treatments VALUES ('coupon', 'Coupon', 'coupon', 1.0, NULL, ?)", (NOW,))
+        conn.execute("INSERT INTO metrics VALUES ('retained', 'binary', 1, '')")
+        conn.execute("INSERT INTO experiments (key, name, primary_metric, status, created_at) "
+                     "VALUES ('wb', 'Win back', 'retained', 'draft', ?)", (NOW,))
+        conn.executemany("INSERT INTO arms VALUES ('wb', ?, ?, ?, 0.5, ?)",
+                         [("control", 0, None, 1), ("coupon", 1, "coupon", 0)])
+        conn.execute("UPDATE experiments SET status = 'running'")
+        users = [(f"c{i}", "control") for i in range(1000)] + [(f"t{i}", "coupon") for i in range(1000)]
+        conn.executemany("INSERT INTO assignments VALUES ('wb', ?, ?, ?)", [(*u, NOW) for u in users])
+        retained = [f"c{i}" for i in range(300)] + [f"t{i}" for i in range(360)]
+        conn.executemany("INSERT INTO outcomes VALUES ('wb', ?, 'retained', 'post', 1, ?)", [(u, NOW) for u in retained])
+    return str(path)
+
+
+def run(*args: str):
+    return CliRunner().invoke(cli, ["analyze", *args])
+
+
+def test_table_shows_effect_srm_adjusted_p_and_money(db: str) -> None:
+    result = run("wb", "--db", db, "--value-per-retained", "50")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == "Experiment wb (running): ttest, relative effects, 95% intervals, CUPED off"
+    assert "SRM: p = 1.000 (ok)" in lines  # 1000 vs 1000 at 50/50
+    row = next(line for line in lines if line.split()[:2] == ["coupon", "retained"])
+    # 0.36 / 0.30 - 1 = +20%; p = stats.compare(Moments(1000, 300), Moments(1000, 360)).p_value = 0.0094
+    # (Welch, delta-method relative lift, checked against gbstats in tests/stats); one test, so Holm = BH = p
+    assert "+20.00%" in row and row.split()[-3:] == ["0.009", "0.009", "0.009"]
+    money = next(line for line in lines if line.startswith("coupon 1,000"))
+    # 60 extra retained for 1,000 spent: 16.67 each; ROI (50 x 60 - 1000) / 1000 = +200%; break-even 1000/(1000 x 50) = 2 pp
+    assert "16.67" in money and "+200.00%" in money and money.endswith("+2.00 pp")
+
+
+def test_json_output_is_strict_json(db: str) -> None:
+    result = run("wb", "--db", db, "--json", "--method", "bayesian")
+    assert result.exit_code == 0
+    report = json.loads(result.output)
+    assert report["method"] == "bayesian" and report["results"][0]["comparison"]["p_value"] is None
+    assert report["economics"][0]["economics"]["cost_per_retained"] == pytest.approx(1000 / 60)
+
+
+def test_errors_are_one_clean_line(db: str) -> None:
+    result = run("nope", "--db", db)
+    assert result.exit_code == 1
+    assert result.output == "Error: no experiment 'nope' in the registry (see `winback experiment list`)\n"
+    result = run("wb", "--db", db, "--segment", "tier")
+    assert result.exit_code == 1
+    assert result.output == ("Error: experiment 'wb' has no target cohort, so it has no tier segments; "
+                             "analyse it without a segment\n")
+
+
+def test_help_documents_every_option() -> None:
+    result = CliRunner().invoke(cli, ["analyze", "--help"])
+    assert result.exit_code == 0
+    for option in ("--db", "--method", "--cuped", "--segment", "--value-per-retained", "--json"):
+        assert option in result.output
