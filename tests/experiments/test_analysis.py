@@ -6,7 +6,7 @@ import math
 from pathlib import Path
 
 import pytest
-from test_metrics import seed_registry
+from seeded_registry import seed_registry
 
 from experiments.analysis import analyze_experiment
 from experiments.db import open_registry
