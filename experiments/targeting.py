@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from experiments.assignment import assign
-from experiments.db import audit, open_registry, transaction, utc_now
+from experiments.db import audit, open_registry, transaction
 from experiments.definitions import get_experiment
 from experiments.errors import ExperimentError, ImportDataError
 
