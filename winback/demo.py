@@ -1,0 +1,229 @@
+"""The demo pipeline: a synthetic shop through every stage, into one registry with a finished experiment.
+
+generate the shop → load its events into the warehouse → train the churn model and flag the at-risk
+cohort → run the 'demo-winback' experiment on that cohort (assign, deliver, observe, stop) → analyse it
+and record the winner → fit uplift models on the experiment, allocate a budget and prove the gain on
+held-out randomized users, next to the oracle allocation that knows the true effects.
+"""
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from churn.features import compute_features
+from churn.ingest import load_events
+from churn.pipeline import demo_as_of_dates, flag, train
+from experiments.analysis import ExperimentReport, analyze_experiment
+from experiments.catalog import Metric, Treatment, save_metric, save_treatment
+from experiments.definitions import Arm, Experiment, create_experiment
+from experiments.imports import import_deliveries, import_outcomes
+from experiments.lifecycle import record_decision, start_experiment, stop_experiment
+from experiments.targeting import AssignmentSummary, arm_of_users, assign_users
+from uplift.allocation import allocate
+from uplift.frontier import blanket_choice, evaluate_choice
+from uplift.pipeline import UpliftRun, fit_and_allocate
+from warehouse.engine import open_warehouse
+from winback.demo_experiment import (DEMO_ARMS, DEMO_METRICS, DEMO_TREATMENTS, simulate_deliveries,
+                                     simulate_outcomes, true_uplift)
+from winback.demo_shop import generate_shop
+
+EXPERIMENT_KEY = "demo-winback"
+COHORT_KEY = "demo-at-risk"
+CHURN_MODEL = "demo-churn"
+UPLIFT_MODEL = "demo-uplift"
+MARGIN = 0.3  # gross margin on spend: a retained user is worth MARGIN × two months of their spend
+BUDGET_PER_USER = 3.0  # retention budget per flagged user
+
+
+@dataclass(frozen=True)
+class DemoSummary:
+    """The headline figures of one demo run, one per stage."""
+
+    db: str
+    users: int
+    events: int
+    event_types: int
+    churn_validation_auc: float
+    flagged: int
+    assignment: AssignmentSummary
+    winner: str
+    winner_rationale: str
+    uplift_learner: str
+    budget: float
+    plan_retained_true: float
+    oracle_retained_true: float
+    best_blanket: str
+    best_blanket_retained_true: float
+    lines: list[str] = field(default_factory=list)
+
+    @property
+    def share_of_oracle(self) -> float:
+        return self.plan_retained_true / self.oracle_retained_true if self.oracle_retained_true else math.nan
+
+    @property
+    def gain_over_best_blanket(self) -> float:
+        return self.plan_retained_true / self.best_blanket_retained_true - 1 if self.best_blanket_retained_true else math.nan
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "share_of_oracle": self.share_of_oracle,
+                "gain_over_best_blanket": self.gain_over_best_blanket}
+
+
+def run_demo(
+    db: str | os.PathLike[str],
+    *,
+    n_users: int = 20_000,
+    seed: int = 7,
+    workdir: str | os.PathLike[str] | None = None,
+    progress: bool = True,
+) -> DemoSummary:
+    """Build a fresh demo registry at `db` (replacing any file there) and run every stage on it."""
+    db = Path(db)
+    for stale in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
+        stale.unlink(missing_ok=True)
+    workdir = Path(workdir or tempfile.mkdtemp(prefix="winback-demo-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    stages = tqdm(total=6, desc="demo", unit="stage", disable=not progress)
+    lines: list[str] = []
+
+    stages.set_postfix_str("shop")
+    shop = generate_shop(n_users, seed=seed)
+    warehouse = open_warehouse(None, db)
+    load_events(shop.events, warehouse, name="demo shop")
+    lines.append(f"shop: {len(shop.users):,} users, {len(shop.events):,} events of "
+                 f"{shop.events['event_type'].nunique()} types up to {shop.as_of.date()}")
+    stages.update()
+
+    stages.set_postfix_str("churn")
+    dates = demo_as_of_dates(shop.as_of, shop.horizon_days)
+    trained = train(warehouse, dates["train"], shop.horizon_days, CHURN_MODEL, db,
+                    validate_as_of=dates["validate"], model_dir=workdir / "models")
+    flagged = flag(CHURN_MODEL, warehouse, dates["score"], COHORT_KEY, db)
+    auc = float(trained.validation.roc_auc)
+    lines.append(f"churn: model {CHURN_MODEL} validated as of {dates['validate'].date()}: ROC AUC {auc:.3f}; "
+                 f"{flagged.n_flagged:,} of {flagged.n_scored:,} users flagged into cohort {COHORT_KEY} "
+                 f"({', '.join(f'{k} {v}' for k, v in flagged.flagged_by_stage.items())})")
+    stages.update()
+
+    stages.set_postfix_str("experiment")
+    assignment, outcomes = _run_experiment(db, shop, workdir, seed)
+    lines.append(f"experiment {EXPERIMENT_KEY}: {assignment.newly_assigned:,} users assigned "
+                 f"({', '.join(f'{k} {v}' for k, v in assignment.arm_sizes.items())}); deliveries and outcomes imported")
+    stages.update()
+
+    stages.set_postfix_str("analysis")
+    value = _value_per_retained(shop.users, arm_of_users(EXPERIMENT_KEY, db)["user_id"])
+    report = analyze_experiment(EXPERIMENT_KEY, db, value_per_retained=value)
+    winner, rationale = _choose_winner(report)
+    record_decision(EXPERIMENT_KEY, winner, rationale, "winback demo", db)
+    lines.append(f"analysis: SRM p = {report.srm_p_value:.3f}; winner {winner}: {rationale}")
+    stages.update()
+
+    stages.set_postfix_str("uplift")
+    run, budget, plan_true, oracle_true, blanket, blanket_true = _run_uplift(db, shop, warehouse, outcomes, dates["score"], workdir, seed)
+    lines += run.summary_lines()
+    lines.append(f"true incremental retained users (known effects): plan {plan_true:,.1f}, oracle {oracle_true:,.1f} "
+                 f"({plan_true / oracle_true:.0%} of oracle), best blanket {blanket} {blanket_true:,.1f}")
+    stages.update()
+    stages.close()
+    return DemoSummary(
+        db=str(db), users=len(shop.users), events=len(shop.events), event_types=int(shop.events["event_type"].nunique()),
+        churn_validation_auc=auc, flagged=flagged.n_flagged, assignment=assignment, winner=winner,
+        winner_rationale=rationale, uplift_learner=run.fit.learner, budget=budget, plan_retained_true=plan_true,
+        oracle_retained_true=oracle_true, best_blanket=blanket, best_blanket_retained_true=blanket_true, lines=lines,
+    )
+
+
+def _run_experiment(db: Path, shop, workdir: Path, seed: int) -> tuple[AssignmentSummary, pd.DataFrame]:
+    """Catalog, experiment definition, assignment, then deliveries and outcomes imported from files."""
+    for row in DEMO_TREATMENTS.itertuples(index=False):
+        capacity = None if pd.isna(row.capacity) else int(row.capacity)
+        save_treatment(Treatment(row.key, row.name, row.kind, float(row.unit_cost), capacity), db)
+    for key, kind, higher_is_better, description in DEMO_METRICS:
+        save_metric(Metric(key, kind, higher_is_better, description), db)  # type: ignore[arg-type]
+    arms = tuple(Arm(key, treatment, weight, control) for key, treatment, weight, control in DEMO_ARMS)
+    create_experiment(
+        Experiment(key=EXPERIMENT_KEY, name="Win back at-risk customers", primary_metric="retained", arms=arms,
+                   hypothesis="A treatment matched to why a customer slips retains more of them than doing nothing, "
+                              "at a cost below what they are worth.",
+                   owner="growth team", target_cohort=COHORT_KEY, guardrail_metrics=("unsubscribed",),
+                   layer="retention"),
+        db,
+    )
+    start_experiment(EXPERIMENT_KEY, db)
+    summary = assign_users(EXPERIMENT_KEY, db=db)
+    assignments = arm_of_users(EXPERIMENT_KEY, db)
+    deliveries = simulate_deliveries(assignments, seed=seed + 11).assign(experiment_key=EXPERIMENT_KEY)
+    outcomes = simulate_outcomes(shop.users, assignments, seed=seed + 12).assign(experiment_key=EXPERIMENT_KEY)
+    deliveries.to_csv(workdir / "deliveries.csv", index=False)
+    outcomes.to_csv(workdir / "outcomes.csv", index=False)
+    import_deliveries(workdir / "deliveries.csv", db)
+    import_outcomes(workdir / "outcomes.csv", db)
+    stop_experiment(EXPERIMENT_KEY, db)
+    return summary, outcomes
+
+
+def _value_per_retained(users: pd.DataFrame, user_ids: pd.Series) -> float:
+    """What one retained user is worth on average in the cohort: margin × two months of spend."""
+    spend = users.set_index("user_id").loc[user_ids, "monthly_value"]
+    return float(MARGIN * 2 * spend.mean())
+
+
+def _choose_winner(report: ExperimentReport) -> tuple[str, str]:
+    """The arm with the best ROI among those whose primary effect is significant (Holm) and guardrail not failed."""
+    candidates = []
+    for money in report.economics:
+        primary = report.result(money.arm_key, report.primary_metric)
+        guardrails = [r for r in report.results if r.arm_key == money.arm_key and r.guardrail is not None]
+        if primary.p_holm < report.alpha and primary.comparison.effect > 0 and all(g.guardrail != "fail" for g in guardrails):
+            candidates.append((money.economics.roi, money.arm_key, money.economics, primary))
+    if not candidates:
+        control = next(a.arm_key for a in report.arms if a.is_control)
+        return control, "no treatment beat control significantly (Holm-adjusted) without failing a guardrail"
+    roi, arm, economics, primary = max(candidates, key=lambda c: (np.nan_to_num(c[0], nan=-np.inf), c[1]))
+    return arm, (f"retention {primary.comparison.effect:+.1%} relative (Holm p = {primary.p_holm:.2g}), "
+                 f"{economics.cost_per_retained:,.2f} per incremental retained user, ROI {roi:+.0%}")
+
+
+def _run_uplift(db: Path, shop, warehouse, outcomes: pd.DataFrame, as_of: pd.Timestamp, workdir: Path, seed: int):
+    """Fit uplift on churn features of the experiment's users, allocate the budget, score it on the true effects."""
+    assignments = arm_of_users(EXPERIMENT_KEY, db).set_index("user_id")
+    retained = outcomes[outcomes["metric"] == "retained"].set_index("user_id")["value"]
+    features = compute_features(warehouse, as_of).reindex(assignments.index)
+    features = features.drop(columns=[c for c in features.columns if c.endswith("_ts")])
+    data = features.assign(arm_key=assignments["arm_key"], retained=retained.reindex(assignments.index))
+    data["value"] = MARGIN * 2 * data["monthly_spend"].fillna(0).clip(lower=0)
+    data = data.rename_axis("user_id").reset_index()
+    costs = DEMO_TREATMENTS.set_index("key")["unit_cost"].astype(float).to_dict()
+    capacity = {r.key: int(r.capacity) for r in DEMO_TREATMENTS.itertuples() if not pd.isna(r.capacity)}
+    budget = BUDGET_PER_USER * len(data)
+    run: UpliftRun = fit_and_allocate(
+        data, treatment_col="arm_key", outcome_col="retained", control="control", id_col="user_id", costs=costs,
+        budget=budget, value_per_retained="value", capacity=capacity,
+        arm_weights={key: weight for key, _, weight, _ in DEMO_ARMS}, name=UPLIFT_MODEL,
+        experiment_key=EXPERIMENT_KEY, db=str(db), model_dir=str(workdir / "models"), seed=seed, progress=False,
+    )
+    # Score plan, oracle and blankets on the true effects (known only because the shop is simulated).
+    treatments = list(run.fit.treatments)
+    truth = true_uplift(shop.users.set_index("user_id").loc[data["user_id"]].reset_index())[treatments]
+    value = data["value"].to_numpy(float)
+    cost = np.array([costs[t] for t in treatments])
+    true_effects = truth.to_numpy(float)
+    plan = evaluate_choice(run.allocation.choice, true_effects, cost, value)["incremental_retained"]
+    oracle = allocate(truth, costs, budget, value, capacity)
+    oracle_retained = evaluate_choice(oracle.choice, true_effects, cost, value)["incremental_retained"]
+    rng = np.random.default_rng(seed)
+    blankets = {
+        key: evaluate_choice(blanket_choice(len(data), t, costs[key], budget, capacity.get(key, np.inf), rng),
+                             true_effects, cost, value)["incremental_retained"]
+        for t, key in enumerate(treatments)
+    }
+    best = max(blankets, key=blankets.get)
+    return run, budget, plan, oracle_retained, best, blankets[best]
