@@ -1,0 +1,112 @@
+"""CLI: winback uplift fit / score and winback allocate, through click's CliRunner."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+try:
+    from winback.cli import cli
+except ModuleNotFoundError:  # other command modules not written yet: mount this module's commands the same way
+    import click
+
+    from winback.commands.uplift import allocate, uplift
+
+    cli = click.Group("winback", commands={"uplift": uplift, "allocate": allocate})
+
+
+@pytest.fixture()
+def experiment_csv(tmp_path):
+    rng = np.random.default_rng(0)
+    n = 3000
+    x = rng.random(n)
+    arm = rng.choice(["none", "coupon", "call"], n)
+    p = 0.3 + np.select([arm == "coupon", arm == "call"], [np.where(x > 0.5, 0.25, 0.0), 0.1], 0.0)
+    frame = pd.DataFrame({"uid": [f"{i:07d}" for i in range(n)], "x": x, "tier": rng.choice(["gold", "std"], n),
+                          "arm": arm, "kept": (rng.random(n) < p).astype(int)})
+    path = tmp_path / "exp.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_fit_score_allocate_round_trip(tmp_path, experiment_csv):
+    runner = CliRunner()
+    db, models = str(tmp_path / "registry.db"), str(tmp_path / "models")
+    result = runner.invoke(cli, ["uplift", "fit", "--data", str(experiment_csv), "--treatment", "arm", "--outcome", "kept",
+                                 "--control", "none", "--id", "uid", "--name", "demo", "--learner", "t",
+                                 "--model-dir", models, "--db", db])
+    assert result.exit_code == 0, result.output
+    assert "model demo: learner t, 2 features, treatments call, coupon; saved to" in result.output
+    scores = tmp_path / "scores.csv"
+    result = runner.invoke(cli, ["uplift", "score", "--model", "demo", "--data", str(experiment_csv), "--id", "uid",
+                                 "--out", str(scores), "--db", db])
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(scores, dtype={"uid": str})
+    assert list(table.columns) == ["uid", "call", "coupon"] and table["uid"].iloc[0] == "0000000"
+    costs = tmp_path / "costs.json"
+    costs.write_text(json.dumps({"call": 5.0, "coupon": 2.0}))
+    out = tmp_path / "plan.csv"
+    result = runner.invoke(cli, ["allocate", "--scores", str(scores), "--costs", str(costs), "--budget", "1000",
+                                 "--value-per-retained", "60", "--capacity", "call=50", "--id", "uid", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    plan = pd.read_csv(out)
+    assert list(plan.columns) == ["user_id", "treatment", "expected_uplift", "cost"]
+    assert plan["cost"].sum() <= 1000 and (plan["treatment"] == "call").sum() <= 50
+    assert set(plan["treatment"]) <= {"call", "coupon", "control"}
+
+
+def test_score_refuses_missing_feature(tmp_path, experiment_csv):
+    runner = CliRunner()
+    db, models = str(tmp_path / "registry.db"), str(tmp_path / "models")
+    runner.invoke(cli, ["uplift", "fit", "--data", str(experiment_csv), "--treatment", "arm", "--outcome", "kept",
+                        "--control", "none", "--id", "uid", "--name", "m1", "--learner", "s", "--model-dir", models,
+                        "--db", db])
+    partial = tmp_path / "partial.csv"
+    pd.read_csv(experiment_csv).drop(columns="tier").to_csv(partial, index=False)
+    result = runner.invoke(cli, ["uplift", "score", "--model", "m1", "--data", str(partial), "--id", "uid",
+                                 "--out", str(tmp_path / "s.csv"), "--db", db])
+    assert result.exit_code == 1
+    assert result.output.splitlines()[-1] == (
+        "Error: data lacks column(s) tier that model 'm1' was fitted on; expected features: x, tier")
+
+
+def test_fit_unknown_control_is_one_clean_line(tmp_path, experiment_csv):
+    result = CliRunner().invoke(cli, ["uplift", "fit", "--data", str(experiment_csv), "--treatment", "arm",
+                                      "--outcome", "kept", "--control", "nobody", "--id", "uid", "--name", "x",
+                                      "--learner", "t", "--db", str(tmp_path / "r.db")])
+    assert result.exit_code == 1
+    assert result.output.splitlines()[-1] == (
+        "Error: control arm 'nobody' not found in the treatment column (found: call, coupon, none)")
+
+
+@pytest.mark.parametrize(
+    "costs, extra, message",
+    [
+        ({"a": 1.0, "gift": 2.0}, [], ("Error: cost given for treatment(s) gift but the scores lack column(s) gift; "
+                                        "score columns are a, b")),
+        ({"a": 1.0, "b": -2.0}, [], "Error: unit costs must be finite and non-negative: b=-2.0"),
+        ({"a": 1.0, "b": 2.0}, ["--capacity", "vip=3"], ("Error: capacity given for unknown treatment 'vip'; "
+                                                         "treatments are a, b")),
+        ({"a": 1.0, "b": 2.0}, ["--capacity", "a"], "Error: --capacity takes NAME=NUMBER, got 'a'"),
+        ({"a": 1.0, "b": 2.0}, ["--value-per-retained", "margin"],
+         "Error: --value-per-retained 'margin' is neither a number nor a column of the scores file"),
+    ],
+)
+def test_allocate_bad_input(tmp_path, costs, extra, message):
+    scores = tmp_path / "scores.csv"
+    pd.DataFrame({"user_id": ["1", "2"], "a": [0.1, 0.2], "b": [0.0, 0.3]}).to_csv(scores, index=False)
+    path = tmp_path / "costs.json"
+    path.write_text(json.dumps(costs))
+    result = CliRunner().invoke(cli, ["allocate", "--scores", str(scores), "--costs", str(path), "--budget", "10",
+                                      "--out", str(tmp_path / "o.csv"), *extra])
+    assert result.exit_code == 1
+    assert result.output.splitlines()[-1] == message
+
+
+def test_help_texts():
+    for args in (["uplift", "--help"], ["uplift", "fit", "--help"], ["uplift", "score", "--help"], ["allocate", "--help"]):
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 0 and "Usage:" in result.output

@@ -1,0 +1,183 @@
+"""Uplift learners for several treatments against one control: causalml meta-learners on LightGBM, or causalml's uplift forest.
+
+In a randomized experiment the propensity of each treatment against control is known from the arm
+weights, so it is passed to causalml rather than estimated. Categorical columns are one-hot encoded
+(scikit-learn) so every learner sees the same numeric matrix.
+"""
+from __future__ import annotations
+
+import logging
+import warnings
+from typing import Literal, get_args
+
+import numpy as np
+import pandas as pd
+from lightgbm import LGBMClassifier, LGBMRegressor
+from sklearn.compose import ColumnTransformer
+from sklearn.preprocessing import OneHotEncoder
+
+from uplift.errors import UpliftError
+
+LearnerName = Literal["s", "t", "x", "dr", "forest"]
+LEARNERS: tuple[str, ...] = get_args(LearnerName)
+
+# causalml logs every fit and prediction at INFO; keep the CLI's output to the progress bars.
+logging.getLogger("causalml").setLevel(logging.WARNING)
+
+
+def lgbm_model(kind: Literal["classifier", "regressor"], n_estimators: int, learning_rate: float, seed: int):
+    """A small, regularised LightGBM base model (quiet, two threads)."""
+    cls = LGBMClassifier if kind == "classifier" else LGBMRegressor
+    return cls(
+        n_estimators=n_estimators, learning_rate=learning_rate, num_leaves=15, min_child_samples=50,
+        subsample=0.8, subsample_freq=1, colsample_bytree=0.8, random_state=seed, n_jobs=1, verbose=-1,
+    )
+
+
+def _binary(y: np.ndarray) -> bool:
+    return bool(np.isin(np.unique(y), [0, 1]).all())
+
+
+def build_encoder(frame: pd.DataFrame) -> ColumnTransformer:
+    """One-hot for text/categorical/boolean columns, numbers passed through as they are."""
+    categorical = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c]) or frame[c].dtype == bool]
+    numeric = [c for c in frame.columns if c not in categorical]
+    return ColumnTransformer(
+        [
+            ("categorical", OneHotEncoder(handle_unknown="ignore", sparse_output=False), categorical),
+            ("numeric", "passthrough", numeric),
+        ],
+        verbose_feature_names_out=False,
+    )
+
+
+def as_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """Categorical columns as plain strings so the encoder sees the same dtype at fit and score time."""
+    out = frame.copy()
+    for column in out.columns:
+        if not pd.api.types.is_numeric_dtype(out[column]) or out[column].dtype == bool:
+            out[column] = out[column].astype(str)
+    return out
+
+
+class UpliftModel:
+    """Per-user uplift of each treatment over control, scikit-learn style (fit returns self, fitted attributes end in _)."""
+
+    def __init__(
+        self,
+        learner: LearnerName = "t",
+        control_name: str = "control",
+        arm_weights: dict[str, float] | None = None,
+        n_estimators: int = 200,
+        learning_rate: float = 0.05,
+        random_state: int = 0,
+    ):
+        self.learner = learner
+        self.control_name = control_name
+        self.arm_weights = arm_weights
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.random_state = random_state
+
+    def _propensities(self, treatment: np.ndarray) -> dict[str, float]:
+        """P(treatment t | t or control) per treatment: from the known arm weights, else the arms' observed shares."""
+        if self.arm_weights is not None:
+            missing = [a for a in [self.control_name, *self.treatments_] if a not in self.arm_weights]
+            if missing:
+                raise UpliftError(f"arm_weights lacks arm(s) {', '.join(missing)}; give a weight for every arm")
+            weights = self.arm_weights
+        else:
+            arms, counts = np.unique(treatment, return_counts=True)
+            weights = dict(zip(arms.tolist(), counts.tolist()))
+        control = weights[self.control_name]
+        return {t: weights[t] / (weights[t] + control) for t in self.treatments_}
+
+    def _make(self, binary: bool):
+        """The causalml estimator for this learner name."""
+        from causalml.inference.meta import (
+            BaseDRLearner,
+            BaseSClassifier,
+            BaseSRegressor,
+            BaseTClassifier,
+            BaseTRegressor,
+            BaseXClassifier,
+            BaseXRegressor,
+        )
+        from causalml.inference.tree import UpliftRandomForestClassifier
+
+        n, rate, seed = self.n_estimators, self.learning_rate, self.random_state
+        outcome = lgbm_model("classifier" if binary else "regressor", n, rate, seed)
+        effect = lgbm_model("regressor", n, rate, seed)
+        if self.learner == "s":
+            return (BaseSClassifier if binary else BaseSRegressor)(outcome, control_name=self.control_name)
+        if self.learner == "t":
+            return (BaseTClassifier if binary else BaseTRegressor)(outcome, control_name=self.control_name)
+        if self.learner == "x":
+            cls = BaseXClassifier if binary else BaseXRegressor
+            if binary:
+                return cls(outcome_learner=outcome, effect_learner=effect, control_name=self.control_name)
+            return cls(outcome, control_name=self.control_name)
+        if self.learner == "dr":
+            return BaseDRLearner(lgbm_model("regressor", n, rate, seed), control_name=self.control_name)
+        if not binary:
+            raise UpliftError("the uplift forest needs a 0/1 outcome; use learner s, t, x or dr for continuous outcomes")
+        return UpliftRandomForestClassifier(
+            control_name=self.control_name, n_estimators=max(10, n // 4), max_depth=6, min_samples_leaf=200,
+            evaluationFunction="KL", random_state=seed, n_jobs=1,
+        )
+
+    def fit(self, X: pd.DataFrame, treatment: pd.Series | np.ndarray, y: pd.Series | np.ndarray) -> UpliftModel:
+        """Fit on a randomized experiment's users: features X, arm names, outcome y."""
+        if self.learner not in LEARNERS:
+            raise UpliftError(f"unknown learner '{self.learner}'; choose one of {', '.join(LEARNERS)}")
+        if not isinstance(X, pd.DataFrame) or X.shape[1] == 0:
+            raise UpliftError("features must be a DataFrame with at least one column")
+        treatment_np = np.asarray(treatment).astype(str)
+        y_np = np.asarray(y, dtype=float)
+        if not (len(X) == len(treatment_np) == len(y_np)):
+            raise UpliftError(f"features ({len(X)}), treatment ({len(treatment_np)}) and outcome ({len(y_np)}) differ in length")
+        if np.isnan(y_np).any():
+            raise UpliftError(f"the outcome has {int(np.isnan(y_np).sum())} missing value(s); drop or fill them first")
+        if self.control_name not in treatment_np:
+            found = ", ".join(sorted(set(treatment_np))[:5])
+            raise UpliftError(f"control arm '{self.control_name}' not found in the treatment column (found: {found})")
+        self.treatments_ = sorted(set(treatment_np) - {self.control_name})
+        if not self.treatments_:
+            raise UpliftError("the treatment column holds only the control arm; need at least one treatment")
+        self.features_ = list(X.columns)
+        self.binary_outcome_ = _binary(y_np)
+        self.propensity_ = self._propensities(treatment_np)
+        self.encoder_ = build_encoder(X)
+        matrix = self.encoder_.fit_transform(as_text(X)).astype(float)
+        self.model_ = self._make(self.binary_outcome_)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if self.learner == "forest":
+                self.model_.fit(matrix, treatment_np, y_np.astype(int))
+            elif self.learner in ("x", "dr"):
+                p = {t: np.full(len(matrix), self.propensity_[t]) for t in self.treatments_}
+                self.model_.fit(matrix, treatment_np, y_np, p=p)
+            else:
+                self.model_.fit(matrix, treatment_np, y_np)
+        return self
+
+    def predict(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Predicted uplift (treatment minus control outcome) per user, one column per treatment."""
+        if not hasattr(self, "model_"):
+            raise UpliftError("this uplift model is not fitted yet; call fit first")
+        missing = [c for c in self.features_ if c not in X.columns]
+        if missing:
+            raise UpliftError(f"data lacks the model's feature column(s) {', '.join(missing)}")
+        matrix = self.encoder_.transform(as_text(X[self.features_])).astype(float)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if self.learner == "forest":
+                out = self.model_.predict(matrix)
+                order = [str(c) for c in self.model_.classes_[1:]]
+                out = pd.DataFrame(np.asarray(out), columns=order)[self.treatments_].to_numpy()
+            else:
+                kwargs = {"verbose": False}
+                if self.learner == "x":
+                    kwargs["p"] = {t: np.full(len(matrix), self.propensity_[t]) for t in self.treatments_}
+                out = self.model_.predict(matrix, **kwargs)
+        return pd.DataFrame(np.asarray(out, dtype=float).reshape(len(X), -1), columns=self.treatments_, index=X.index)
