@@ -8,14 +8,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-try:
-    from winback.cli import cli
-except ModuleNotFoundError:  # other command modules not written yet: mount this module's commands the same way
-    import click
-
-    from winback.commands.uplift import allocate, uplift
-
-    cli = click.Group("winback", commands={"uplift": uplift, "allocate": allocate})
+from winback.cli import cli
 
 
 @pytest.fixture()

@@ -39,7 +39,7 @@ COHORT_KEY = "demo-at-risk"
 CHURN_MODEL = "demo-churn"
 UPLIFT_MODEL = "demo-uplift"
 MARGIN = 0.3  # gross margin on spend: a retained user is worth MARGIN × two months of their spend
-BUDGET_PER_USER = 3.0  # retention budget per flagged user
+BUDGET_PER_USER = 5.0  # retention budget per flagged user
 
 
 @dataclass(frozen=True)
@@ -57,10 +57,14 @@ class DemoSummary:
     winner_rationale: str
     uplift_learner: str
     budget: float
+    plan_cost: float
     plan_retained_true: float
     oracle_retained_true: float
     best_blanket: str
     best_blanket_retained_true: float
+    plan_net_value_true: float
+    oracle_net_value_true: float
+    best_blanket_net_value_true: float
     lines: list[str] = field(default_factory=list)
 
     @property
@@ -127,17 +131,26 @@ def run_demo(
     stages.update()
 
     stages.set_postfix_str("uplift")
-    run, budget, plan_true, oracle_true, blanket, blanket_true = _run_uplift(db, shop, warehouse, outcomes, dates["score"], workdir, seed)
+    run, budget, truth = _run_uplift(db, shop, warehouse, outcomes, dates["score"], workdir, seed)
     lines += run.summary_lines()
-    lines.append(f"true incremental retained users (known effects): plan {plan_true:,.1f}, oracle {oracle_true:,.1f} "
-                 f"({plan_true / oracle_true:.0%} of oracle), best blanket {blanket} {blanket_true:,.1f}")
+    blanket = max((k for k in truth if k.startswith("blanket ")), key=lambda k: truth[k]["incremental_retained"])
+    lines.append("on the true effects (known because the shop is simulated), same budget:")
+    for policy in ("plan", "oracle", blanket):
+        t = truth[policy]
+        lines.append(f"  {policy:<22} {t['incremental_retained']:>9,.1f} incremental retained users, "
+                     f"net value {t['incremental_value'] - t['cost']:>11,.0f}, cost {t['cost']:>10,.0f}")
     stages.update()
     stages.close()
     return DemoSummary(
         db=str(db), users=len(shop.users), events=len(shop.events), event_types=int(shop.events["event_type"].nunique()),
         churn_validation_auc=auc, flagged=flagged.n_flagged, assignment=assignment, winner=winner,
-        winner_rationale=rationale, uplift_learner=run.fit.learner, budget=budget, plan_retained_true=plan_true,
-        oracle_retained_true=oracle_true, best_blanket=blanket, best_blanket_retained_true=blanket_true, lines=lines,
+        winner_rationale=rationale, uplift_learner=run.fit.learner, budget=budget,
+        plan_cost=float(run.allocation.total_cost),
+        plan_retained_true=truth["plan"]["incremental_retained"],
+        oracle_retained_true=truth["oracle"]["incremental_retained"], best_blanket=blanket.removeprefix("blanket "),
+        best_blanket_retained_true=truth[blanket]["incremental_retained"],
+        plan_net_value_true=_net(truth["plan"]), oracle_net_value_true=_net(truth["oracle"]),
+        best_blanket_net_value_true=_net(truth[blanket]), lines=lines,
     )
 
 
@@ -177,16 +190,23 @@ def _value_per_retained(users: pd.DataFrame, user_ids: pd.Series) -> float:
 
 
 def _choose_winner(report: ExperimentReport) -> tuple[str, str]:
-    """The arm with the best ROI among those whose primary effect is significant (Holm) and guardrail not failed."""
-    candidates = []
+    """The arm with the best ROI among those that pay (ROI > 0), lift the primary metric significantly (Holm) and
+    fail no guardrail; control when none does, saying what stopped each arm."""
+    candidates, blocked = [], []
     for money in report.economics:
         primary = report.result(money.arm_key, report.primary_metric)
-        guardrails = [r for r in report.results if r.arm_key == money.arm_key and r.guardrail is not None]
-        if primary.p_holm < report.alpha and primary.comparison.effect > 0 and all(g.guardrail != "fail" for g in guardrails):
+        failed = [r.metric for r in report.results if r.arm_key == money.arm_key and r.guardrail == "fail"]
+        if not (primary.p_holm < report.alpha and primary.comparison.effect > 0):
+            blocked.append(f"{money.arm_key} no significant lift")
+        elif failed:
+            blocked.append(f"{money.arm_key} worsens {', '.join(failed)}")
+        elif not money.economics.roi > 0:
+            blocked.append(f"{money.arm_key} ROI {money.economics.roi:+.0%}")
+        else:
             candidates.append((money.economics.roi, money.arm_key, money.economics, primary))
     if not candidates:
         control = next(a.arm_key for a in report.arms if a.is_control)
-        return control, "no treatment beat control significantly (Holm-adjusted) without failing a guardrail"
+        return control, "keep control: no treatment both pays and is safe (" + "; ".join(blocked) + ")"
     roi, arm, economics, primary = max(candidates, key=lambda c: (np.nan_to_num(c[0], nan=-np.inf), c[1]))
     return arm, (f"retention {primary.comparison.effect:+.1%} relative (Holm p = {primary.p_holm:.2g}), "
                  f"{economics.cost_per_retained:,.2f} per incremental retained user, ROI {roi:+.0%}")
@@ -199,7 +219,9 @@ def _run_uplift(db: Path, shop, warehouse, outcomes: pd.DataFrame, as_of: pd.Tim
     features = compute_features(warehouse, as_of).reindex(assignments.index)
     features = features.drop(columns=[c for c in features.columns if c.endswith("_ts")])
     data = features.assign(arm_key=assignments["arm_key"], retained=retained.reindex(assignments.index))
-    data["value"] = MARGIN * 2 * data["monthly_spend"].fillna(0).clip(lower=0)
+    # Worth of a retained user: margin on two months of their average monthly spend over their whole tenure.
+    months = (data["tenure_days"].fillna(0) / 30.4).clip(lower=1.0)
+    data["value"] = MARGIN * 2 * (data["spend"].fillna(0).clip(lower=0) / months)
     data = data.rename_axis("user_id").reset_index()
     costs = DEMO_TREATMENTS.set_index("key")["unit_cost"].astype(float).to_dict()
     capacity = {r.key: int(r.capacity) for r in DEMO_TREATMENTS.itertuples() if not pd.isna(r.capacity)}
@@ -216,14 +238,16 @@ def _run_uplift(db: Path, shop, warehouse, outcomes: pd.DataFrame, as_of: pd.Tim
     value = data["value"].to_numpy(float)
     cost = np.array([costs[t] for t in treatments])
     true_effects = truth.to_numpy(float)
-    plan = evaluate_choice(run.allocation.choice, true_effects, cost, value)["incremental_retained"]
     oracle = allocate(truth, costs, budget, value, capacity)
-    oracle_retained = evaluate_choice(oracle.choice, true_effects, cost, value)["incremental_retained"]
     rng = np.random.default_rng(seed)
-    blankets = {
-        key: evaluate_choice(blanket_choice(len(data), t, costs[key], budget, capacity.get(key, np.inf), rng),
-                             true_effects, cost, value)["incremental_retained"]
-        for t, key in enumerate(treatments)
-    }
-    best = max(blankets, key=blankets.get)
-    return run, budget, plan, oracle_retained, best, blankets[best]
+    checks = {"plan": evaluate_choice(run.allocation.choice, true_effects, cost, value),
+              "oracle": evaluate_choice(oracle.choice, true_effects, cost, value)}
+    for t, key in enumerate(treatments):
+        choice = blanket_choice(len(data), t, costs[key], budget, capacity.get(key, np.inf), rng)
+        checks[f"blanket {key}"] = evaluate_choice(choice, true_effects, cost, value)
+    return run, budget, checks
+
+
+def _net(totals: dict) -> float:
+    """Incremental value minus cost of one policy's totals."""
+    return float(totals["incremental_value"] - totals["cost"])

@@ -1,0 +1,48 @@
+"""`winback demo` end to end on a small shop: every stage leaves its trace in a real registry file."""
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from experiments.cohorts import read_cohort
+from experiments.db import open_registry
+from experiments.definitions import get_experiment
+from experiments.lifecycle import list_decisions
+from experiments.models import list_model_records
+from winback.cli import cli
+
+
+def test_demo_builds_a_registry_with_a_finished_experiment(tmp_path):
+    db = tmp_path / "registry.db"
+    result = CliRunner().invoke(
+        cli, ["demo", "--db", str(db), "--users", "3000", "--workdir", str(tmp_path / "work"), "--json"],
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert summary["event_types"] >= 20
+    assert 0.5 < summary["churn_validation_auc"] <= 1.0
+
+    experiment = get_experiment("demo-winback", db)
+    assert experiment.status == "concluded" and experiment.target_cohort == "demo-at-risk"
+    decisions = list_decisions("demo-winback", db)
+    assert len(decisions) == 1 and decisions[0].winner_arm == summary["winner"]
+    cohort = read_cohort("demo-at-risk", db)
+    assert len(cohort) == summary["flagged"] > 0
+    assert set(cohort["stage"]) <= {"new", "growing", "mature", "at_risk", "churned"}
+
+    database = open_registry(db)
+    assigned = database.execute("SELECT COUNT(*) FROM assignments WHERE experiment_key = 'demo-winback'").fetchone()[0]
+    assert assigned == summary["assignment"]["newly_assigned"] == len(cohort)
+    outcome_users = database.execute(
+        "SELECT COUNT(DISTINCT user_id) FROM outcomes WHERE experiment_key = 'demo-winback' AND metric = 'retained'"
+    ).fetchone()[0]
+    assert outcome_users == assigned
+    treated = database.execute(
+        "SELECT COUNT(*) FROM assignments a JOIN arms r USING (experiment_key, arm_key) WHERE r.is_control = 0"
+    ).fetchone()[0]
+    assert database.execute("SELECT COUNT(*) FROM deliveries").fetchone()[0] == treated
+    assert {m.kind for m in list_model_records(db)} == {"churn", "uplift"}
+    assert 0 < summary["plan_cost"] <= summary["budget"]
+    assert summary["oracle_retained_true"] > 0
