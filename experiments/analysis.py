@@ -124,8 +124,8 @@ def analyze_experiment(
     tuning: float = 5000,
 ) -> ExperimentReport:
     """Analyse experiment `key`: comparisons, adjusted p-values, guardrails, SRM, money, segments."""
-    value = _value_per_retained(value_per_retained)
     data = collect(key, db, segment_by=segment_by, pre_period=cuped)
+    value = _value_per_retained(value_per_retained, data.value_per_retained)
     notes: list[str] = []
     options = dict(relative=relative, alpha=alpha, method=method, tuning=tuning)
     control = data.control.arm_key
@@ -171,8 +171,10 @@ def analyze_experiment(
     )
 
 
-def _value_per_retained(value: float | None) -> float | None:
-    """The argument, else $WINBACK_VALUE_PER_RETAINED, else None."""
+def _value_per_retained(value: float | None, stored: float | None = None) -> float | None:
+    """The argument, else the experiment's own value, else $WINBACK_VALUE_PER_RETAINED, else None."""
+    if value is None:
+        value = stored
     if value is None and os.environ.get(VALUE_ENV):
         text = os.environ[VALUE_ENV]
         try:

@@ -41,6 +41,7 @@ class Experiment:
     layer: str = "default"
     coverage: float = 1.0
     hash_version: int = 2
+    value_per_retained: float | None = None  # what one retained user is worth (finance's figure, for ROI)
     status: Status = "draft"
     created_at: str = ""
     started_at: str | None = None
@@ -92,6 +93,12 @@ def validate_definition(experiment: Experiment, known_treatments: set[str]) -> N
         )
     if not 0 < experiment.coverage <= 1:
         raise ExperimentError(f"experiment '{key}': coverage must be in (0, 1], got {experiment.coverage}")
+    if experiment.value_per_retained is not None and not (
+        math.isfinite(experiment.value_per_retained) and experiment.value_per_retained >= 0
+    ):
+        raise ExperimentError(
+            f"experiment '{key}': value per retained user must be an amount >= 0, got {experiment.value_per_retained}"
+        )
     if experiment.hash_version not in (1, 2):
         raise ExperimentError(f"experiment '{key}': hash version must be 1 or 2, got {experiment.hash_version}")
 
@@ -107,11 +114,11 @@ def create_experiment(experiment: Experiment, db: str | os.PathLike[str] | None 
         now = utc_now()
         conn.execute(
             "INSERT INTO experiments (key, name, hypothesis, owner, target_cohort, primary_metric, "
-            "guardrail_metrics, layer, coverage, hash_version, status, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'draft', ?)",
+            "guardrail_metrics, layer, coverage, hash_version, value_per_retained, status, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'draft', ?)",
             (experiment.key, experiment.name, experiment.hypothesis, experiment.owner, experiment.target_cohort,
              experiment.primary_metric, json.dumps(list(experiment.guardrail_metrics)), experiment.layer,
-             experiment.coverage, experiment.hash_version, now),
+             experiment.coverage, experiment.hash_version, experiment.value_per_retained, now),
         )
         conn.executemany(
             "INSERT INTO arms (experiment_key, arm_key, position, treatment_key, weight, is_control) "
@@ -128,7 +135,8 @@ def get_experiment(key: str, db: str | os.PathLike[str] | None = None) -> Experi
     database = open_registry(db)
     row = database.execute(
         "SELECT key, name, primary_metric, hypothesis, owner, target_cohort, guardrail_metrics, layer, coverage, "
-        "hash_version, status, created_at, started_at, stopped_at, concluded_at FROM experiments WHERE key = ?",
+        "hash_version, value_per_retained, status, created_at, started_at, stopped_at, concluded_at "
+        "FROM experiments WHERE key = ?",
         (key,),
     ).fetchone()
     if row is None:
@@ -144,8 +152,8 @@ def get_experiment(key: str, db: str | os.PathLike[str] | None = None) -> Experi
     return Experiment(
         key=row[0], name=row[1], primary_metric=row[2], arms=arms, hypothesis=row[3], owner=row[4],
         target_cohort=row[5], guardrail_metrics=tuple(json.loads(row[6])), layer=row[7], coverage=row[8],
-        hash_version=row[9], status=row[10], created_at=row[11], started_at=row[12], stopped_at=row[13],
-        concluded_at=row[14],
+        hash_version=row[9], value_per_retained=row[10], status=row[11], created_at=row[12], started_at=row[13],
+        stopped_at=row[14], concluded_at=row[15],
     )
 
 

@@ -61,6 +61,7 @@ class ExperimentData:
     primary_metric: str
     guardrail_metrics: tuple[str, ...]
     target_cohort: str | None
+    value_per_retained: float | None
     arms: tuple[ArmDesign, ...]
     metrics: tuple[MetricInfo, ...]
     segment_by: SegmentBy | None
@@ -116,11 +117,12 @@ def collect(key: str, db: str | os.PathLike[str] | sqlite_utils.Database | None 
 def _collect(conn, key: str, segment_by: SegmentBy | None, pre_period: bool) -> ExperimentData:
     """collect() on an open connection."""
     row = conn.execute(
-        "SELECT status, primary_metric, guardrail_metrics, target_cohort FROM experiments WHERE key = ?", (key,)
+        "SELECT status, primary_metric, guardrail_metrics, target_cohort, value_per_retained FROM experiments "
+        "WHERE key = ?", (key,)
     ).fetchone()
     if row is None:
         raise ExperimentError(f"no experiment '{key}' in the registry (see `winback experiment list`)")
-    status, primary, guardrails_json, cohort = row
+    status, primary, guardrails_json, cohort, value_per_retained = row
     if segment_by is not None and segment_by not in SEGMENT_COLUMNS:
         raise ExperimentError(f"segment must be one of {', '.join(SEGMENT_COLUMNS)}, got {segment_by!r}")
     if segment_by is not None and not cohort:
@@ -140,7 +142,7 @@ def _collect(conn, key: str, segment_by: SegmentBy | None, pre_period: bool) -> 
     moments = _moments(key, arms, metrics, segments, counts, sums)
     costs, sources = _costs(conn, arms, segments, counts, segment_sql, join_sql, params)
     return ExperimentData(key=key, status=status, primary_metric=primary, guardrail_metrics=guardrails,
-                          target_cohort=cohort, arms=arms, metrics=tuple(metrics[m] for m in names),
+                          target_cohort=cohort, value_per_retained=value_per_retained, arms=arms, metrics=tuple(metrics[m] for m in names),
                           segment_by=segment_by, segments=segments, counts=counts, costs=costs,
                           cost_sources=sources, moments=moments)
 

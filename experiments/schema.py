@@ -137,6 +137,14 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             BEGIN SELECT RAISE(ABORT, 'arms cannot change once an experiment has started'); END;
         """,
     ),
+    (
+        2,
+        "value of one retained user per experiment",
+        """
+        ALTER TABLE experiments ADD COLUMN value_per_retained REAL
+            CHECK (value_per_retained IS NULL OR value_per_retained >= 0);
+        """,
+    ),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]

@@ -22,6 +22,7 @@ from churn.ingest import load_events
 from churn.pipeline import demo_as_of_dates, flag, train
 from experiments.analysis import ExperimentReport, analyze_experiment
 from experiments.catalog import Metric, Treatment, save_metric, save_treatment
+from experiments.cohorts import read_cohort
 from experiments.definitions import Arm, Experiment, create_experiment
 from experiments.imports import import_deliveries, import_outcomes
 from experiments.lifecycle import record_decision, start_experiment, stop_experiment
@@ -30,8 +31,14 @@ from uplift.allocation import allocate
 from uplift.frontier import blanket_choice, evaluate_choice
 from uplift.pipeline import UpliftRun, fit_and_allocate
 from warehouse.engine import open_warehouse
-from winback.demo_experiment import (DEMO_ARMS, DEMO_METRICS, DEMO_TREATMENTS, simulate_deliveries,
-                                     simulate_outcomes, true_uplift)
+from winback.demo_experiment import (
+    DEMO_ARMS,
+    DEMO_METRICS,
+    DEMO_TREATMENTS,
+    simulate_deliveries,
+    simulate_outcomes,
+    true_uplift,
+)
 from winback.demo_shop import generate_shop
 
 EXPERIMENT_KEY = "demo-winback"
@@ -117,14 +124,14 @@ def run_demo(
     stages.update()
 
     stages.set_postfix_str("experiment")
-    assignment, outcomes = _run_experiment(db, shop, workdir, seed)
+    cohort_ids = read_cohort(COHORT_KEY, db)["user_id"]
+    assignment, outcomes = _run_experiment(db, shop, workdir, seed, _value_per_retained(shop.users, cohort_ids))
     lines.append(f"experiment {EXPERIMENT_KEY}: {assignment.newly_assigned:,} users assigned "
                  f"({', '.join(f'{k} {v}' for k, v in assignment.arm_sizes.items())}); deliveries and outcomes imported")
     stages.update()
 
     stages.set_postfix_str("analysis")
-    value = _value_per_retained(shop.users, arm_of_users(EXPERIMENT_KEY, db)["user_id"])
-    report = analyze_experiment(EXPERIMENT_KEY, db, value_per_retained=value)
+    report = analyze_experiment(EXPERIMENT_KEY, db)
     winner, rationale = _choose_winner(report)
     record_decision(EXPERIMENT_KEY, winner, rationale, "winback demo", db)
     lines.append(f"analysis: SRM p = {report.srm_p_value:.3f}; winner {winner}: {rationale}")
@@ -154,7 +161,7 @@ def run_demo(
     )
 
 
-def _run_experiment(db: Path, shop, workdir: Path, seed: int) -> tuple[AssignmentSummary, pd.DataFrame]:
+def _run_experiment(db: Path, shop, workdir: Path, seed: int, value: float) -> tuple[AssignmentSummary, pd.DataFrame]:
     """Catalog, experiment definition, assignment, then deliveries and outcomes imported from files."""
     for row in DEMO_TREATMENTS.itertuples(index=False):
         capacity = None if pd.isna(row.capacity) else int(row.capacity)
@@ -167,7 +174,7 @@ def _run_experiment(db: Path, shop, workdir: Path, seed: int) -> tuple[Assignmen
                    hypothesis="A treatment matched to why a customer slips retains more of them than doing nothing, "
                               "at a cost below what they are worth.",
                    owner="growth team", target_cohort=COHORT_KEY, guardrail_metrics=("unsubscribed",),
-                   layer="retention"),
+                   layer="retention", value_per_retained=round(value, 2)),
         db,
     )
     start_experiment(EXPERIMENT_KEY, db)
@@ -184,7 +191,7 @@ def _run_experiment(db: Path, shop, workdir: Path, seed: int) -> tuple[Assignmen
 
 
 def _value_per_retained(users: pd.DataFrame, user_ids: pd.Series) -> float:
-    """What one retained user is worth on average in the cohort: margin × two months of spend."""
+    """What one retained user is worth on average in the cohort: margin × two months of spend (finance's figure)."""
     spend = users.set_index("user_id").loc[user_ids, "monthly_value"]
     return float(MARGIN * 2 * spend.mean())
 

@@ -102,10 +102,12 @@ def experiment() -> None:
 @click.option("--layer", default="default", show_default=True, help="Mutual-exclusion layer.")
 @click.option("--coverage", type=float, default=1.0, show_default=True, help="Share of eligible users included.")
 @click.option("--hash-version", type=click.Choice(["1", "2"]), default="2", show_default=True, help="GrowthBook hash version.")
+@click.option("--value-per-retained", type=float, default=None,
+              help="What one retained user is worth (margin), used for ROI in `winback analyze`.")
 @db_option
 @clean_errors
 def experiment_create(key, name, primary_metric, arms, control, hypothesis, owner, target_cohort, guardrails, layer,
-                      coverage, hash_version, db) -> None:
+                      coverage, hash_version, value_per_retained, db) -> None:
     """Create a draft experiment; KEY is also the assignment hash seed."""
     parsed = [parse_arm(a) for a in arms]
     control_key = control or parsed[0].key
@@ -115,7 +117,7 @@ def experiment_create(key, name, primary_metric, arms, control, hypothesis, owne
     created = create_experiment(
         Experiment(key=key, name=name, primary_metric=primary_metric, arms=tuple(parsed), hypothesis=hypothesis,
                    owner=owner, target_cohort=target_cohort, guardrail_metrics=tuple(guardrails), layer=layer,
-                   coverage=coverage, hash_version=int(hash_version)),
+                   coverage=coverage, hash_version=int(hash_version), value_per_retained=value_per_retained),
         db,
     )
     click.echo(f"experiment {created.key} created as draft with arms {', '.join(a.key for a in created.arms)}")
