@@ -9,7 +9,7 @@ from typing import Iterator
 
 import sqlite_utils
 
-from experiments.schema import MIGRATIONS, SCHEMA_VERSION
+from experiments.schema import MIGRATIONS
 from winback.settings import resolve_db_path
 
 BUSY_TIMEOUT_MS = 60_000
@@ -41,16 +41,17 @@ def schema_version(database: sqlite_utils.Database) -> int:
     return int(row[0] or 0)
 
 
-def migrate(database: sqlite_utils.Database) -> int:
+def migrate(database: sqlite_utils.Database, migrations: list[tuple[int, str, str]] = MIGRATIONS) -> int:
     """Apply pending migrations, each in its own transaction; safe to call from many processes."""
     conn = database.conn
     conn.execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations "
         "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
     )
-    if schema_version(database) >= SCHEMA_VERSION:
-        return SCHEMA_VERSION
-    for version, name, sql in MIGRATIONS:
+    target = migrations[-1][0]
+    if schema_version(database) >= target:
+        return target
+    for version, name, sql in migrations:
         with transaction(database):
             # Re-check inside the write lock: another process may have migrated meanwhile.
             if conn.execute(
@@ -63,7 +64,7 @@ def migrate(database: sqlite_utils.Database) -> int:
                 "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
                 (version, name, utc_now()),
             )
-    return SCHEMA_VERSION
+    return target
 
 
 @contextmanager

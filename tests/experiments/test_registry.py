@@ -138,3 +138,19 @@ def test_audit_log_records_changes_and_is_append_only(draft_db):
         conn.execute("UPDATE audit_log SET actor = 'mallory'")
     with pytest.raises(sqlite3.IntegrityError, match="audit_log is append-only"):
         conn.execute("DELETE FROM audit_log")
+
+
+def test_an_older_registry_is_upgraded_in_place_keeping_its_rows(db_path):
+    import sqlite_utils
+
+    from experiments.db import migrate
+    from experiments.schema import MIGRATIONS
+
+    old = sqlite_utils.Database(sqlite3.connect(str(db_path), isolation_level=None))
+    assert migrate(old, MIGRATIONS[:1]) == 1  # a registry written by version 1 of the schema
+    old.conn.execute("INSERT INTO treatments VALUES ('t', 't', 'other', 1.0, NULL, '2026-01-01')")
+    assert "value_per_retained" not in {c.name for c in old["experiments"].columns}
+    upgraded = open_registry(db_path)
+    assert schema_version(upgraded) == SCHEMA_VERSION
+    assert "value_per_retained" in {c.name for c in upgraded["experiments"].columns}
+    assert [t.key for t in list_treatments(db_path)] == ["t"]
