@@ -1,0 +1,80 @@
+"""Per-user features and churn labels as of a date, computed by the warehouse's SQL (GROUP BY user).
+
+The as-of date is inclusive: history is every event before the day after it; labels look at the
+`horizon_days` that follow. Nothing at or after that cut-off reaches the features.
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from churn.errors import ChurnError
+from warehouse.engine import Warehouse
+from warehouse.events_table import event_time_range
+from warehouse.feature_sql import features_sql, labels_sql
+
+TIMESTAMP_COLUMNS = ("first_ts", "last_ts", "first_order_ts", "last_order_ts")
+RFM_COLUMNS = ("recency_days", "orders", "spend", "r_score", "f_score", "m_score")
+
+
+def parse_as_of(as_of: str | pd.Timestamp) -> pd.Timestamp:
+    """The as-of date (a calendar day) or a ChurnError saying which format is expected."""
+    try:
+        stamp = pd.Timestamp(as_of)
+    except (ValueError, TypeError) as error:
+        raise ChurnError(f"as-of date {as_of!r} is not a date; use YYYY-MM-DD") from error
+    if pd.isna(stamp):
+        raise ChurnError(f"as-of date {as_of!r} is not a date; use YYYY-MM-DD")
+    return stamp.normalize()
+
+
+def _cutoffs(as_of: pd.Timestamp) -> dict[str, str]:
+    end = as_of + pd.Timedelta(days=1)
+    params = {"end": end.strftime("%Y-%m-%d")}
+    for days in (7, 30, 90, 180):
+        params[f"d{days}"] = (end - pd.Timedelta(days=days)).strftime("%Y-%m-%d")
+    return params
+
+
+def compute_features(warehouse: Warehouse, as_of: str | pd.Timestamp) -> pd.DataFrame:
+    """One row per user with any event on or before `as_of`: RFM, trends, after-sale, coupons, drift."""
+    stamp = parse_as_of(as_of)
+    first, _ = event_time_range(warehouse)
+    if first is None:
+        raise ChurnError(f"the warehouse {warehouse.path} holds no events; load an events file first")
+    if first >= _cutoffs(stamp)["end"]:
+        raise ChurnError(f"no events on or before the as-of date {stamp.date()}; the first event is at {first}")
+    frame = warehouse.query_frame(features_sql(warehouse.dialect), _cutoffs(stamp))
+    frame["user_id"] = frame["user_id"].astype("str")
+    for column in frame.columns.difference(["user_id", *TIMESTAMP_COLUMNS]):
+        frame[column] = pd.to_numeric(frame[column])  # an all-NULL column comes back as objects
+    return frame.set_index("user_id")
+
+
+def compute_labels(warehouse: Warehouse, as_of: str | pd.Timestamp, horizon_days: int) -> pd.Series:
+    """churned (1/0) per user with history: 1 when no order in the `horizon_days` after `as_of`."""
+    stamp = parse_as_of(as_of)
+    if int(horizon_days) < 1:
+        raise ChurnError(f"horizon must be at least 1 day, got {horizon_days}")
+    params = _cutoffs(stamp)
+    label_end = stamp + pd.Timedelta(days=1 + int(horizon_days))
+    _, last = event_time_range(warehouse)
+    if last is None or last < (label_end - pd.Timedelta(days=1)).strftime("%Y-%m-%d"):
+        raise ChurnError(
+            f"labels for {horizon_days} days after {stamp.date()} need events until "
+            f"{(label_end - pd.Timedelta(days=1)).date()}, but the events end at {last}"
+        )
+    params["label_end"] = label_end.strftime("%Y-%m-%d")
+    frame = warehouse.query_frame(labels_sql(), params)
+    return frame.set_index(frame["user_id"].astype("str"))["churned"].astype(int)
+
+
+def labels_available(warehouse: Warehouse, as_of: str | pd.Timestamp, horizon_days: int) -> bool:
+    """Whether the events reach far enough past `as_of` to label the horizon."""
+    _, last = event_time_range(warehouse)
+    needed = parse_as_of(as_of) + pd.Timedelta(days=int(horizon_days))
+    return last is not None and last >= needed.strftime("%Y-%m-%d")
+
+
+def model_columns(features: pd.DataFrame) -> list[str]:
+    """The numeric feature columns a model learns from (timestamps and ids excluded)."""
+    return [c for c in features.columns if c not in TIMESTAMP_COLUMNS and pd.api.types.is_numeric_dtype(features[c])]

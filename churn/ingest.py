@@ -1,0 +1,128 @@
+"""Reading behaviour events from CSV, Parquet or a DataFrame, validating them, and loading the warehouse.
+
+Every check is vectorized; the first bad row is reported with its file, 1-based data row (the header
+does not count: row 1 is the first line under it) and column, so the user can fix the file.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from churn.events import EVENT_COLUMNS, EVENT_TYPES, RATING_EVENT, REQUIRED_COLUMNS
+from warehouse.engine import Warehouse, open_warehouse
+from warehouse.errors import DataError
+from warehouse.events_table import LoadResult, write_events
+
+EventSource = str | os.PathLike[str] | pd.DataFrame
+TS_FORMAT = "%Y-%m-%dT%H:%M:%S"
+TEXT_COLUMNS = ("item", "category", "channel")
+
+
+def read_events(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Read an events file (.csv, .csv.gz or .parquet) with every column as text, then validate it."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(str(path), None, None, "file not found")
+    name = path.name.lower()
+    try:
+        if name.endswith(".parquet") or name.endswith(".pq"):
+            raw = pd.read_parquet(path)
+        else:
+            raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], skipinitialspace=True)
+    except (ValueError, OSError, pd.errors.ParserError) as error:
+        raise DataError(str(path), None, None, f"cannot be read as CSV or Parquet ({error})") from error
+    return validate_events(raw, str(path))
+
+
+def validate_events(raw: pd.DataFrame, source: str) -> pd.DataFrame:
+    """Clean event rows (ts as ISO text, amount 0 where missing) or a DataError naming the first bad cell."""
+    missing = [c for c in REQUIRED_COLUMNS if c not in raw.columns]
+    if missing:
+        raise DataError(source, None, missing[0], f"required column is missing (have: {', '.join(map(str, raw.columns))})")
+    raw = raw.reset_index(drop=True)
+    user = raw["user_id"]
+    _first_bad(source, "user_id", user.isna() | (user.astype(str).str.strip() == ""), raw["user_id"], "user id is empty")
+    etype = raw["event_type"].astype("str").str.strip()
+    unknown = ~etype.isin(EVENT_TYPES)
+    _first_bad(source, "event_type", unknown, etype,
+               "unknown event type {value!r}; known types: " + ", ".join(EVENT_TYPES))
+    ts = _timestamps(raw["ts"])
+    _first_bad(source, "ts", ts.isna(), raw["ts"],
+               "{value!r} is not a timestamp; use ISO 8601 such as 2026-06-30 or 2026-06-30T14:05:00")
+    if "amount" in raw.columns:
+        text = raw["amount"]
+        amount = pd.to_numeric(text, errors="coerce")
+        _first_bad(source, "amount", amount.isna() & text.notna(), text, "{value!r} is not a number")
+        amount = amount.fillna(0.0).astype(float)
+        _first_bad(source, "amount", ~np.isfinite(amount), text, "{value!r} is not a finite number")
+        _first_bad(source, "amount", amount < 0, text,
+                   "negative amount {value} makes no sense (refunds and discounts are positive amounts)")
+        stars = etype == RATING_EVENT
+        _first_bad(source, "amount", stars & ((amount < 1) | (amount > 5)), text,
+                   "a rating's amount is its stars and must be between 1 and 5, got {value}")
+    else:
+        amount = pd.Series(0.0, index=raw.index)
+    clean = pd.DataFrame({
+        "user_id": user.astype("str").str.strip(),
+        "event_type": etype,
+        "ts": ts.dt.strftime(TS_FORMAT),
+        "amount": amount.to_numpy(dtype=float),
+    })
+    for column in TEXT_COLUMNS:
+        clean[column] = raw[column].astype("str").where(raw[column].notna(), None) if column in raw.columns else None
+    return clean[list(EVENT_COLUMNS)]
+
+
+def _timestamps(values: pd.Series) -> pd.Series:
+    """Parse ISO dates/times (time zones converted to UTC, then dropped); NaT where unparseable."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        parsed = values
+        if getattr(parsed.dt, "tz", None) is not None:
+            parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
+        return parsed
+    parsed = pd.to_datetime(values.astype("str").str.strip(), errors="coerce", format="ISO8601", utc=True)
+    return parsed.dt.tz_localize(None)
+
+
+def _first_bad(source: str, column: str, bad: pd.Series, values: pd.Series, message: str) -> None:
+    """Raise a DataError for the first True in `bad` (row numbers 1-based, header not counted)."""
+    mask = np.asarray(bad, dtype=bool)
+    if mask.any():
+        i = int(np.argmax(mask))
+        value = values.iloc[i]
+        raise DataError(source, i + 1, column, message.format(value=value))
+
+
+def fingerprint_events(frame: pd.DataFrame) -> str:
+    """A stable SHA-256 of clean events, so re-loading identical data is recognised."""
+    digest = hashlib.sha256()
+    digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+def load_events(
+    source: EventSource,
+    warehouse: str | os.PathLike[str] | Warehouse | None = None,
+    *,
+    db: str | os.PathLike[str] | None = None,
+    name: str | None = None,
+    mode: Literal["replace", "append"] = "replace",
+    batch_rows: int = 500_000,
+) -> LoadResult:
+    """Validate events from a file or frame and store them in the warehouse in one transaction."""
+    if isinstance(source, pd.DataFrame):
+        clean = validate_events(source, name or "events frame")
+        label = name or "events frame"
+    else:
+        clean = read_events(source)
+        label = name or str(source)
+    wh = open_warehouse(warehouse, db)
+    starts = range(0, len(clean), batch_rows)
+    batches = (clean.iloc[i: i + batch_rows] for i in tqdm(starts, desc="load events", unit="batch", disable=None))
+    return write_events(wh, batches, source=label, fingerprint=fingerprint_events(clean), mode=mode)

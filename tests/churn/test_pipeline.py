@@ -1,0 +1,79 @@
+"""Train, score and flag on a small demo shop, end to end on real SQLite files."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from churn.errors import ChurnError
+from churn.pipeline import demo_as_of_dates, flag, load_churn_model, score, train
+from experiments.cohorts import read_cohort
+from experiments.models import load_model_record
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, small_shop, shop_warehouse):
+    root = tmp_path_factory.mktemp("registry")
+    db, models = root / "registry.db", root / "models"
+    dates = demo_as_of_dates(small_shop.as_of, small_shop.horizon_days)
+    result = train(shop_warehouse, dates["train"], small_shop.horizon_days, "shop", db,
+                   validate_as_of=dates["validate"], model_dir=models)
+    return result, db, dates
+
+
+def test_train_validates_on_the_later_date_and_stores_the_model(trained):
+    result, db, dates = trained
+    v = result.validation
+    assert v.source == "later_date" and v.as_of == str(dates["validate"].date())
+    # issue 4's bar for the demo shop: ROC AUC >= 0.85 (0.896 at 20k users, docs/churn.md; 0.89 at 3k here)
+    assert v.roc_auc >= 0.85
+    assert 0 < v.brier < 0.25 and v.pr_auc > v.churn_rate
+    assert v.top_decile_precision >= v.churn_rate
+    assert sum(row["n"] for row in v.calibration) == v.n_users
+    record = load_model_record("shop", db)
+    assert record.kind == "churn" and record.metrics["validation"]["roc_auc"] == pytest.approx(v.roc_auc)
+    model = load_churn_model("shop", db)
+    for stage, cut in model.thresholds_.items():
+        t = v.thresholds[stage]
+        assert (math.isnan(cut) and t["note"]) or t["precision"] >= v.target_precision
+
+
+def test_score_matches_the_true_churn_probability(trained, small_shop, shop_warehouse):
+    _, db, dates = trained
+    scored = score("shop", shop_warehouse, dates["score"], db)
+    assert list(scored.columns) == ["user_id", "risk", "stage", "tier", "reason"]
+    assert scored["risk"].between(0, 1).all() and scored["risk"].is_monotonic_decreasing
+    truth = scored.merge(small_shop.users, on="user_id")
+    assert np.corrcoef(truth["risk"], truth["p_churn"])[0, 1] > 0.75
+    assert roc_auc_score(truth["p_churn"] > 0.5, truth["risk"]) > 0.9
+
+
+def test_flag_writes_the_cohort_by_stage_threshold_or_top(trained, shop_warehouse):
+    _, db, dates = trained
+    by_stage = flag("shop", shop_warehouse, dates["score"], "at-risk", db)
+    cohort = read_cohort("at-risk", db)
+    assert len(cohort) == by_stage.n_flagged > 0
+    assert set(cohort.columns) == {"user_id", "risk", "stage", "tier", "reason", "model", "scored_at"}
+    assert (cohort["model"] == "shop").all()
+    top = flag("shop", shop_warehouse, dates["score"], "at-risk", db, top=50, min_risk=0.3)
+    cohort = read_cohort("at-risk", db)  # replaced, not appended
+    assert top.n_flagged == len(cohort) == 50 and cohort["risk"].min() >= 0.3
+
+
+def test_unknown_model_and_bad_options(trained, shop_warehouse):
+    _, db, dates = trained
+    with pytest.raises(ChurnError) as error:
+        score("nope", shop_warehouse, dates["score"], db)
+    assert str(error.value) == "no model named 'nope' in the registry; known models: shop"
+    with pytest.raises(ChurnError) as error:
+        flag("shop", shop_warehouse, dates["score"], "x", db, min_risk=1.5)
+    assert str(error.value) == "--min-risk must be between 0 and 1, got 1.5"
+
+
+def test_holdout_validation_when_the_later_horizon_is_not_observed(tmp_path, small_shop, shop_warehouse):
+    last = pd.Timestamp(small_shop.as_of) - pd.Timedelta(days=61)  # labels fit, the later date's do not
+    result = train(shop_warehouse, last, 60, "holdout", tmp_path / "r.db", model_dir=tmp_path / "m")
+    assert result.validation.source == "holdout" and result.validation.roc_auc > 0.8
