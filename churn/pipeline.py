@@ -15,14 +15,25 @@ from tqdm.auto import tqdm
 
 from churn.errors import ChurnError
 from churn.evaluate import ValidationReport, validate
-from churn.features import compute_features, compute_labels, labels_available, model_columns, parse_as_of
+from churn.features import (
+    compute_features,
+    compute_labels,
+    labels_available,
+    model_columns,
+    parse_as_of,
+)
 from churn.ingest import EventSource, load_events
 from churn.model import Calibration, ChurnModel
 from churn.segments import SegmentRules, segment
 from experiments.cohorts import write_cohort
 from experiments.db import utc_now
 from experiments.errors import ExperimentError
-from experiments.models import ModelRecord, data_fingerprint, load_model_record, save_model_record
+from experiments.models import (
+    ModelRecord,
+    data_fingerprint,
+    load_model_record,
+    save_model_record,
+)
 from warehouse.engine import Warehouse, open_warehouse
 from winback.settings import resolve_model_dir
 
@@ -198,6 +209,24 @@ def load_churn_model(name: str, db: PathLike | None = None) -> ChurnModel:
     if not isinstance(model, ChurnModel):
         raise ChurnError(f"model file {record.path} does not hold a churn model")
     return model
+
+
+def history_features(
+    events: EventSource | Warehouse,
+    as_of: str | pd.Timestamp,
+    *,
+    warehouse: PathLike | Warehouse | None = None,
+) -> pd.DataFrame:
+    """The churn features (numeric columns, index user_id) as of a date, for other models such as uplift.
+
+    A frame or file is loaded into `warehouse`, or into a throwaway SQLite file when none is given.
+    """
+    if warehouse is None and not isinstance(events, Warehouse):
+        import tempfile
+
+        warehouse = Path(tempfile.mkdtemp(prefix="winback-features-")) / "warehouse.db"
+    features = compute_features(_warehouse(events, warehouse, None), as_of)
+    return features[model_columns(features)]
 
 
 def score(

@@ -12,53 +12,22 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
+from churn.pipeline import demo_as_of_dates, history_features
 from uplift.allocation import allocate
 from uplift.fitting import fit_uplift
 from uplift.frontier import blanket_choice, evaluate_choice
-from uplift.policy_value import PolicyEstimate, arm_outcome_predictions, blanket_values, off_policy_value
-from winback.demo_experiment import DEMO_ARMS, DEMO_TREATMENTS, simulate_outcomes, true_uplift
-
-RECENT_DAYS = 90
-
-
-def event_features(events: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
-    """Per user: counts of each event type (all time and last 90 days), recent spend, days since the last order."""
-    recent = events["ts"] > as_of - pd.Timedelta(days=RECENT_DAYS)
-    counts = events.pivot_table(index="user_id", columns="event_type", values="ts", aggfunc="size", fill_value=0)
-    recent_counts = events[recent].pivot_table(index="user_id", columns="event_type", values="ts", aggfunc="size",
-                                               fill_value=0)
-    orders = events[events["event_type"] == "order"]
-    spend = orders.groupby("user_id")["amount"].sum()
-    spend_recent = orders[recent.loc[orders.index]].groupby("user_id")["amount"].sum()
-    last_order = orders.groupby("user_id")["ts"].max()
-    out = pd.concat(
-        [counts.add_prefix("n_"), recent_counts.add_prefix("n90_"),
-         spend.rename("spend_total"), spend_recent.rename("spend_90d"),
-         ((as_of - last_order).dt.days).rename("days_since_order")],
-        axis=1,
-    )
-    out["days_since_order"] = out["days_since_order"].fillna(9999)
-    orders_per_user = out["n_order"].fillna(0).clip(lower=1) if "n_order" in out else 1
-    out["coupon_share"] = out.get("n_coupon_redeem", 0) / orders_per_user
-    out["category_shift"] = _category_shift(events)
-    return out.fillna(0).rename_axis("user_id").reset_index()
-
-
-def _category_shift(events: pd.DataFrame, last: int = 10) -> pd.Series:
-    """Share of a user's last categorised events in one category new to them (outside their top two before).
-
-    Users with too little history to tell get -1.
-    """
-    tagged = events.loc[events["category"].notna(), ["user_id", "ts", "category"]].sort_values(["user_id", "ts"])
-    from_end = tagged.groupby("user_id").cumcount(ascending=False)
-    before, late = tagged[from_end >= last], tagged[from_end < last]
-    usual = before.groupby(["user_id", "category"]).size().rename("n").reset_index()
-    usual = usual.sort_values(["user_id", "n"], ascending=[True, False]).groupby("user_id").head(2)
-    late_counts = late.groupby(["user_id", "category"]).size().rename("late").reset_index()
-    flagged = late_counts.merge(usual[["user_id", "category"]].assign(known=True), on=["user_id", "category"], how="left")
-    novel = flagged[flagged["known"].isna()].groupby("user_id")["late"].max()
-    share = (novel / late.groupby("user_id").size()).reindex(usual["user_id"].unique()).fillna(0.0)
-    return share.reindex(events["user_id"].unique()).fillna(-1.0).rename("category_shift")
+from uplift.policy_value import (
+    PolicyEstimate,
+    arm_outcome_predictions,
+    blanket_values,
+    off_policy_value,
+)
+from winback.demo_experiment import (
+    DEMO_ARMS,
+    DEMO_TREATMENTS,
+    simulate_outcomes,
+    true_uplift,
+)
 
 
 @dataclass(frozen=True)
@@ -95,7 +64,7 @@ class DemoHoldout:
 
     n_flagged: int
     learner: str
-    held: pd.DataFrame = field(repr=False)  # user_id, features, arm, outcome, monthly_value
+    held: pd.DataFrame = field(repr=False)  # user_id, features, arm, outcome
     predicted: pd.DataFrame = field(repr=False)  # one column per treatment (model trained on the other users)
     truth: pd.DataFrame = field(repr=False)  # true uplift, same columns
     outcome_predictions: pd.DataFrame = field(repr=False)  # per-arm outcome models for the DR estimate
@@ -103,10 +72,11 @@ class DemoHoldout:
     capacity: dict = field(default_factory=dict)  # the catalog's capacities scaled to the holdout's share
     arm_weights: dict = field(default_factory=dict)
     control: str = "control"
+    monthly_value: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)  # aligned with `held`
 
     def value(self, margin: float) -> np.ndarray:
-        """Value of retaining each held-out user: margin × two months of spend."""
-        return margin * 2.0 * self.held["monthly_value"].to_numpy(float)
+        """Value of retaining each held-out user: margin × two months of spend (finance's figure, not a feature)."""
+        return margin * 2.0 * self.monthly_value
 
 
 def demo_holdout(
@@ -129,9 +99,9 @@ def demo_holdout(
     assignments = pd.DataFrame({"user_id": users["user_id"], "arm_key": rng.choice(arms, len(users), p=weights / weights.sum())})
     outcomes = simulate_outcomes(users, assignments, seed=seed + 2)
     retained = outcomes[outcomes["metric"] == "retained"].set_index("user_id")["value"]
-    features = event_features(shop.events[shop.events["user_id"].isin(users["user_id"])], shop.as_of)
-    data = users[["user_id", "monthly_value"]].merge(features, on="user_id", how="left").fillna(0)
-    data = data.merge(assignments, on="user_id")
+    as_of = demo_as_of_dates(shop.as_of, shop.horizon_days)["score"]
+    features = history_features(shop.events[shop.events["user_id"].isin(users["user_id"])], as_of)
+    data = users[["user_id"]].merge(features.reset_index(), on="user_id", how="left").merge(assignments, on="user_id")
     data["retained"] = retained.reindex(data["user_id"]).to_numpy()
     control = next(a for a, _, _, c in DEMO_ARMS if c)
     arm_weights = {a: w for a, _, w, _ in DEMO_ARMS}
@@ -150,6 +120,7 @@ def demo_holdout(
         n_flagged=len(users), learner=fit.learner, held=held, predicted=predicted, truth=truth,
         outcome_predictions=mu, costs=DEMO_TREATMENTS.set_index("key")["unit_cost"].to_dict(),
         capacity={k: int(v * share) for k, v in capacity_total.items()}, arm_weights=arm_weights, control=control,
+        monthly_value=users.set_index("user_id").loc[held["user_id"], "monthly_value"].to_numpy(float),
     )
 
 

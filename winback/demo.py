@@ -17,9 +17,8 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from churn.features import compute_features
 from churn.ingest import load_events
-from churn.pipeline import demo_as_of_dates, flag, train
+from churn.pipeline import demo_as_of_dates, flag, history_features, train
 from experiments.analysis import ExperimentReport, analyze_experiment
 from experiments.catalog import Metric, Treatment, save_metric, save_treatment
 from experiments.cohorts import read_cohort
@@ -223,8 +222,7 @@ def _run_uplift(db: Path, shop, warehouse, outcomes: pd.DataFrame, as_of: pd.Tim
     """Fit uplift on churn features of the experiment's users, allocate the budget, score it on the true effects."""
     assignments = arm_of_users(EXPERIMENT_KEY, db).set_index("user_id")
     retained = outcomes[outcomes["metric"] == "retained"].set_index("user_id")["value"]
-    features = compute_features(warehouse, as_of).reindex(assignments.index)
-    features = features.drop(columns=[c for c in features.columns if c.endswith("_ts")])
+    features = history_features(warehouse, as_of).reindex(assignments.index)
     data = features.assign(arm_key=assignments["arm_key"], retained=retained.reindex(assignments.index))
     # Worth of a retained user: margin on two months of their average monthly spend over their whole tenure.
     months = (data["tenure_days"].fillna(0) / 30.4).clip(lower=1.0)
