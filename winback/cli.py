@@ -1,6 +1,8 @@
 """The `winback` command line: one group per package, each defined in winback/commands/."""
 from __future__ import annotations
 
+import logging
+
 import click
 
 from winback import __version__
@@ -9,6 +11,10 @@ from winback.commands.churn import churn
 from winback.commands.demo import demo
 from winback.commands.experiments import decide, experiment, imports, metric, optout, treatment
 from winback.commands.uplift import allocate, uplift
+
+
+# forestci (pulled in by causalml) logs an error when the optional duecredit citation tool is absent.
+logging.getLogger("duecredit").setLevel(logging.CRITICAL)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
