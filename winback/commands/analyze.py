@@ -9,6 +9,7 @@ import click
 import pandas as pd
 
 from experiments.analysis import ExperimentReport, analyze_experiment
+from winback.charts import plot_effects
 from winback.cli_support import clean_errors, db_option
 
 
@@ -23,9 +24,11 @@ from winback.cli_support import clean_errors, db_option
 @click.option("--value-per-retained", type=float, default=None,
               help="What one retained user is worth (default: $WINBACK_VALUE_PER_RETAINED); enables margin and ROI.")
 @click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON (undefined numbers are null).")
+@click.option("--chart", type=click.Path(dir_okay=False), default=None,
+              help="Also write a PNG forest plot of every arm × metric effect with its interval.")
 @clean_errors
 def analyze(key: str, db: str | None, method: str, cuped: bool, segment: str | None,
-            value_per_retained: float | None, as_json: bool) -> None:
+            value_per_retained: float | None, as_json: bool, chart: str | None) -> None:
     """Analyse experiment KEY: effects vs control, adjusted p-values, SRM, guardrails, cost per retained user, ROI."""
     report = analyze_experiment(key, db, method=method, cuped=cuped, value_per_retained=value_per_retained,  # type: ignore[arg-type]
                                 segment_by=segment)  # type: ignore[arg-type]
@@ -33,6 +36,10 @@ def analyze(key: str, db: str | None, method: str, cuped: bool, segment: str | N
         click.echo(json.dumps(_json_safe(report.to_dict()), indent=2))
     else:
         click.echo(render(report))
+    if chart:
+        written = plot_effects(report, chart)
+        if not as_json:
+            click.echo(f"\nchart: {written}")
 
 
 def _json_safe(value: Any) -> Any:
