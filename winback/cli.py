@@ -9,9 +9,15 @@ from winback import __version__
 from winback.commands.analyze import analyze
 from winback.commands.churn import churn
 from winback.commands.demo import demo
-from winback.commands.experiments import decide, experiment, imports, metric, optout, treatment
+from winback.commands.experiments import (
+    decide,
+    experiment,
+    imports,
+    metric,
+    optout,
+    treatment,
+)
 from winback.commands.uplift import allocate, uplift
-
 
 # forestci (pulled in by causalml) logs an error when the optional duecredit citation tool is absent.
 logging.getLogger("duecredit").setLevel(logging.CRITICAL)

@@ -30,6 +30,7 @@ from uplift.allocation import allocate
 from uplift.frontier import blanket_choice, evaluate_choice
 from uplift.pipeline import UpliftRun, fit_and_allocate
 from warehouse.engine import open_warehouse
+from winback.charts import plot_effects
 from winback.demo_experiment import (
     DEMO_ARMS,
     DEMO_METRICS,
@@ -133,7 +134,8 @@ def run_demo(
     report = analyze_experiment(EXPERIMENT_KEY, db)
     winner, rationale = _choose_winner(report)
     record_decision(EXPERIMENT_KEY, winner, rationale, "winback demo", db)
-    lines.append(f"analysis: SRM p = {report.srm_p_value:.3f}; winner {winner}: {rationale}")
+    chart = plot_effects(report, workdir / f"{EXPERIMENT_KEY}-effects.png")
+    lines.append(f"analysis: SRM p = {report.srm_p_value:.3f}; winner {winner}: {rationale} (chart: {chart})")
     stages.update()
 
     stages.set_postfix_str("uplift")

@@ -5,13 +5,32 @@ import json
 
 import click
 
-from experiments.catalog import TREATMENT_KINDS, Metric, Treatment, list_metrics, list_treatments, save_metric, save_treatment
-from experiments.definitions import Arm, Experiment, create_experiment, get_experiment, list_experiments
+from experiments.catalog import (
+    TREATMENT_KINDS,
+    Metric,
+    Treatment,
+    list_metrics,
+    list_treatments,
+    save_metric,
+    save_treatment,
+)
+from experiments.definitions import (
+    Arm,
+    Experiment,
+    create_experiment,
+    get_experiment,
+    list_experiments,
+)
 from experiments.errors import ExperimentError
 from experiments.imports import import_deliveries, import_outcomes
 from experiments.lifecycle import record_decision, start_experiment, stop_experiment
 from experiments.optouts import add_opt_outs, count_opt_outs
-from experiments.targeting import DEFAULT_CAP_WINDOW_DAYS, DEFAULT_CONTACT_CAP, assign_users, read_user_ids
+from experiments.targeting import (
+    DEFAULT_CAP_WINDOW_DAYS,
+    DEFAULT_CONTACT_CAP,
+    assign_users,
+    read_user_ids,
+)
 from winback.cli_support import clean_errors, db_option
 
 
