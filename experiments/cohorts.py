@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 
-import numpy as np
 import pandas as pd
 
 from experiments.db import audit, open_registry, transaction, utc_now
@@ -30,10 +29,10 @@ def write_cohort(frame: pd.DataFrame, cohort_key: str, db: str | os.PathLike[str
     rows = frame.copy()
     rows["model"] = rows["model"] if "model" in rows.columns else None
     rows["scored_at"] = rows["scored_at"] if "scored_at" in rows.columns else utc_now()
-    risk = rows["risk"].to_numpy(dtype=float)
+    risk = pd.to_numeric(rows["risk"]).astype(float)
     values = zip(
         [cohort_key] * len(rows), rows["user_id"].astype("str").tolist(),
-        [None if np.isnan(r) else float(r) for r in risk],
+        risk.astype(object).where(risk.notna(), None).tolist(),
         *(rows[c].astype(object).where(rows[c].notna(), None).tolist() for c in ("stage", "tier", "reason", "model", "scored_at")),
     )
     database = open_registry(db)
