@@ -6,8 +6,9 @@ across all arms × metrics, guardrail verdicts, sample ratio mismatch, and the m
 incremental retained user, margin and ROI - per arm and per segment.
 
 Value of a retained user: the `value_per_retained` argument (e.g. the expected margin of a customer
-kept, from the finance team or a CLV model), else the `WINBACK_VALUE_PER_RETAINED` environment
-variable, else none given - then margin, ROI and break-even are nan and the report says why.
+kept, from the finance team or a CLV model), else the experiment's own `value_per_retained` (set when
+it was created), else the `WINBACK_VALUE_PER_RETAINED` environment variable, else none given - then
+margin, ROI and break-even are nan and the report says why.
 The money view needs a 0/1 primary metric (retained or not); for another primary metric it is left out
 with a note.
 """
@@ -133,7 +134,9 @@ def analyze_experiment(
     raw: list[tuple[str, Any, Comparison]] = []
     for arm in treated:
         for info in data.metrics:
-            raw.append((arm.arm_key, info, _compare(data, control, arm.arm_key, info.key, ALL, cuped, options, notes)))
+            # Guardrails are judged on the unadjusted interval (stats.guardrails says why).
+            adjust = cuped and info.key not in data.guardrail_metrics
+            raw.append((arm.arm_key, info, _compare(data, control, arm.arm_key, info.key, ALL, adjust, options, notes)))
     holm = adjust_p_values([c.p_value for _, _, c in raw], "holm")
     bh = adjust_p_values([c.p_value for _, _, c in raw], "bh")
     results = tuple(

@@ -70,11 +70,13 @@ def record_decision(
         )
     if not rationale.strip():
         raise ExperimentError("a decision needs a rationale (what the evidence was)")
-    if experiment.status != "stopped":
-        raise ExperimentError(f"experiment '{key}' is {experiment.status}; stop it before recording a decision")
     database = open_registry(db)
     decision = Decision(key, winner_arm, rationale, decided_by, utc_now())
     with transaction(database) as conn:
+        # Read the status under the write lock, so two concurrent decisions cannot both conclude it.
+        status = conn.execute("SELECT status FROM experiments WHERE key = ?", (key,)).fetchone()[0]
+        if status != "stopped":
+            raise ExperimentError(f"experiment '{key}' is {status}; stop it before recording a decision")
         conn.execute(
             "INSERT INTO decisions (experiment_key, winner_arm, rationale, decided_by, decided_at) VALUES (?, ?, ?, ?, ?)",
             (decision.experiment_key, decision.winner_arm, decision.rationale, decision.decided_by, decision.decided_at),

@@ -97,6 +97,9 @@ def assign_users(
 
     database = open_registry(db)
     with transaction(database) as conn:
+        status = conn.execute("SELECT status FROM experiments WHERE key = ?", (key,)).fetchone()[0]
+        if status != "running":  # re-read under the write lock: it may have been stopped meanwhile
+            raise ExperimentError(f"experiment '{key}' is {status}; start it before assigning users")
         conn.execute("CREATE TEMP TABLE IF NOT EXISTS candidate (user_id TEXT PRIMARY KEY, fate TEXT)")
         conn.execute("DELETE FROM candidate")
         conn.executemany("INSERT INTO candidate (user_id) VALUES (?)", ((u,) for u in candidates))

@@ -103,8 +103,11 @@ def _cost_per_retained(cost: float, n: int, uplift: float, low: float, high: flo
     """Point estimate and Fieller interval (inversion of the uplift interval, cost being known)."""
     if math.isnan(uplift) or n == 0:
         return NAN, NAN, NAN
-    if cost == 0:
+    if cost == 0 and low > 0:
         return 0.0, 0.0, 0.0
+    if cost == 0:
+        reasons.append("nothing was spent and the uplift interval reaches 0: cost per retained user is undefined")
+        return NAN, NAN, NAN
     if high <= 0:
         reasons.append("the treatment retained no extra users (uplift interval at or below 0): "
                        "cost per retained user is undefined")

@@ -76,6 +76,7 @@ def off_policy_value(
     y = np.asarray(outcome, dtype=float)
     _check(arm_np, policy_np, propensity, control)
     e = pd.Series(propensity, dtype=float)
+    e = e / e.sum()  # arm weights may be relative (1:1:1); inverse-propensity weights need probabilities
     follows, in_control = arm_np == policy_np, arm_np == control
     w_policy = np.where(follows, 1.0 / e.reindex(policy_np).to_numpy(), 0.0)
     w_control = np.where(in_control, 1.0 / e[control], 0.0)

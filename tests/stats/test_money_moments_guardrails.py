@@ -89,3 +89,15 @@ def test_guardrail_verdicts(higher_is_better: bool, treatment_sum: int, verdict:
 
 def test_guardrail_undefined_without_estimate() -> None:
     assert guardrail_verdict(compare(Moments(10, 0), Moments(10, 2))) == "undefined"
+
+
+def test_free_treatment_with_uncertain_uplift_has_no_cost_per_retained_user():
+    # Nothing spent and an uplift interval reaching 0: "0 per retained user" would be a plausible fake.
+    from stats import Moments, compare, economics
+
+    flat = compare(Moments(1000, 300), Moments(1000, 305), relative=False)
+    assert flat.ci_low < 0
+    money = economics(flat, 0.0)
+    assert math.isnan(money.cost_per_retained) and "nothing was spent" in money.reason
+    sure = compare(Moments(1000, 300), Moments(1000, 400), relative=False)
+    assert economics(sure, 0.0).cost_per_retained == 0.0

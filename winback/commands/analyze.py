@@ -22,7 +22,8 @@ from winback.cli_support import clean_errors, db_option
 @click.option("--segment", "segment", type=click.Choice(["stage", "tier", "reason"]), default=None,
               help="Break the primary metric down by the target cohort's lifecycle stage, value tier or churn reason.")
 @click.option("--value-per-retained", type=float, default=None,
-              help="What one retained user is worth (default: $WINBACK_VALUE_PER_RETAINED); enables margin and ROI.")
+              help="What one retained user is worth (default: the experiment's own value, else "
+                   "$WINBACK_VALUE_PER_RETAINED); enables margin and ROI.")
 @click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON (undefined numbers are null).")
 @click.option("--chart", type=click.Path(dir_okay=False), default=None,
               help="Also write a PNG forest plot of every arm × metric effect with its interval.")
