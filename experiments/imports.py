@@ -185,7 +185,8 @@ def _first_bad(conn, sql: str, path: str, column: str, problem: str) -> None:
 
 
 def _check_references(conn, spec: TableSpec, path: str) -> None:
-    """Every row must name a known experiment and a user assigned in it (and a treatment of one of its arms)."""
+    """Every row must name a known experiment and a user assigned in it (deliveries: a treatment of one of its
+    arms; pre-period outcomes: observed before the assignment)."""
     _first_bad(
         conn,
         "SELECT _row, experiment_key FROM staging WHERE experiment_key NOT IN (SELECT key FROM experiments) ORDER BY _row LIMIT 1",
@@ -197,6 +198,20 @@ def _check_references(conn, spec: TableSpec, path: str) -> None:
         "ON a.experiment_key = s.experiment_key AND a.user_id = s.user_id WHERE a.user_id IS NULL ORDER BY s._row LIMIT 1",
         path, "user_id", "user '{}' is not assigned in experiment '{}'",
     )
+    if spec is OUTCOMES:
+        # A pre-period value (the CUPED covariate) must predate the assignment, or it may carry the effect.
+        _first_bad(
+            conn,
+            "SELECT _row FROM staging WHERE period = 'pre' AND observed_at IS NULL ORDER BY _row LIMIT 1",
+            path, "observed_at", "a pre-period value needs observed_at, to show it was measured before assignment",
+        )
+        _first_bad(
+            conn,
+            "SELECT s._row, s.observed_at, a.assigned_at FROM staging s JOIN assignments a "
+            "ON a.experiment_key = s.experiment_key AND a.user_id = s.user_id "
+            "WHERE s.period = 'pre' AND s.observed_at > a.assigned_at ORDER BY s._row LIMIT 1",
+            path, "observed_at", "pre-period value observed at {} is after the user's assignment at {}",
+        )
     if spec is DELIVERIES:
         _first_bad(
             conn,

@@ -59,6 +59,21 @@ def test_parquet_and_pre_period_rows(assigned_db, tmp_path):
     assert rows == [("pre", 12.5)]
 
 
+def test_pre_period_values_must_predate_the_assignment(assigned_db, tmp_path):
+    assigned_at = open_registry(assigned_db).execute("SELECT MIN(assigned_at) FROM assignments").fetchone()[0]
+    late = outcomes_frame(metric="revenue").assign(period="pre", observed_at="2099-01-01T00:00:00Z")
+    with pytest.raises(ImportDataError) as error:
+        import_outcomes(write(tmp_path, "late.csv", late), assigned_db)
+    assert str(error.value) == (
+        f"{tmp_path}/late.csv, row 1, column 'observed_at': pre-period value observed at "
+        f"2099-01-01T00:00:00.000000Z is after the user's assignment at {assigned_at}"
+    )
+    undated = outcomes_frame(metric="revenue").assign(period="pre").drop(columns="observed_at")
+    with pytest.raises(ImportDataError, match="row 1, column 'observed_at': a pre-period value needs observed_at"):
+        import_outcomes(write(tmp_path, "undated.csv", undated), assigned_db)
+    assert table_rows(assigned_db, "outcomes") == []
+
+
 def test_deliveries_import(assigned_db, tmp_path):
     arms = arm_of_users("winback-1", assigned_db)
     coupon_users = arms.query("arm_key == 'coupon'").user_id
