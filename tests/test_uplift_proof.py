@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from uplift.demo_proof import demo_holdout, prove
+from winback.uplift_proof import demo_holdout, prove
 
 
 @pytest.mark.slow

@@ -1,7 +1,7 @@
 """Reproducible figures for docs/churn.md: the CDNOW comparison and the demo-shop segments.
 
-    python -m churn.report cdnow [--data ../shared/data/cdnow_master.txt]
-    python -m churn.report demo [--users 20000]
+    python -m winback.churn_report cdnow [--data ../shared/data/cdnow_master.txt]
+    python -m winback.churn_report demo [--users 20000]
 
 Each prints markdown tables (the numbers quoted in docs/churn.md).
 """

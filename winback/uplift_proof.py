@@ -172,7 +172,7 @@ def demo_frontier(demo: DemoHoldout, *, budgets_per_user: tuple[float, ...] = (0
 
 
 def main() -> None:
-    """python -m uplift.demo_proof: the proof over five seeds (auto learner) and the frontier chart, into docs/."""
+    """python -m winback.uplift_proof: the proof over five seeds (auto learner) and the frontier chart, into docs/."""
     import json
     from pathlib import Path
 
