@@ -20,9 +20,7 @@ from sklearn.preprocessing import StandardScaler
 from churn.features import compute_features, compute_labels, model_columns, parse_as_of
 from churn.model import ChurnModel
 from warehouse.engine import Warehouse
-
-ORDERS_SQL = "SELECT user_id, ts, amount FROM events WHERE event_type = 'order' AND ts < :end ORDER BY user_id, ts"
-
+from warehouse.feature_sql import orders_sql
 
 @dataclass(frozen=True)
 class MethodScore:
@@ -51,7 +49,7 @@ def bgnbd_scores(warehouse: Warehouse, as_of: pd.Timestamp, horizon_days: int, u
         from lifetimes.utils import summary_data_from_transaction_data
 
     end = (as_of + pd.Timedelta(days=1)).strftime("%Y-%m-%d")
-    orders = warehouse.query_frame(ORDERS_SQL, {"end": end})
+    orders = warehouse.query_frame(orders_sql(), {"end": end})
     orders["ts"] = pd.to_datetime(orders["ts"])
     summary = summary_data_from_transaction_data(orders, "user_id", "ts", observation_period_end=as_of, freq="D")
     fitter = BetaGeoFitter(penalizer_coef=0.0).fit(summary["frequency"], summary["recency"], summary["T"])

@@ -152,3 +152,8 @@ LEFT JOIN (
 ) o ON o.user_id = p.user_id
 ORDER BY p.user_id
 """
+
+
+def orders_sql() -> str:
+    """Every order before `:end`, one row each (user_id, ts, amount): the transaction log BG/NBD fits on."""
+    return "SELECT user_id, ts, amount FROM events WHERE event_type = 'order' AND ts < :end ORDER BY user_id, ts"
