@@ -28,6 +28,7 @@ class UpliftRun:
     record: ModelRecord | None
     allocation: Allocation = field(repr=False)
     plan: pd.DataFrame = field(repr=False)  # user_id, treatment, expected_uplift, cost
+    scores: pd.DataFrame = field(repr=False)  # predicted uplift of every user, one column per treatment
     proof: list[PolicyEstimate]  # the policy's gain per held-out user over control (ipw, dr)
     blankets: list[PolicyEstimate]  # each treatment's measured gain per held-out user
 
@@ -101,5 +102,5 @@ def fit_and_allocate(
     mu = arm_outcome_predictions(frame.iloc[train][fit.features], frame.iloc[train][treatment_col].astype(str),
                                  frame.iloc[train][outcome_col], held[fit.features], seed=seed)
     proof = off_policy_value(held["arm"], held["outcome"], policy, weights, control=control, outcome_predictions=mu)
-    return UpliftRun(fit=fit, record=record, allocation=allocation, plan=plan, proof=proof,
+    return UpliftRun(fit=fit, record=record, allocation=allocation, plan=plan, scores=scores, proof=proof,
                      blankets=blanket_values(held["arm"], held["outcome"], control=control))

@@ -26,8 +26,7 @@ from experiments.definitions import Arm, Experiment, create_experiment
 from experiments.imports import import_deliveries, import_outcomes
 from experiments.lifecycle import record_decision, start_experiment, stop_experiment
 from experiments.targeting import AssignmentSummary, arm_of_users, assign_users
-from uplift.allocation import allocate
-from uplift.frontier import blanket_choice, evaluate_choice
+from uplift.frontier import budget_frontier
 from uplift.pipeline import UpliftRun, fit_and_allocate
 from warehouse.engine import open_warehouse
 from winback.charts import plot_effects
@@ -143,7 +142,7 @@ def run_demo(
     lines += run.summary_lines()
     blanket = max((k for k in truth if k.startswith("blanket ")), key=lambda k: truth[k]["incremental_retained"])
     lines.append("on the true effects (known because the shop is simulated), same budget:")
-    for policy in ("plan", "oracle", blanket):
+    for policy in ("targeted", "oracle", blanket):
         t = truth[policy]
         lines.append(f"  {policy:<22} {t['incremental_retained']:>9,.1f} incremental retained users, "
                      f"net value {t['incremental_value'] - t['cost']:>11,.0f}, cost {t['cost']:>10,.0f}")
@@ -154,10 +153,10 @@ def run_demo(
         churn_validation_auc=auc, flagged=flagged.n_flagged, assignment=assignment, winner=winner,
         winner_rationale=rationale, uplift_learner=run.fit.learner, budget=budget,
         plan_cost=float(run.allocation.total_cost),
-        plan_retained_true=truth["plan"]["incremental_retained"],
+        plan_retained_true=truth["targeted"]["incremental_retained"],
         oracle_retained_true=truth["oracle"]["incremental_retained"], best_blanket=blanket.removeprefix("blanket "),
         best_blanket_retained_true=truth[blanket]["incremental_retained"],
-        plan_net_value_true=_net(truth["plan"]), oracle_net_value_true=_net(truth["oracle"]),
+        plan_net_value_true=_net(truth["targeted"]), oracle_net_value_true=_net(truth["oracle"]),
         best_blanket_net_value_true=_net(truth[blanket]), lines=lines,
     )
 
@@ -243,16 +242,8 @@ def _run_uplift(db: Path, shop, warehouse, outcomes: pd.DataFrame, as_of: pd.Tim
     treatments = list(run.fit.treatments)
     truth = true_uplift(shop.users.set_index("user_id").loc[data["user_id"]].reset_index())[treatments]
     value = data["value"].to_numpy(float)
-    cost = np.array([costs[t] for t in treatments])
-    true_effects = truth.to_numpy(float)
-    oracle = allocate(truth, costs, budget, value, capacity)
-    rng = np.random.default_rng(seed)
-    checks = {"plan": evaluate_choice(run.allocation.choice, true_effects, cost, value),
-              "oracle": evaluate_choice(oracle.choice, true_effects, cost, value)}
-    for t, key in enumerate(treatments):
-        choice = blanket_choice(len(data), t, costs[key], budget, capacity.get(key, np.inf), rng)
-        checks[f"blanket {key}"] = evaluate_choice(choice, true_effects, cost, value)
-    return run, budget, checks
+    checks = budget_frontier(run.scores, costs, [budget], value, capacity, truth=truth, seed=seed)
+    return run, budget, checks.set_index("policy").to_dict(orient="index")
 
 
 def _net(totals: dict) -> float:

@@ -15,7 +15,7 @@ import pandas as pd
 from churn.pipeline import demo_as_of_dates, history_features
 from uplift.allocation import allocate
 from uplift.fitting import fit_uplift
-from uplift.frontier import blanket_choice, evaluate_choice
+from uplift.frontier import budget_frontier
 from uplift.policy_value import (
     PolicyEstimate,
     arm_outcome_predictions,
@@ -126,21 +126,14 @@ def demo_holdout(
 
 def prove(demo: DemoHoldout, *, budget_per_user: float = 5.0, margin: float = 0.3, seed: int = 7) -> DemoProof:
     """Allocate a budget on the held-out users and compare with the oracle, blanket policies and the off-policy estimate."""
-    held, treatments = demo.held, list(demo.predicted.columns)
+    held = demo.held
     value = demo.value(margin)
     budget = budget_per_user * len(held)
     targeted = allocate(demo.predicted, demo.costs, budget, value, demo.capacity)
-    oracle = allocate(demo.truth, demo.costs, budget, value, demo.capacity)
-    cost_arr = np.array([demo.costs[t] for t in treatments])
-    truth_np = demo.truth.to_numpy(float)
-    rows = {"targeted": evaluate_choice(targeted.choice, truth_np, cost_arr, value),
-            "oracle": evaluate_choice(oracle.choice, truth_np, cost_arr, value)}
-    blanket_rng = np.random.default_rng(seed + 3)
-    caps = np.array([demo.capacity.get(t, np.inf) for t in treatments], dtype=float)
-    for t, key in enumerate(treatments):
-        choice = blanket_choice(len(held), t, cost_arr[t], budget, caps[t], blanket_rng)
-        rows[f"blanket {key}"] = evaluate_choice(choice, truth_np, cost_arr, value)
-    policies = pd.DataFrame(rows).T.rename_axis("policy").reset_index()
+    # Judged on the true effects: the targeted plan, the oracle, each blanket treatment and a random allocation.
+    policies = budget_frontier(demo.predicted, demo.costs, [budget], value, demo.capacity, truth=demo.truth,
+                               seed=seed + 3).drop(columns="budget")
+    rows = policies.set_index("policy").to_dict(orient="index")
     blankets = policies[policies["policy"].str.startswith("blanket")]
     best = blankets.loc[blankets["incremental_retained"].astype(float).idxmax()]
     labels = targeted.labels()
