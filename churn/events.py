@@ -5,7 +5,6 @@ One tuple is the single source of truth for the loader's validation, the feature
 from __future__ import annotations
 
 from typing import Literal
-
 # (event type, group, meaning of `amount`); amount is 0 where it does not apply.
 EVENT_VOCABULARY: tuple[tuple[str, str, str], ...] = (
     ("signup", "account", "n/a"),
@@ -43,7 +42,6 @@ MONEY_EVENTS: frozenset[str] = frozenset(
 RATING_EVENT = "rating"
 ORDER_EVENT = "order"
 
-EVENT_COLUMNS: tuple[str, ...] = ("user_id", "event_type", "ts", "amount", "item", "category", "channel")
 REQUIRED_COLUMNS: tuple[str, ...] = ("user_id", "event_type", "ts")
 
 EventGroup = Literal[

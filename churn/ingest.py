@@ -14,10 +14,10 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from churn.events import EVENT_COLUMNS, EVENT_TYPES, RATING_EVENT, REQUIRED_COLUMNS
+from churn.events import EVENT_TYPES, RATING_EVENT, REQUIRED_COLUMNS
 from warehouse.engine import Warehouse, open_warehouse
 from warehouse.errors import DataError
-from warehouse.events_table import LoadResult, write_events
+from warehouse.events_table import EVENT_COLUMNS, LoadResult, write_events
 
 EventSource = str | os.PathLike[str] | pd.DataFrame
 TS_FORMAT = "%Y-%m-%dT%H:%M:%S"
