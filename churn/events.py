@@ -5,6 +5,7 @@ One tuple is the single source of truth for the loader's validation, the feature
 from __future__ import annotations
 
 from typing import Literal
+
 # (event type, group, meaning of `amount`); amount is 0 where it does not apply.
 EVENT_VOCABULARY: tuple[tuple[str, str, str], ...] = (
     ("signup", "account", "n/a"),
