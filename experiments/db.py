@@ -1,6 +1,7 @@
 """Opening the registry: a sqlite-utils Database in WAL mode with every migration applied."""
 from __future__ import annotations
 
+import getpass
 import os
 import sqlite3
 from contextlib import contextmanager
@@ -93,6 +94,14 @@ def _split_statements(sql: str) -> list[str]:
     return statements
 
 
+def _login_name() -> str:
+    """Who runs this process, for the audit log when no actor is named."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
 def audit(
     conn: sqlite3.Connection,
     action: str,
@@ -105,6 +114,6 @@ def audit(
     conn.execute(
         "INSERT INTO audit_log (at, actor, action, object_type, object_key, detail) "
         "VALUES (?, ?, ?, ?, ?, ?)",
-        (utc_now(), actor or os.environ.get("WINBACK_ACTOR") or os.environ.get("USER") or "unknown",
+        (utc_now(), actor or os.environ.get("WINBACK_ACTOR") or _login_name(),
          action, object_type, object_key, detail),
     )

@@ -52,6 +52,22 @@ def test_full_lifecycle_through_the_cli(run, tmp_path):
     assert decided.output == "experiment wb-1 concluded: winner coupon (decided by ana)\n"
     shown = run("experiment", "show", "wb-1").output.splitlines()
     assert shown[0] == "wb-1: Win back Q4 [concluded]  layer default, coverage 1"
+    assert shown[-1].endswith("by ana: winner coupon (cheapest per retained user)")
+    audit = [line.split()[1:] for line in run("experiment", "audit", "wb-1").output.splitlines()]
+    assert [entry[1] for entry in audit if entry[2] == "experiment"] == ["create", "running", "assign", "assign",
+                                                                       "stopped", "decide"]
+    assert audit[-1][0] == "ana"
+
+
+def test_cohort_list(run, tmp_path):
+    from experiments.cohorts import write_cohort
+
+    frame = pd.DataFrame({"user_id": ["001", "002"], "risk": [0.9, 0.7], "stage": "at_risk", "tier": "regular",
+                          "reason": "price_sensitive", "model": "m1", "scored_at": "2026-11-20T00:00:00.000000Z"})
+    write_cohort(frame, "at-risk", tmp_path / "registry.db")
+    assert run("cohort", "list").output == (
+        "at-risk                         2 users  mean risk 0.800  model m1  scored 2026-11-20T00:00:00\n"
+    )
 
 
 def test_errors_are_one_clean_line(run, tmp_path):

@@ -10,6 +10,7 @@ from winback.commands.analyze import analyze
 from winback.commands.churn import churn
 from winback.commands.demo import demo
 from winback.commands.experiments import (
+    cohort,
     decide,
     experiment,
     imports,
@@ -29,5 +30,5 @@ def cli() -> None:
     """Winback: catch customers who are slipping away and win them back at the lowest cost."""
 
 
-for command in (treatment, metric, experiment, optout, imports, decide, analyze, churn, uplift, allocate, demo):
+for command in (treatment, metric, experiment, cohort, optout, imports, decide, analyze, churn, uplift, allocate, demo):
     cli.add_command(command)

@@ -23,7 +23,9 @@ from experiments.definitions import (
 )
 from experiments.errors import ExperimentError
 from experiments.imports import import_deliveries, import_outcomes
-from experiments.lifecycle import record_decision, start_experiment, stop_experiment
+from experiments.audit_log import read_audit_log
+from experiments.cohorts import list_cohorts
+from experiments.lifecycle import list_decisions, record_decision, start_experiment, stop_experiment
 from experiments.optouts import add_opt_outs, count_opt_outs
 from experiments.targeting import (
     DEFAULT_CAP_WINDOW_DAYS,
@@ -158,6 +160,9 @@ def experiment_show(key: str, as_json: bool, db: str | None) -> None:
     click.echo(f"  target cohort {found.target_cohort or 'none'}; owner {found.owner or '-'}")
     for arm in found.arms:
         click.echo(f"  arm {arm.key:<16} treatment {arm.treatment or '-':<16} weight {arm.weight:g}{'  (control)' if arm.is_control else ''}")
+    for decision in list_decisions(key, db):
+        click.echo(f"  decided {decision.decided_at[:10]} by {decision.decided_by}: winner {decision.winner_arm} "
+                   f"({decision.rationale})")
 
 
 @experiment.command("list")
@@ -212,6 +217,32 @@ def experiment_assign(key, users, id_column, contact_cap, cap_window_days, as_js
         f"{summary.excluded_contact_cap} over the contact cap, {summary.outside_coverage} outside coverage"
     )
     click.echo("arm sizes: " + ", ".join(f"{arm} {n}" for arm, n in summary.arm_sizes.items()))
+
+
+@experiment.command("audit")
+@click.argument("key", required=False)
+@click.option("--limit", type=int, default=50, show_default=True, help="How many of the newest entries.")
+@db_option
+@clean_errors
+def experiment_audit(key: str | None, limit: int, db: str | None) -> None:
+    """Who changed what and when: the audit log, for one experiment (KEY) or the whole registry."""
+    for entry in read_audit_log(db, object_key=key, limit=limit):
+        click.echo(f"{entry.at[:19]}  {entry.actor:<14} {entry.action:<10} {entry.object_type:<11} {entry.object_key}")
+
+
+@click.group()
+def cohort() -> None:
+    """Flagged cohorts in the registry (written by `winback churn flag`), which experiments target."""
+
+
+@cohort.command("list")
+@db_option
+@clean_errors
+def cohort_list(db: str | None) -> None:
+    """Each cohort with its size, mean risk, model and scoring time."""
+    for row in list_cohorts(db).itertuples(index=False):
+        click.echo(f"{row.cohort_key:<24} {row.users:>8,} users  mean risk {row.mean_risk:.3f}  "
+                   f"model {row.model or '-'}  scored {str(row.scored_at)[:19]}")
 
 
 @click.group()
