@@ -4,8 +4,6 @@ One tuple is the single source of truth for the loader's validation, the feature
 """
 from __future__ import annotations
 
-from typing import Literal
-
 # (event type, group, meaning of `amount`); amount is 0 where it does not apply.
 EVENT_VOCABULARY: tuple[tuple[str, str, str], ...] = (
     ("signup", "account", "n/a"),
@@ -36,15 +34,7 @@ EVENT_VOCABULARY: tuple[tuple[str, str, str], ...] = (
 
 EVENT_TYPES: tuple[str, ...] = tuple(name for name, _, _ in EVENT_VOCABULARY)
 
-# Event types whose amount is money (must be >= 0) or stars (1..5); others may carry 0 or nothing.
-MONEY_EVENTS: frozenset[str] = frozenset(
-    name for name, _, meaning in EVENT_VOCABULARY if meaning not in ("n/a", "stars, 1 to 5")
-)
 RATING_EVENT = "rating"
-ORDER_EVENT = "order"
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("user_id", "event_type", "ts")
 
-EventGroup = Literal[
-    "account", "browse", "cart", "checkout", "order", "coupon", "after_sale", "service", "messaging"
-]

@@ -13,7 +13,6 @@ from warehouse.events_table import event_time_range
 from warehouse.feature_sql import features_sql, labels_sql
 
 TIMESTAMP_COLUMNS = ("first_ts", "last_ts", "first_order_ts", "last_order_ts")
-RFM_COLUMNS = ("recency_days", "orders", "spend", "r_score", "f_score", "m_score")
 
 
 def parse_as_of(as_of: str | pd.Timestamp) -> pd.Timestamp:

@@ -116,7 +116,6 @@ class ChurnModel:
         # ensemble=False: out-of-fold scores fit the calibrator, one booster fitted on all users ranks them
         self.estimator_ = CalibratedClassifierCV(booster, method=self.calibration, cv=self.cv, ensemble=False)
         self.estimator_.fit(self._design(features), y)
-        self.base_rate_ = float(y.mean())
         return self
 
     def predict_risk(self, features: pd.DataFrame) -> np.ndarray:

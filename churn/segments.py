@@ -14,9 +14,6 @@ import pandas as pd
 Stage = Literal["new", "growing", "mature", "at_risk", "churned"]
 Tier = Literal["high_value", "regular", "prospect"]
 Reason = Literal["price_sensitive", "unhappy_service", "needs_changed", "unknown"]
-STAGES: tuple[str, ...] = ("new", "growing", "mature", "at_risk", "churned")
-TIERS: tuple[str, ...] = ("high_value", "regular", "prospect")
-REASONS: tuple[str, ...] = ("price_sensitive", "unhappy_service", "needs_changed", "unknown")
 
 
 @dataclass(frozen=True)

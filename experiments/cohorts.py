@@ -14,13 +14,14 @@ from experiments.db import audit, open_registry, transaction, utc_now
 from experiments.errors import ExperimentError
 
 COHORT_COLUMNS = ("user_id", "risk", "stage", "tier", "reason", "model", "scored_at")
+REQUIRED_COHORT_COLUMNS = COHORT_COLUMNS[:5]  # model and scored_at may be left out
 
 
 def write_cohort(frame: pd.DataFrame, cohort_key: str, db: str | os.PathLike[str] | None = None) -> int:
     """Replace cohort `cohort_key` with the rows of `frame` (user_id, risk, stage, tier, reason[, model, scored_at])."""
     if not cohort_key or not str(cohort_key).strip():
         raise ExperimentError("a cohort needs a non-empty key")
-    missing = [c for c in ("user_id", "risk", "stage", "tier", "reason") if c not in frame.columns]
+    missing = [c for c in REQUIRED_COHORT_COLUMNS if c not in frame.columns]
     if missing:
         raise ExperimentError(f"cohort frame lacks column(s): {', '.join(missing)}")
     if frame["user_id"].duplicated().any():
@@ -33,7 +34,7 @@ def write_cohort(frame: pd.DataFrame, cohort_key: str, db: str | os.PathLike[str
     values = zip(
         [cohort_key] * len(rows), rows["user_id"].astype("str").tolist(),
         risk.astype(object).where(risk.notna(), None).tolist(),
-        *(rows[c].astype(object).where(rows[c].notna(), None).tolist() for c in ("stage", "tier", "reason", "model", "scored_at")),
+        *(rows[c].astype(object).where(rows[c].notna(), None).tolist() for c in COHORT_COLUMNS[2:]),
     )
     database = open_registry(db)
     with transaction(database) as conn:
@@ -51,7 +52,7 @@ def read_cohort(cohort_key: str, db: str | os.PathLike[str] | None = None) -> pd
     """The rows of a cohort, highest risk first; a clear error lists the cohorts that exist."""
     database = open_registry(db)
     frame = pd.read_sql_query(
-        "SELECT user_id, risk, stage, tier, reason, model, scored_at FROM cohorts WHERE cohort_key = ? "
+        f"SELECT {', '.join(COHORT_COLUMNS)} FROM cohorts WHERE cohort_key = ? "
         "ORDER BY risk DESC, user_id",
         database.conn, params=(cohort_key,),
     )

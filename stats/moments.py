@@ -117,11 +117,6 @@ class Moments:
             return math.nan
         return _covariance(self.n, self.sum, self.pre_sum, self.pre_post_sum)
 
-    @property
-    def post_sum_squares(self) -> float:
-        """Sum of squares of the metric (equal to `sum` for a 0/1 metric)."""
-        return self.sum if self.sum_squares is None else self.sum_squares
-
     def __add__(self, other: Moments) -> Moments:
         """Pool two disjoint groups of units (sums add; kinds and pre-period fields must agree)."""
         if not isinstance(other, Moments):
