@@ -19,7 +19,7 @@ from churn.ingest import fingerprint_events, load_events
 from churn.pipeline import demo_as_of_dates, score, train
 from warehouse.engine import Warehouse
 from warehouse.events_table import write_events
-from winback.demo_shop import generate_shop, simulate
+from simulator.shop import generate_shop, simulate
 
 TITLE = "Churn: SQL features and risk scores for 1M users / ~60M events on SQLite"
 NOTES = ("Peak memory is the process's resident set size sampled every 50 ms during the step (psutil); "

@@ -1,5 +1,5 @@
 """Errors raised by churn modelling: bad dates, unknown models, data too thin to learn from."""
-from winback.errors import WinbackError
+from common.errors import WinbackError
 
 
 class ChurnError(WinbackError):

@@ -35,7 +35,7 @@ from experiments.models import (
     save_model_record,
 )
 from warehouse.engine import Warehouse, open_warehouse
-from winback.settings import resolve_model_dir
+from common.settings import resolve_model_dir
 
 DEFAULT_TARGET_PRECISION = 0.7
 HOLDOUT_SHARE = 0.25

@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 import sqlite_utils
 
+from common.settings import ENV_VALUE_PER_RETAINED, value_per_retained_setting
 from experiments.errors import ExperimentError
 from experiments.metrics import ALL, ExperimentData, SegmentBy, collect
 from stats import (
@@ -29,7 +30,7 @@ from stats import (
 )
 
 Role = Literal["primary", "guardrail", "secondary"]
-VALUE_ENV = "WINBACK_VALUE_PER_RETAINED"
+VALUE_ENV = ENV_VALUE_PER_RETAINED
 
 
 @dataclass(frozen=True)
@@ -178,8 +179,8 @@ def _value_per_retained(value: float | None, stored: float | None = None) -> flo
     """The argument, else the experiment's own value, else $WINBACK_VALUE_PER_RETAINED, else None."""
     if value is None:
         value = stored
-    if value is None and os.environ.get(VALUE_ENV):
-        text = os.environ[VALUE_ENV]
+    text = value_per_retained_setting()
+    if value is None and text:
         try:
             value = float(text)
         except ValueError:

@@ -1,7 +1,6 @@
 """Opening the registry: a sqlite-utils Database in WAL mode with every migration applied."""
 from __future__ import annotations
 
-import getpass
 import os
 import sqlite3
 from contextlib import contextmanager
@@ -11,7 +10,7 @@ from typing import Iterator
 import sqlite_utils
 
 from experiments.schema import MIGRATIONS
-from winback.settings import resolve_db_path
+from common.settings import resolve_actor, resolve_db_path
 
 BUSY_TIMEOUT_MS = 60_000
 
@@ -43,14 +42,15 @@ def schema_version(database: sqlite_utils.Database) -> int:
 
 
 def migrate(database: sqlite_utils.Database, migrations: list[tuple[int, str, str]] = MIGRATIONS) -> int:
-    """Apply pending migrations, each in its own transaction; safe to call from many processes."""
+    """Apply every migration not yet applied (by version, not just above the highest), each in its own transaction; safe to call from many processes."""
     conn = database.conn
     conn.execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations "
         "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
     )
     target = migrations[-1][0]
-    if schema_version(database) >= target:
+    applied = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+    if applied.issuperset(version for version, _, _ in migrations):
         return target
     for version, name, sql in migrations:
         with transaction(database):
@@ -94,14 +94,6 @@ def _split_statements(sql: str) -> list[str]:
     return statements
 
 
-def _login_name() -> str:
-    """Who runs this process, for the audit log when no actor is named."""
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
-
-
 def audit(
     conn: sqlite3.Connection,
     action: str,
@@ -114,6 +106,6 @@ def audit(
     conn.execute(
         "INSERT INTO audit_log (at, actor, action, object_type, object_key, detail) "
         "VALUES (?, ?, ?, ?, ?, ?)",
-        (utc_now(), actor or os.environ.get("WINBACK_ACTOR") or _login_name(),
+        (utc_now(), resolve_actor(actor),
          action, object_type, object_key, detail),
     )

@@ -1,5 +1,5 @@
 """Errors raised by the experiment registry, assignment and imports."""
-from winback.errors import InputRowError, WinbackError
+from common.errors import InputRowError, WinbackError
 
 
 class ExperimentError(WinbackError):

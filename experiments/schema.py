@@ -148,3 +148,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+# Version ranges by area, so work landing in parallel never reuses a number: 3-9 services and workflow,
+# 10-19 hardening (audit chain, cohort versions, model hashes), 20-29 web UI (users, tokens, snapshots),
+# 30-39 warehouse engines, 40-49 targeting. Keep MIGRATIONS sorted by version.

@@ -1,5 +1,5 @@
 """Errors raised by the statistics engine: bad inputs a caller can fix."""
-from winback.errors import WinbackError
+from common.errors import WinbackError
 
 
 class StatsError(WinbackError):

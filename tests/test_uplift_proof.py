@@ -1,9 +1,9 @@
-"""Issue 5's done-criteria on the demo shop, whose true effects are known (winback/demo_experiment.py)."""
+"""Issue 5's done-criteria on the demo shop, whose true effects are known (simulator/experiment.py)."""
 from __future__ import annotations
 
 import pytest
 
-from winback.uplift_proof import demo_holdout, prove
+from simulator.proof import demo_holdout, prove
 
 
 @pytest.mark.slow

@@ -1,5 +1,5 @@
 """Errors raised by uplift models, evaluation, the model store and budget allocation."""
-from winback.errors import WinbackError
+from common.errors import WinbackError
 
 
 class UpliftError(WinbackError):

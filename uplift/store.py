@@ -14,7 +14,7 @@ from experiments.models import ModelRecord, data_fingerprint, load_model_record,
 from uplift.errors import UpliftError
 from uplift.fitting import UpliftFit
 from uplift.learners import UpliftModel
-from winback.settings import resolve_model_dir
+from common.settings import resolve_model_dir
 
 PathLike = str | os.PathLike[str]
 

@@ -16,7 +16,7 @@ from typing import Iterator, Literal
 import pandas as pd
 
 from warehouse.errors import WarehouseError
-from winback.settings import resolve_db_path
+from common.settings import resolve_db_path, resolve_warehouse_setting
 
 EngineName = Literal["sqlite", "spark"]
 BUSY_TIMEOUT_MS = 60_000
@@ -39,7 +39,7 @@ def resolve_warehouse_path(
     warehouse: str | os.PathLike[str] | None = None, db: str | os.PathLike[str] | None = None
 ) -> Path:
     """The warehouse file: the argument, else $WINBACK_WAREHOUSE, else the registry file itself."""
-    return Path(warehouse or os.environ.get("WINBACK_WAREHOUSE") or resolve_db_path(db))
+    return Path(resolve_warehouse_setting(warehouse) or resolve_db_path(db))
 
 
 class Warehouse:

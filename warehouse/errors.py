@@ -1,7 +1,7 @@
 """Errors raised while loading or querying behaviour data in the warehouse."""
 from __future__ import annotations
 
-from winback.errors import InputRowError, WinbackError
+from common.errors import InputRowError, WinbackError
 
 
 class DataError(InputRowError):

@@ -6,7 +6,7 @@ from typing import Any, Callable
 
 import click
 
-from winback.errors import WinbackError
+from common.errors import WinbackError
 
 db_option = click.option(
     "--db",

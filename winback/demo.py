@@ -30,7 +30,7 @@ from uplift.frontier import budget_frontier
 from uplift.pipeline import UpliftRun, fit_and_allocate
 from warehouse.engine import open_warehouse
 from winback.charts import plot_effects
-from winback.demo_experiment import (
+from simulator.experiment import (
     DEMO_ARMS,
     DEMO_METRICS,
     DEMO_TREATMENTS,
@@ -38,7 +38,7 @@ from winback.demo_experiment import (
     simulate_outcomes,
     true_uplift,
 )
-from winback.demo_shop import generate_shop
+from simulator.shop import generate_shop
 
 EXPERIMENT_KEY = "demo-winback"
 COHORT_KEY = "demo-at-risk"

@@ -6,7 +6,7 @@ import pytest
 
 from churn.ingest import load_events
 from warehouse.engine import Warehouse
-from winback.demo_shop import generate_shop
+from simulator.shop import generate_shop
 
 TINY_EVENTS = [
     # user 007: three orders, a complaint and a return; user 0100: one order; user 0042: browses only

@@ -5,7 +5,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from churn.events import EVENT_TYPES
-from winback.demo_shop import DEMO_EVENT_TYPES, DemoShop, generate_shop, simulate
+from simulator.shop import DEMO_EVENT_TYPES, DemoShop, generate_shop, simulate
 
 USER_COLUMNS = ["user_id", "signup_date", "price_sensitivity", "service_unhappy", "needs_changed",
                 "monthly_value", "p_churn", "true_reason"]

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from uplift.errors import UpliftError
-from winback.demo_experiment import (
+from simulator.experiment import (
     DEMO_ARMS,
     DEMO_METRICS,
     DEMO_TREATMENTS,
@@ -121,8 +121,8 @@ def test_unknown_arm_and_missing_column_are_clear_errors():
 
 
 def test_runs_on_the_demo_shop_users():
-    # The contract's users frame (winback/demo_shop.py, owned by the churn engineer) feeds true_uplift directly.
-    from winback.demo_shop import generate_shop
+    # The contract's users frame (simulator/shop.py, owned by the churn engineer) feeds true_uplift directly.
+    from simulator.shop import generate_shop
 
     users = generate_shop(2000, seed=3).users
     truth = true_uplift(users)

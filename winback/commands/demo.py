@@ -6,7 +6,7 @@ import json
 import click
 
 from winback.cli_support import clean_errors
-from winback.settings import resolve_db_path
+from common.settings import resolve_db_path
 
 
 @click.command()

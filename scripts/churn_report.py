@@ -1,7 +1,7 @@
 """Reproducible figures for docs/churn.md: the CDNOW comparison and the demo-shop segments.
 
-    python -m winback.churn_report cdnow [--data ../shared/data/cdnow_master.txt]
-    python -m winback.churn_report demo [--users 20000]
+    python scripts/churn_report.py cdnow [--data ../shared/data/cdnow_master.txt]
+    python scripts/churn_report.py demo [--users 20000]
 
 Each prints markdown tables (the numbers quoted in docs/churn.md).
 """
@@ -22,7 +22,7 @@ from churn.ingest import load_events
 from churn.pipeline import demo_as_of_dates, load_churn_model, score, train
 from churn.segments import segment
 from warehouse.engine import Warehouse
-from winback.demo_shop import generate_shop
+from simulator.shop import generate_shop
 
 CDNOW_DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "data" / "cdnow_master.txt"
 

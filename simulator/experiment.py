@@ -1,7 +1,7 @@
 """The demo retention experiment: four treatments against control, with known heterogeneous true effects.
 
 The true uplift of each treatment is a function of the demo shop's latent traits (see
-`winback/demo_shop.py`), so uplift models and allocations run on the demo can be scored against the
+`simulator/shop.py`), so uplift models and allocations run on the demo can be scored against the
 truth: a coupon helps price-sensitive users, VIP care helps unhappy high-value users, recommendation
 e-mails help users whose needs changed, most of all those drifting to new categories; care content
 helps the unhappy a little and slightly hurts everybody else, and a coupon slightly hurts users who
@@ -55,7 +55,7 @@ def _check_users(users: pd.DataFrame) -> None:
     missing = [c for c in _USER_COLUMNS if c not in users.columns]
     if missing:
         raise UpliftError(
-            f"users frame lacks column(s) {', '.join(missing)}; pass winback.demo_shop.generate_shop().users"
+            f"users frame lacks column(s) {', '.join(missing)}; pass simulator.shop.generate_shop().users"
         )
 
 

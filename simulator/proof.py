@@ -22,7 +22,7 @@ from uplift.policy_value import (
     blanket_values,
     off_policy_value,
 )
-from winback.demo_experiment import (
+from simulator.experiment import (
     DEMO_ARMS,
     DEMO_TREATMENTS,
     simulate_outcomes,
@@ -89,7 +89,7 @@ def demo_holdout(
     progress: bool = False,
 ) -> DemoHoldout:
     """Generate a shop, flag users at risk, randomize and simulate the demo experiment, fit uplift on 70% of it."""
-    from winback.demo_shop import generate_shop
+    from simulator.shop import generate_shop
 
     shop = generate_shop(n_users, seed=seed)
     users = shop.users[shop.users["p_churn"] >= risk_threshold].reset_index(drop=True)
@@ -162,30 +162,3 @@ def demo_frontier(demo: DemoHoldout, *, budgets_per_user: tuple[float, ...] = (0
     budgets = [b * len(demo.held) for b in budgets_per_user]
     return budget_frontier(demo.predicted, demo.costs, budgets, demo.value(margin), demo.capacity,
                            truth=demo.truth, seed=seed)
-
-
-def main() -> None:
-    """python -m winback.uplift_proof: the proof over five seeds (auto learner) and the frontier chart, into docs/."""
-    import json
-    from pathlib import Path
-
-    from uplift.frontier import plot_frontier
-
-    docs = Path(__file__).resolve().parents[1] / "docs"
-    proofs, first = [], None
-    for seed in (7, 8, 9, 10, 11):
-        demo = demo_holdout(60_000, seed=seed, learner="auto")
-        first = first or demo
-        proof = prove(demo, seed=seed)
-        proofs.append({"seed": seed, **proof.to_dict()})
-        print(f"seed {seed}: learner {proof.learner}, share of oracle {proof.share_of_oracle:.3f}, gain over "
-              f"{proof.best_blanket} {proof.gain_over_best_blanket:+.1%}, covered {proof.covered}", flush=True)
-    (docs / "uplift_demo.json").write_text(json.dumps(proofs, indent=1, default=float))
-    frontier = demo_frontier(first)
-    frontier.to_csv(docs / "uplift_frontier.csv", index=False)
-    plot_frontier(frontier, docs / "uplift_frontier.png", title="Demo shop: held-out users, true effects")
-    print(frontier.to_string())
-
-
-if __name__ == "__main__":
-    main()
