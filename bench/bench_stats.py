@@ -55,7 +55,7 @@ def _build(path: Path, users: int) -> None:
                          [("retained", "binary"), ("revenue", "continuous"), ("orders", "continuous")])
         conn.execute("INSERT INTO experiments (key, name, primary_metric, guardrail_metrics, status, created_at) "
                      "VALUES ('bench', 'Bench', 'retained', ?, 'draft', ?)", (json.dumps(["orders"]), NOW))
-        conn.executemany("INSERT INTO arms VALUES ('bench', ?, ?, ?, 0.2, ?)",
+        conn.executemany("INSERT INTO arms (experiment_key, arm_key, position, treatment_key, weight, is_control) VALUES ('bench', ?, ?, ?, 0.2, ?)",
                          [(a, i, None if i == 0 else a, int(i == 0)) for i, a in enumerate(ARMS)])
         conn.execute("UPDATE experiments SET status = 'running'")
     for start in tqdm(range(0, users, CHUNK), desc="bench db", unit="chunk"):
@@ -76,7 +76,7 @@ def _build(path: Path, users: int) -> None:
                                            ("revenue", "post", revenue), ("orders", "pre", orders_pre.tolist()),
                                            ("orders", "post", orders)):
                 rows.extend(zip(ids, [metric] * n, [period] * n, values, [NOW] * n))
-            conn.executemany("INSERT INTO outcomes VALUES ('bench', ?, ?, ?, ?, ?)", rows)
+            conn.executemany("INSERT INTO outcomes (experiment_key, user_id, metric, period, value, observed_at) VALUES ('bench', ?, ?, ?, ?, ?)", rows)
     conn.execute("ANALYZE")
     conn.close()
 

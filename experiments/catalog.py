@@ -7,7 +7,8 @@ import os
 from dataclasses import asdict, dataclass
 from typing import Literal, get_args
 
-from experiments.db import audit, open_registry, transaction, utc_now
+from experiments.db import RegistryLike, audit, open_registry, transaction, utc_now
+from experiments.lookup import unknown_name
 from experiments.errors import ExperimentError
 
 TreatmentKind = Literal["coupon", "vip_service", "recommendation", "care_content", "other"]
@@ -56,38 +57,64 @@ def validate_treatment(treatment: Treatment) -> None:
         raise ExperimentError(f"treatment '{treatment.key}': capacity must be >= 0, got {treatment.capacity}")
 
 
-def save_treatment(treatment: Treatment, db: str | os.PathLike[str] | None = None) -> Treatment:
-    """Add a treatment or update its name, kind, cost and capacity (audited)."""
+def save_treatment(treatment: Treatment, db: RegistryLike = None, actor: str | None = None) -> Treatment:
+    """Add a new treatment to the catalog (audited); an existing key is refused: change it with `update_treatment`."""
     validate_treatment(treatment)
     database = open_registry(db)
     with transaction(database) as conn:
-        existed = conn.execute("SELECT 1 FROM treatments WHERE key = ?", (treatment.key,)).fetchone()
+        if conn.execute("SELECT 1 FROM treatments WHERE key = ?", (treatment.key,)).fetchone():
+            raise ExperimentError(
+                f"treatment '{treatment.key}' already exists; change it with `winback treatment update "
+                f"{treatment.key}` (running experiments keep the unit cost they started with)"
+            )
         conn.execute(
-            "INSERT INTO treatments (key, name, kind, unit_cost, capacity, created_at) VALUES (?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT(key) DO UPDATE SET name = excluded.name, kind = excluded.kind, "
-            "unit_cost = excluded.unit_cost, capacity = excluded.capacity",
+            "INSERT INTO treatments (key, name, kind, unit_cost, capacity, created_at) VALUES (?, ?, ?, ?, ?, ?)",
             (treatment.key, treatment.name, treatment.kind, treatment.unit_cost, treatment.capacity, utc_now()),
         )
-        audit(conn, "update" if existed else "create", "treatment", treatment.key, json.dumps(treatment.to_dict()))
+        audit(conn, "create", "treatment", treatment.key, json.dumps(treatment.to_dict()), actor)
     return treatment
 
 
-def list_treatments(db: str | os.PathLike[str] | None = None) -> list[Treatment]:
+def update_treatment(key: str, db: RegistryLike = None, *, name: str | None = None, kind: str | None = None,
+                     unit_cost: float | None = None, capacity: int | None = None,
+                     actor: str | None = None) -> Treatment:
+    """Change a treatment's name, kind, unit cost or capacity (audited with the old and new values).
+
+    Experiments that have started keep the unit cost frozen in their arms when they started.
+    """
+    database = open_registry(db)
+    with transaction(database) as conn:
+        row = conn.execute("SELECT key, name, kind, unit_cost, capacity FROM treatments WHERE key = ?",
+                           (key,)).fetchone()
+        if row is None:
+            raise unknown_name("treatment", key, [r[0] for r in conn.execute("SELECT key FROM treatments")])
+        old = Treatment(*row)
+        new = Treatment(key, old.name if name is None else name, old.kind if kind is None else kind,  # type: ignore[arg-type]
+                        old.unit_cost if unit_cost is None else unit_cost,
+                        old.capacity if capacity is None else capacity)
+        validate_treatment(new)
+        conn.execute("UPDATE treatments SET name = ?, kind = ?, unit_cost = ?, capacity = ? WHERE key = ?",
+                     (new.name, new.kind, new.unit_cost, new.capacity, key))
+        audit(conn, "update", "treatment", key, json.dumps({"from": old.to_dict(), "to": new.to_dict()}), actor)
+    return new
+
+
+def list_treatments(db: RegistryLike = None) -> list[Treatment]:
     """Every treatment in the catalog, by key."""
     database = open_registry(db)
     rows = database.execute("SELECT key, name, kind, unit_cost, capacity FROM treatments ORDER BY key").fetchall()
     return [Treatment(*row) for row in rows]
 
 
-def get_treatment(key: str, db: str | os.PathLike[str] | None = None) -> Treatment:
+def get_treatment(key: str, db: RegistryLike = None) -> Treatment:
     """One treatment; a clear error lists the known keys when it does not exist."""
     known = {t.key: t for t in list_treatments(db)}
     if key not in known:
-        raise ExperimentError(f"unknown treatment '{key}'; known treatments: {', '.join(known) or 'none'}")
+        raise unknown_name("treatment", key, known)
     return known[key]
 
 
-def save_metric(metric: Metric, db: str | os.PathLike[str] | None = None) -> Metric:
+def save_metric(metric: Metric, db: RegistryLike = None) -> Metric:
     """Declare a metric's kind and direction (used by analysis and guardrails)."""
     if metric.kind not in get_args(MetricKind):
         raise ExperimentError(f"metric '{metric.key}': kind must be binary or continuous, got '{metric.kind}'")
@@ -103,7 +130,7 @@ def save_metric(metric: Metric, db: str | os.PathLike[str] | None = None) -> Met
     return metric
 
 
-def list_metrics(db: str | os.PathLike[str] | None = None) -> list[Metric]:
+def list_metrics(db: RegistryLike = None) -> list[Metric]:
     """Every declared metric, by key."""
     database = open_registry(db)
     rows = database.execute("SELECT key, kind, higher_is_better, description FROM metrics ORDER BY key").fetchall()

@@ -20,8 +20,17 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def open_registry(db: str | os.PathLike[str] | None = None) -> sqlite_utils.Database:
-    """Open (creating if needed) the registry and bring its schema up to date."""
+RegistryLike = str | os.PathLike[str] | sqlite_utils.Database | None
+
+
+def open_registry(db: RegistryLike = None) -> sqlite_utils.Database:
+    """Open (creating if needed) the registry and bring its schema up to date; an open Database is used as is.
+
+    Front doors open one registry per command or request (`registry()`) and pass the Database to every
+    service call, so a page or a command uses one connection and closes it.
+    """
+    if isinstance(db, sqlite_utils.Database):
+        return db
     path = resolve_db_path(db)
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
@@ -31,6 +40,19 @@ def open_registry(db: str | os.PathLike[str] | None = None) -> sqlite_utils.Data
     database = sqlite_utils.Database(conn)
     migrate(database)
     return database
+
+
+@contextmanager
+def registry(db: RegistryLike = None) -> Iterator[sqlite_utils.Database]:
+    """An open registry for a block: a given Database is passed through, a path is opened and closed on exit."""
+    if isinstance(db, sqlite_utils.Database):
+        yield db
+        return
+    database = open_registry(db)
+    try:
+        yield database
+    finally:
+        database.conn.close()
 
 
 def schema_version(database: sqlite_utils.Database) -> int:

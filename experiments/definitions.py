@@ -4,10 +4,11 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Literal
 
-from experiments.db import audit, open_registry, transaction, utc_now
+from experiments.db import RegistryLike, audit, open_registry, transaction, utc_now
+from experiments.lookup import check_known, unknown_name
 from experiments.errors import ExperimentError
 
 Status = Literal["draft", "running", "stopped", "concluded"]
@@ -63,6 +64,52 @@ class Experiment:
         return data
 
 
+def parse_arm(text: str) -> Arm:
+    """`NAME:TREATMENT:WEIGHT` (TREATMENT '-' for none) → Arm (not yet marked control)."""
+    parts = text.split(":")
+    if len(parts) != 3:
+        raise ExperimentError(f"arm '{text}' must look like NAME:TREATMENT:WEIGHT (TREATMENT '-' for none)")
+    name, treatment_key, weight = parts
+    try:
+        value = float(weight)
+    except ValueError:
+        raise ExperimentError(f"arm '{text}': weight '{weight}' is not a number") from None
+    return Arm(name, None if treatment_key in ("", "-") else treatment_key, value)
+
+
+def build_arms(specs: list[str] | tuple[str, ...], control: str | None = None) -> tuple[Arm, ...]:
+    """Arms from `NAME:TREATMENT:WEIGHT` texts; `control` names the control arm (default: the first)."""
+    if not specs:
+        raise ExperimentError("an experiment needs arms: give NAME:TREATMENT:WEIGHT for each")
+    parsed = [parse_arm(text) for text in specs]
+    control_key = control or parsed[0].key
+    if control_key not in {arm.key for arm in parsed}:
+        raise ExperimentError(f"control '{control_key}' is not one of the arms: {', '.join(a.key for a in parsed)}")
+    return tuple(Arm(a.key, a.treatment, a.weight, a.key == control_key) for a in parsed)
+
+
+def check_references(experiment: Experiment, conn) -> None:
+    """Refuse names the registry does not know: treatments, primary metric, guardrails and target cohort."""
+    treatments = {row[0] for row in conn.execute("SELECT key FROM treatments")}
+    for arm in experiment.arms:
+        if arm.treatment is not None:
+            check_known("treatment", arm.treatment, treatments, "add it first with `winback treatment add`",
+                        f"experiment '{experiment.key}', arm '{arm.key}'")
+    metrics = {row[0] for row in conn.execute("SELECT key FROM metrics")}
+    hint = "declare it first with `winback metric add`"
+    where = f"experiment '{experiment.key}'"
+    check_known("metric", experiment.primary_metric, metrics, hint, f"{where}, primary metric")
+    for guardrail in experiment.guardrail_metrics:
+        check_known("metric", guardrail, metrics, hint, f"{where}, guardrail")
+    if experiment.primary_metric in experiment.guardrail_metrics:
+        raise ExperimentError(f"experiment '{experiment.key}': the primary metric '{experiment.primary_metric}' "
+                              "cannot also be a guardrail")
+    if experiment.target_cohort is not None:
+        cohorts = {row[0] for row in conn.execute("SELECT DISTINCT cohort_key FROM cohorts")}
+        check_known("cohort", experiment.target_cohort, cohorts, "flag one with `winback churn flag --cohort NAME`",
+                    f"{where}, target cohort")
+
+
 def validate_definition(experiment: Experiment, known_treatments: set[str]) -> None:
     """Reject a definition that could not run: bad arms, weights, coverage or unknown treatments."""
     key = experiment.key
@@ -103,11 +150,12 @@ def validate_definition(experiment: Experiment, known_treatments: set[str]) -> N
         raise ExperimentError(f"experiment '{key}': hash version must be 1 or 2, got {experiment.hash_version}")
 
 
-def create_experiment(experiment: Experiment, db: str | os.PathLike[str] | None = None) -> Experiment:
+def create_experiment(experiment: Experiment, db: RegistryLike = None, actor: str | None = None) -> Experiment:
     """Store a new draft experiment and its arms in one transaction (audited)."""
     database = open_registry(db)
     with transaction(database) as conn:
         known = {row[0] for row in conn.execute("SELECT key FROM treatments")}
+        check_references(experiment, conn)
         validate_definition(experiment, known)
         if conn.execute("SELECT 1 FROM experiments WHERE key = ?", (experiment.key,)).fetchone():
             raise ExperimentError(f"experiment '{experiment.key}' already exists; pick another key")
@@ -120,35 +168,25 @@ def create_experiment(experiment: Experiment, db: str | os.PathLike[str] | None 
              experiment.primary_metric, json.dumps(list(experiment.guardrail_metrics)), experiment.layer,
              experiment.coverage, experiment.hash_version, experiment.value_per_retained, now),
         )
-        conn.executemany(
-            "INSERT INTO arms (experiment_key, arm_key, position, treatment_key, weight, is_control) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            [(experiment.key, arm.key, i, arm.treatment, arm.weight, int(arm.is_control))
-             for i, arm in enumerate(experiment.arms)],
-        )
-        audit(conn, "create", "experiment", experiment.key, json.dumps(experiment.to_dict()))
+        _insert_arms(conn, experiment)
+        audit(conn, "create", "experiment", experiment.key, json.dumps(experiment.to_dict()), actor)
     return get_experiment(experiment.key, db)
 
 
-def get_experiment(key: str, db: str | os.PathLike[str] | None = None) -> Experiment:
-    """Read one experiment with its arms in position order."""
-    database = open_registry(db)
-    row = database.execute(
-        "SELECT key, name, primary_metric, hypothesis, owner, target_cohort, guardrail_metrics, layer, coverage, "
-        "hash_version, value_per_retained, status, created_at, started_at, stopped_at, concluded_at "
-        "FROM experiments WHERE key = ?",
-        (key,),
-    ).fetchone()
-    if row is None:
-        known = [r[0] for r in database.execute("SELECT key FROM experiments ORDER BY key")]
-        raise ExperimentError(f"unknown experiment '{key}'; known experiments: {', '.join(known) or 'none'}")
-    arms = tuple(
-        Arm(arm_key, treatment, weight, bool(control))
-        for arm_key, treatment, weight, control in database.execute(
-            "SELECT arm_key, treatment_key, weight, is_control FROM arms WHERE experiment_key = ? ORDER BY position",
-            (key,),
-        )
+def _insert_arms(conn, experiment: Experiment) -> None:
+    conn.executemany(
+        "INSERT INTO arms (experiment_key, arm_key, position, treatment_key, weight, is_control) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        [(experiment.key, arm.key, i, arm.treatment, arm.weight, int(arm.is_control))
+         for i, arm in enumerate(experiment.arms)],
     )
+
+
+_COLUMNS = ("key, name, primary_metric, hypothesis, owner, target_cohort, guardrail_metrics, layer, coverage, "
+            "hash_version, value_per_retained, status, created_at, started_at, stopped_at, concluded_at")
+
+
+def _experiment(row: tuple, arms: tuple[Arm, ...]) -> Experiment:
     return Experiment(
         key=row[0], name=row[1], primary_metric=row[2], arms=arms, hypothesis=row[3], owner=row[4],
         target_cohort=row[5], guardrail_metrics=tuple(json.loads(row[6])), layer=row[7], coverage=row[8],
@@ -157,14 +195,81 @@ def get_experiment(key: str, db: str | os.PathLike[str] | None = None) -> Experi
     )
 
 
-def list_experiments(db: str | os.PathLike[str] | None = None, status: Status | None = None) -> list[Experiment]:
-    """Every experiment, newest first, optionally only those in one status."""
+def _arms_by_experiment(database, keys: list[str] | None) -> dict[str, list[Arm]]:
+    where, params = ("", ()) if keys is None else (f"WHERE experiment_key IN ({', '.join('?' * len(keys))})", tuple(keys))
+    arms: dict[str, list[Arm]] = {}
+    for key, arm_key, treatment, weight, control in database.execute(
+        f"SELECT experiment_key, arm_key, treatment_key, weight, is_control FROM arms {where} "
+        "ORDER BY experiment_key, position", params,
+    ):
+        arms.setdefault(key, []).append(Arm(arm_key, treatment, weight, bool(control)))
+    return arms
+
+
+def get_experiment(key: str, db: RegistryLike = None) -> Experiment:
+    """Read one experiment with its arms in position order."""
     database = open_registry(db)
-    keys = [
-        r[0]
-        for r in database.execute(
-            "SELECT key FROM experiments WHERE (? IS NULL OR status = ?) ORDER BY created_at DESC, key",
-            (status, status),
+    row = database.execute(f"SELECT {_COLUMNS} FROM experiments WHERE key = ?", (key,)).fetchone()
+    if row is None:
+        known = [r[0] for r in database.execute("SELECT key FROM experiments ORDER BY key")]
+        raise unknown_name("experiment", key, known)
+    return _experiment(row, tuple(_arms_by_experiment(database, [key]).get(key, [])))
+
+
+def list_experiments(db: RegistryLike = None, status: Status | None = None) -> list[Experiment]:
+    """Every experiment, newest first, optionally only those in one status (two queries, whatever the count)."""
+    database = open_registry(db)
+    rows = database.execute(
+        f"SELECT {_COLUMNS} FROM experiments WHERE (? IS NULL OR status = ?) ORDER BY created_at DESC, key",
+        (status, status),
+    ).fetchall()
+    arms = _arms_by_experiment(database, None)
+    return [_experiment(row, tuple(arms.get(row[0], []))) for row in rows]
+
+
+def update_draft(key: str, db: RegistryLike = None, *, actor: str | None = None, **changes) -> Experiment:
+    """Edit a draft: any definition field (name, arms, primary_metric, guardrail_metrics, target_cohort, ...).
+
+    Validated as a new definition would be; audited with the fields that changed. Only drafts can change.
+    """
+    allowed = {"name", "hypothesis", "owner", "target_cohort", "primary_metric", "guardrail_metrics", "layer",
+               "coverage", "hash_version", "value_per_retained", "arms"}
+    unknown = sorted(set(changes) - allowed)
+    if unknown:
+        raise ExperimentError(f"cannot change {', '.join(unknown)}; editable fields: {', '.join(sorted(allowed))}")
+    database = open_registry(db)
+    with transaction(database) as conn:
+        current = get_experiment(key, database)
+        if current.status != "draft":
+            raise ExperimentError(f"experiment '{key}' is {current.status}; only drafts can be edited")
+        updated = replace(current, **{k: v for k, v in changes.items() if v is not None})
+        known = {row[0] for row in conn.execute("SELECT key FROM treatments")}
+        check_references(updated, conn)
+        validate_definition(updated, known)
+        conn.execute(
+            "UPDATE experiments SET name = ?, hypothesis = ?, owner = ?, target_cohort = ?, primary_metric = ?, "
+            "guardrail_metrics = ?, layer = ?, coverage = ?, hash_version = ?, value_per_retained = ? WHERE key = ?",
+            (updated.name, updated.hypothesis, updated.owner, updated.target_cohort, updated.primary_metric,
+             json.dumps(list(updated.guardrail_metrics)), updated.layer, updated.coverage, updated.hash_version,
+             updated.value_per_retained, key),
         )
-    ]
-    return [get_experiment(k, db) for k in keys]
+        if updated.arms != current.arms:
+            conn.execute("DELETE FROM arms WHERE experiment_key = ?", (key,))
+            _insert_arms(conn, updated)
+        before, after = current.to_dict(), updated.to_dict()
+        diff = {field: {"from": before[field], "to": after[field]} for field in after if before[field] != after[field]}
+        audit(conn, "edit", "experiment", key, json.dumps(diff), actor)
+    return get_experiment(key, database)
+
+
+def delete_draft(key: str, db: RegistryLike = None, actor: str | None = None) -> None:
+    """Delete a draft and its arms (audited with its definition); experiments that started are kept for good."""
+    database = open_registry(db)
+    with transaction(database) as conn:
+        current = get_experiment(key, database)
+        if current.status != "draft":
+            raise ExperimentError(f"experiment '{key}' is {current.status}; only drafts can be deleted "
+                                  "(a started experiment's assignments and outcomes are evidence)")
+        conn.execute("DELETE FROM arms WHERE experiment_key = ?", (key,))
+        conn.execute("DELETE FROM experiments WHERE key = ?", (key,))
+        audit(conn, "delete", "experiment", key, json.dumps(current.to_dict()), actor)

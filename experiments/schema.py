@@ -145,6 +145,30 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             CHECK (value_per_retained IS NULL OR value_per_retained >= 0);
         """,
     ),
+    (
+        3,
+        "import batches (list and undo), unit costs and metric kinds frozen when an experiment starts",
+        """
+        CREATE TABLE import_batches (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL CHECK (kind IN ('deliveries','outcomes')),
+            source TEXT NOT NULL,
+            experiment_keys TEXT NOT NULL DEFAULT '[]',
+            rows_read INTEGER NOT NULL,
+            inserted INTEGER NOT NULL,
+            imported_at TEXT NOT NULL,
+            imported_by TEXT NOT NULL,
+            undone_at TEXT,
+            undone_by TEXT
+        );
+        ALTER TABLE deliveries ADD COLUMN import_id INTEGER REFERENCES import_batches(id);
+        ALTER TABLE outcomes ADD COLUMN import_id INTEGER REFERENCES import_batches(id);
+        CREATE INDEX deliveries_import ON deliveries(import_id);
+        CREATE INDEX outcomes_import ON outcomes(import_id);
+        ALTER TABLE arms ADD COLUMN unit_cost REAL CHECK (unit_cost IS NULL OR unit_cost >= 0);
+        ALTER TABLE experiments ADD COLUMN metric_kinds TEXT;
+        """,
+    ),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]

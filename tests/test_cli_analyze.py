@@ -22,13 +22,13 @@ def db(tmp_path: Path) -> str:
         conn.execute("INSERT INTO metrics VALUES ('retained', 'binary', 1, '')")
         conn.execute("INSERT INTO experiments (key, name, primary_metric, status, created_at) "
                      "VALUES ('wb', 'Win back', 'retained', 'draft', ?)", (NOW,))
-        conn.executemany("INSERT INTO arms VALUES ('wb', ?, ?, ?, 0.5, ?)",
+        conn.executemany("INSERT INTO arms (experiment_key, arm_key, position, treatment_key, weight, is_control) VALUES ('wb', ?, ?, ?, 0.5, ?)",
                          [("control", 0, None, 1), ("coupon", 1, "coupon", 0)])
         conn.execute("UPDATE experiments SET status = 'running'")
         users = [(f"c{i}", "control") for i in range(1000)] + [(f"t{i}", "coupon") for i in range(1000)]
         conn.executemany("INSERT INTO assignments VALUES ('wb', ?, ?, ?)", [(*u, NOW) for u in users])
         retained = [f"c{i}" for i in range(300)] + [f"t{i}" for i in range(360)]
-        conn.executemany("INSERT INTO outcomes VALUES ('wb', ?, 'retained', 'post', 1, ?)", [(u, NOW) for u in retained])
+        conn.executemany("INSERT INTO outcomes (experiment_key, user_id, metric, period, value, observed_at) VALUES ('wb', ?, 'retained', 'post', 1, ?)", [(u, NOW) for u in retained])
     return str(path)
 
 

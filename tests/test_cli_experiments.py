@@ -22,6 +22,8 @@ def setup_experiment(run) -> None:
     assert run("treatment", "add", "coupon_10", "--kind", "coupon", "--unit-cost", "8").output == \
         "treatment coupon_10: coupon, unit cost 8\n"
     run("treatment", "add", "reco_email", "--kind", "recommendation", "--unit-cost", "0.5")
+    run("metric", "add", "retained", "--kind", "binary")
+    run("metric", "add", "unsubscribed", "--kind", "binary", "--lower-is-better")
     result = run("experiment", "create", "wb-1", "--name", "Win back Q4", "--primary-metric", "retained",
                  "--arm", "control:-:0.5", "--arm", "coupon:coupon_10:0.25", "--arm", "reco:reco_email:0.25",
                  "--guardrail", "unsubscribed")

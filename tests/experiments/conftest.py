@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from experiments.catalog import Treatment, save_treatment
+from experiments.catalog import Metric, Treatment, save_metric, save_treatment
 from experiments.definitions import Arm, Experiment, create_experiment
 
 
@@ -17,10 +17,12 @@ def db_path(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def catalog_db(db_path: Path) -> Path:
-    """A registry holding three treatments."""
+    """A registry holding three treatments and the metrics retained and unsubscribed."""
     save_treatment(Treatment("coupon_10", "10% coupon", "coupon", 8.0), db_path)
     save_treatment(Treatment("vip_care", "VIP service call", "vip_service", 25.0, capacity=100), db_path)
     save_treatment(Treatment("reco_email", "Recommendations e-mail", "recommendation", 0.5), db_path)
+    save_metric(Metric("retained", "binary"), db_path)
+    save_metric(Metric("unsubscribed", "binary", higher_is_better=False), db_path)
     return db_path
 
 

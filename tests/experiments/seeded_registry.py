@@ -60,10 +60,10 @@ def seed_registry(path: Path, n: int = 4000, seed: int = 5, lift: float = 0.06) 
         rows += [(u, "revenue", "post", float(v)) for u, v in zip(ids, revenue) if v > 0]
         rows += [(u, "revenue", "pre", float(v)) for u, v in zip(ids, revenue_pre)]
         rows += [(u, "unsubscribed", "post", float(v)) for u, v in zip(ids, unsubscribed)]
-        conn.executemany("INSERT INTO outcomes VALUES ('exp1', ?, ?, ?, ?, ?)", [(*r, NOW) for r in rows])
-        conn.executemany("INSERT INTO deliveries VALUES ('exp1', ?, 'coupon', ?, 2.0, 'email')",
+        conn.executemany("INSERT INTO outcomes (experiment_key, user_id, metric, period, value, observed_at) VALUES ('exp1', ?, ?, ?, ?, ?)", [(*r, NOW) for r in rows])
+        conn.executemany("INSERT INTO deliveries (experiment_key, user_id, treatment_key, sent_at, cost, channel) VALUES ('exp1', ?, 'coupon', ?, 2.0, 'email')",
                          [(u, NOW) for u in ids[delivered]])
         # outcomes of a user who was never assigned must be ignored
-        conn.execute("INSERT INTO outcomes VALUES ('exp1', 'stranger', 'retained', 'post', 1.0, ?)", (NOW,))
+        conn.execute("INSERT INTO outcomes (experiment_key, user_id, metric, period, value, observed_at) VALUES ('exp1', 'stranger', 'retained', 'post', 1.0, ?)", (NOW,))
     stage = np.where(has_cohort, stage, NO_SEGMENT)
     return Users(ids, arm, stage, retained, revenue_pre, revenue, unsubscribed, delivered)

@@ -5,7 +5,9 @@ import sqlite3
 
 import pytest
 
-from experiments.catalog import Metric, Treatment, get_treatment, list_metrics, list_treatments, save_metric, save_treatment
+from experiments.catalog import (
+    Metric, Treatment, get_treatment, list_metrics, list_treatments, save_metric, save_treatment, update_treatment,
+)
 from experiments.db import open_registry, schema_version
 from experiments.definitions import Arm, create_experiment, get_experiment, list_experiments
 from experiments.errors import ExperimentError
@@ -29,7 +31,9 @@ def test_db_path_comes_from_environment_when_not_given(tmp_path, monkeypatch):
 
 def test_treatment_catalog_round_trip_and_update(catalog_db):
     assert [t.key for t in list_treatments(catalog_db)] == ["coupon_10", "reco_email", "vip_care"]
-    save_treatment(Treatment("coupon_10", "10% coupon", "coupon", 9.5), catalog_db)
+    with pytest.raises(ExperimentError, match="treatment 'coupon_10' already exists; change it with `winback treatment update"):
+        save_treatment(Treatment("coupon_10", "10% coupon", "coupon", 9.5), catalog_db)
+    update_treatment("coupon_10", catalog_db, unit_cost=9.5)
     assert get_treatment("coupon_10", catalog_db).unit_cost == 9.5
     assert get_treatment("vip_care", catalog_db).capacity == 100
 
@@ -76,7 +80,7 @@ def test_experiment_round_trip(draft_db):
         ((Arm("a", None, 0.5, True), Arm("a", "coupon_10", 0.5)), "experiment 'bad': arm keys must be unique, got a, a"),
         ((Arm("a", None, 0.5), Arm("b", "coupon_10", 0.5)), "experiment 'bad': exactly one arm must be the control, got 0"),
         ((Arm("a", None, 0.5, True), Arm("b", "nope", 0.5)),
-         "experiment 'bad', arm 'b': unknown treatment 'nope'; add it first with `winback treatment add`"),
+         "experiment 'bad', arm 'b': unknown treatment 'nope'; known treatments: coupon_10, reco_email, vip_care; add it first with `winback treatment add`"),
         ((Arm("a", None, 0.5, True), Arm("b", "coupon_10", 0.6)),
          "experiment 'bad': arm weights must sum to 1 (GrowthBook falls back to equal weights otherwise), got 1.1"),
         ((Arm("a", None, 0.5, True), Arm("b", "coupon_10", -0.5)), "experiment 'bad', arm 'b': weight must be > 0, got -0.5"),
@@ -123,7 +127,7 @@ def test_arms_and_weights_are_frozen_once_running(draft_db):
     with pytest.raises(sqlite3.IntegrityError, match="arms cannot change once an experiment has started"):
         conn.execute("UPDATE arms SET weight = 0.5 WHERE experiment_key = 'winback-1' AND arm_key = 'coupon'")
     with pytest.raises(sqlite3.IntegrityError, match="arms cannot change once an experiment has started"):
-        conn.execute("INSERT INTO arms VALUES ('winback-1', 'extra', 9, NULL, 0.1, 0)")
+        conn.execute("INSERT INTO arms (experiment_key, arm_key, position, treatment_key, weight, is_control) VALUES ('winback-1', 'extra', 9, NULL, 0.1, 0)")
     with pytest.raises(sqlite3.IntegrityError, match="arms cannot change once an experiment has started"):
         conn.execute("DELETE FROM arms WHERE experiment_key = 'winback-1'")
 
