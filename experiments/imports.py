@@ -15,7 +15,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from experiments.db import audit, open_registry, transaction, utc_now
+from common.settings import resolve_actor
+from experiments.db import RegistryLike, audit, open_registry, transaction, utc_now
+from experiments.lookup import unknown_name
 from experiments.errors import ImportDataError
 
 
@@ -72,6 +74,7 @@ class ImportSummary:
     rows_read: int
     inserted: int
     unchanged: int
+    import_id: int | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -147,8 +150,9 @@ def validate_frame(frame: pd.DataFrame, spec: TableSpec, path: str) -> pd.DataFr
     return frame.drop_duplicates(list(spec.key), keep="first")
 
 
-def import_file(path: str | os.PathLike[str], spec: TableSpec, db: str | os.PathLike[str] | None = None) -> ImportSummary:
-    """Validate and write one file into `spec.table` in a single transaction."""
+def import_file(path: str | os.PathLike[str], spec: TableSpec, db: RegistryLike = None,
+                actor: str | None = None) -> ImportSummary:
+    """Validate and write one file into `spec.table` in a single transaction, as one undoable import batch."""
     path_text = str(path)
     rows = validate_frame(read_table_file(path), spec, path_text)
     database = open_registry(db)
@@ -163,19 +167,90 @@ def import_file(path: str | os.PathLike[str], spec: TableSpec, db: str | os.Path
             )
             _check_references(conn, spec, path_text)
             _check_conflicts(conn, spec, path_text)
-            now = utc_now()
+            now, who = utc_now(), resolve_actor(actor)
             for column in spec.stamped_if_blank:
                 conn.execute(f"UPDATE staging SET {column} = ? WHERE {column} IS NULL", (now,))
+            keys = [r[0] for r in conn.execute("SELECT DISTINCT experiment_key FROM staging ORDER BY 1")]
+            batch = conn.execute(
+                "INSERT INTO import_batches (kind, source, experiment_keys, rows_read, inserted, imported_at, "
+                "imported_by) VALUES (?, ?, ?, ?, 0, ?, ?)",
+                (spec.table, path_text, json.dumps(keys), len(rows), now, who),
+            ).lastrowid
             before = conn.total_changes
             conn.execute(
-                f"INSERT OR IGNORE INTO {spec.table} ({', '.join(columns)}) SELECT {', '.join(columns)} FROM staging"
+                f"INSERT OR IGNORE INTO {spec.table} ({', '.join(columns)}, import_id) "
+                f"SELECT {', '.join(columns)}, ? FROM staging", (batch,)
             )
             inserted = conn.total_changes - before
+            per_experiment = dict(conn.execute(
+                f"SELECT experiment_key, COUNT(*) FROM {spec.table} WHERE import_id = ? GROUP BY 1", (batch,)))
+            conn.execute("UPDATE import_batches SET inserted = ? WHERE id = ?", (inserted, batch))
         finally:
             conn.execute("DROP TABLE IF EXISTS temp.staging")
-        summary = ImportSummary(path_text, spec.table, len(rows), inserted, len(rows) - inserted)
-        audit(conn, "import", spec.table, Path(path_text).name, json.dumps(summary.to_dict()))
+        summary = ImportSummary(path_text, spec.table, len(rows), inserted, len(rows) - inserted, int(batch))
+        for key in keys:
+            detail = {**summary.to_dict(), "experiment_rows": int(per_experiment.get(key, 0))}
+            audit(conn, f"import {spec.table}", "experiment", key, json.dumps(detail), who)
     return summary
+
+
+@dataclass(frozen=True)
+class ImportBatch:
+    """One imported file: what, from where, into which experiments, how many rows, and whether it was undone."""
+
+    id: int
+    kind: str
+    source: str
+    experiment_keys: tuple[str, ...]
+    rows_read: int
+    inserted: int
+    imported_at: str
+    imported_by: str
+    undone_at: str | None
+    undone_by: str | None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def list_imports(db: RegistryLike = None, experiment_key: str | None = None) -> list[ImportBatch]:
+    """Import batches, newest first, optionally only those that touched one experiment."""
+    database = open_registry(db)
+    rows = database.execute(
+        "SELECT id, kind, source, experiment_keys, rows_read, inserted, imported_at, imported_by, undone_at, undone_by "
+        "FROM import_batches ORDER BY id DESC").fetchall()
+    batches = [ImportBatch(r[0], r[1], r[2], tuple(json.loads(r[3])), *r[4:]) for r in rows]
+    return [b for b in batches if experiment_key is None or experiment_key in b.experiment_keys]
+
+
+def undo_import(batch_id: int, db: RegistryLike = None, actor: str | None = None) -> ImportBatch:
+    """Delete the rows a batch inserted (rows it found already present stay), in one transaction; audited.
+
+    Refused for a concluded experiment: its decision rests on those rows.
+    """
+    database = open_registry(db)
+    with transaction(database) as conn:
+        row = conn.execute("SELECT kind, experiment_keys, undone_at FROM import_batches WHERE id = ?",
+                           (batch_id,)).fetchone()
+        if row is None:
+            known = [str(r[0]) for r in conn.execute("SELECT id FROM import_batches ORDER BY id")]
+            raise unknown_name("import", str(batch_id), known, "see `winback import list`")
+        kind, keys_json, undone_at = row
+        if undone_at is not None:
+            raise ImportDataError(f"import {batch_id}", None, None, f"already undone at {undone_at}")
+        keys = json.loads(keys_json)
+        concluded = [k for (k,) in conn.execute(
+            f"SELECT key FROM experiments WHERE status = 'concluded' AND key IN ({', '.join('?' * len(keys))})", keys)]
+        if concluded:
+            raise ImportDataError(f"import {batch_id}", None, None,
+                                  f"experiment '{concluded[0]}' is concluded; its decision rests on these rows")
+        deleted = conn.execute(f"DELETE FROM {kind} WHERE import_id = ?", (batch_id,)).rowcount
+        who = resolve_actor(actor)
+        conn.execute("UPDATE import_batches SET undone_at = ?, undone_by = ? WHERE id = ?", (utc_now(), who, batch_id))
+        for key in keys:
+            audit(conn, f"undo import {kind}", "experiment", key,
+                  json.dumps({"import_id": batch_id, "rows_deleted": deleted}), who)
+    return next(b for b in list_imports(database) if b.id == batch_id)
 
 
 def _first_bad(conn, sql: str, path: str, column: str, problem: str) -> None:
@@ -199,6 +274,13 @@ def _check_references(conn, spec: TableSpec, path: str) -> None:
         path, "user_id", "user '{}' is not assigned in experiment '{}'",
     )
     if spec is OUTCOMES:
+        bad = conn.execute(
+            "SELECT _row, metric FROM staging WHERE metric NOT IN (SELECT key FROM metrics) ORDER BY _row LIMIT 1"
+        ).fetchone()
+        if bad is not None:
+            known = [r[0] for r in conn.execute("SELECT key FROM metrics")]
+            message = str(unknown_name("metric", bad[1], known, "declare it first with `winback metric add`"))
+            raise ImportDataError(path, int(bad[0]), "metric", message)
         # A pre-period value (the CUPED covariate) must predate the assignment, or it may carry the effect.
         _first_bad(
             conn,
@@ -239,12 +321,13 @@ def _check_conflicts(conn, spec: TableSpec, path: str) -> None:
         )
 
 
-def import_deliveries(path: str | os.PathLike[str], db: str | os.PathLike[str] | None = None) -> ImportSummary:
+def import_deliveries(path: str | os.PathLike[str], db: RegistryLike = None,
+                      actor: str | None = None) -> ImportSummary:
     """Import deliveries (what was actually sent, when, at what cost)."""
-    return import_file(path, DELIVERIES, db)
+    return import_file(path, DELIVERIES, db, actor)
 
 
-def import_outcomes(path: str | os.PathLike[str], db: str | os.PathLike[str] | None = None) -> ImportSummary:
+def import_outcomes(path: str | os.PathLike[str], db: RegistryLike = None, actor: str | None = None) -> ImportSummary:
     """Import outcomes (user, metric, value, period pre|post, observed at)."""
-    return import_file(path, OUTCOMES, db)
+    return import_file(path, OUTCOMES, db, actor)
 

@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass
 
-from experiments.db import audit, open_registry, transaction, utc_now
+from experiments.db import RegistryLike, audit, open_registry, transaction, utc_now
 from experiments.definitions import Experiment, Status, get_experiment
 from experiments.errors import ExperimentError
 
@@ -26,12 +25,13 @@ class Decision:
     rationale: str
     decided_by: str
     decided_at: str
+    override: str | None = None  # the reason given for overriding a failed guardrail or SRM check
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-def _move(key: str, target: Status, db: str | os.PathLike[str] | None, actor: str | None) -> Experiment:
+def _move(key: str, target: Status, db: RegistryLike, actor: str | None) -> Experiment:
     database = open_registry(db)
     with transaction(database) as conn:
         row = conn.execute("SELECT status FROM experiments WHERE key = ?", (key,)).fetchone()
@@ -44,56 +44,86 @@ def _move(key: str, target: Status, db: str | os.PathLike[str] | None, actor: st
                 f"experiment '{key}' is {current}; it cannot become {target} "
                 f"(lifecycle: draft → running → stopped → concluded)"
             )
+        if target == "running":
+            _freeze_costs_and_metric_kinds(conn, key)
         conn.execute(f"UPDATE experiments SET status = ?, {column} = ? WHERE key = ?", (target, utc_now(), key))
         audit(conn, target, "experiment", key, json.dumps({"from": current, "to": target}), actor)
     return get_experiment(key, db)
 
 
-def start_experiment(key: str, db: str | os.PathLike[str] | None = None, actor: str | None = None) -> Experiment:
+def _freeze_costs_and_metric_kinds(conn, key: str) -> None:
+    """Copy each arm's unit cost and every metric's kind and direction into the experiment as it starts, so a
+    later `treatment update` or `metric add` does not rewrite a running experiment's economics."""
+    conn.execute(
+        "UPDATE arms SET unit_cost = (SELECT unit_cost FROM treatments t WHERE t.key = arms.treatment_key) "
+        "WHERE experiment_key = ?", (key,))
+    kinds = {name: {"kind": kind, "higher_is_better": bool(hib)}
+             for name, kind, hib in conn.execute("SELECT key, kind, higher_is_better FROM metrics")}
+    conn.execute("UPDATE experiments SET metric_kinds = ? WHERE key = ?", (json.dumps(kinds), key))
+
+
+def start_experiment(key: str, db: RegistryLike = None, actor: str | None = None) -> Experiment:
     """draft → running: from now on arms and weights are frozen (the schema enforces it too)."""
     return _move(key, "running", db, actor)
 
 
-def stop_experiment(key: str, db: str | os.PathLike[str] | None = None, actor: str | None = None) -> Experiment:
+def stop_experiment(key: str, db: RegistryLike = None, actor: str | None = None) -> Experiment:
     """running → stopped: no new assignments; deliveries and outcomes may still be imported."""
     return _move(key, "stopped", db, actor)
 
 
 def record_decision(
-    key: str, winner_arm: str, rationale: str, decided_by: str, db: str | os.PathLike[str] | None = None
+    key: str, winner_arm: str, rationale: str, decided_by: str, db: RegistryLike = None,
+    override: str | None = None,
 ) -> Decision:
-    """Record the winning arm of a stopped experiment and conclude it, in one transaction."""
-    experiment = get_experiment(key, db)
+    """Record the winning arm of a stopped experiment and conclude it, in one transaction.
+
+    A winner that fails a guardrail, or any winner under a sample ratio mismatch, is refused unless `override`
+    gives the reason to go ahead anyway; the override is stored with the decision and in the audit log.
+    """
+    from experiments.analysis import analyze_experiment
+    from experiments.decisions import decision_blockers
+
+    database = open_registry(db)
+    experiment = get_experiment(key, database)
     if winner_arm not in {arm.key for arm in experiment.arms}:
         raise ExperimentError(
             f"experiment '{key}' has no arm '{winner_arm}'; its arms: {', '.join(a.key for a in experiment.arms)}"
         )
     if not rationale.strip():
         raise ExperimentError("a decision needs a rationale (what the evidence was)")
-    database = open_registry(db)
-    decision = Decision(key, winner_arm, rationale, decided_by, utc_now())
+    if override is not None and not override.strip():
+        raise ExperimentError("an override needs a reason")
+    blockers = decision_blockers(analyze_experiment(key, database), winner_arm)
+    if blockers and override is None:
+        raise ExperimentError(f"experiment '{key}': cannot declare '{winner_arm}' the winner: {'; '.join(blockers)}. "
+                              "Give --override \"reason\" to record it anyway")
+    decision = Decision(key, winner_arm, rationale, decided_by, utc_now(), override if blockers else None)
     with transaction(database) as conn:
         # Read the status under the write lock, so two concurrent decisions cannot both conclude it.
         status = conn.execute("SELECT status FROM experiments WHERE key = ?", (key,)).fetchone()[0]
         if status != "stopped":
             raise ExperimentError(f"experiment '{key}' is {status}; stop it before recording a decision")
         conn.execute(
-            "INSERT INTO decisions (experiment_key, winner_arm, rationale, decided_by, decided_at) VALUES (?, ?, ?, ?, ?)",
-            (decision.experiment_key, decision.winner_arm, decision.rationale, decision.decided_by, decision.decided_at),
+            "INSERT INTO decisions (experiment_key, winner_arm, rationale, decided_by, decided_at, override) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (decision.experiment_key, decision.winner_arm, decision.rationale, decision.decided_by,
+             decision.decided_at, decision.override),
         )
         conn.execute(
             "UPDATE experiments SET status = 'concluded', concluded_at = ? WHERE key = ? AND status = 'stopped'",
             (decision.decided_at, key),
         )
-        audit(conn, "decide", "experiment", key, json.dumps(decision.to_dict()), decided_by)
+        detail = {**decision.to_dict(), "overridden": blockers if decision.override else []}
+        audit(conn, "decide", "experiment", key, json.dumps(detail), decided_by)
     return decision
 
 
-def list_decisions(key: str, db: str | os.PathLike[str] | None = None) -> list[Decision]:
+def list_decisions(key: str, db: RegistryLike = None) -> list[Decision]:
     """Decisions recorded for an experiment, oldest first."""
     database = open_registry(db)
     rows = database.execute(
-        "SELECT experiment_key, winner_arm, rationale, decided_by, decided_at FROM decisions "
+        "SELECT experiment_key, winner_arm, rationale, decided_by, decided_at, override FROM decisions "
         "WHERE experiment_key = ? ORDER BY id",
         (key,),
     ).fetchall()

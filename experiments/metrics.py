@@ -117,12 +117,12 @@ def collect(key: str, db: str | os.PathLike[str] | sqlite_utils.Database | None 
 def _collect(conn, key: str, segment_by: SegmentBy | None, pre_period: bool) -> ExperimentData:
     """collect() on an open connection."""
     row = conn.execute(
-        "SELECT status, primary_metric, guardrail_metrics, target_cohort, value_per_retained FROM experiments "
-        "WHERE key = ?", (key,)
+        "SELECT status, primary_metric, guardrail_metrics, target_cohort, value_per_retained, metric_kinds "
+        "FROM experiments WHERE key = ?", (key,)
     ).fetchone()
     if row is None:
         raise ExperimentError(f"no experiment '{key}' in the registry (see `winback experiment list`)")
-    status, primary, guardrails_json, cohort, value_per_retained = row
+    status, primary, guardrails_json, cohort, value_per_retained, frozen_kinds = row
     if segment_by is not None and segment_by not in SEGMENT_COLUMNS:
         raise ExperimentError(f"segment must be one of {', '.join(SEGMENT_COLUMNS)}, got {segment_by!r}")
     if segment_by is not None and not cohort:
@@ -138,7 +138,7 @@ def _collect(conn, key: str, segment_by: SegmentBy | None, pre_period: bool) -> 
     guardrails = tuple(json.loads(guardrails_json or "[]"))
     sums = (_outcome_sums if pre_period else _post_sums)(conn, segment_sql, join_sql, params)
     names = list(dict.fromkeys([primary, *guardrails, *sorted({metric for _, metric, _ in sums})]))
-    metrics = _metric_info(conn, names)
+    metrics = _metric_info(conn, names, json.loads(frozen_kinds) if frozen_kinds else None)
     moments = _moments(key, arms, metrics, segments, counts, sums)
     costs, sources = _costs(conn, arms, segments, counts, segment_sql, join_sql, params)
     return ExperimentData(key=key, status=status, primary_metric=primary, guardrail_metrics=guardrails,
@@ -149,7 +149,7 @@ def _collect(conn, key: str, segment_by: SegmentBy | None, pre_period: bool) -> 
 
 def _arms(conn, key: str) -> tuple[ArmDesign, ...]:
     rows = conn.execute(
-        "SELECT a.arm_key, a.treatment_key, a.weight, a.is_control, COALESCE(t.unit_cost, 0) "
+        "SELECT a.arm_key, a.treatment_key, a.weight, a.is_control, COALESCE(a.unit_cost, t.unit_cost, 0) "
         "FROM arms a LEFT JOIN treatments t ON t.key = a.treatment_key "
         "WHERE a.experiment_key = ? ORDER BY a.position", (key,)).fetchall()
     arms = tuple(ArmDesign(r[0], r[1], float(r[2]), bool(r[3]), float(r[4])) for r in rows)
@@ -199,8 +199,11 @@ def _post_sums(conn, segment_sql: str, join_sql: str, params: dict) -> dict[tupl
     return {(r[0], r[1], r[2]): r[3:] for r in conn.execute(sql, params)}
 
 
-def _metric_info(conn, names: list[str]) -> dict[str, MetricInfo]:
+def _metric_info(conn, names: list[str], frozen: dict | None) -> dict[str, MetricInfo]:
+    """Each metric's kind and direction: as frozen when the experiment started, else as declared now."""
     known = {r[0]: r for r in conn.execute("SELECT key, kind, higher_is_better FROM metrics")}
+    if frozen is not None:
+        known |= {name: (name, info["kind"], info["higher_is_better"]) for name, info in frozen.items()}
     return {name: MetricInfo(name, known[name][1], bool(known[name][2]), True) if name in known
             else MetricInfo(name, "continuous", True, False) for name in names}
 

@@ -167,6 +167,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX outcomes_import ON outcomes(import_id);
         ALTER TABLE arms ADD COLUMN unit_cost REAL CHECK (unit_cost IS NULL OR unit_cost >= 0);
         ALTER TABLE experiments ADD COLUMN metric_kinds TEXT;
+        ALTER TABLE decisions ADD COLUMN override TEXT;
         """,
     ),
 ]

@@ -22,6 +22,7 @@ from churn.pipeline import demo_as_of_dates, flag, history_features, train
 from experiments.analysis import ExperimentReport, analyze_experiment
 from experiments.catalog import Metric, Treatment, save_metric, save_treatment
 from experiments.cohorts import read_cohort
+from experiments.decisions import recommend_winner
 from experiments.definitions import Arm, Experiment, create_experiment
 from experiments.imports import import_deliveries, import_outcomes
 from experiments.lifecycle import record_decision, start_experiment, stop_experiment
@@ -131,7 +132,8 @@ def run_demo(
 
     stages.set_postfix_str("analysis")
     report = analyze_experiment(EXPERIMENT_KEY, db)
-    winner, rationale = _choose_winner(report)
+    recommendation = recommend_winner(report)
+    winner, rationale = recommendation.winner_arm, recommendation.rationale
     record_decision(EXPERIMENT_KEY, winner, rationale, "winback demo", db)
     chart = plot_effects(report, workdir / f"{EXPERIMENT_KEY}-effects.png")
     lines.append(f"analysis: SRM p = {report.srm_p_value:.3f}; winner {winner}: {rationale} (chart: {chart})")
@@ -194,29 +196,6 @@ def _value_per_retained(users: pd.DataFrame, user_ids: pd.Series) -> float:
     """What one retained user is worth on average in the cohort: margin × two months of spend (finance's figure)."""
     spend = users.set_index("user_id").loc[user_ids, "monthly_value"]
     return float(MARGIN * 2 * spend.mean())
-
-
-def _choose_winner(report: ExperimentReport) -> tuple[str, str]:
-    """The arm with the best ROI among those that pay (ROI > 0), lift the primary metric significantly (Holm) and
-    fail no guardrail; control when none does, saying what stopped each arm."""
-    candidates, blocked = [], []
-    for money in report.economics:
-        primary = report.result(money.arm_key, report.primary_metric)
-        failed = [r.metric for r in report.results if r.arm_key == money.arm_key and r.guardrail == "fail"]
-        if not (primary.p_holm < report.alpha and primary.comparison.effect > 0):
-            blocked.append(f"{money.arm_key} no significant lift")
-        elif failed:
-            blocked.append(f"{money.arm_key} worsens {', '.join(failed)}")
-        elif not money.economics.roi > 0:
-            blocked.append(f"{money.arm_key} ROI {money.economics.roi:+.0%}")
-        else:
-            candidates.append((money.economics.roi, money.arm_key, money.economics, primary))
-    if not candidates:
-        control = next(a.arm_key for a in report.arms if a.is_control)
-        return control, "keep control: no treatment both pays and is safe (" + "; ".join(blocked) + ")"
-    roi, arm, economics, primary = max(candidates, key=lambda c: (np.nan_to_num(c[0], nan=-np.inf), c[1]))
-    return arm, (f"retention {primary.comparison.effect:+.1%} relative (Holm p = {primary.p_holm:.2g}), "
-                 f"{economics.cost_per_retained:,.2f} per incremental retained user, ROI {roi:+.0%}")
 
 
 def _run_uplift(db: Path, shop, warehouse, outcomes: pd.DataFrame, as_of: pd.Timestamp, workdir: Path, seed: int):

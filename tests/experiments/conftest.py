@@ -17,12 +17,13 @@ def db_path(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def catalog_db(db_path: Path) -> Path:
-    """A registry holding three treatments and the metrics retained and unsubscribed."""
+    """A registry holding three treatments and the metrics retained, unsubscribed and revenue."""
     save_treatment(Treatment("coupon_10", "10% coupon", "coupon", 8.0), db_path)
     save_treatment(Treatment("vip_care", "VIP service call", "vip_service", 25.0, capacity=100), db_path)
     save_treatment(Treatment("reco_email", "Recommendations e-mail", "recommendation", 0.5), db_path)
     save_metric(Metric("retained", "binary"), db_path)
     save_metric(Metric("unsubscribed", "binary", higher_is_better=False), db_path)
+    save_metric(Metric("revenue", "continuous"), db_path)
     return db_path
 
 

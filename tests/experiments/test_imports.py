@@ -14,6 +14,7 @@ import pytest
 
 from experiments.db import open_registry
 from experiments.errors import ImportDataError
+from experiments.catalog import Metric, save_metric
 from experiments.imports import import_deliveries, import_outcomes
 from experiments.lifecycle import start_experiment
 from experiments.targeting import arm_of_users, assign_users
@@ -149,6 +150,7 @@ IMPORT_SCRIPT = "import sys; from experiments.imports import import_outcomes; im
 
 def test_four_processes_importing_at_once_lose_no_row(assigned_db, tmp_path):
     metrics = ["retained", "revenue", "unsubscribed", "orders"]
+    save_metric(Metric("orders", "continuous"), assigned_db)
     paths = [write(tmp_path, f"{m}.csv", outcomes_frame(metric=m)) for m in metrics]
     workers = [subprocess.Popen([sys.executable, "-c", IMPORT_SCRIPT, str(p), str(assigned_db)]) for p in paths]
     assert [w.wait(timeout=120) for w in workers] == [0, 0, 0, 0]
@@ -158,6 +160,8 @@ def test_four_processes_importing_at_once_lose_no_row(assigned_db, tmp_path):
 
 def test_a_process_killed_mid_import_leaves_nothing_behind(assigned_db, tmp_path):
     big = pd.concat([outcomes_frame(metric=f"m{i}") for i in range(150)])  # 300k rows: several seconds
+    for i in range(150):
+        save_metric(Metric(f"m{i}", "continuous"), assigned_db)
     path = write(tmp_path, "big.csv", big)
     worker = subprocess.Popen([sys.executable, "-c", IMPORT_SCRIPT, str(path), str(assigned_db)])
     wal = Path(f"{assigned_db}-wal")

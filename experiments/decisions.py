@@ -1,0 +1,56 @@
+"""Choosing and defending a winner: which arm the evidence favours, and what blocks declaring an arm the winner."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from experiments.analysis import ExperimentReport
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """The arm the evidence favours and why; `blocked` says what stopped each other arm."""
+
+    winner_arm: str
+    rationale: str
+    blocked: tuple[str, ...]
+
+
+def decision_blockers(report: ExperimentReport, winner_arm: str) -> list[str]:
+    """Why declaring `winner_arm` the winner needs an override: a sample ratio mismatch (every arm's numbers are
+    suspect) or a guardrail the arm fails. Empty when nothing blocks it."""
+    blockers = []
+    if report.srm_flagged:
+        blockers.append(f"sample ratio mismatch (p = {report.srm_p_value:.2g}): arm sizes do not fit the planned "
+                        "weights, so no result can be trusted")
+    failed = [r.metric for r in report.results if r.arm_key == winner_arm and r.guardrail == "fail"]
+    if failed:
+        blockers.append(f"arm '{winner_arm}' fails guardrail(s) {', '.join(failed)}")
+    return blockers
+
+
+def recommend_winner(report: ExperimentReport) -> Recommendation:
+    """The arm with the best ROI among those that lift the primary metric significantly (Holm), fail no guardrail
+    and pay (ROI > 0); control when none does, saying what stopped each arm."""
+    candidates, blocked = [], []
+    for money in report.economics:
+        primary = report.result(money.arm_key, report.primary_metric)
+        failed = [r.metric for r in report.results if r.arm_key == money.arm_key and r.guardrail == "fail"]
+        roi = money.economics.roi
+        if not (primary.p_holm < report.alpha and primary.comparison.effect > 0):
+            blocked.append(f"{money.arm_key} no significant lift")
+        elif failed:
+            blocked.append(f"{money.arm_key} worsens {', '.join(failed)}")
+        elif not roi > 0:
+            blocked.append(f"{money.arm_key} ROI " + ("undefined (no value per retained user)" if math.isnan(roi)
+                                                      else f"{roi:+.0%}"))
+        else:
+            candidates.append((roi, money.arm_key, money.economics, primary))
+    if not candidates:
+        control = next(a.arm_key for a in report.arms if a.is_control)
+        return Recommendation(control, "keep control: no treatment both pays and is safe ("
+                              + ("; ".join(blocked) or "no treatment arm has a money view") + ")", tuple(blocked))
+    roi, arm, economics, primary = max(candidates, key=lambda c: (c[0], c[1]))
+    return Recommendation(arm, f"retention {primary.comparison.effect:+.1%} relative (Holm p = {primary.p_holm:.2g}), "
+                          f"{economics.cost_per_retained:,.2f} per incremental retained user, ROI {roi:+.0%}",
+                          tuple(blocked))
