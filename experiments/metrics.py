@@ -28,6 +28,7 @@ SegmentBy = Literal["stage", "tier", "reason"]
 SEGMENT_COLUMNS: tuple[str, ...] = get_args(SegmentBy)
 ALL = "all"
 NO_SEGMENT = "(none)"
+BY_DAY = "assigned_day"  # internal dimension: the UTC day each user was assigned (for cumulative effects)
 CostSource = Literal["deliveries", "unit_cost", "none"]
 
 
@@ -123,9 +124,9 @@ def _collect(conn, key: str, segment_by: SegmentBy | None, pre_period: bool) -> 
     if row is None:
         raise ExperimentError(f"no experiment '{key}' in the registry (see `winback experiment list`)")
     status, primary, guardrails_json, cohort, value_per_retained, frozen_kinds = row
-    if segment_by is not None and segment_by not in SEGMENT_COLUMNS:
+    if segment_by is not None and segment_by not in (*SEGMENT_COLUMNS, BY_DAY):
         raise ExperimentError(f"segment must be one of {', '.join(SEGMENT_COLUMNS)}, got {segment_by!r}")
-    if segment_by is not None and not cohort:
+    if segment_by is not None and segment_by != BY_DAY and not cohort:
         raise ExperimentError(f"experiment '{key}' has no target cohort, so it has no {segment_by} segments; "
                               "analyse it without a segment")
     arms = _arms(conn, key)
@@ -162,6 +163,8 @@ def _segment_sql(segment_by: SegmentBy | None) -> tuple[str, str]:
     """The segment expression and the cohort join (column names come from a closed list, never user text)."""
     if segment_by is None:
         return f"'{ALL}'", ""
+    if segment_by == BY_DAY:
+        return "substr(a.assigned_at, 1, 10)", ""
     return (f"COALESCE(c.{segment_by}, '{NO_SEGMENT}')",
             "LEFT JOIN cohorts c ON c.cohort_key = :cohort AND c.user_id = a.user_id")
 

@@ -1,0 +1,213 @@
+"""Health checks on an experiment, shown before any result: each is a count of users with what to do about it.
+
+Every check is one SQL aggregate over the registry (no per-user rows in Python):
+- srm: arm sizes against the planned weights (chi-square, GrowthBook's p < 0.001 threshold);
+- control_treated: control users who were sent a treatment (contamination of the baseline);
+- cross_arm: treatment-arm users who were sent another arm's treatment;
+- undelivered: users of a treatment arm with no delivery of their arm's treatment (per arm);
+- no_outcome: assigned users with no outcome row at all, once outcomes exist;
+- outside_cohort: users assigned although they are not in the target cohort;
+- outcome_before_assignment: post-period outcomes observed before the user was assigned;
+- opted_out: users who opted out after assignment (kept in their arm: intention to treat).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+import sqlite_utils
+
+from experiments.db import RegistryLike, open_registry
+from experiments.definitions import get_experiment
+from stats.srm import SRM_THRESHOLD, srm
+
+Status = Literal["ok", "warn", "fail", "not_checked"]
+DELIVERY_RATE_WARNING = 0.9
+
+
+@dataclass(frozen=True)
+class HealthCheck:
+    """One check: how many users it concerns, its status, what it means and what to do."""
+
+    name: str
+    title: str
+    status: Status
+    count: int
+    message: str
+    action: str = ""
+    detail: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class HealthReport:
+    """All checks of one experiment; `ok` when none warns or fails."""
+
+    experiment_key: str
+    checks: tuple[HealthCheck, ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(check.status in ("ok", "not_checked") for check in self.checks)
+
+    @property
+    def problems(self) -> tuple[HealthCheck, ...]:
+        return tuple(check for check in self.checks if check.status in ("warn", "fail"))
+
+    def check(self, name: str) -> HealthCheck:
+        return next(check for check in self.checks if check.name == name)
+
+    def to_dict(self) -> dict:
+        return {"experiment_key": self.experiment_key, "ok": self.ok, "checks": [c.to_dict() for c in self.checks]}
+
+
+def health_checks(db: RegistryLike, key: str) -> HealthReport:
+    """Run every health check on experiment `key`."""
+    database = open_registry(db)
+    experiment = get_experiment(key, database)
+    checks = [_srm(database, key, experiment), _control_treated(database, key), _cross_arm(database, key),
+              _undelivered(database, key), _no_outcome(database, key), _outside_cohort(database, key,
+                                                                                      experiment.target_cohort),
+              _outcome_before_assignment(database, key), _opted_out(database, key)]
+    return HealthReport(key, tuple(checks))
+
+
+def _one(database: sqlite_utils.Database, sql: str, params: tuple) -> int:
+    return int(database.execute(sql, params).fetchone()[0] or 0)
+
+
+def _srm(database, key: str, experiment) -> HealthCheck:
+    counts = dict(database.execute(
+        "SELECT arm_key, COUNT(*) FROM assignments WHERE experiment_key = ? GROUP BY arm_key", (key,)).fetchall())
+    observed = [counts.get(arm.key, 0) for arm in experiment.arms]
+    total = sum(observed)
+    title = "Sample ratio"
+    if total == 0:
+        return HealthCheck("srm", title, "not_checked", 0, "no users assigned yet",
+                           "assign users with `winback experiment assign`")
+    weights = [arm.weight for arm in experiment.arms]
+    p = srm(observed, weights)
+    expected = [total * w / sum(weights) for w in weights]
+    off = int(round(sum(abs(o - e) for o, e in zip(observed, expected)) / 2))
+    detail = {"p_value": p, "observed": dict(zip([a.key for a in experiment.arms], observed)),
+              "expected": dict(zip([a.key for a in experiment.arms], [round(e, 1) for e in expected]))}
+    if p < SRM_THRESHOLD:
+        return HealthCheck("srm", title, "fail", off,
+                           f"sample ratio mismatch: p = {p:.2g}; about {off:,} users are not where the weights put them",
+                           "find the assignment or logging fault before trusting any result", detail)
+    return HealthCheck("srm", title, "ok", off, f"arm sizes fit the weights (p = {p:.3f})", "", detail)
+
+
+def _control_treated(database, key: str) -> HealthCheck:
+    n = _one(database, """
+        SELECT COUNT(DISTINCT d.user_id) FROM deliveries d
+        JOIN assignments a ON a.experiment_key = d.experiment_key AND a.user_id = d.user_id
+        JOIN arms r ON r.experiment_key = a.experiment_key AND r.arm_key = a.arm_key
+        WHERE d.experiment_key = ? AND r.is_control = 1 AND d.treatment_key IS NOT r.treatment_key""", (key,))
+    title = "Control users treated"
+    if n:
+        return HealthCheck("control_treated", title, "fail", n, f"{n:,} control users were sent a treatment",
+                           "exclude them from the send list (export with `winback experiment assignments`); "
+                           "the effect is underestimated")
+    return HealthCheck("control_treated", title, "ok", 0, "no control user was sent a treatment")
+
+
+def _cross_arm(database, key: str) -> HealthCheck:
+    n = _one(database, """
+        SELECT COUNT(DISTINCT d.user_id) FROM deliveries d
+        JOIN assignments a ON a.experiment_key = d.experiment_key AND a.user_id = d.user_id
+        JOIN arms r ON r.experiment_key = a.experiment_key AND r.arm_key = a.arm_key
+        WHERE d.experiment_key = ? AND r.is_control = 0 AND d.treatment_key IS NOT r.treatment_key""", (key,))
+    title = "Other arm's treatment"
+    if n:
+        return HealthCheck("cross_arm", title, "fail", n, f"{n:,} users were sent another arm's treatment",
+                           "send each user only the treatment of their own arm (the assignments export has it)")
+    return HealthCheck("cross_arm", title, "ok", 0, "every delivery matches the user's arm")
+
+
+def _undelivered(database, key: str) -> HealthCheck:
+    rows = database.execute("""
+        SELECT r.arm_key, COUNT(a.user_id) AS users,
+               COUNT(a.user_id) - COUNT(DISTINCT d.user_id) AS undelivered
+        FROM arms r
+        JOIN assignments a ON a.experiment_key = r.experiment_key AND a.arm_key = r.arm_key
+        LEFT JOIN deliveries d ON d.experiment_key = a.experiment_key AND d.user_id = a.user_id
+                               AND d.treatment_key = r.treatment_key
+        WHERE r.experiment_key = ? AND r.is_control = 0
+        GROUP BY r.arm_key ORDER BY r.position""", (key,)).fetchall()
+    title = "Delivery rate"
+    any_delivery = _one(database, "SELECT COUNT(*) FROM deliveries WHERE experiment_key = ?", (key,))
+    if not any_delivery:
+        return HealthCheck("undelivered", title, "not_checked", 0, "no deliveries imported yet",
+                           "import what was sent with `winback import deliveries`")
+    # COUNT(DISTINCT) over a join counts each user once even with several deliveries.
+    rates = {arm: (1 - undelivered / users if users else math.nan) for arm, users, undelivered in rows}
+    missing = sum(int(undelivered) for _, _, undelivered in rows)
+    text = ", ".join(f"{arm} {rate:.1%}" for arm, rate in rates.items())
+    low = [arm for arm, rate in rates.items() if rate < DELIVERY_RATE_WARNING]
+    if low:
+        return HealthCheck("undelivered", title, "warn", missing,
+                           f"{missing:,} treatment-arm users have no delivery of their treatment ({text})",
+                           "check the send log; the analysis is intention-to-treat, so low delivery dilutes the effect",
+                           {"delivery_rate": rates})
+    return HealthCheck("undelivered", title, "ok", missing, f"delivery rate per arm: {text}", "",
+                       {"delivery_rate": rates})
+
+
+def _no_outcome(database, key: str) -> HealthCheck:
+    title = "Users without outcomes"
+    if not _one(database, "SELECT COUNT(*) FROM outcomes WHERE experiment_key = ?", (key,)):
+        return HealthCheck("no_outcome", title, "not_checked", 0, "no outcomes imported yet",
+                           "import them with `winback import outcomes`")
+    n = _one(database, """
+        SELECT COUNT(*) FROM assignments a WHERE a.experiment_key = ? AND NOT EXISTS (
+            SELECT 1 FROM outcomes o WHERE o.experiment_key = a.experiment_key AND o.user_id = a.user_id
+            AND o.period = 'post')""", (key,))
+    if n:
+        return HealthCheck("no_outcome", title, "warn", n, f"{n:,} assigned users have no outcome row for any metric",
+                           "they count as 0 on every metric; import their outcomes if they are missing")
+    return HealthCheck("no_outcome", title, "ok", 0, "every assigned user has an outcome row")
+
+
+def _outside_cohort(database, key: str, cohort: str | None) -> HealthCheck:
+    title = "Outside the target cohort"
+    if cohort is None:
+        return HealthCheck("outside_cohort", title, "not_checked", 0, "the experiment has no target cohort")
+    n = _one(database, """
+        SELECT COUNT(*) FROM assignments a WHERE a.experiment_key = ? AND NOT EXISTS (
+            SELECT 1 FROM cohorts c WHERE c.cohort_key = ? AND c.user_id = a.user_id)""", (key, cohort))
+    if n:
+        return HealthCheck("outside_cohort", title, "warn", n,
+                           f"{n:,} assigned users are not in the target cohort '{cohort}'",
+                           "they fall in segment '(none)'; assign from the cohort, or analyse without segments")
+    return HealthCheck("outside_cohort", title, "ok", 0, f"every assigned user is in cohort '{cohort}'")
+
+
+def _outcome_before_assignment(database, key: str) -> HealthCheck:
+    n = _one(database, """
+        SELECT COUNT(DISTINCT o.user_id) FROM outcomes o
+        JOIN assignments a ON a.experiment_key = o.experiment_key AND a.user_id = o.user_id
+        WHERE o.experiment_key = ? AND o.period = 'post' AND o.observed_at < a.assigned_at""", (key,))
+    title = "Outcomes before assignment"
+    if n:
+        return HealthCheck("outcome_before_assignment", title, "fail", n,
+                           f"{n:,} users have a post-period outcome observed before they were assigned",
+                           "re-export outcomes measured after assignment (or mark them period 'pre')")
+    return HealthCheck("outcome_before_assignment", title, "ok", 0, "every outcome was observed after assignment")
+
+
+def _opted_out(database, key: str) -> HealthCheck:
+    rows = dict(database.execute("""
+        SELECT a.arm_key, COUNT(*) FROM assignments a JOIN opt_outs o ON o.user_id = a.user_id
+        WHERE a.experiment_key = ? GROUP BY a.arm_key""", (key,)).fetchall())
+    n = sum(rows.values())
+    title = "Opted out after assignment"
+    if n:
+        return HealthCheck("opted_out", title, "warn", n,
+                           f"{n:,} assigned users have since opted out ("
+                           + ", ".join(f"{arm} {k}" for arm, k in rows.items()) + ")",
+                           "they stay in their arm (intention to treat); send them nothing more", {"by_arm": rows})
+    return HealthCheck("opted_out", title, "ok", 0, "no assigned user has opted out")
