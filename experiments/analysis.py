@@ -109,8 +109,14 @@ class ExperimentReport:
         raise ExperimentError(f"experiment '{self.key}' has no result for arm '{arm_key}' and metric '{metric}'")
 
     def to_dict(self) -> dict[str, Any]:
-        """Nested plain dicts and lists (floats may be nan or inf)."""
+        """Nested plain dicts and lists (floats may be nan or inf; `common.jsonable` makes strict JSON)."""
         return asdict(self)
+
+    def to_frame(self):
+        """One flat row per arm × metric × segment (pandas DataFrame): see experiments.report_rows."""
+        from experiments.report_rows import report_rows
+
+        return report_rows(self)
 
 
 def analyze_experiment(
@@ -127,6 +133,22 @@ def analyze_experiment(
 ) -> ExperimentReport:
     """Analyse experiment `key`: comparisons, adjusted p-values, guardrails, SRM, money, segments."""
     data = collect(key, db, segment_by=segment_by, pre_period=cuped)
+    return analyze_data(data, method=method, cuped=cuped, value_per_retained=value_per_retained,
+                        relative=relative, alpha=alpha, tuning=tuning)
+
+
+def analyze_data(
+    data: ExperimentData,
+    *,
+    method: Method = "ttest",
+    cuped: bool = False,
+    value_per_retained: float | None = None,
+    relative: bool = True,
+    alpha: float = 0.05,
+    tuning: float = 5000,
+) -> ExperimentReport:
+    """The analysis on sufficient statistics however they were gathered (registry SQL, a warehouse, a DataFrame)."""
+    key, segment_by = data.key, data.segment_by
     value = _value_per_retained(value_per_retained, data.value_per_retained)
     notes: list[str] = []
     options = dict(relative=relative, alpha=alpha, method=method, tuning=tuning)

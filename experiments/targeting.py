@@ -38,6 +38,7 @@ class AssignmentSummary:
     excluded_contact_cap: int
     outside_coverage: int
     arm_sizes: dict[str, int] = field(default_factory=dict)
+    outside_cohort: int = 0  # newly assigned users who are not in the experiment's target cohort
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -138,6 +139,12 @@ def assign_users(
             "INSERT OR IGNORE INTO assignments (experiment_key, user_id, arm_key, assigned_at) VALUES (?, ?, ?, ?)",
             ((key, user, arm, assigned_at) for user, arm in rows),
         )
+        outside_cohort = 0
+        if experiment.target_cohort:
+            outside_cohort = conn.execute(
+                "SELECT COUNT(*) FROM assignments a WHERE a.experiment_key = ? AND a.assigned_at = ? AND NOT EXISTS "
+                "(SELECT 1 FROM cohorts c WHERE c.cohort_key = ? AND c.user_id = a.user_id)",
+                (key, assigned_at, experiment.target_cohort)).fetchone()[0]
         arm_sizes = dict(
             conn.execute(
                 "SELECT arm_key, COUNT(*) FROM assignments WHERE experiment_key = ? GROUP BY arm_key", (key,)
@@ -148,6 +155,7 @@ def assign_users(
             candidates=len(candidates),
             already_assigned=fates.get("already", 0),
             newly_assigned=int(inside.sum()),
+            outside_cohort=int(outside_cohort),
             excluded_opt_out=fates.get("opt_out", 0),
             excluded_layer=fates.get("layer", 0),
             excluded_contact_cap=fates.get("cap", 0),
