@@ -7,13 +7,11 @@ import os
 from dataclasses import asdict, dataclass
 from typing import Literal, get_args
 
+from experiments.choices import METRIC_KINDS, TREATMENT_KINDS, MetricKind, TreatmentKind
 from experiments.db import RegistryLike, audit, open_registry, transaction, utc_now
 from experiments.lookup import unknown_name
 from experiments.errors import ExperimentError
 
-TreatmentKind = Literal["coupon", "vip_service", "recommendation", "care_content", "other"]
-MetricKind = Literal["binary", "continuous"]
-TREATMENT_KINDS: tuple[str, ...] = get_args(TreatmentKind)
 
 
 @dataclass(frozen=True)
@@ -116,7 +114,7 @@ def get_treatment(key: str, db: RegistryLike = None) -> Treatment:
 
 def save_metric(metric: Metric, db: RegistryLike = None) -> Metric:
     """Declare a metric's kind and direction (used by analysis and guardrails)."""
-    if metric.kind not in get_args(MetricKind):
+    if metric.kind not in METRIC_KINDS:
         raise ExperimentError(f"metric '{metric.key}': kind must be binary or continuous, got '{metric.kind}'")
     database = open_registry(db)
     with transaction(database) as conn:

@@ -7,11 +7,11 @@ import os
 from dataclasses import asdict, dataclass, field, replace
 from typing import Literal
 
+from experiments.choices import Status
 from experiments.db import RegistryLike, audit, open_registry, transaction, utc_now
 from experiments.lookup import check_known, unknown_name
 from experiments.errors import ExperimentError
 
-Status = Literal["draft", "running", "stopped", "concluded"]
 
 
 @dataclass(frozen=True)

@@ -20,12 +20,11 @@ from typing import Literal, get_args
 
 import sqlite_utils
 
+from experiments.choices import SEGMENT_COLUMNS, SegmentBy
 from experiments.db import open_registry
 from experiments.errors import ExperimentError
 from stats import Moments
 
-SegmentBy = Literal["stage", "tier", "reason"]
-SEGMENT_COLUMNS: tuple[str, ...] = get_args(SegmentBy)
 ALL = "all"
 NO_SEGMENT = "(none)"
 BY_DAY = "assigned_day"  # internal dimension: the UTC day each user was assigned (for cumulative effects)

@@ -17,12 +17,10 @@ import numpy as np
 import pandas as pd
 
 from experiments.assignment import assign
+from experiments.choices import DEFAULT_CAP_WINDOW_DAYS, DEFAULT_CONTACT_CAP
 from experiments.db import audit, open_registry, transaction
 from experiments.definitions import get_experiment
 from experiments.errors import ExperimentError, ImportDataError
-
-DEFAULT_CONTACT_CAP = 3
-DEFAULT_CAP_WINDOW_DAYS = 30
 
 
 @dataclass(frozen=True)

@@ -21,12 +21,11 @@ from typing import Any, Literal, get_args
 
 from scipy import stats as sps
 
+from stats.choices import METHODS, Method
 from stats.cuped import Adjusted, adjust, pooled_theta
 from stats.errors import StatsError
 from stats.moments import Moments, RatioMoments
 
-Method = Literal["ttest", "sequential", "bayesian"]
-METHODS: tuple[str, ...] = get_args(Method)
 NAN = math.nan
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 import math
 from typing import Literal
 
+from stats.choices import Verdict
 from stats.comparison import Comparison
 
-Verdict = Literal["pass", "warn", "fail", "undefined"]
 
 
 def guardrail_verdict(comparison: Comparison, higher_is_better: bool = True) -> Verdict:

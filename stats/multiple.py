@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
 
 import numpy as np
 from statsmodels.stats.multitest import multipletests
 
+from stats.choices import Correction
 from stats.errors import StatsError
 
-Correction = Literal["holm", "bh"]
 _STATSMODELS = {"holm": "holm", "bh": "fdr_bh"}
 
 

@@ -48,7 +48,7 @@ def test_full_lifecycle_through_the_cli(run, tmp_path):
     outcomes = tmp_path / "outcomes.csv"
     pd.DataFrame({"experiment_key": "wb-1", "user_id": [f"{i:05d}" for i in range(2, 1000)], "metric": "retained",
                   "value": 1}).to_csv(outcomes, index=False)
-    assert run("import", "outcomes", str(outcomes)).output == f"{outcomes}: 998 rows, 998 new, 0 already present\n"
+    assert run("import", "outcomes", str(outcomes)).output == f"{outcomes}: 998 rows, 998 new, 0 already present (import 1)\n"
     assert run("experiment", "stop", "wb-1").exit_code == 0
     decided = run("decide", "wb-1", "--winner", "coupon", "--rationale", "cheapest per retained user", "--by", "ana")
     assert decided.output == "experiment wb-1 concluded: winner coupon (decided by ana)\n"

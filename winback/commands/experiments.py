@@ -1,37 +1,19 @@
-"""CLI for the registry: treatments, metrics, experiments and their lifecycle, assignment, imports, decisions."""
-from __future__ import annotations
+"""CLI for the registry: treatments, metrics, experiments and their lifecycle, assignment, imports, decisions.
 
-import json
+Only click and the registry's declared choices load at import time; each command imports its service when it
+runs, so `winback --help` stays fast.
+"""
+from __future__ import annotations
 
 import click
 
-from experiments.catalog import (
-    TREATMENT_KINDS,
-    Metric,
-    Treatment,
-    list_metrics,
-    list_treatments,
-    save_metric,
-    save_treatment,
-)
-from experiments.definitions import (
-    Arm,
-    Experiment,
-    create_experiment,
-    get_experiment,
-    list_experiments,
-)
-from experiments.errors import ExperimentError
-from experiments.imports import import_deliveries, import_outcomes
-from experiments.audit_log import read_audit_log
-from experiments.cohorts import list_cohorts
-from experiments.lifecycle import list_decisions, record_decision, start_experiment, stop_experiment
-from experiments.optouts import add_opt_outs, count_opt_outs
-from experiments.targeting import (
+from common.jsonable import dumps
+from experiments.choices import (
     DEFAULT_CAP_WINDOW_DAYS,
     DEFAULT_CONTACT_CAP,
-    assign_users,
-    read_user_ids,
+    METRIC_KINDS,
+    STATUSES,
+    TREATMENT_KINDS,
 )
 from winback.cli_support import clean_errors, db_option
 
@@ -45,14 +27,35 @@ def treatment() -> None:
 @click.argument("key")
 @click.option("--name", help="Human-readable name (default: the key).")
 @click.option("--kind", type=click.Choice(TREATMENT_KINDS), required=True, help="What sort of treatment it is.")
-@click.option("--unit-cost", type=float, required=True, help="What one delivery costs.")
-@click.option("--capacity", type=int, default=None, help="How many users it can serve (e.g. VIP seats).")
+@click.option("--unit-cost", type=click.FloatRange(min=0, max=1e9), required=True, help="What one delivery costs.")
+@click.option("--capacity", type=click.IntRange(min=0), default=None, help="How many users it can serve (e.g. VIP seats).")
 @db_option
 @clean_errors
 def treatment_add(key: str, name: str | None, kind: str, unit_cost: float, capacity: int | None, db: str | None) -> None:
-    """Add a treatment, or update its name, kind, cost and capacity."""
+    """Add a new treatment (an existing key is refused: use `treatment update`)."""
+    from experiments.catalog import Treatment, save_treatment
+
     saved = save_treatment(Treatment(key, name or key, kind, unit_cost, capacity), db)  # type: ignore[arg-type]
     click.echo(f"treatment {saved.key}: {saved.kind}, unit cost {saved.unit_cost:g}")
+
+
+@treatment.command("update")
+@click.argument("key")
+@click.option("--name", default=None, help="New name.")
+@click.option("--kind", type=click.Choice(TREATMENT_KINDS), default=None, help="New kind.")
+@click.option("--unit-cost", type=click.FloatRange(min=0, max=1e9), default=None, help="New unit cost.")
+@click.option("--capacity", type=click.IntRange(min=0), default=None, help="New capacity.")
+@db_option
+@clean_errors
+def treatment_update(key: str, name: str | None, kind: str | None, unit_cost: float | None, capacity: int | None,
+                     db: str | None) -> None:
+    """Change a treatment (audited); experiments already running keep the unit cost they started with."""
+    from experiments.catalog import update_treatment
+
+    if name is None and kind is None and unit_cost is None and capacity is None:
+        raise click.UsageError("give at least one of --name, --kind, --unit-cost, --capacity")
+    saved = update_treatment(key, db, name=name, kind=kind, unit_cost=unit_cost, capacity=capacity)
+    click.echo(f"treatment {saved.key} updated: {saved.kind}, unit cost {saved.unit_cost:g}")
 
 
 @treatment.command("list")
@@ -60,6 +63,8 @@ def treatment_add(key: str, name: str | None, kind: str, unit_cost: float, capac
 @clean_errors
 def treatment_list(db: str | None) -> None:
     """List the treatment catalog."""
+    from experiments.catalog import list_treatments
+
     for t in list_treatments(db):
         capacity = "unlimited" if t.capacity is None else str(t.capacity)
         click.echo(f"{t.key:<20} {t.kind:<15} cost {t.unit_cost:>8.2f}  capacity {capacity:<10} {t.name}")
@@ -72,13 +77,15 @@ def metric() -> None:
 
 @metric.command("add")
 @click.argument("key")
-@click.option("--kind", type=click.Choice(["binary", "continuous"]), required=True, help="Proportion or mean metric.")
+@click.option("--kind", type=click.Choice(METRIC_KINDS), required=True, help="Proportion or mean metric.")
 @click.option("--lower-is-better", is_flag=True, help="For guardrails such as unsubscribes or complaints.")
 @click.option("--description", default="", help="What the metric measures.")
 @db_option
 @clean_errors
 def metric_add(key: str, kind: str, lower_is_better: bool, description: str, db: str | None) -> None:
-    """Declare a metric (used by analysis and guardrail checks)."""
+    """Declare a metric (used by analysis and guardrail checks); running experiments keep the kind they started with."""
+    from experiments.catalog import Metric, save_metric
+
     saved = save_metric(Metric(key, kind, not lower_is_better, description), db)  # type: ignore[arg-type]
     click.echo(f"metric {saved.key}: {saved.kind}, {'higher' if saved.higher_is_better else 'lower'} is better")
 
@@ -88,60 +95,96 @@ def metric_add(key: str, kind: str, lower_is_better: bool, description: str, db:
 @clean_errors
 def metric_list(db: str | None) -> None:
     """List declared metrics."""
+    from experiments.catalog import list_metrics
+
     for m in list_metrics(db):
         click.echo(f"{m.key:<20} {m.kind:<11} {'higher' if m.higher_is_better else 'lower'} is better  {m.description}")
 
 
-def parse_arm(text: str) -> Arm:
-    """`NAME:TREATMENT:WEIGHT` (TREATMENT '-' for none) → Arm."""
-    parts = text.split(":")
-    if len(parts) != 3:
-        raise ExperimentError(f"arm '{text}' must look like NAME:TREATMENT:WEIGHT (TREATMENT '-' for none)")
-    name, treatment_key, weight = parts
-    try:
-        value = float(weight)
-    except ValueError:
-        raise ExperimentError(f"arm '{text}': weight '{weight}' is not a number") from None
-    return Arm(name, None if treatment_key in ("", "-") else treatment_key, value)
-
-
 @click.group()
 def experiment() -> None:
-    """Experiments: define, start, assign users, stop."""
+    """Experiments: define, edit, start, assign users, export the send list, stop."""
+
+
+ARM_HELP = "NAME:TREATMENT:WEIGHT, repeat per arm; TREATMENT '-' for none (a holdout)."
 
 
 @experiment.command("create")
 @click.argument("key")
 @click.option("--name", required=True, help="Short title.")
 @click.option("--primary-metric", required=True, help="The metric the decision rests on, e.g. retained.")
-@click.option("--arm", "arms", multiple=True, required=True, help="NAME:TREATMENT:WEIGHT, repeat per arm; TREATMENT '-' for none.")
+@click.option("--arm", "arms", multiple=True, required=True, help=ARM_HELP)
 @click.option("--control", default=None, help="Which arm is the control (default: the first).")
 @click.option("--hypothesis", default="", help="What you expect and why.")
 @click.option("--owner", default="", help="Who is responsible.")
 @click.option("--cohort", "target_cohort", default=None, help="Target cohort key in the registry (from `churn flag`).")
 @click.option("--guardrail", "guardrails", multiple=True, help="Metric that must not get worse; repeatable.")
 @click.option("--layer", default="default", show_default=True, help="Mutual-exclusion layer.")
-@click.option("--coverage", type=float, default=1.0, show_default=True, help="Share of eligible users included.")
+@click.option("--coverage", type=click.FloatRange(min=0, max=1, min_open=True), default=1.0, show_default=True,
+              help="Share of eligible users included.")
 @click.option("--hash-version", type=click.Choice(["1", "2"]), default="2", show_default=True, help="GrowthBook hash version.")
-@click.option("--value-per-retained", type=float, default=None,
+@click.option("--value-per-retained", type=click.FloatRange(min=0, max=1e9), default=None,
               help="What one retained user is worth (margin), used for ROI in `winback analyze`.")
 @db_option
 @clean_errors
 def experiment_create(key, name, primary_metric, arms, control, hypothesis, owner, target_cohort, guardrails, layer,
                       coverage, hash_version, value_per_retained, db) -> None:
-    """Create a draft experiment; KEY is also the assignment hash seed."""
-    parsed = [parse_arm(a) for a in arms]
-    control_key = control or parsed[0].key
-    if control_key not in {a.key for a in parsed}:
-        raise click.ClickException(f"--control '{control_key}' is not one of the arms: {', '.join(a.key for a in parsed)}")
-    parsed = [Arm(a.key, a.treatment, a.weight, a.key == control_key) for a in parsed]
+    """Create a draft experiment; KEY is also the assignment hash seed. Unknown names are refused."""
+    from experiments.definitions import Experiment, build_arms, create_experiment
+
     created = create_experiment(
-        Experiment(key=key, name=name, primary_metric=primary_metric, arms=tuple(parsed), hypothesis=hypothesis,
-                   owner=owner, target_cohort=target_cohort, guardrail_metrics=tuple(guardrails), layer=layer,
-                   coverage=coverage, hash_version=int(hash_version), value_per_retained=value_per_retained),
+        Experiment(key=key, name=name, primary_metric=primary_metric, arms=build_arms(arms, control),
+                   hypothesis=hypothesis, owner=owner, target_cohort=target_cohort,
+                   guardrail_metrics=tuple(guardrails), layer=layer, coverage=coverage,
+                   hash_version=int(hash_version), value_per_retained=value_per_retained),
         db,
     )
     click.echo(f"experiment {created.key} created as draft with arms {', '.join(a.key for a in created.arms)}")
+
+
+@experiment.command("edit")
+@click.argument("key")
+@click.option("--name", default=None, help="New title.")
+@click.option("--primary-metric", default=None, help="New primary metric.")
+@click.option("--arm", "arms", multiple=True, help=ARM_HELP + " Replaces all arms.")
+@click.option("--control", default=None, help="Which of the new arms is the control (default: the first).")
+@click.option("--hypothesis", default=None, help="New hypothesis.")
+@click.option("--owner", default=None, help="New owner.")
+@click.option("--cohort", "target_cohort", default=None, help="New target cohort.")
+@click.option("--guardrail", "guardrails", multiple=True, help="Replaces the guardrails; repeatable.")
+@click.option("--layer", default=None, help="New layer.")
+@click.option("--coverage", type=click.FloatRange(min=0, max=1, min_open=True), default=None, help="New coverage.")
+@click.option("--value-per-retained", type=click.FloatRange(min=0, max=1e9), default=None, help="New value.")
+@db_option
+@clean_errors
+def experiment_edit(key, name, primary_metric, arms, control, hypothesis, owner, target_cohort, guardrails, layer,
+                    coverage, value_per_retained, db) -> None:
+    """Edit a draft experiment (audited with what changed); started experiments cannot change."""
+    from experiments.definitions import build_arms, update_draft
+
+    changes = dict(name=name, primary_metric=primary_metric, hypothesis=hypothesis, owner=owner,
+                   target_cohort=target_cohort, layer=layer, coverage=coverage, value_per_retained=value_per_retained,
+                   arms=build_arms(arms, control) if arms else None,
+                   guardrail_metrics=tuple(guardrails) if guardrails else None)
+    if all(value is None for value in changes.values()):
+        raise click.UsageError("nothing to change: give at least one option")
+    updated = update_draft(key, db, **changes)
+    click.echo(f"experiment {updated.key} updated (arms {', '.join(a.key for a in updated.arms)})")
+
+
+@experiment.command("delete")
+@click.argument("key")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@db_option
+@clean_errors
+def experiment_delete(key: str, yes: bool, db: str | None) -> None:
+    """Delete a draft experiment (audited); experiments that started are kept as evidence."""
+    from experiments.definitions import delete_draft
+
+    if not yes:
+        click.confirm(f"Delete draft experiment {key}?", abort=True)
+    delete_draft(key, db)
+    click.echo(f"experiment {key} deleted")
 
 
 @experiment.command("show")
@@ -150,29 +193,48 @@ def experiment_create(key, name, primary_metric, arms, control, hypothesis, owne
 @db_option
 @clean_errors
 def experiment_show(key: str, as_json: bool, db: str | None) -> None:
-    """Show an experiment's definition and status."""
-    found = get_experiment(key, db)
+    """Show an experiment's definition, status, arm sizes and decisions."""
+    from experiments.db import registry
+    from experiments.definitions import get_experiment
+    from experiments.lifecycle import list_decisions
+
+    with registry(db) as database:
+        found = get_experiment(key, database)
+        decisions = list_decisions(key, database)
     if as_json:
-        click.echo(json.dumps(found.to_dict(), indent=2))
+        click.echo(dumps({**found.to_dict(), "decisions": [d.to_dict() for d in decisions]}))
         return
     click.echo(f"{found.key}: {found.name} [{found.status}]  layer {found.layer}, coverage {found.coverage:g}")
     click.echo(f"  primary metric {found.primary_metric}; guardrails {', '.join(found.guardrail_metrics) or 'none'}")
     click.echo(f"  target cohort {found.target_cohort or 'none'}; owner {found.owner or '-'}")
     for arm in found.arms:
         click.echo(f"  arm {arm.key:<16} treatment {arm.treatment or '-':<16} weight {arm.weight:g}{'  (control)' if arm.is_control else ''}")
-    for decision in list_decisions(key, db):
+    for decision in decisions:
+        override = f"; OVERRIDE: {decision.override}" if decision.override else ""
         click.echo(f"  decided {decision.decided_at[:10]} by {decision.decided_by}: winner {decision.winner_arm} "
-                   f"({decision.rationale})")
+                   f"({decision.rationale}{override})")
 
 
 @experiment.command("list")
-@click.option("--status", type=click.Choice(["draft", "running", "stopped", "concluded"]), default=None)
+@click.option("--status", type=click.Choice(STATUSES), default=None, help="Only experiments in this status.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @db_option
 @clean_errors
-def experiment_list(status: str | None, db: str | None) -> None:
-    """List experiments, newest first."""
-    for found in list_experiments(db, status):  # type: ignore[arg-type]
-        click.echo(f"{found.key:<24} {found.status:<10} {found.name}")
+def experiment_list(status: str | None, as_json: bool, db: str | None) -> None:
+    """List experiments, newest first: status, owner, days running, users per arm, decision."""
+    from experiments.summaries import experiment_summaries
+
+    summaries = experiment_summaries(db, status)  # type: ignore[arg-type]
+    if as_json:
+        click.echo(dumps(summaries))
+        return
+    if not summaries:
+        click.echo("no experiments yet: create one with `winback experiment create`")
+    for s in summaries:
+        days = "-" if s.days_running is None else f"{s.days_running:g}d"
+        arms = ", ".join(f"{arm} {n:,}" for arm, n in s.users_by_arm.items())
+        winner = f"  winner {s.winner}" if s.winner else ""
+        click.echo(f"{s.key:<24} {s.status:<10} {days:>6}  owner {s.owner or '-':<10} {arms}{winner}  {s.name}")
 
 
 @experiment.command("start")
@@ -180,7 +242,9 @@ def experiment_list(status: str | None, db: str | None) -> None:
 @db_option
 @clean_errors
 def experiment_start(key: str, db: str | None) -> None:
-    """draft → running; arms and weights are frozen from here on."""
+    """draft → running; arms, weights, unit costs and metric kinds are frozen from here on."""
+    from experiments.lifecycle import start_experiment
+
     click.echo(f"experiment {start_experiment(key, db).key} is running")
 
 
@@ -190,6 +254,8 @@ def experiment_start(key: str, db: str | None) -> None:
 @clean_errors
 def experiment_stop(key: str, db: str | None) -> None:
     """running → stopped; no more assignments."""
+    from experiments.lifecycle import stop_experiment
+
     click.echo(f"experiment {stop_experiment(key, db).key} is stopped")
 
 
@@ -198,18 +264,21 @@ def experiment_stop(key: str, db: str | None) -> None:
 @click.option("--users", type=click.Path(dir_okay=False), default=None,
               help="CSV or Parquet with a user_id column (default: the experiment's target cohort).")
 @click.option("--id-column", default="user_id", show_default=True, help="Column holding user ids.")
-@click.option("--contact-cap", type=int, default=DEFAULT_CONTACT_CAP, show_default=True,
+@click.option("--contact-cap", type=click.IntRange(min=1, max=1000), default=DEFAULT_CONTACT_CAP, show_default=True,
               help="Skip users already given this many treatments in the window.")
-@click.option("--cap-window-days", type=int, default=DEFAULT_CAP_WINDOW_DAYS, show_default=True)
+@click.option("--cap-window-days", type=click.IntRange(min=1, max=3650), default=DEFAULT_CAP_WINDOW_DAYS,
+              show_default=True, help="The contact cap's look-back window in days.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @db_option
 @clean_errors
 def experiment_assign(key, users, id_column, contact_cap, cap_window_days, as_json, db) -> None:
     """Assign users to a running experiment (idempotent: re-running adds no duplicates)."""
+    from experiments.targeting import assign_users, read_user_ids
+
     ids = read_user_ids(users, id_column) if users else None
     summary = assign_users(key, ids, db=db, contact_cap=contact_cap, cap_window_days=cap_window_days)
     if as_json:
-        click.echo(json.dumps(summary.to_dict(), indent=2))
+        click.echo(dumps(summary))
         return
     click.echo(
         f"{summary.candidates} candidates: {summary.newly_assigned} newly assigned, {summary.already_assigned} already, "
@@ -217,17 +286,45 @@ def experiment_assign(key, users, id_column, contact_cap, cap_window_days, as_js
         f"{summary.excluded_contact_cap} over the contact cap, {summary.outside_coverage} outside coverage"
     )
     click.echo("arm sizes: " + ", ".join(f"{arm} {n}" for arm, n in summary.arm_sizes.items()))
+    if summary.outside_cohort:
+        click.echo(f"warning: {summary.outside_cohort} newly assigned users are not in the target cohort "
+                   "(they have no stage, tier or reason segment)")
+
+
+@experiment.command("assignments")
+@click.argument("key")
+@click.option("--out", "out", type=click.Path(dir_okay=False), required=True,
+              help="File to write: .csv or .parquet (user_id, arm, treatment_key, assigned_at).")
+@click.option("--arm", default=None, help="Only this arm (e.g. one send list per treatment).")
+@db_option
+@clean_errors
+def experiment_assignments(key: str, out: str, arm: str | None, db: str | None) -> None:
+    """Export who gets what: the file a CRM imports to send each user their arm's treatment."""
+    from experiments.exports import assignments_frame, write_table
+
+    frame = assignments_frame(db, key, arm)
+    path = write_table(frame, out)
+    counts = frame["arm"].value_counts().reindex(pd_unique(frame["arm"])).to_dict() if len(frame) else {}
+    click.echo(f"{len(frame):,} assignments written to {path}"
+               + (" (" + ", ".join(f"{a} {n:,}" for a, n in counts.items()) + ")" if counts else ""))
+
+
+def pd_unique(values) -> list:
+    """Values in first-seen order."""
+    return list(dict.fromkeys(values))
 
 
 @experiment.command("audit")
 @click.argument("key", required=False)
-@click.option("--limit", type=int, default=50, show_default=True, help="How many of the newest entries.")
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True, help="How many of the newest entries.")
 @db_option
 @clean_errors
 def experiment_audit(key: str | None, limit: int, db: str | None) -> None:
     """Who changed what and when: the audit log, for one experiment (KEY) or the whole registry."""
+    from experiments.audit_log import read_audit_log
+
     for entry in read_audit_log(db, object_key=key, limit=limit):
-        click.echo(f"{entry.at[:19]}  {entry.actor:<14} {entry.action:<10} {entry.object_type:<11} {entry.object_key}")
+        click.echo(f"{entry.at[:19]}  {entry.actor:<14} {entry.action:<18} {entry.object_type:<11} {entry.object_key}")
 
 
 @click.group()
@@ -240,7 +337,12 @@ def cohort() -> None:
 @clean_errors
 def cohort_list(db: str | None) -> None:
     """Each cohort with its size, mean risk, model and scoring time."""
-    for row in list_cohorts(db).itertuples(index=False):
+    from experiments.cohorts import list_cohorts
+
+    cohorts = list_cohorts(db)
+    if cohorts.empty:
+        click.echo("no cohorts yet: flag one with `winback churn flag --cohort NAME`")
+    for row in cohorts.itertuples(index=False):
         click.echo(f"{row.cohort_key:<24} {row.users:>8,} users  mean risk {row.mean_risk:.3f}  "
                    f"model {row.model or '-'}  scored {str(row.scored_at)[:19]}")
 
@@ -258,6 +360,9 @@ def optout() -> None:
 @clean_errors
 def optout_add(user_ids: tuple[str, ...], path: str | None, reason: str, db: str | None) -> None:
     """Add users to the opt-out list, from arguments and/or a file."""
+    from experiments.optouts import add_opt_outs, count_opt_outs
+    from experiments.targeting import read_user_ids
+
     ids = list(user_ids) + (list(read_user_ids(path)) if path else [])
     if not ids:
         raise click.UsageError("give user ids or --file")
@@ -267,11 +372,12 @@ def optout_add(user_ids: tuple[str, ...], path: str | None, reason: str, db: str
 
 @click.group("import")
 def imports() -> None:
-    """Import deliveries and outcomes from CSV or Parquet (one transaction per file, idempotent)."""
+    """Import deliveries and outcomes from CSV or Parquet (one transaction per file, idempotent, undoable)."""
 
 
 def _report(summary) -> None:
-    click.echo(f"{summary.path}: {summary.rows_read} rows, {summary.inserted} new, {summary.unchanged} already present")
+    click.echo(f"{summary.path}: {summary.rows_read} rows, {summary.inserted} new, {summary.unchanged} already present"
+               + (f" (import {summary.import_id})" if summary.import_id is not None else ""))
 
 
 @imports.command("deliveries")
@@ -280,6 +386,8 @@ def _report(summary) -> None:
 @clean_errors
 def import_deliveries_command(paths: tuple[str, ...], db: str | None) -> None:
     """Deliveries: experiment_key, user_id, treatment_key, sent_at, cost[, channel]."""
+    from experiments.imports import import_deliveries
+
     for path in paths:
         _report(import_deliveries(path, db))
 
@@ -290,8 +398,42 @@ def import_deliveries_command(paths: tuple[str, ...], db: str | None) -> None:
 @clean_errors
 def import_outcomes_command(paths: tuple[str, ...], db: str | None) -> None:
     """Outcomes: experiment_key, user_id, metric, value[, period pre|post, observed_at]."""
+    from experiments.imports import import_outcomes
+
     for path in paths:
         _report(import_outcomes(path, db))
+
+
+@imports.command("list")
+@click.option("--experiment", "experiment_key", default=None, help="Only imports that touched this experiment.")
+@db_option
+@clean_errors
+def import_list(experiment_key: str | None, db: str | None) -> None:
+    """Imported files, newest first: id, kind, rows, experiments, who and when, undone or not."""
+    from experiments.imports import list_imports
+
+    batches = list_imports(db, experiment_key)
+    if not batches:
+        click.echo("no imports yet")
+    for b in batches:
+        state = f"  UNDONE {b.undone_at[:19]} by {b.undone_by}" if b.undone_at else ""
+        click.echo(f"{b.id:>4}  {b.kind:<10} {b.inserted:>8,} new of {b.rows_read:>8,}  "
+                   f"{','.join(b.experiment_keys):<20} {b.imported_at[:19]} {b.imported_by:<10} {b.source}{state}")
+
+
+@imports.command("undo")
+@click.argument("import_id", type=int)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@db_option
+@clean_errors
+def import_undo(import_id: int, yes: bool, db: str | None) -> None:
+    """Remove the rows one import added (audited); refused once its experiment is concluded."""
+    from experiments.imports import undo_import
+
+    if not yes:
+        click.confirm(f"Undo import {import_id}?", abort=True)
+    batch = undo_import(import_id, db)
+    click.echo(f"import {batch.id} undone: its {batch.inserted:,} {batch.kind} rows removed")
 
 
 @click.command()
@@ -299,9 +441,14 @@ def import_outcomes_command(paths: tuple[str, ...], db: str | None) -> None:
 @click.option("--winner", required=True, help="The winning arm.")
 @click.option("--rationale", required=True, help="The evidence behind the choice.")
 @click.option("--by", "decided_by", required=True, help="Who decided.")
+@click.option("--override", default=None,
+              help="Reason to record a winner that fails a guardrail or the SRM check (stored with the decision).")
 @db_option
 @clean_errors
-def decide(key: str, winner: str, rationale: str, decided_by: str, db: str | None) -> None:
+def decide(key: str, winner: str, rationale: str, decided_by: str, override: str | None, db: str | None) -> None:
     """Record the winning treatment of a stopped experiment and conclude it."""
-    decision = record_decision(key, winner, rationale, decided_by, db)
-    click.echo(f"experiment {key} concluded: winner {decision.winner_arm} (decided by {decision.decided_by})")
+    from experiments.lifecycle import record_decision
+
+    decision = record_decision(key, winner, rationale, decided_by, db, override=override)
+    note = f"; override recorded: {decision.override}" if decision.override else ""
+    click.echo(f"experiment {key} concluded: winner {decision.winner_arm} (decided by {decision.decided_by}){note}")
