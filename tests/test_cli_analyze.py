@@ -40,7 +40,8 @@ def test_table_shows_effect_srm_adjusted_p_and_money(db: str) -> None:
     result = run("wb", "--db", db, "--value-per-retained", "50")
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[0] == "Experiment wb (running): ttest, relative effects, 95% intervals, CUPED off"
+    assert lines[0] == "Health checks:"
+    assert "Experiment wb (running): ttest, relative effects, 95% intervals, CUPED off" in lines
     assert "SRM: p = 1.000 (ok)" in lines  # 1000 vs 1000 at 50/50
     row = next(line for line in lines if line.split()[:2] == ["coupon", "retained"])
     # 0.36 / 0.30 - 1 = +20%; p = stats.compare(Moments(1000, 300), Moments(1000, 360)).p_value = 0.0094
@@ -54,7 +55,7 @@ def test_table_shows_effect_srm_adjusted_p_and_money(db: str) -> None:
 def test_json_output_is_strict_json(db: str) -> None:
     result = run("wb", "--db", db, "--json", "--method", "bayesian")
     assert result.exit_code == 0
-    report = json.loads(result.output)
+    report = json.loads(result.output)["report"]
     assert report["method"] == "bayesian" and report["results"][0]["comparison"]["p_value"] is None
     assert report["economics"][0]["economics"]["cost_per_retained"] == pytest.approx(1000 / 60)
 
@@ -62,7 +63,7 @@ def test_json_output_is_strict_json(db: str) -> None:
 def test_errors_are_one_clean_line(db: str) -> None:
     result = run("nope", "--db", db)
     assert result.exit_code == 1
-    assert result.output == "Error: no experiment 'nope' in the registry (see `winback experiment list`)\n"
+    assert result.output == "Error: unknown experiment 'nope'; known experiments: wb\n"
     result = run("wb", "--db", db, "--segment", "tier")
     assert result.exit_code == 1
     assert result.output == ("Error: experiment 'wb' has no target cohort, so it has no tier segments; "

@@ -1,57 +1,109 @@
-"""`winback analyze KEY`: an experiment's results as a readable table (or JSON)."""
+"""`winback analyze KEY`: health checks first, then an experiment's results as tables, JSON or a flat CSV."""
 from __future__ import annotations
 
-import json
 import math
-from typing import Any
 
 import click
-import pandas as pd
 
-from experiments.analysis import ExperimentReport, analyze_experiment
-from winback.charts import plot_effects
+from common.jsonable import dumps
+from experiments.choices import SEGMENT_COLUMNS
+from stats.choices import METHODS
 from winback.cli_support import clean_errors, db_option
+
+STATUS_MARKS = {"ok": "ok  ", "warn": "WARN", "fail": "FAIL", "not_checked": "--  "}
 
 
 @click.command()
 @click.argument("key")
 @db_option
-@click.option("--method", type=click.Choice(["ttest", "sequential", "bayesian"]), default="ttest", show_default=True,
+@click.option("--method", type=click.Choice(METHODS), default="ttest", show_default=True,
               help="ttest: Welch; sequential: always-valid intervals for daily peeking; bayesian: chance to win and risk.")
 @click.option("--cuped", is_flag=True, help="Adjust for the pre-period value of each metric (narrower intervals).")
-@click.option("--segment", "segment", type=click.Choice(["stage", "tier", "reason"]), default=None,
+@click.option("--segment", "segment", type=click.Choice(SEGMENT_COLUMNS), default=None,
               help="Break the primary metric down by the target cohort's lifecycle stage, value tier or churn reason.")
-@click.option("--value-per-retained", type=float, default=None,
+@click.option("--value-per-retained", type=click.FloatRange(min=0, max=1e12), default=None,
               help="What one retained user is worth (default: the experiment's own value, else "
                    "$WINBACK_VALUE_PER_RETAINED); enables margin and ROI.")
-@click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON (undefined numbers are null).")
+@click.option("--by-day", is_flag=True, help="The cumulative effect and interval per day of assignment instead.")
+@click.option("--json", "as_json", is_flag=True, help="Print health checks and the full report as strict JSON.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json", "parquet"]), default=None,
+              help="With --out: the file format (default: from the file name).")
+@click.option("--out", type=click.Path(dir_okay=False), default=None,
+              help="Write one flat row per arm × metric × segment (or per day with --by-day) to this file.")
 @click.option("--chart", type=click.Path(dir_okay=False), default=None,
-              help="Also write a PNG forest plot of every arm × metric effect with its interval.")
+              help="Also write a chart (.png/.svg/.pdf): effects, cost per retained user and ROI with intervals.")
 @clean_errors
-def analyze(key: str, db: str | None, method: str, cuped: bool, segment: str | None,
-            value_per_retained: float | None, as_json: bool, chart: str | None) -> None:
-    """Analyse experiment KEY: effects vs control, adjusted p-values, SRM, guardrails, cost per retained user, ROI."""
-    report = analyze_experiment(key, db, method=method, cuped=cuped, value_per_retained=value_per_retained,  # type: ignore[arg-type]
-                                segment_by=segment)  # type: ignore[arg-type]
-    if as_json:
-        click.echo(json.dumps(_json_safe(report.to_dict()), indent=2))
-    else:
-        click.echo(render(report))
+def analyze(key: str, db: str | None, method: str, cuped: bool, segment: str | None, value_per_retained: float | None,
+            by_day: bool, as_json: bool, fmt: str | None, out: str | None, chart: str | None) -> None:
+    """Analyse experiment KEY: health checks, effects vs control, adjusted p-values, guardrails, cost per retained
+    user and ROI."""
+    from experiments.analysis import analyze_experiment
+    from experiments.db import registry
+    from experiments.exports import table_format, write_table
+    from experiments.health import health_checks
+
+    if fmt and not out:
+        raise click.UsageError("--format needs --out FILE")
+    if out:
+        table_format(out, fmt)  # refuse an unknown format before any work
     if chart:
+        from winback.charts import CHART_SUFFIXES
+
+        if not chart.lower().endswith(CHART_SUFFIXES):
+            raise click.UsageError(f"--chart {chart}: use a .png, .svg or .pdf file name")
+    with registry(db) as database:
+        health = health_checks(database, key)
+        if by_day:
+            from experiments.timeline import cumulative_by_day
+
+            days = cumulative_by_day(database, key, method=method)  # type: ignore[arg-type]
+            if out:
+                click.echo(f"{len(days)} rows written to {write_table(days, out, fmt)}")
+            elif as_json:
+                click.echo(dumps({"health": health, "by_day": days.to_dict(orient="records")}))
+            else:
+                click.echo(render_health(health) + "\n\n" + render_by_day(days, method))
+            return
+        report = analyze_experiment(key, database, method=method, cuped=cuped,  # type: ignore[arg-type]
+                                    value_per_retained=value_per_retained, segment_by=segment)  # type: ignore[arg-type]
+    if out:
+        path = write_table(report.to_frame(), out, fmt)
+        click.echo(f"{len(report.to_frame())} rows written to {path}")
+    elif as_json:
+        click.echo(dumps({"health": health, "report": report}))
+    else:
+        click.echo(render_health(health) + "\n\n" + render(report))
+    if chart:
+        from winback.charts import plot_effects
+
         written = plot_effects(report, chart)
         if not as_json:
             click.echo(f"\nchart: {written}")
 
 
-def _json_safe(value: Any) -> Any:
-    """nan → null, ±inf → "inf"/"-inf", so the output is strict JSON."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    return value
+def render_health(health) -> str:
+    """Health checks as one line each: status, count, what it means, what to do."""
+    lines = ["Health checks:"]
+    for check in health.checks:
+        action = f" -> {check.action}" if check.action and check.status in ("warn", "fail") else ""
+        lines.append(f"  [{STATUS_MARKS[check.status]}] {check.title}: {check.message}{action}")
+    if health.problems:
+        lines.append(f"  {len(health.problems)} problem(s): read them before trusting the results below")
+    return "\n".join(lines)
+
+
+def render_by_day(days, method: str) -> str:
+    """The cumulative effect per day of assignment."""
+    if days.empty:
+        return "No users assigned yet."
+    rows = [{"day": r.day, "arm": r.arm, "control users": f"{r.n_control:,}", "treatment users": f"{r.n_treatment:,}",
+             "effect": _effect(r.effect, True), "CI": f"[{_effect(r.ci_low, True)}, {_effect(r.ci_high, True)}]",
+             "p" if method != "bayesian" else "chance to win":
+                 _p(r.p_value) if method != "bayesian" else _num(r.chance_to_win, 3)}
+            for r in days.itertuples(index=False)]
+    note = "" if method == "sequential" else (
+        "\n(a fixed-horizon read repeated daily inflates false positives: use --method sequential to peek)")
+    return f"Cumulative effect on '{days['metric'].iloc[0]}' by day of assignment ({method}):\n" + _table(rows) + note
 
 
 def _num(value: float, digits: int = 4) -> str:
@@ -85,10 +137,16 @@ def _p(value: float) -> str:
 
 
 def _table(rows: list[dict[str, str]]) -> str:
-    return pd.DataFrame(rows).to_string(index=False) if rows else "(none)"
+    import pandas as pd
+
+    if not rows:
+        return "(none)"
+    frame = pd.DataFrame(rows)
+    empty = [c for c in frame.columns if c.startswith("why") and frame[c].eq("").all()]
+    return frame.drop(columns=empty).to_string(index=False)
 
 
-def render(report: ExperimentReport) -> str:
+def render(report) -> str:
     """The report as plain-text tables."""
     level = f"{1 - report.alpha:.0%}"
     kind = "relative effects" if report.relative else "absolute effects"
@@ -98,8 +156,12 @@ def render(report: ExperimentReport) -> str:
                           "treatment": a.treatment_key or "-",
                           "weight": f"{a.weight:g}", "users": f"{a.n:,}", "cost": f"{a.cost:,.2f}",
                           "cost from": a.cost_source} for a in report.arms]))
-    verdict = "SAMPLE RATIO MISMATCH - do not trust these results" if report.srm_flagged else "ok"
-    lines += ["", f"SRM: p = {_p(report.srm_p_value)} ({verdict})", ""]
+    if math.isnan(report.srm_p_value):
+        srm_line = "SRM: not checked (no users assigned yet)"
+    else:
+        verdict = "SAMPLE RATIO MISMATCH - do not trust these results" if report.srm_flagged else "ok"
+        srm_line = f"SRM: p = {_p(report.srm_p_value)} ({verdict})"
+    lines += ["", srm_line, ""]
     bayes = report.method == "bayesian"
     rows = []
     for r in report.results:
@@ -112,6 +174,7 @@ def render(report: ExperimentReport) -> str:
         else:
             row |= {"p": _p(c.p_value), "p holm": _p(r.p_holm), "p bh": _p(r.p_bh)}
         row["guardrail"] = r.guardrail or ""
+        row["why undefined"] = c.reason if math.isnan(c.effect) or math.isnan(c.ci_low) else ""
         rows.append(row)
     family = f" (Holm and BH over {len(report.results)} tests)" if not bayes else ""
     lines += [f"Results vs control{family}:", _table(rows), ""]
@@ -127,9 +190,14 @@ def render(report: ExperimentReport) -> str:
             seg_rows.append({"segment": s.segment, "arm": s.arm_key, "users": f"{c.n_treatment:,}",
                              "control": _num(c.mean_control), "treatment": _num(c.mean_treatment),
                              "effect": _effect(c.effect, c.relative),
+                             f"{level} CI": f"[{_effect(c.ci_low, c.relative)}, {_effect(c.ci_high, c.relative)}]",
                              "p" if not bayes else "chance to win": _p(c.p_value) if not bayes else _num(c.chance_to_win, 3),
-                             "cost/retained": "-" if e is None else _num(e.cost_per_retained),
-                             "ROI": "-" if e is None else _effect(e.roi, True)})
+                             "cost/retained (CI)": "-" if e is None else
+                             f"{_num(e.cost_per_retained)} [{_num(e.cost_per_retained_ci_low)}, "
+                             f"{_num(e.cost_per_retained_ci_high)}]",
+                             "ROI (CI)": "-" if e is None else
+                             f"{_effect(e.roi, True)} [{_effect(e.roi_ci_low, True)}, {_effect(e.roi_ci_high, True)}]",
+                             "why undefined": c.reason if math.isnan(c.effect) else ""})
         lines += [_table(seg_rows), ""]
     if report.notes:
         lines += ["Notes:", *[f"- {note}" for note in report.notes]]
@@ -146,5 +214,6 @@ def _money_table(items: list) -> str:
                                                    f"{_num(e.cost_per_retained_ci_high)}]",
                      "margin": _money(e.incremental_margin),
                      "ROI": f"{_effect(e.roi, True)} [{_effect(e.roi_ci_low, True)}, {_effect(e.roi_ci_high, True)}]",
-                     "break-even uplift": _points(e.break_even_uplift)})
+                     "break-even uplift": _points(e.break_even_uplift),
+                     "why undefined": e.reason if math.isnan(e.cost_per_retained) or math.isnan(e.roi) else ""})
     return _table(rows)
