@@ -12,16 +12,35 @@ VERDICT_LABELS = {None: "primary / secondary", "pass": "guardrail: pass", "warn"
 CHART_SUFFIXES = (".png", ".svg", ".pdf")
 
 
-def _interval(ax, y: float, value: float, low: float, high: float, colour: str, scale: float = 1.0) -> None:
-    """A point with its interval; an unbounded side is drawn to the axis edge with an arrow marker."""
+def _interval(ax, y: float, value: float, low: float, high: float, colour: str, scale: float = 1.0,
+              limits: tuple[float, float] | None = None) -> None:
+    """A point with its interval; a side that is unbounded or beyond the axis limits ends in an arrow."""
     if not math.isfinite(value):
         return
-    lo = low if math.isfinite(low) else value
-    hi = high if math.isfinite(high) else value
-    ax.errorbar(value * scale, y, xerr=[[(value - lo) * scale], [(hi - value) * scale]], fmt="o", color=colour,
-                capsize=4)
-    if not math.isfinite(high):
-        ax.annotate("unbounded →", (value * scale, y), xytext=(6, 6), textcoords="offset points", fontsize=7)
+    lo = low if math.isfinite(low) else -math.inf
+    hi = high if math.isfinite(high) else math.inf
+    left, right = limits if limits else (-math.inf, math.inf)
+    shown_lo, shown_hi = max(lo * scale, left), min(hi * scale, right)
+    ax.errorbar(value * scale, y, xerr=[[value * scale - shown_lo], [shown_hi - value * scale]], fmt="o",
+                color=colour, capsize=4)
+    if shown_hi < hi * scale:
+        ax.annotate("", (shown_hi, y), xytext=(shown_hi - 1e-9, y), arrowprops=dict(arrowstyle="->", color=colour))
+        ax.plot([shown_hi], [y], marker=">", color=colour, markersize=6)
+    if shown_lo > lo * scale:
+        ax.plot([shown_lo], [y], marker="<", color=colour, markersize=6)
+
+
+def _limits(points: list[float], lows: list[float], highs: list[float], scale: float = 1.0) -> tuple[float, float]:
+    """Axis limits that show every point and 0, and intervals up to three times the widest point spread."""
+    finite = [p * scale for p in points if math.isfinite(p)] or [0.0]
+    low, high = min(finite + [0.0]), max(finite + [0.0])
+    spread = max(high - low, 1e-9)
+    ends_lo = [v * scale for v in lows if math.isfinite(v)]
+    ends_hi = [v * scale for v in highs if math.isfinite(v)]
+    left = max(min(ends_lo + [low]), low - 1.5 * spread)
+    right = min(max(ends_hi + [high]), high + 1.5 * spread)
+    pad = 0.05 * (right - left or 1.0)
+    return left - pad, right + pad
 
 
 def _effects_rows(report: ExperimentReport) -> list[tuple[str, str, object, str | None, bool]]:
@@ -63,49 +82,66 @@ def plot_effects(report: ExperimentReport, path: str | Path) -> Path:
     panels = list(dict.fromkeys(title for title, *_ in effects))
     money = _money_rows(report)
     n_rows = max((sum(1 for t, *_ in effects if t == p) for p in panels), default=1)
-    columns = max(len(panels), 2 if money else 1)
-    height = 0.45 * max(n_rows, len(money), 2) + 1.6
-    fig, axes = plt.subplots(2 if money else 1, columns, figsize=(4.4 * columns, height * (2 if money else 1)),
+    top = len(panels)
+    columns = max(top, 2) if money else max(top, 1)
+    row_height = 0.32 * max(n_rows, len(money), 2) + 1.4
+    fig, axes = plt.subplots(2 if money else 1, columns, figsize=(4.6 * columns, row_height * (2 if money else 1)),
                              squeeze=False)
     scale = 100.0 if report.relative else 1.0
     used_verdicts = set()
     for ax, panel in zip(axes[0], panels):
         chosen = [(label, c, verdict) for title, label, c, verdict, _ in effects if title == panel]
+        limits = _limits([c.effect for _, c, _ in chosen], [c.ci_low for _, c, _ in chosen],
+                         [c.ci_high for _, c, _ in chosen], scale)
         for y, (label, c, verdict) in enumerate(chosen):
             used_verdicts.add(verdict)
-            _interval(ax, y, c.effect, c.ci_low, c.ci_high, VERDICT_COLOURS.get(verdict, VERDICT_COLOURS[None]), scale)
+            _interval(ax, y, c.effect, c.ci_low, c.ci_high, VERDICT_COLOURS.get(verdict, VERDICT_COLOURS[None]),
+                      scale, limits)
+        ax.set_xlim(*limits)
         ax.axvline(0, color="#999999", linewidth=1)
-        ax.set_yticks(range(len(chosen)), [label for label, *_ in chosen])
+        ax.set_yticks(range(len(chosen)), [label for label, *_ in chosen], fontsize=8)
         ax.set_ylim(-0.7, len(chosen) - 0.3)
         ax.set_title(panel, fontsize=10)
-        ax.set_xlabel("effect vs control" + (" (%)" if report.relative else ""))
+        ax.set_xlabel("effect vs control" + (" (%)" if report.relative else ""), fontsize=9)
         ax.grid(axis="x", alpha=0.3)
     for ax in axes[0][len(panels):]:
         ax.axis("off")
     if money:
         labels = [label for label, _ in money]
         cost_ax, roi_ax = axes[1][0], axes[1][1]
-        for y, (_, e) in enumerate(money):
-            _interval(cost_ax, y, e.cost_per_retained, e.cost_per_retained_ci_low, e.cost_per_retained_ci_high,
-                      "#264653")
-            _interval(roi_ax, y, e.roi, e.roi_ci_low, e.roi_ci_high, "#6a4c93", 100.0)
-        cost_ax.set_title("cost per incremental retained user (Fieller CI)", fontsize=10)
-        cost_ax.set_xlabel("money per extra retained user")
         value = report.value_per_retained
+        econ = [e for _, e in money]
+        cost_limits = _limits([e.cost_per_retained for e in econ] + ([value] if math.isfinite(value) else []),
+                              [e.cost_per_retained_ci_low for e in econ], [e.cost_per_retained_ci_high for e in econ])
+        cost_limits = (max(cost_limits[0], 0.0), cost_limits[1])
+        roi_limits = _limits([e.roi for e in econ], [e.roi_ci_low for e in econ], [e.roi_ci_high for e in econ], 100.0)
+        for y, e in enumerate(econ):
+            _interval(cost_ax, y, e.cost_per_retained, e.cost_per_retained_ci_low, e.cost_per_retained_ci_high,
+                      "#264653", 1.0, cost_limits)
+            if not math.isfinite(e.cost_per_retained):
+                cost_ax.annotate("no extra retention", (cost_limits[0], y), xytext=(4, -3),
+                                 textcoords="offset points", fontsize=7, color="#8d99ae")
+            _interval(roi_ax, y, e.roi, e.roi_ci_low, e.roi_ci_high, "#6a4c93", 100.0, roi_limits)
+        cost_ax.set_xlim(*cost_limits)
+        roi_ax.set_xlim(*roi_limits)
+        cost_ax.set_title("cost per incremental retained user (Fieller CI)", fontsize=10)
+        cost_ax.set_xlabel("money per extra retained user", fontsize=9)
         if math.isfinite(value):
-            cost_ax.axvline(value, color="#e76f51", linestyle="--", linewidth=1, label=f"value per retained {value:,.0f}")
+            cost_ax.axvline(value, color="#e76f51", linestyle="--", linewidth=1,
+                            label=f"value per retained user {value:,.0f}")
             cost_ax.legend(fontsize=8, loc="best")
         roi_ax.set_title("ROI" + ("" if math.isfinite(value) else " (needs a value per retained user)"), fontsize=10)
-        roi_ax.set_xlabel("return on spend (%)")
+        roi_ax.set_xlabel("return on spend (%)", fontsize=9)
         roi_ax.axvline(0, color="#999999", linewidth=1)
         for ax in (cost_ax, roi_ax):
-            ax.set_yticks(range(len(labels)), labels)
+            ax.set_yticks(range(len(labels)), labels, fontsize=8)
             ax.set_ylim(-0.7, len(labels) - 0.3)
             ax.grid(axis="x", alpha=0.3)
         for ax in axes[1][2:]:
             ax.axis("off")
     handles = [Line2D([], [], marker="o", linestyle="", color=VERDICT_COLOURS[v], label=VERDICT_LABELS[v])
                for v in VERDICT_LABELS if v in used_verdicts]
+    handles.append(Line2D([], [], marker=">", linestyle="", color="#555555", label="interval continues off the axis"))
     fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8, frameon=False)
     segment = f", by {report.segment_by}" if report.segment_by else ""
     fig.suptitle(f"{report.key}: {report.method}{', CUPED' if report.cuped else ''}{segment}, "

@@ -9,6 +9,7 @@ from winback import __version__
 from winback.commands.analyze import analyze
 from winback.commands.churn import churn
 from winback.commands.demo import demo
+from winback.commands.plan import plan
 from winback.commands.experiments import (
     cohort,
     decide,
@@ -30,5 +31,6 @@ def cli() -> None:
     """Winback: catch customers who are slipping away and win them back at the lowest cost."""
 
 
-for command in (treatment, metric, experiment, cohort, optout, imports, decide, analyze, churn, uplift, allocate, demo):
+for command in (treatment, metric, experiment, cohort, optout, imports, plan, decide, analyze, churn, uplift, allocate,
+                demo):
     cli.add_command(command)

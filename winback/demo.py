@@ -32,6 +32,7 @@ from uplift.pipeline import UpliftRun, fit_and_allocate
 from warehouse.engine import open_warehouse
 from winback.charts import plot_effects
 from simulator.experiment import (
+    DEMO_AS_OF,
     DEMO_ARMS,
     DEMO_METRICS,
     DEMO_TREATMENTS,
@@ -180,7 +181,8 @@ def _run_experiment(db: Path, shop, workdir: Path, seed: int, value: float) -> t
         db,
     )
     start_experiment(EXPERIMENT_KEY, db)
-    summary = assign_users(EXPERIMENT_KEY, db=db)
+    # The simulated shop has its own clock: users are assigned on its scoring date, before deliveries and outcomes.
+    summary = assign_users(EXPERIMENT_KEY, db=db, now=pd.Timestamp(DEMO_AS_OF, tz="UTC").to_pydatetime())
     assignments = arm_of_users(EXPERIMENT_KEY, db)
     deliveries = simulate_deliveries(assignments, seed=seed + 11).assign(experiment_key=EXPERIMENT_KEY)
     outcomes = simulate_outcomes(shop.users, assignments, seed=seed + 12).assign(experiment_key=EXPERIMENT_KEY)

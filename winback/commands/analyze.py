@@ -215,5 +215,5 @@ def _money_table(items: list) -> str:
                      "margin": _money(e.incremental_margin),
                      "ROI": f"{_effect(e.roi, True)} [{_effect(e.roi_ci_low, True)}, {_effect(e.roi_ci_high, True)}]",
                      "break-even uplift": _points(e.break_even_uplift),
-                     "why undefined": e.reason if math.isnan(e.cost_per_retained) or math.isnan(e.roi) else ""})
+                     "why undefined": e.reason if not (math.isfinite(e.cost_per_retained) and math.isfinite(e.roi)) else ""})
     return _table(rows)
