@@ -10,6 +10,7 @@ from winback.commands.analyze import analyze
 from winback.commands.churn import churn
 from winback.commands.demo import demo
 from winback.commands.plan import plan
+from winback.commands.simulate import simulate
 from winback.commands.experiments import (
     cohort,
     decide,
@@ -32,5 +33,5 @@ def cli() -> None:
 
 
 for command in (treatment, metric, experiment, cohort, optout, imports, plan, decide, analyze, churn, uplift, allocate,
-                demo):
+                demo, simulate):
     cli.add_command(command)
