@@ -19,6 +19,7 @@ demo: $(STAMP)
 	$(BIN)/winback demo --db registry.db
 
 test: $(STAMP)
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n 2 -q
 
 bench: $(STAMP)

@@ -17,9 +17,9 @@ from tqdm.auto import tqdm
 from churn.features import compute_features
 from churn.ingest import fingerprint_events, load_events
 from churn.pipeline import demo_as_of_dates, score, train
+from simulator.shop import generate_shop, simulate
 from warehouse.engine import Warehouse
 from warehouse.events_table import write_events
-from simulator.shop import generate_shop, simulate
 
 TITLE = "Churn: SQL features and risk scores for 1M users / ~60M events on SQLite"
 NOTES = ("Peak memory is the process's resident set size sampled every 50 ms during the step (psutil); "
@@ -36,7 +36,7 @@ class PeakMemory:
         self.interval, self.process = interval, psutil.Process()
         self.peak, self._stop = 0, threading.Event()
 
-    def __enter__(self) -> "PeakMemory":
+    def __enter__(self) -> PeakMemory:
         self.peak = self.process.memory_info().rss
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()

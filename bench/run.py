@@ -10,7 +10,7 @@ import argparse
 import importlib
 import platform
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -54,7 +54,7 @@ def main() -> None:
             f"## {module.TITLE}",
             "",
             f"`python -m bench.run --only {name[6:]} --scale {args.scale}`: "
-            f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {platform.machine()}, "
+            f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.machine()}, "
             f"Python {platform.python_version()}, {_cpu_count()} cores, {elapsed:.0f} s in all.",
             "",
             table,

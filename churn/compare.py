@@ -22,6 +22,7 @@ from churn.model import ChurnModel
 from warehouse.engine import Warehouse
 from warehouse.feature_sql import orders_sql
 
+
 @dataclass(frozen=True)
 class MethodScore:
     """One method's ROC AUC on the scoring date's horizon."""

@@ -51,7 +51,7 @@ class BoostedLogit(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.n_jobs = n_jobs
 
-    def fit(self, X: np.ndarray, y: np.ndarray) -> "BoostedLogit":
+    def fit(self, X: np.ndarray, y: np.ndarray) -> BoostedLogit:
         X, y = np.asarray(X, dtype=float), np.asarray(y, dtype=int)
         self.classes_ = np.unique(y)
         self.base_ = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(X[:, : self.n_base], y)
@@ -94,7 +94,7 @@ class ChurnModel:
     def _design(self, features: pd.DataFrame) -> np.ndarray:
         return np.hstack([base_design(features).to_numpy(), features[self.features_].to_numpy(dtype=float)])
 
-    def fit(self, features: pd.DataFrame, churned: pd.Series | np.ndarray) -> "ChurnModel":
+    def fit(self, features: pd.DataFrame, churned: pd.Series | np.ndarray) -> ChurnModel:
         """Fit on one row per user (numeric features, including the RFM columns) and 0/1 churn labels."""
         if self.calibration not in ("sigmoid", "isotonic"):
             raise ChurnError(f"calibration must be 'sigmoid' or 'isotonic', got {self.calibration!r}")

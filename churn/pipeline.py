@@ -25,6 +25,7 @@ from churn.features import (
 from churn.ingest import EventSource, load_events
 from churn.model import Calibration, ChurnModel
 from churn.segments import SegmentRules, segment
+from common.settings import resolve_model_dir
 from experiments.cohorts import write_cohort
 from experiments.db import utc_now
 from experiments.errors import ExperimentError
@@ -35,7 +36,6 @@ from experiments.models import (
     save_model_record,
 )
 from warehouse.engine import Warehouse, open_warehouse
-from common.settings import resolve_model_dir
 
 DEFAULT_TARGET_PRECISION = 0.7
 HOLDOUT_SHARE = 0.25

@@ -25,7 +25,15 @@ from common.settings import ENV_VALUE_PER_RETAINED, value_per_retained_setting
 from experiments.errors import ExperimentError
 from experiments.metrics import ALL, ExperimentData, SegmentBy, collect
 from stats import (
-    Comparison, Economics, Method, Verdict, adjust_p_values, compare, economics, guardrail_verdict, srm,
+    Comparison,
+    Economics,
+    Method,
+    Verdict,
+    adjust_p_values,
+    compare,
+    economics,
+    guardrail_verdict,
+    srm,
     srm_flagged,
 )
 

@@ -3,15 +3,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from dataclasses import asdict, dataclass
-from typing import Literal, get_args
 
 from experiments.choices import METRIC_KINDS, TREATMENT_KINDS, MetricKind, TreatmentKind
 from experiments.db import RegistryLike, audit, open_registry, transaction, utc_now
-from experiments.lookup import unknown_name
 from experiments.errors import ExperimentError
-
+from experiments.lookup import unknown_name
 
 
 @dataclass(frozen=True)

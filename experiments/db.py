@@ -3,21 +3,21 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
-from typing import Iterator
+from datetime import UTC, datetime
 
 import sqlite_utils
 
-from experiments.schema import MIGRATIONS
 from common.settings import resolve_actor, resolve_db_path
+from experiments.schema import MIGRATIONS
 
 BUSY_TIMEOUT_MS = 60_000
 
 
 def utc_now() -> str:
     """Current UTC time as ISO-8601 text, the registry's one timestamp format."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 RegistryLike = str | os.PathLike[str] | sqlite_utils.Database | None

@@ -3,15 +3,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from dataclasses import asdict, dataclass, field, replace
-from typing import Literal
 
 from experiments.choices import Status
 from experiments.db import RegistryLike, audit, open_registry, transaction, utc_now
-from experiments.lookup import check_known, unknown_name
 from experiments.errors import ExperimentError
-
+from experiments.lookup import check_known, unknown_name
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ import pandas as pd
 
 from common.settings import resolve_actor
 from experiments.db import RegistryLike, audit, open_registry, transaction, utc_now
-from experiments.lookup import unknown_name
 from experiments.errors import ImportDataError
+from experiments.lookup import unknown_name
 
 
 @dataclass(frozen=True)

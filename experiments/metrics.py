@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
-from typing import Literal, get_args
+from typing import Literal
 
 import sqlite_utils
 

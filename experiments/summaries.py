@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from experiments.db import RegistryLike, open_registry
 from experiments.definitions import Status, list_experiments
@@ -38,7 +38,7 @@ def _days(start: str | None, end: str | None) -> float | None:
     if start is None:
         return None
     begin = datetime.fromisoformat(start.replace("Z", "+00:00"))
-    finish = datetime.fromisoformat(end.replace("Z", "+00:00")) if end else datetime.now(timezone.utc)
+    finish = datetime.fromisoformat(end.replace("Z", "+00:00")) if end else datetime.now(UTC)
     return round((finish - begin).total_seconds() / 86400, 1)
 
 

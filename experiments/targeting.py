@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -90,7 +90,7 @@ def assign_users(
             raise ExperimentError(f"experiment '{key}' has no target cohort; pass users from a file")
         user_ids = read_cohort_ids(experiment.target_cohort, db)
     candidates = pd.unique(pd.Series(user_ids, dtype=object).astype(str))
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     window_start = (now - timedelta(days=cap_window_days)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     assigned_at = now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 

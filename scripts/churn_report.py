@@ -21,8 +21,8 @@ from churn.features import compute_features, compute_labels
 from churn.ingest import load_events
 from churn.pipeline import demo_as_of_dates, load_churn_model, score, train
 from churn.segments import segment
-from warehouse.engine import Warehouse
 from simulator.shop import generate_shop
+from warehouse.engine import Warehouse
 
 CDNOW_DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "data" / "cdnow_master.txt"
 

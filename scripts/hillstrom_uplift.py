@@ -11,16 +11,14 @@ The known assignment probabilities (one third per arm) are passed to the learner
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
 
 import pandas as pd
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
 from uplift.fitting import fit_uplift
+
+ROOT = Path(__file__).resolve().parents[1]
 
 DATA = ROOT.parent / "shared" / "data" / "hillstrom.csv"
 OUT = ROOT / "docs" / "uplift_hillstrom.json"

@@ -13,6 +13,12 @@ import numpy as np
 import pandas as pd
 
 from churn.pipeline import demo_as_of_dates, history_features
+from simulator.experiment import (
+    DEMO_ARMS,
+    DEMO_TREATMENTS,
+    simulate_outcomes,
+    true_uplift,
+)
 from uplift.allocation import allocate
 from uplift.fitting import fit_uplift
 from uplift.frontier import budget_frontier
@@ -21,12 +27,6 @@ from uplift.policy_value import (
     arm_outcome_predictions,
     blanket_values,
     off_policy_value,
-)
-from simulator.experiment import (
-    DEMO_ARMS,
-    DEMO_TREATMENTS,
-    simulate_outcomes,
-    true_uplift,
 )
 
 

@@ -2,11 +2,9 @@
 from __future__ import annotations
 
 import math
-from typing import Literal
 
 from stats.choices import Verdict
 from stats.comparison import Comparison
-
 
 
 def guardrail_verdict(comparison: Comparison, higher_is_better: bool = True) -> Verdict:

@@ -6,8 +6,8 @@ import pytest
 from click.testing import CliRunner
 
 from churn.events import EVENT_TYPES
-from winback.cli import cli
 from simulator.shop import generate_shop
+from winback.cli import cli
 
 SHOP = generate_shop(1_500, seed=3, as_of="2026-06-30", horizon_days=60)
 TRAIN, VALIDATE, SCORE = "2026-02-28", "2026-04-29", "2026-06-29"  # demo_as_of_dates(2026-06-30, 60)

@@ -9,12 +9,12 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from common.settings import resolve_model_dir
 from experiments.errors import ExperimentError
 from experiments.models import ModelRecord, data_fingerprint, load_model_record, save_model_record
 from uplift.errors import UpliftError
 from uplift.fitting import UpliftFit
 from uplift.learners import UpliftModel
-from common.settings import resolve_model_dir
 
 PathLike = str | os.PathLike[str]
 

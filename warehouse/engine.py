@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Literal
+from typing import Literal
 
 import pandas as pd
 
-from warehouse.errors import WarehouseError
 from common.settings import resolve_db_path, resolve_warehouse_setting
+from warehouse.errors import WarehouseError
 
 EngineName = Literal["sqlite", "spark"]
 BUSY_TIMEOUT_MS = 60_000

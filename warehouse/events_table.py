@@ -5,9 +5,10 @@ this module only stores already-clean frames (ts as ISO text 'YYYY-MM-DDTHH:MM:S
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
-from typing import Iterable, Literal
+from datetime import UTC, datetime
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -59,7 +60,7 @@ def write_events(
     if mode not in ("replace", "append"):
         raise WarehouseError(f"unknown write mode '{mode}'; use 'replace' or 'append'")
     ensure_events_table(warehouse)
-    loaded_at = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    loaded_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     with warehouse.transaction() as conn:
         if mode == "append":
             seen = conn.execute("SELECT fingerprint FROM event_loads WHERE source = ?", (source,)).fetchone()

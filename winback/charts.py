@@ -93,7 +93,7 @@ def plot_effects(report: ExperimentReport, path: str | Path) -> Path:
         chosen = [(label, c, verdict) for title, label, c, verdict, _ in effects if title == panel]
         limits = _limits([c.effect for _, c, _ in chosen], [c.ci_low for _, c, _ in chosen],
                          [c.ci_high for _, c, _ in chosen], scale)
-        for y, (label, c, verdict) in enumerate(chosen):
+        for y, (_label, c, verdict) in enumerate(chosen):
             used_verdicts.add(verdict)
             _interval(ax, y, c.effect, c.ci_low, c.ci_high, VERDICT_COLOURS.get(verdict, VERDICT_COLOURS[None]),
                       scale, limits)

@@ -9,8 +9,6 @@ from winback import __version__
 from winback.commands.analyze import analyze
 from winback.commands.churn import churn
 from winback.commands.demo import demo
-from winback.commands.plan import plan
-from winback.commands.simulate import simulate
 from winback.commands.experiments import (
     cohort,
     decide,
@@ -20,6 +18,8 @@ from winback.commands.experiments import (
     optout,
     treatment,
 )
+from winback.commands.plan import plan
+from winback.commands.simulate import simulate
 from winback.commands.uplift import allocate, uplift
 
 # forestci (pulled in by causalml) logs an error when the optional duecredit citation tool is absent.

@@ -13,13 +13,12 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
 from churn.ingest import load_events
 from churn.pipeline import demo_as_of_dates, flag, history_features, train
-from experiments.analysis import ExperimentReport, analyze_experiment
+from experiments.analysis import analyze_experiment
 from experiments.catalog import Metric, Treatment, save_metric, save_treatment
 from experiments.cohorts import read_cohort
 from experiments.decisions import recommend_winner
@@ -27,13 +26,9 @@ from experiments.definitions import Arm, Experiment, create_experiment
 from experiments.imports import import_deliveries, import_outcomes
 from experiments.lifecycle import record_decision, start_experiment, stop_experiment
 from experiments.targeting import AssignmentSummary, arm_of_users, assign_users
-from uplift.frontier import budget_frontier
-from uplift.pipeline import UpliftRun, fit_and_allocate
-from warehouse.engine import open_warehouse
-from winback.charts import plot_effects
 from simulator.experiment import (
-    DEMO_AS_OF,
     DEMO_ARMS,
+    DEMO_AS_OF,
     DEMO_METRICS,
     DEMO_TREATMENTS,
     simulate_deliveries,
@@ -41,6 +36,10 @@ from simulator.experiment import (
     true_uplift,
 )
 from simulator.shop import generate_shop
+from uplift.frontier import budget_frontier
+from uplift.pipeline import UpliftRun, fit_and_allocate
+from warehouse.engine import open_warehouse
+from winback.charts import plot_effects
 
 EXPERIMENT_KEY = "demo-winback"
 COHORT_KEY = "demo-at-risk"

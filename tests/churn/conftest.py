@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 
 from churn.ingest import load_events
-from warehouse.engine import Warehouse
 from simulator.shop import generate_shop
+from warehouse.engine import Warehouse
 
 TINY_EVENTS = [
     # user 007: three orders, a complaint and a return; user 0100: one order; user 0042: browses only

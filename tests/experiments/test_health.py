@@ -1,7 +1,7 @@
 """Health checks: each fault is planted in a real registry through the services, and reported with its exact count."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import pytest
@@ -22,7 +22,7 @@ OUTSIDE = [f"x{i:03d}" for i in range(25)]
 
 
 def stamp(delta_days: float = 0.0) -> str:
-    return (datetime.now(timezone.utc) + timedelta(days=delta_days)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return (datetime.now(UTC) + timedelta(days=delta_days)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 @pytest.fixture

@@ -12,9 +12,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from experiments.catalog import Metric, save_metric
 from experiments.db import open_registry
 from experiments.errors import ImportDataError
-from experiments.catalog import Metric, save_metric
 from experiments.imports import import_deliveries, import_outcomes
 from experiments.lifecycle import start_experiment
 from experiments.targeting import arm_of_users, assign_users

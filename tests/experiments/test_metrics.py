@@ -4,12 +4,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from seeded_registry import ARMS, Users, seed_registry
 
 from experiments.db import open_registry
 from experiments.errors import ExperimentError
 from experiments.metrics import collect
-
-from seeded_registry import ARMS, Users, seed_registry
 
 
 @pytest.fixture

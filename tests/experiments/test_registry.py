@@ -6,7 +6,14 @@ import sqlite3
 import pytest
 
 from experiments.catalog import (
-    Metric, Treatment, get_treatment, list_metrics, list_treatments, save_metric, save_treatment, update_treatment,
+    Metric,
+    Treatment,
+    get_treatment,
+    list_metrics,
+    list_treatments,
+    save_metric,
+    save_treatment,
+    update_treatment,
 )
 from experiments.db import open_registry, schema_version
 from experiments.definitions import Arm, create_experiment, get_experiment, list_experiments

@@ -1,7 +1,7 @@
 """Assigning cohorts behind the guard rails: opt-outs, layers, contact cap, idempotent re-runs."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -91,7 +91,7 @@ def test_one_running_experiment_per_layer(running_db, make_experiment):
 
 
 def test_contact_cap_counts_treatments_in_the_window(catalog_db, make_experiment):
-    now = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 1, tzinfo=UTC)
     for i in range(3):
         create_experiment(make_experiment(f"e{i}", layer=f"l{i}"), catalog_db)
         start_experiment(f"e{i}", catalog_db)

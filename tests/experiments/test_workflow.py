@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from experiments.analysis import analyze_experiment
-from experiments.catalog import Metric, save_metric, update_treatment
 from experiments.audit_log import read_audit_log
+from experiments.catalog import Metric, save_metric, update_treatment
 from experiments.db import open_registry
 from experiments.definitions import build_arms, create_experiment, delete_draft, get_experiment, update_draft
 from experiments.errors import ExperimentError, ImportDataError

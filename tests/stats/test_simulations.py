@@ -75,7 +75,7 @@ def test_cuped_narrows_intervals_and_keeps_coverage() -> None:
     rng = np.random.default_rng(15)
     n, runs = 1000, 1000
     widths, covered = [], 0
-    for i in range(runs):
+    for _ in range(runs):
         arms = []
         for lift in (0.0, 0.3):
             pre = rng.normal(10, 3, n)

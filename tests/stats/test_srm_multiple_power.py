@@ -6,7 +6,13 @@ import math
 import pytest
 
 from stats import (
-    StatsError, adjust_p_values, duration_days, minimum_detectable_effect, proportion_power, sample_size, srm,
+    StatsError,
+    adjust_p_values,
+    duration_days,
+    minimum_detectable_effect,
+    proportion_power,
+    sample_size,
+    srm,
     srm_flagged,
 )
 

@@ -5,7 +5,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from uplift.errors import UpliftError
 from simulator.experiment import (
     DEMO_ARMS,
     DEMO_METRICS,
@@ -14,6 +13,7 @@ from simulator.experiment import (
     simulate_outcomes,
     true_uplift,
 )
+from uplift.errors import UpliftError
 
 
 def make_users(n: int, seed: int = 0) -> pd.DataFrame:

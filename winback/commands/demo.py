@@ -5,8 +5,8 @@ import json
 
 import click
 
-from winback.cli_support import clean_errors
 from common.settings import resolve_db_path
+from winback.cli_support import clean_errors
 
 
 @click.command()

@@ -5,6 +5,8 @@ vip_care, reco_email, care_content), so what Winback measures can be checked aga
 """
 from __future__ import annotations
 
+from datetime import UTC
+
 import click
 
 from winback.cli_support import clean_errors, db_option
@@ -54,7 +56,7 @@ def simulate_shop(n_users: int, seed: int, as_of: str | None, out: str) -> None:
 def simulate_outcomes_command(key: str, shop_dir: str, out: str, seed: int, db: str | None) -> None:
     """What experiment KEY's assigned users would do: one delivery per treated user and their outcomes
     (retained, revenue pre and post, unsubscribed), drawn from the shop's true effects."""
-    from datetime import datetime, timezone
+    from datetime import datetime
     from pathlib import Path
 
     import pandas as pd
@@ -79,7 +81,7 @@ def simulate_outcomes_command(key: str, shop_dir: str, out: str, seed: int, db: 
     by_treatment = pd.DataFrame({"user_id": assigned["user_id"],
                                  "arm_key": assigned["treatment_key"].fillna("control").astype(str)})
     as_of = str(users["as_of"].iloc[0])
-    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     deliveries = simulate_deliveries(by_treatment, seed=seed, as_of=as_of).assign(experiment_key=key, sent_at=now)
     outcomes = simulate_outcomes(users, by_treatment, seed=seed + 1, as_of=as_of).assign(experiment_key=key)
     # Post-period outcomes are observed now, after assignment; pre-period ones at the shop's date, before it.
