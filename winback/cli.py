@@ -35,3 +35,7 @@ def cli() -> None:
 for command in (treatment, metric, experiment, cohort, optout, imports, plan, decide, analyze, churn, uplift, allocate,
                 demo, simulate):
     cli.add_command(command)
+
+
+if __name__ == "__main__":
+    cli()
