@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
 import sqlite_utils
@@ -233,7 +233,14 @@ def _compare(data: ExperimentData, control: str, arm: str, metric: str, segment:
     use_cuped = cuped and a.has_pre and b.has_pre
     if cuped and not use_cuped:
         notes.append(f"CUPED skipped for '{metric}': no pre-period outcomes")
-    return compare(a, b, cuped=use_cuped, **options)
+    result = compare(a, b, cuped=use_cuped, **options)
+    info = next((m for m in data.metrics if m.key == metric), None)
+    if info is not None and not info.higher_is_better:
+        # Lower is better: "winning" is a decrease, so the chance to win and the two risks trade places
+        # (GrowthBook does the same for inverse metrics).
+        result = replace(result, chance_to_win=1.0 - result.chance_to_win, risk=result.risk_control,
+                         risk_control=result.risk)
+    return result
 
 
 def _money_metric(data: ExperimentData, notes: list[str]) -> bool:

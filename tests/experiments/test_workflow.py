@@ -157,3 +157,18 @@ def test_a_safe_winner_needs_no_override(with_outcomes):
     stop_experiment("winback-1", db)
     decision = record_decision("winback-1", "reco", "cheap", "ana", db)
     assert decision.override is None
+
+
+def test_chance_to_win_follows_the_metric_direction(with_outcomes):
+    db, arms, tmp_path = with_outcomes
+    rng = np.random.default_rng(2)
+    coupon = arms["arm_key"].eq("coupon").to_numpy()
+    pd.DataFrame({"experiment_key": "winback-1", "user_id": arms["user_id"], "metric": "unsubscribed",
+                  "value": (rng.random(len(arms)) < np.where(coupon, 0.01, 0.05)).astype(int)}
+                 ).to_csv(tmp_path / "unsub.csv", index=False)
+    import_outcomes(tmp_path / "unsub.csv", db)
+    report = analyze_experiment("winback-1", db, method="bayesian")
+    fewer_unsubscribes = report.result("coupon", "unsubscribed").comparison
+    # The coupon arm unsubscribes less: on a lower-is-better metric that is a win, so the chance is near 1.
+    assert fewer_unsubscribes.effect < 0 and fewer_unsubscribes.chance_to_win > 0.99
+    assert fewer_unsubscribes.risk <= fewer_unsubscribes.risk_control
