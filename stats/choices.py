@@ -1,11 +1,6 @@
-"""The closed choices of the statistics engine, declared once (front doors read them without loading scipy)."""
+"""The statistics engine's closed choices (declared in common.choices so the CLI can list them cheaply)."""
 from __future__ import annotations
 
-from typing import Literal, get_args
+from common.choices import CORRECTIONS, METHODS, VERDICTS, Correction, Method, Verdict
 
-Method = Literal["ttest", "sequential", "bayesian"]
-METHODS: tuple[str, ...] = get_args(Method)
-Correction = Literal["holm", "bh"]
-CORRECTIONS: tuple[str, ...] = get_args(Correction)
-Verdict = Literal["pass", "warn", "fail", "undefined"]
-VERDICTS: tuple[str, ...] = get_args(Verdict)
+__all__ = ["CORRECTIONS", "METHODS", "VERDICTS", "Correction", "Method", "Verdict"]

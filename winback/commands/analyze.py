@@ -5,9 +5,9 @@ import math
 
 import click
 
+from common.choices import METHODS
 from common.jsonable import dumps
 from experiments.choices import SEGMENT_COLUMNS
-from stats.choices import METHODS
 from winback.cli_support import clean_errors, db_option
 
 STATUS_MARKS = {"ok": "ok  ", "warn": "WARN", "fail": "FAIL", "not_checked": "--  "}
