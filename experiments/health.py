@@ -101,12 +101,18 @@ def _srm(database, key: str, experiment) -> HealthCheck:
     return HealthCheck("srm", title, "ok", off, f"arm sizes fit the weights (p = {p:.3f})", "", detail)
 
 
-def _control_treated(database, key: str) -> HealthCheck:
-    n = _one(database, """
+def _sent_off_arm(database, key: str, control: bool) -> int:
+    """Users of the control arm (or of the treatment arms) sent a treatment that is not their arm's."""
+    return _one(database, """
         SELECT COUNT(DISTINCT d.user_id) FROM deliveries d
         JOIN assignments a ON a.experiment_key = d.experiment_key AND a.user_id = d.user_id
         JOIN arms r ON r.experiment_key = a.experiment_key AND r.arm_key = a.arm_key
-        WHERE d.experiment_key = ? AND r.is_control = 1 AND d.treatment_key IS NOT r.treatment_key""", (key,))
+        WHERE d.experiment_key = ? AND r.is_control = ? AND d.treatment_key IS NOT r.treatment_key""",
+                (key, int(control)))
+
+
+def _control_treated(database, key: str) -> HealthCheck:
+    n = _sent_off_arm(database, key, control=True)
     title = "Control users treated"
     if n:
         return HealthCheck("control_treated", title, "fail", n, f"{n:,} control users were sent a treatment",
@@ -116,11 +122,7 @@ def _control_treated(database, key: str) -> HealthCheck:
 
 
 def _cross_arm(database, key: str) -> HealthCheck:
-    n = _one(database, """
-        SELECT COUNT(DISTINCT d.user_id) FROM deliveries d
-        JOIN assignments a ON a.experiment_key = d.experiment_key AND a.user_id = d.user_id
-        JOIN arms r ON r.experiment_key = a.experiment_key AND r.arm_key = a.arm_key
-        WHERE d.experiment_key = ? AND r.is_control = 0 AND d.treatment_key IS NOT r.treatment_key""", (key,))
+    n = _sent_off_arm(database, key, control=False)
     title = "Other arm's treatment"
     if n:
         return HealthCheck("cross_arm", title, "fail", n, f"{n:,} users were sent another arm's treatment",
