@@ -1,6 +1,7 @@
 """The churn workflow end to end: load events, train + validate + store a model, score, flag a cohort.
 
-These functions are what the CLI (`winback churn ...`) and the demo pipeline call.
+These functions are what the CLI (`winback churn ...`) and the demo pipeline call. `flag` returns the
+cohort; the caller stores it in the registry (`experiments.cohorts.write_cohort`).
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from churn.clv import ClvSettings, CustomerValue, customer_value
 from churn.errors import ChurnError
 from churn.evaluate import ValidationReport, validate
 from churn.features import (
@@ -22,11 +24,11 @@ from churn.features import (
     model_columns,
     parse_as_of,
 )
+from churn.flagging import FlagSpec, select
 from churn.ingest import EventSource, load_events
 from churn.model import Calibration, ChurnModel
-from churn.segments import SegmentRules, segment
+from churn.segments import SegmentRules, TierCut, TierRule, segment, tier_cut
 from common.settings import resolve_model_dir
-from experiments.cohorts import write_cohort
 from experiments.db import utc_now
 from experiments.errors import ExperimentError
 from experiments.models import (
@@ -36,9 +38,11 @@ from experiments.models import (
     save_model_record,
 )
 from warehouse.engine import Warehouse, open_warehouse
+from warehouse.feature_sql import orders_sql
 
 DEFAULT_TARGET_PRECISION = 0.7
 HOLDOUT_SHARE = 0.25
+DEFAULT_CLV = ClvSettings()
 
 PathLike = str | os.PathLike[str]
 
@@ -55,22 +59,6 @@ class TrainResult:
     train_churn_rate: float
     validation: ValidationReport
     top_features: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class FlagResult:
-    """What a flag run wrote: cohort size out of the users scored, by stage."""
-
-    cohort_key: str
-    model: str
-    as_of: str
-    n_scored: int
-    n_flagged: int
-    flagged_by_stage: dict[str, int]
-    rule: str
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -191,7 +179,7 @@ def _stratified_holdout(y: np.ndarray, share: float, rng: np.random.Generator) -
     held = np.zeros(len(y), dtype=bool)
     for value in (0, 1):
         idx = np.flatnonzero(y == value)
-        held[rng.choice(idx, size=int(round(share * len(idx))), replace=False)] = True
+        held[rng.choice(idx, size=round(share * len(idx)), replace=False)] = True
     return held
 
 
@@ -229,6 +217,61 @@ def history_features(
     return features[model_columns(features)]
 
 
+@dataclass(frozen=True)
+class Scored:
+    """Every scored user (highest risk first) with the value-tier cut-off and the customer-value fit behind it."""
+
+    users: pd.DataFrame
+    tier_cut: TierCut
+    clv: CustomerValue | None
+
+
+def score_users(
+    model: str,
+    events: EventSource | Warehouse | None,
+    as_of: str | pd.Timestamp,
+    db: PathLike | None = None,
+    *,
+    warehouse: PathLike | Warehouse | None = None,
+    tiers: TierRule | None = None,
+    clv: ClvSettings | None = DEFAULT_CLV,
+    with_features: bool = False,
+    progress: bool = False,
+) -> Scored:
+    """Risk, customer value, stage, tier and reason of every user with history on or before `as_of`.
+
+    `clv=None` skips customer value (then tiers must be by spend or the fixed monthly amount);
+    `with_features` appends the model's feature columns, for uplift models.
+    """
+    as_of = parse_as_of(as_of)
+    tiers = tiers or TierRule()
+    if clv is None and tiers.basis == "clv":
+        raise ChurnError("tiers by customer value need customer value; drop --no-clv or choose --tiers spend")
+    fitted = load_churn_model(model, db)
+    bar = tqdm(total=4, desc="churn score", unit="step", disable=None if progress else True)
+    wh = _warehouse(events, warehouse, db)
+    _step(bar, "features")
+    features = compute_features(wh, as_of)
+    _step(bar, "customer value")
+    value = None
+    if clv is not None:
+        orders = wh.query_frame(orders_sql(), {"end": (as_of + pd.Timedelta(days=1)).strftime("%Y-%m-%d")})
+        value = customer_value(orders, as_of, features.index, clv)
+    _step(bar, "risk and segments")
+    clv_column = value.users["clv"] if value is not None else None
+    segments = segment(features, fitted.rules_, tiers, clv_column)
+    out = pd.DataFrame({"user_id": features.index.astype("str"), "risk": fitted.predict_risk(features)})
+    if value is not None:
+        out["clv"] = clv_column.to_numpy(dtype=float)
+    out = pd.concat([out, segments.reset_index(drop=True)], axis=1)
+    if with_features:
+        out = pd.concat([out, features[model_columns(features)].reset_index(drop=True)], axis=1)
+    bar.update()
+    bar.close()
+    out = out.sort_values(["risk", "user_id"], ascending=[False, True], kind="stable").reset_index(drop=True)
+    return Scored(users=out, tier_cut=tier_cut(features, tiers, clv_column), clv=value)
+
+
 def score(
     model: str,
     events: EventSource | Warehouse | None,
@@ -236,60 +279,66 @@ def score(
     db: PathLike | None = None,
     *,
     warehouse: PathLike | Warehouse | None = None,
+    tiers: TierRule | None = None,
+    clv: ClvSettings | None = DEFAULT_CLV,
+    with_features: bool = False,
     progress: bool = False,
 ) -> pd.DataFrame:
-    """Risk, stage, tier and reason of every user with history on or before `as_of` (highest risk first)."""
-    as_of = parse_as_of(as_of)
-    fitted = load_churn_model(model, db)
-    bar = tqdm(total=3, desc="churn score", unit="step", disable=None if progress else True)
-    wh = _warehouse(events, warehouse, db)
-    bar.update()
-    features = compute_features(wh, as_of)
-    bar.update()
-    segments = segment(features, fitted.rules_)
-    out = pd.DataFrame({"user_id": features.index.astype("str"), "risk": fitted.predict_risk(features)})
-    out = pd.concat([out, segments.reset_index(drop=True)], axis=1)
-    bar.update()
-    bar.close()
-    return out.sort_values(["risk", "user_id"], ascending=[False, True], kind="stable").reset_index(drop=True)
+    """The table of `score_users`: user_id, risk, clv, stage, tier, reason[, features] (highest risk first)."""
+    return score_users(model, events, as_of, db, warehouse=warehouse, tiers=tiers, clv=clv,
+                       with_features=with_features, progress=progress).users
+
+
+@dataclass(frozen=True)
+class FlagResult:
+    """A flagged cohort for the caller to store (`experiments.cohorts.write_cohort`) and how it was chosen."""
+
+    model: str
+    as_of: str
+    n_scored: int
+    n_candidates: int
+    n_flagged: int
+    flagged_by_stage: dict[str, int]
+    flagged_by_tier: dict[str, int]
+    rule: str
+    tier_rule: str
+    expected_precision: float
+    expected_churners: float
+    warnings: list[str]
+    users: pd.DataFrame = field(repr=False)  # user_id, risk[, clv], stage, tier, reason, model, scored_at
+
+    def to_dict(self) -> dict:
+        return {k: v for k, v in asdict(self).items() if k != "users"}
 
 
 def flag(
     model: str,
     events: EventSource | Warehouse | None,
     as_of: str | pd.Timestamp,
-    cohort_key: str,
     db: PathLike | None = None,
     *,
     warehouse: PathLike | Warehouse | None = None,
-    min_risk: float | None = None,
-    top: int | None = None,
+    spec: FlagSpec | None = None,
+    tiers: TierRule | None = None,
+    clv: ClvSettings | None = DEFAULT_CLV,
     progress: bool = False,
 ) -> FlagResult:
-    """Score, pick the users at risk, and replace cohort `cohort_key` with them in the registry.
+    """Score and pick the users at risk by `spec` (churn.flagging); returns the cohort, writes nothing.
 
-    Default rule: risk at or above the model's threshold for the user's lifecycle stage (chosen for the
-    target precision at training). `min_risk` replaces it with one cut-off; `top` keeps the N riskiest.
+    Default: stages other than 'churned', the riskiest users while their mean risk (expected precision)
+    stays at or above the model's target precision.
     """
-    as_of = parse_as_of(as_of)
-    if min_risk is not None and not 0 <= min_risk <= 1:
-        raise ChurnError(f"--min-risk must be between 0 and 1, got {min_risk}")
-    if top is not None and top < 1:
-        raise ChurnError(f"--top must be at least 1, got {top}")
-    scored = score(model, events, as_of, db, warehouse=warehouse, progress=progress)
-    if min_risk is None and top is None:
-        thresholds = load_churn_model(model, db).thresholds_
-        cut = scored["stage"].map(thresholds).astype(float)
-        chosen = scored[scored["risk"] >= cut]  # NaN cut-off (no reliable threshold): not flagged
-        rule = "per-stage thresholds " + ", ".join(f"{k}={v:.3f}" for k, v in sorted(thresholds.items()) if v == v)
-    else:
-        chosen = scored if min_risk is None else scored[scored["risk"] >= min_risk]
-        chosen = chosen if top is None else chosen.head(top)
-        rule = " and ".join(p for p in (f"risk >= {min_risk}" if min_risk is not None else "",
-                                        f"top {top}" if top is not None else "") if p)
-    cohort = chosen.assign(model=model, scored_at=utc_now())
-    write_cohort(cohort, cohort_key, db)
-    return FlagResult(cohort_key=cohort_key, model=model, as_of=str(parse_as_of(as_of).date()),
-                      n_scored=len(scored), n_flagged=len(cohort),
-                      flagged_by_stage={str(k): int(v) for k, v in cohort["stage"].value_counts().sort_index().items()},
-                      rule=rule)
+    spec = spec or FlagSpec()
+    scored = score_users(model, events, as_of, db, warehouse=warehouse, tiers=tiers, clv=clv, progress=progress)
+    fitted = load_churn_model(model, db)
+    precision = float(load_model_record(model, db).metrics.get("validation", {}).get(
+        "target_precision", DEFAULT_TARGET_PRECISION))
+    chosen = select(scored.users, spec, model_precision=precision, stage_cutoffs=fitted.thresholds_)
+    cohort = chosen.users.assign(model=model, scored_at=utc_now())
+    return FlagResult(
+        model=model, as_of=str(parse_as_of(as_of).date()), n_scored=chosen.n_scored,
+        n_candidates=chosen.n_candidates, n_flagged=len(cohort),
+        flagged_by_stage={str(k): int(v) for k, v in cohort["stage"].value_counts().sort_index().items()},
+        flagged_by_tier={str(k): int(v) for k, v in cohort["tier"].value_counts().sort_index().items()},
+        rule=chosen.rule, tier_rule=scored.tier_cut.description, expected_precision=chosen.expected_precision,
+        expected_churners=chosen.expected_churners, warnings=chosen.warnings, users=cohort)

@@ -11,8 +11,12 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from churn.errors import ChurnError
+
 Stage = Literal["new", "growing", "mature", "at_risk", "churned"]
 Tier = Literal["high_value", "regular", "prospect"]
+TierBasis = Literal["clv", "spend", "monthly"]
+TIER_BASES: tuple[TierBasis, ...] = ("clv", "spend", "monthly")
 Reason = Literal["price_sensitive", "unhappy_service", "needs_changed", "unknown"]
 
 
@@ -26,7 +30,6 @@ class SegmentRules:
     single_order_overdue_days: float = 60.0  # one order only and none since this many days: 'at_risk'
     activity_drop: float = 0.5  # sessions in the last 30 days below this share of the usual month: 'at_risk'
     growing_ratio: float = 1.25  # orders in the last 90 days above this multiple of the 90 before: 'growing'
-    high_value_monthly: float = 500.0  # average monthly spend above this: 'high_value'
     price_coupon_share: float = 0.5  # share of orders with a coupon
     price_unused_coupons: float = 2.0  # coupons claimed and not used in 90 days
     unhappy_score: float = 2.0  # complaints + returns + 0.5 * chats + low ratings in 90 days
@@ -39,6 +42,43 @@ class SegmentRules:
 
 
 DEFAULT_RULES = SegmentRules()
+
+
+@dataclass(frozen=True)
+class TierRule:
+    """Who is high value: the top share of buyers by predicted value (clv) or monthly spend, or a fixed amount.
+
+    'clv' and 'spend' follow the shop's own distribution (the top `high_value_share` of users who ever
+    ordered, with a value above 0); 'monthly' is the seed's fixed rule (average monthly spend above
+    `high_value_monthly`, 500 by default).
+    """
+
+    basis: TierBasis = "clv"
+    high_value_share: float = 0.2
+    high_value_monthly: float = 500.0
+
+    def __post_init__(self) -> None:
+        if self.basis not in TIER_BASES:
+            raise ChurnError(f"unknown tier basis {self.basis!r}; choose one of {', '.join(TIER_BASES)}")
+        if not 0 < self.high_value_share < 1:
+            raise ChurnError(f"--high-value-share must be between 0 and 1, got {self.high_value_share}")
+        if self.high_value_monthly < 0:
+            raise ChurnError(f"--high-value-monthly must be at least 0, got {self.high_value_monthly}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class TierCut:
+    """The value a user needs to be high value under a rule, and the rule in words."""
+
+    basis: TierBasis
+    cutoff: float
+    description: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
 
 
 def _f(features: pd.DataFrame, column: str) -> np.ndarray:
@@ -66,10 +106,34 @@ def lifecycle_stage(features: pd.DataFrame, rules: SegmentRules = DEFAULT_RULES)
     return pd.Series(stage, index=features.index, name="stage")
 
 
-def value_tier(features: pd.DataFrame, rules: SegmentRules = DEFAULT_RULES) -> pd.Series:
-    """high_value above the monthly-spend threshold, prospect when never ordered, else regular."""
-    monthly, orders = _f(features, "monthly_spend"), _f(features, "orders")
-    tier = np.select([orders == 0, monthly > rules.high_value_monthly], ["prospect", "high_value"], "regular")
+def _tier_values(features: pd.DataFrame, rule: TierRule, clv: pd.Series | None) -> np.ndarray:
+    """The per-user value the tier rule ranks: predicted value for 'clv', else average monthly spend."""
+    if rule.basis != "clv":
+        return np.nan_to_num(_f(features, "monthly_spend"))
+    if clv is None:
+        raise ChurnError("tiers by customer value need the clv column; compute it, or use tiers by spend")
+    return np.nan_to_num(clv.reindex(features.index).to_numpy(dtype=float))
+
+
+def tier_cut(features: pd.DataFrame, rule: TierRule, clv: pd.Series | None = None) -> TierCut:
+    """The high-value cut-off under `rule` for these users (a quantile of the buyers' values, or the fixed amount)."""
+    if rule.basis == "monthly":
+        return TierCut("monthly", rule.high_value_monthly,
+                       f"average monthly spend above {rule.high_value_monthly:,.2f}")
+    values = _tier_values(features, rule, clv)
+    buyers = values[(_f(features, "orders") > 0) & (values > 0)]
+    cutoff = float(np.quantile(buyers, 1 - rule.high_value_share)) if buyers.size else float("inf")
+    what = "predicted customer value (clv)" if rule.basis == "clv" else "average monthly spend"
+    return TierCut(rule.basis, cutoff, f"top {rule.high_value_share:.0%} of buyers by {what}: at least {cutoff:,.2f}")
+
+
+def value_tier(features: pd.DataFrame, rule: TierRule | None = None, clv: pd.Series | None = None) -> pd.Series:
+    """high_value at or above the rule's cut-off (above it for the fixed monthly amount), prospect when never ordered."""
+    rule = rule or TierRule(basis="spend")
+    values, orders = _tier_values(features, rule, clv), _f(features, "orders")
+    cut = tier_cut(features, rule, clv).cutoff
+    high = values > cut if rule.basis == "monthly" else (values >= cut) & (values > 0)
+    tier = np.select([orders == 0, high], ["prospect", "high_value"], "regular")
     return pd.Series(tier, index=features.index, name="tier")
 
 
@@ -98,8 +162,9 @@ def likely_reason(features: pd.DataFrame, rules: SegmentRules = DEFAULT_RULES) -
     return pd.Series(reason, index=features.index, name="reason")
 
 
-def segment(features: pd.DataFrame, rules: SegmentRules = DEFAULT_RULES) -> pd.DataFrame:
-    """stage, tier and reason for every user in `features`."""
+def segment(features: pd.DataFrame, rules: SegmentRules = DEFAULT_RULES, tiers: TierRule | None = None,
+            clv: pd.Series | None = None) -> pd.DataFrame:
+    """stage, tier and reason for every user in `features` (tiers by spend quantile unless a rule is given)."""
     return pd.concat(
-        [lifecycle_stage(features, rules), value_tier(features, rules), likely_reason(features, rules)], axis=1
+        [lifecycle_stage(features, rules), value_tier(features, tiers, clv), likely_reason(features, rules)], axis=1
     )

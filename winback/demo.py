@@ -16,11 +16,13 @@ from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 
+from churn.flagging import STAGES, FlagSpec
 from churn.ingest import load_events
 from churn.pipeline import demo_as_of_dates, flag, history_features, train
+from churn.segments import TierRule
 from experiments.analysis import analyze_experiment
 from experiments.catalog import Metric, Treatment, save_metric, save_treatment
-from experiments.cohorts import read_cohort
+from experiments.cohorts import read_cohort, write_cohort
 from experiments.decisions import recommend_winner
 from experiments.definitions import Arm, Experiment, create_experiment
 from experiments.imports import import_deliveries, import_outcomes
@@ -116,7 +118,10 @@ def run_demo(
     dates = demo_as_of_dates(shop.as_of, shop.horizon_days)
     trained = train(warehouse, dates["train"], shop.horizon_days, CHURN_MODEL, db,
                     validate_as_of=dates["validate"], model_dir=workdir / "models")
-    flagged = flag(CHURN_MODEL, warehouse, dates["score"], COHORT_KEY, db)
+    # the demo keeps its original cohort: every stage by the per-stage thresholds, the seed's 500-a-month tier
+    flagged = flag(CHURN_MODEL, warehouse, dates["score"], db, spec=FlagSpec(rule="stage-thresholds", stages=STAGES),
+                   tiers=TierRule(basis="monthly"), clv=None)
+    write_cohort(flagged.users, COHORT_KEY, db)
     auc = float(trained.validation.roc_auc)
     lines.append(f"churn: model {CHURN_MODEL} validated as of {dates['validate'].date()}: ROC AUC {auc:.3f}; "
                  f"{flagged.n_flagged:,} of {flagged.n_scored:,} users flagged into cohort {COHORT_KEY} "

@@ -97,21 +97,88 @@ def churn_train(events_path, events_format, as_of, horizon_days, name, validate_
     click.echo(f"saved to {result.path}")
 
 
+def _tier_clv_options(func):
+    """--tiers, --high-value-share, --high-value-monthly, --clv-months, --margin, --no-clv."""
+    options = [
+        click.option("--tiers", type=click.Choice(["clv", "spend", "monthly"]), default="clv", show_default=True,
+                     help="High value = the top --high-value-share of buyers by predicted customer value (clv) or "
+                          "by average monthly spend (spend), or monthly spend above --high-value-monthly (monthly)."),
+        click.option("--high-value-share", type=float, default=0.2, show_default=True,
+                     help="Share of buyers that is high value (tiers clv and spend)."),
+        click.option("--high-value-monthly", type=float, default=500.0, show_default=True,
+                     help="Monthly spend above which a user is high value (tiers monthly)."),
+        click.option("--clv-months", type=int, default=12, show_default=True,
+                     help="Horizon of the predicted customer value, in months."),
+        click.option("--margin", type=float, default=1.0, show_default=True,
+                     help="Share of spend that is margin: clv is predicted spend times this."),
+        click.option("--no-clv", is_flag=True, help="Skip customer value (BG/NBD + Gamma-Gamma); no clv column."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _value_settings(tiers, high_value_share, high_value_monthly, clv_months, margin, no_clv):
+    """The tier rule and customer-value settings from the options."""
+    from churn.clv import ClvSettings
+    from churn.segments import TierRule
+
+    rule = TierRule(basis=tiers, high_value_share=high_value_share, high_value_monthly=high_value_monthly)
+    return rule, None if no_clv else ClvSettings(horizon_months=clv_months, margin=margin)
+
+
+def _write_table(frame: pd.DataFrame, out: str) -> None:
+    """Write a table as CSV or Parquet, by the file's suffix."""
+    path = Path(out)
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".parquet", ".pq"):
+        raise click.BadParameter(f"{out}: write .csv or .parquet", param_hint="'--out'")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".csv":
+        frame.to_csv(path, index=False, float_format="%.6f")
+    else:
+        frame.to_parquet(path, index=False)
+
+
+@churn.command("features")
+@events_option
+@format_option
+@as_of_option
+@click.option("--out", type=click.Path(dir_okay=False), required=True,
+              help="CSV or Parquet to write: user_id and every numeric churn feature.")
+@warehouse_option
+@db_option
+@clean_errors
+def churn_features(events_path, events_format, as_of, out, warehouse, db) -> None:
+    """Write the churn features of every user with history as of a date (inputs for uplift models)."""
+    from churn.pipeline import history_features
+
+    wh = _warehouse_with(events_path, events_format, warehouse, db)
+    features = history_features(wh, as_of).reset_index()
+    _write_table(features, out)
+    click.echo(f"wrote {features.shape[1] - 1} features of {len(features)} users as of "
+               f"{pd.Timestamp(as_of).date()} into {out}")
+
+
 @churn.command("score")
 @click.option("--model", required=True, help="Name of a trained churn model.")
 @events_option
 @format_option
 @as_of_option
-@click.option("--out", type=click.Path(dir_okay=False), required=True, help="CSV to write: user_id, risk, stage, tier, reason.")
+@click.option("--out", type=click.Path(dir_okay=False), required=True,
+              help="CSV or Parquet to write: user_id, risk, clv, stage, tier, reason[, features].")
+@click.option("--with-features", is_flag=True, help="Append the churn features (the inputs uplift models use).")
+@_tier_clv_options
 @warehouse_option
 @db_option
 @clean_errors
-def churn_score(model, events_path, events_format, as_of, out, warehouse, db) -> None:
-    """Score every user with history as of a date: churn risk, lifecycle stage, value tier, likely reason."""
+def churn_score(model, events_path, events_format, as_of, out, with_features, tiers, high_value_share,
+                high_value_monthly, clv_months, margin, no_clv, warehouse, db) -> None:
+    """Score every user with history as of a date: churn risk, customer value, stage, value tier, likely reason."""
+    rule, value = _value_settings(tiers, high_value_share, high_value_monthly, clv_months, margin, no_clv)
     wh = _warehouse_with(events_path, events_format, warehouse, db)
-    scored = score(model, wh, as_of, db, progress=True)
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
-    scored.to_csv(out, index=False, float_format="%.6f")
+    scored = score(model, wh, as_of, db, tiers=rule, clv=value, with_features=with_features, progress=True)
+    _write_table(scored, out)
     click.echo(f"scored {len(scored)} users as of {pd.Timestamp(as_of).date()} with {model} into {out}")
 
 
@@ -121,15 +188,39 @@ def churn_score(model, events_path, events_format, as_of, out, warehouse, db) ->
 @format_option
 @as_of_option
 @click.option("--cohort", "cohort_key", required=True, help="Cohort key to (re)write in the registry.")
-@click.option("--min-risk", type=float, default=None, help="Flag users at or above this risk (instead of stage thresholds).")
-@click.option("--top", type=int, default=None, help="Flag at most this many of the riskiest users.")
+@click.option("--rule", type=click.Choice(["precision", "stage-thresholds"]), default="precision", show_default=True,
+              help="precision: the riskiest users while their mean risk reaches the target precision; "
+                   "stage-thresholds: the model's per-stage cut-offs from training.")
+@click.option("--target-precision", type=float, default=None,
+              help="Expected precision of the cohort (default: the model's training target).")
+@click.option("--max-users", type=int, default=None, help="Capacity: flag at most this many of the riskiest users.")
+@click.option("--stage", "stages", multiple=True,
+              type=click.Choice(["new", "growing", "mature", "at_risk", "churned"]),
+              help="Lifecycle stage to flag from (repeatable; default: all but churned).")
+@click.option("--min-risk", type=float, default=None, help="Flag users at or above this risk (instead of the rule).")
+@_tier_clv_options
 @warehouse_option
 @db_option
 @clean_errors
-def churn_flag(model, events_path, events_format, as_of, cohort_key, min_risk, top, warehouse, db) -> None:
-    """Score and write the users at risk as a cohort that experiments can target."""
+def churn_flag(model, events_path, events_format, as_of, cohort_key, rule, target_precision, max_users, stages,
+               min_risk, tiers, high_value_share, high_value_monthly, clv_months, margin, no_clv, warehouse,
+               db) -> None:
+    """Score, pick the users at risk and write them as a cohort that experiments can target."""
+    from churn.flagging import DEFAULT_STAGES, FlagSpec
+    from experiments.cohorts import write_cohort
+
+    spec = FlagSpec(rule=rule, target_precision=target_precision, max_users=max_users, min_risk=min_risk,
+                    stages=tuple(stages) or DEFAULT_STAGES)
+    tier_rule, value = _value_settings(tiers, high_value_share, high_value_monthly, clv_months, margin, no_clv)
     wh = _warehouse_with(events_path, events_format, warehouse, db)
-    result = flag(model, wh, as_of, cohort_key, db, min_risk=min_risk, top=top, progress=True)
-    stages = ", ".join(f"{k} {v}" for k, v in result.flagged_by_stage.items())
-    click.echo(f"cohort {result.cohort_key}: {result.n_flagged} of {result.n_scored} users flagged by {model} "
-               f"as of {result.as_of} ({stages or 'nobody'}; rule: {result.rule})")
+    result = flag(model, wh, as_of, db, spec=spec, tiers=tier_rule, clv=value, progress=True)
+    write_cohort(result.users, cohort_key, db)
+    stages_text = ", ".join(f"{k} {v}" for k, v in result.flagged_by_stage.items())
+    tiers_text = ", ".join(f"{k} {v}" for k, v in result.flagged_by_tier.items())
+    for warning in result.warnings:
+        click.echo(f"Warning: {warning}", err=True)
+    click.echo(f"cohort {cohort_key}: {result.n_flagged} of {result.n_scored} users flagged by {model} "
+               f"as of {result.as_of} ({stages_text or 'nobody'}; rule: {result.rule})")
+    if result.n_flagged:
+        click.echo(f"expected precision {result.expected_precision:.3f} ({result.expected_churners:,.0f} expected "
+                   f"churners); tiers: {tiers_text} (high value: {result.tier_rule})")
