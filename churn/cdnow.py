@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -43,8 +44,9 @@ HOLDOUT_WEEKS = 39
 
 def cdnow_sample_path() -> Path:
     """The 2,357-customer CDNOW sample that the `lifetimes` package ships (CDNOW_sample.txt)."""
-    import lifetimes
-
+    with warnings.catch_warnings():  # lifetimes sets a pandas option that pandas 3 deprecates
+        warnings.simplefilter("ignore")
+        import lifetimes
     return Path(lifetimes.__file__).parent / "datasets" / "CDNOW_sample.txt"
 
 

@@ -1,11 +1,15 @@
 """`winback churn ...` end to end on real files: exit codes and exact output / Error lines."""
 from __future__ import annotations
 
+import re
+
+import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
 
 from churn.events import EVENT_TYPES
+from experiments.cohorts import read_cohort
 from simulator.shop import generate_shop
 from winback.cli import cli
 
@@ -42,13 +46,51 @@ def test_train_score_flag(files):
     assert result.exit_code == 0, result.output
     assert result.output == f"scored {n_users} users as of {SCORE} with m1 into {out}\n"
     scored = pd.read_csv(out, dtype={"user_id": str})
-    assert list(scored.columns) == ["user_id", "risk", "stage", "tier", "reason"]
+    assert list(scored.columns) == ["user_id", "risk", "clv", "stage", "tier", "reason"]
     assert scored["user_id"].str.len().eq(7).all()
 
-    result = run(root, "flag", "--model", "m1", "--as-of", SCORE, "--cohort", "at-risk", "--top", "100")
+    result = run(root, "flag", "--model", "m1", "--as-of", SCORE, "--cohort", "at-risk", "--max-users", "100")
     assert result.exit_code == 0, result.output
-    assert result.output.startswith(f"cohort at-risk: 100 of {n_users} users flagged by m1 as of {SCORE} (")
-    assert result.output.endswith("; rule: top 100)\n")
+    lines = result.output.splitlines()
+    assert lines[0].startswith(f"cohort at-risk: 100 of {n_users} users flagged by m1 as of {SCORE} (")
+    assert re.search(r"; rule: stages new, growing, mature, at_risk; expected precision >= 0\.70, "
+                     r"risk >= 0\.\d{3}; capacity 100\)$", lines[0]), lines[0]
+    assert lines[1].startswith("expected precision ") and "(high value: top 20% of buyers by predicted" in lines[1]
+    cohort = read_cohort("at-risk", root / "registry.db")  # the command stores what churn/ returned
+    assert len(cohort) == 100 and "churned" not in set(cohort["stage"])
+
+
+def test_flag_warns_when_most_users_would_be_flagged(files):
+    root, _ = files
+    result = run(root, "flag", "--model", "m1", "--as-of", SCORE, "--cohort", "wide", "--target-precision", "0.3",
+                 "--stage", "churned", "--stage", "at_risk", "--tiers", "monthly", "--no-clv")
+    assert result.exit_code == 0, result.output
+    warning = [line for line in result.output.splitlines() if line.startswith("Warning: ")]
+    assert len(warning) == 1 and warning[0].endswith(
+        "more than half: set a capacity (--max-users), a higher --target-precision or fewer --stage")
+    assert "(high value: average monthly spend above 500.00)" in result.output
+
+
+def test_features_and_score_with_features_feed_uplift(files):
+    root, _ = files
+    out = root / "features.parquet"
+    result = run(root, "features", "--as-of", SCORE, "--out", str(out))
+    assert result.exit_code == 0, result.output
+    features = pd.read_parquet(out)
+    n_users = SHOP.events.loc[SHOP.events["ts"] < "2026-06-30", "user_id"].nunique()
+    assert len(features) == n_users and features.columns[0] == "user_id"
+    assert result.output == f"wrote {features.shape[1] - 1} features of {n_users} users as of {SCORE} into {out}\n"
+    assert features.shape[1] - 1 >= 80  # issue 11: the ~90 churn features
+    scores = root / "scores.csv"
+    result = run(root, "score", "--model", "m1", "--as-of", SCORE, "--out", str(scores), "--with-features")
+    assert result.exit_code == 0, result.output
+    scored = pd.read_csv(scores, dtype={"user_id": str})
+    assert list(scored.columns) == ["user_id", "risk", "clv", "stage", "tier", "reason", *features.columns[1:]]
+    merged = scored.merge(features, on="user_id", suffixes=("", "_f"))
+    assert np.allclose(merged["spend"], merged["spend_f"], atol=1e-6)
+    result = run(root, "features", "--as-of", SCORE, "--out", str(root / "features.xlsx"))
+    assert result.exit_code == 2 and result.output.splitlines()[-1] == (
+        f"Error: Invalid value for '--out': {root / 'features.xlsx'}: write .csv or .parquet")
 
 
 def test_bad_event_type_is_one_clean_error_line(files, tmp_path):
@@ -75,6 +117,6 @@ def test_unknown_model_bad_date_and_missing_option(files):
 
 
 def test_every_command_has_help():
-    for command in ("load", "train", "score", "flag"):
+    for command in ("load", "train", "features", "score", "flag"):
         result = CliRunner().invoke(cli, ["churn", command, "--help"])
         assert result.exit_code == 0 and "--db" in result.output and "--warehouse" in result.output

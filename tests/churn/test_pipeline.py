@@ -9,8 +9,10 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from churn.errors import ChurnError
+from churn.flagging import STAGES, FlagSpec
 from churn.pipeline import demo_as_of_dates, flag, load_churn_model, score, train
-from experiments.cohorts import read_cohort
+from experiments.cohorts import read_cohort, write_cohort
+from experiments.errors import ExperimentError
 from experiments.models import load_model_record
 
 
@@ -44,23 +46,33 @@ def test_train_validates_on_the_later_date_and_stores_the_model(trained):
 def test_score_matches_the_true_churn_probability(trained, small_shop, shop_warehouse):
     _, db, dates = trained
     scored = score("shop", shop_warehouse, dates["score"], db)
-    assert list(scored.columns) == ["user_id", "risk", "stage", "tier", "reason"]
+    assert list(scored.columns) == ["user_id", "risk", "clv", "stage", "tier", "reason"]
+    assert (scored["clv"] >= 0).all() and (scored.loc[scored["tier"] == "prospect", "clv"] == 0).all()
+    buyers = scored[scored["tier"] != "prospect"]
+    assert (buyers["tier"] == "high_value").mean() == pytest.approx(0.2, abs=0.01)  # TierRule: top 20% by clv
     assert scored["risk"].between(0, 1).all() and scored["risk"].is_monotonic_decreasing
     truth = scored.merge(small_shop.users, on="user_id")
     assert np.corrcoef(truth["risk"], truth["p_churn"])[0, 1] > 0.75
     assert roc_auc_score(truth["p_churn"] > 0.5, truth["risk"]) > 0.9
 
 
-def test_flag_writes_the_cohort_by_stage_threshold_or_top(trained, shop_warehouse):
+def test_flag_returns_the_cohort_and_writes_nothing(trained, shop_warehouse):
     _, db, dates = trained
-    by_stage = flag("shop", shop_warehouse, dates["score"], "at-risk", db)
-    cohort = read_cohort("at-risk", db)
-    assert len(cohort) == by_stage.n_flagged > 0
-    assert set(cohort.columns) == {"user_id", "risk", "stage", "tier", "reason", "model", "scored_at"}
-    assert (cohort["model"] == "shop").all()
-    top = flag("shop", shop_warehouse, dates["score"], "at-risk", db, top=50, min_risk=0.3)
-    cohort = read_cohort("at-risk", db)  # replaced, not appended
-    assert top.n_flagged == len(cohort) == 50 and cohort["risk"].min() >= 0.3
+    result = flag("shop", shop_warehouse, dates["score"], db)
+    with pytest.raises(ExperimentError):  # issue 11 item 2: churn/ returns the cohort, the caller stores it
+        read_cohort("at-risk", db)
+    assert len(result.users) == result.n_flagged > 0 and "churned" not in result.flagged_by_stage
+    assert set(result.users.columns) == {"user_id", "risk", "clv", "stage", "tier", "reason", "model", "scored_at"}
+    assert result.users["risk"].is_monotonic_decreasing and (result.users["model"] == "shop").all()
+    assert result.expected_precision == pytest.approx(result.users["risk"].mean())
+    assert result.expected_precision >= 0.7  # the model's target precision (DEFAULT_TARGET_PRECISION)
+    assert write_cohort(result.users, "at-risk", db) == result.n_flagged
+    capped = flag("shop", shop_warehouse, dates["score"], db, spec=FlagSpec(max_users=50, min_risk=0.3))
+    assert capped.n_flagged == 50 and capped.users["risk"].min() >= 0.3
+    assert capped.rule == "stages new, growing, mature, at_risk; risk >= 0.3; capacity 50"
+    by_stage = flag("shop", shop_warehouse, dates["score"], db, spec=FlagSpec(rule="stage-thresholds", stages=STAGES))
+    cut = by_stage.users["stage"].map(load_churn_model("shop", db).thresholds_)
+    assert (by_stage.users["risk"] >= cut).all()
 
 
 def test_unknown_model_and_bad_options(trained, shop_warehouse):
@@ -69,7 +81,7 @@ def test_unknown_model_and_bad_options(trained, shop_warehouse):
         score("nope", shop_warehouse, dates["score"], db)
     assert str(error.value) == "no model named 'nope' in the registry; known models: shop"
     with pytest.raises(ChurnError) as error:
-        flag("shop", shop_warehouse, dates["score"], "x", db, min_risk=1.5)
+        flag("shop", shop_warehouse, dates["score"], db, spec=FlagSpec(min_risk=1.5))
     assert str(error.value) == "--min-risk must be between 0 and 1, got 1.5"
 
 
