@@ -74,10 +74,11 @@ def demo_report(n_users: int, seed: int = 7) -> str:
                        model_dir=Path(tmp) / "models")
         model = load_churn_model("demo", db)
         features = compute_features(wh, dates["validate"])
-        labelled = segment(features, model.rules_).assign(
+        labelled = segment(features, model.rules_, TierRule(basis="monthly")).assign(
             churned=compute_labels(wh, dates["validate"], shop.horizon_days).reindex(features.index),
             risk=model.predict_risk(features))
-        scored = score("demo", wh, dates["score"], db).merge(shop.users, on="user_id")
+        scored = score("demo", wh, dates["score"], db, tiers=TierRule(basis="monthly"), clv=None).merge(
+            shop.users, on="user_id")
         wh.close()
     v = result.validation
     out = [f"Demo shop: {n_users} users, seed {seed}, {len(shop.events)} events of {shop.events['event_type'].nunique()} types.",
