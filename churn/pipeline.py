@@ -224,6 +224,7 @@ class Scored:
     users: pd.DataFrame
     tier_cut: TierCut
     clv: CustomerValue | None
+    stage_thresholds: dict[str, float]  # the model's per-stage cut-offs from training
 
 
 def score_users(
@@ -269,7 +270,8 @@ def score_users(
     bar.update()
     bar.close()
     out = out.sort_values(["risk", "user_id"], ascending=[False, True], kind="stable").reset_index(drop=True)
-    return Scored(users=out, tier_cut=tier_cut(features, tiers, clv_column), clv=value)
+    return Scored(users=out, tier_cut=tier_cut(features, tiers, clv_column), clv=value,
+                  stage_thresholds=dict(fitted.thresholds_))
 
 
 def score(
@@ -330,10 +332,9 @@ def flag(
     """
     spec = spec or FlagSpec()
     scored = score_users(model, events, as_of, db, warehouse=warehouse, tiers=tiers, clv=clv, progress=progress)
-    fitted = load_churn_model(model, db)
     precision = float(load_model_record(model, db).metrics.get("validation", {}).get(
         "target_precision", DEFAULT_TARGET_PRECISION))
-    chosen = select(scored.users, spec, model_precision=precision, stage_cutoffs=fitted.thresholds_)
+    chosen = select(scored.users, spec, model_precision=precision, stage_cutoffs=scored.stage_thresholds)
     cohort = chosen.users.assign(model=model, scored_at=utc_now())
     return FlagResult(
         model=model, as_of=str(parse_as_of(as_of).date()), n_scored=chosen.n_scored,
