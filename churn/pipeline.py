@@ -257,7 +257,10 @@ def score_users(
     value = None
     if clv is not None:
         orders = wh.query_frame(orders_sql(), {"end": (as_of + pd.Timedelta(days=1)).strftime("%Y-%m-%d")})
-        value = customer_value(orders, as_of, features.index, clv)
+        try:
+            value = customer_value(orders, as_of, features.index, clv)
+        except ChurnError as error:
+            raise ChurnError(f"{error} (to score without customer value: --no-clv --tiers spend)") from error
     _step(bar, "risk and segments")
     clv_column = value.users["clv"] if value is not None else None
     segments = segment(features, fitted.rules_, tiers, clv_column)

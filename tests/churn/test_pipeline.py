@@ -11,6 +11,7 @@ from sklearn.metrics import roc_auc_score
 from churn.errors import ChurnError
 from churn.flagging import STAGES, FlagSpec
 from churn.pipeline import demo_as_of_dates, flag, load_churn_model, score, train
+from churn.segments import TierRule
 from experiments.cohorts import read_cohort, write_cohort
 from experiments.errors import ExperimentError
 from experiments.models import load_model_record
@@ -89,3 +90,17 @@ def test_holdout_validation_when_the_later_horizon_is_not_observed(tmp_path, sma
     last = pd.Timestamp(small_shop.as_of) - pd.Timedelta(days=61)  # labels fit, the later date's do not
     result = train(shop_warehouse, last, 60, "holdout", tmp_path / "r.db", model_dir=tmp_path / "m")
     assert result.validation.source == "holdout" and result.validation.roc_auc > 0.8
+
+
+def test_score_says_how_to_go_without_customer_value(tmp_path, tiny_warehouse, trained):
+    _, db, _ = trained
+    with pytest.raises(ChurnError) as error:  # two buyers cannot fit BG/NBD
+        score("shop", tiny_warehouse, "2026-03-31", db)
+    assert str(error.value) == ("customer value needs at least 20 customers and 10 with repeat purchases; the history "
+                                "has 2 and 1 (to score without customer value: --no-clv --tiers spend)")
+    scored = score("shop", tiny_warehouse, "2026-03-31", db, clv=None, tiers=TierRule(basis="spend"))
+    # monthly spend (conftest): 007 180 over 90 days = 60.8 a month, 0100 20 in its first (minimum 30.4-day)
+    # month = 20; the 0.8-quantile of (20, 60.8) is 52.64, so only 007 is high value; 0042 never ordered
+    assert scored.set_index("user_id")["tier"].to_dict() == {"007": "high_value", "0100": "regular",
+                                                              "0042": "prospect"}
+    assert "clv" not in scored.columns
