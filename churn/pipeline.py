@@ -6,7 +6,7 @@ cohort; the caller stores it in the registry (`experiments.cohorts.write_cohort`
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import joblib
@@ -313,7 +313,7 @@ class FlagResult:
     users: pd.DataFrame = field(repr=False)  # user_id, risk[, clv], stage, tier, reason, model, scored_at
 
     def to_dict(self) -> dict:
-        return {k: v for k, v in asdict(self).items() if k != "users"}
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "users"}  # no copy of the users
 
 
 def flag(
