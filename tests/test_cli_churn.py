@@ -30,10 +30,17 @@ def run(root, *args):
     return CliRunner(env=env).invoke(cli, ["churn", *args, "--db", str(root / "registry.db")])
 
 
-def test_train_score_flag(files):
+@pytest.fixture(scope="module")
+def trained(files):
+    """Model m1 trained through the CLI (each test that needs it gets it, also on another xdist worker)."""
     root, events = files
-    result = run(root, "train", "--events", str(events), "--as-of", TRAIN, "--horizon-days", "60", "--name", "m1",
-                 "--validate-as-of", VALIDATE)
+    return run(root, "train", "--events", str(events), "--as-of", TRAIN, "--horizon-days", "60", "--name", "m1",
+               "--validate-as-of", VALIDATE)
+
+
+def test_train_score_flag(files, trained):
+    root, _ = files
+    result = trained
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert lines[0].startswith(f"model m1: trained as of {TRAIN} on ")
@@ -60,7 +67,7 @@ def test_train_score_flag(files):
     assert len(cohort) == 100 and "churned" not in set(cohort["stage"])
 
 
-def test_flag_warns_when_most_users_would_be_flagged(files):
+def test_flag_warns_when_most_users_would_be_flagged(files, trained):
     root, _ = files
     result = run(root, "flag", "--model", "m1", "--as-of", SCORE, "--cohort", "wide", "--target-precision", "0.3",
                  "--stage", "churned", "--stage", "at_risk", "--tiers", "monthly", "--no-clv")
@@ -69,9 +76,14 @@ def test_flag_warns_when_most_users_would_be_flagged(files):
     assert len(warning) == 1 and warning[0].endswith(
         "more than half: set a capacity (--max-users), a higher --target-precision or fewer --stage")
     assert "(high value: average monthly spend above 500.00)" in result.output
+    result = run(root, "flag", "--model", "m1", "--as-of", SCORE, "--cohort", "c", "--no-clv")
+    assert result.exit_code == 1
+    assert result.output == "Error: tiers by customer value need customer value; drop --no-clv or choose --tiers spend\n"
+    result = run(root, "flag", "--model", "m1", "--as-of", SCORE, "--cohort", "c", "--max-users", "0")
+    assert result.exit_code == 1 and result.output == "Error: --max-users must be at least 1, got 0\n"
 
 
-def test_features_and_score_with_features_feed_uplift(files):
+def test_features_and_score_with_features_feed_uplift(files, trained):
     root, _ = files
     out = root / "features.parquet"
     result = run(root, "features", "--as-of", SCORE, "--out", str(out))
