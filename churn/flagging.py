@@ -9,19 +9,14 @@ precision on labelled users) remain available as a rule of their own.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Literal
 
 import numpy as np
 import pandas as pd
 
+from churn.choices import DEFAULT_FLAG_STAGES, FLAG_RULES, STAGES, FlagRule
 from churn.errors import ChurnError
-from churn.segments import Stage
 
-FlagRule = Literal["precision", "stage-thresholds"]
-FLAG_RULES: tuple[FlagRule, ...] = ("precision", "stage-thresholds")
-STAGES: tuple[Stage, ...] = ("new", "growing", "mature", "at_risk", "churned")
-# Users gone for good ('churned': no order for 180+ days) are win-back targets, not early warnings.
-DEFAULT_STAGES: tuple[Stage, ...] = ("new", "growing", "mature", "at_risk")
+DEFAULT_STAGES = DEFAULT_FLAG_STAGES
 WARN_SHARE = 0.5
 
 

@@ -179,7 +179,7 @@ def _stratified_holdout(y: np.ndarray, share: float, rng: np.random.Generator) -
     held = np.zeros(len(y), dtype=bool)
     for value in (0, 1):
         idx = np.flatnonzero(y == value)
-        held[rng.choice(idx, size=round(share * len(idx)), replace=False)] = True
+        held[rng.choice(idx, size=int(round(share * len(idx))), replace=False)] = True
     return held
 
 

@@ -6,18 +6,12 @@ vectorized numpy, first matching rule wins.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Literal
 
 import numpy as np
 import pandas as pd
 
+from churn.choices import TIER_BASES, TierBasis
 from churn.errors import ChurnError
-
-Stage = Literal["new", "growing", "mature", "at_risk", "churned"]
-Tier = Literal["high_value", "regular", "prospect"]
-TierBasis = Literal["clv", "spend", "monthly"]
-TIER_BASES: tuple[TierBasis, ...] = ("clv", "spend", "monthly")
-Reason = Literal["price_sensitive", "unhappy_service", "needs_changed", "unknown"]
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ import click
 import pandas as pd
 
 from churn.cdnow import read_cdnow
+from churn.choices import DEFAULT_FLAG_STAGES, FLAG_RULES, STAGES, TIER_BASES
 from churn.ingest import load_events
 from churn.pipeline import DEFAULT_TARGET_PRECISION, flag, score, train
 from warehouse.engine import open_warehouse
@@ -100,7 +101,7 @@ def churn_train(events_path, events_format, as_of, horizon_days, name, validate_
 def _tier_clv_options(func):
     """--tiers, --high-value-share, --high-value-monthly, --clv-months, --margin, --no-clv."""
     options = [
-        click.option("--tiers", type=click.Choice(["clv", "spend", "monthly"]), default="clv", show_default=True,
+        click.option("--tiers", type=click.Choice(TIER_BASES), default="clv", show_default=True,
                      help="High value = the top --high-value-share of buyers by predicted customer value (clv) or "
                           "by average monthly spend (spend), or monthly spend above --high-value-monthly (monthly)."),
         click.option("--high-value-share", type=float, default=0.2, show_default=True,
@@ -188,14 +189,14 @@ def churn_score(model, events_path, events_format, as_of, out, with_features, ti
 @format_option
 @as_of_option
 @click.option("--cohort", "cohort_key", required=True, help="Cohort key to (re)write in the registry.")
-@click.option("--rule", type=click.Choice(["precision", "stage-thresholds"]), default="precision", show_default=True,
+@click.option("--rule", type=click.Choice(FLAG_RULES), default="precision", show_default=True,
               help="precision: the riskiest users while their mean risk reaches the target precision; "
                    "stage-thresholds: the model's per-stage cut-offs from training.")
 @click.option("--target-precision", type=float, default=None,
               help="Expected precision of the cohort (default: the model's training target).")
 @click.option("--max-users", type=int, default=None, help="Capacity: flag at most this many of the riskiest users.")
 @click.option("--stage", "stages", multiple=True,
-              type=click.Choice(["new", "growing", "mature", "at_risk", "churned"]),
+              type=click.Choice(STAGES),
               help="Lifecycle stage to flag from (repeatable; default: all but churned).")
 @click.option("--min-risk", type=float, default=None, help="Flag users at or above this risk (instead of the rule).")
 @_tier_clv_options
@@ -206,11 +207,11 @@ def churn_flag(model, events_path, events_format, as_of, cohort_key, rule, targe
                min_risk, tiers, high_value_share, high_value_monthly, clv_months, margin, no_clv, warehouse,
                db) -> None:
     """Score, pick the users at risk and write them as a cohort that experiments can target."""
-    from churn.flagging import DEFAULT_STAGES, FlagSpec
+    from churn.flagging import FlagSpec
     from experiments.cohorts import write_cohort
 
     spec = FlagSpec(rule=rule, target_precision=target_precision, max_users=max_users, min_risk=min_risk,
-                    stages=tuple(stages) or DEFAULT_STAGES)
+                    stages=tuple(stages) or DEFAULT_FLAG_STAGES)
     tier_rule, value = _value_settings(tiers, high_value_share, high_value_monthly, clv_months, margin, no_clv)
     wh = _warehouse_with(events_path, events_format, warehouse, db)
     result = flag(model, wh, as_of, db, spec=spec, tiers=tier_rule, clv=value, progress=True)
