@@ -16,7 +16,6 @@ import pandas as pd
 from churn.choices import DEFAULT_FLAG_STAGES, FLAG_RULES, STAGES, FlagRule
 from churn.errors import ChurnError
 
-DEFAULT_STAGES = DEFAULT_FLAG_STAGES
 WARN_SHARE = 0.5
 
 
@@ -28,7 +27,7 @@ class FlagSpec:
     target_precision: float | None = None
     max_users: int | None = None
     min_risk: float | None = None
-    stages: tuple[str, ...] = DEFAULT_STAGES
+    stages: tuple[str, ...] = DEFAULT_FLAG_STAGES
 
     def __post_init__(self) -> None:
         if self.rule not in FLAG_RULES:
