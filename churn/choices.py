@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
+DEFAULT_TARGET_PRECISION = 0.7  # precision the per-stage thresholds and the flagged cohort aim for
+
 Stage = Literal["new", "growing", "mature", "at_risk", "churned"]
 STAGES: tuple[Stage, ...] = get_args(Stage)
 # Users gone for good ('churned': no order for 180+ days) are win-back targets, not early warnings.

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from churn.choices import DEFAULT_TARGET_PRECISION
 from churn.clv import ClvSettings, CustomerValue, customer_value
 from churn.errors import ChurnError
 from churn.evaluate import ValidationReport, validate
@@ -40,7 +41,6 @@ from experiments.models import (
 from warehouse.engine import Warehouse, open_warehouse
 from warehouse.feature_sql import orders_sql
 
-DEFAULT_TARGET_PRECISION = 0.7
 HOLDOUT_SHARE = 0.25
 DEFAULT_CLV = ClvSettings()
 

@@ -2,16 +2,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-import pandas as pd
 
-from churn.cdnow import read_cdnow
-from churn.choices import DEFAULT_FLAG_STAGES, FLAG_RULES, STAGES, TIER_BASES
-from churn.ingest import load_events
-from churn.pipeline import DEFAULT_TARGET_PRECISION, flag, score, train
-from warehouse.engine import open_warehouse
+from churn.choices import DEFAULT_FLAG_STAGES, DEFAULT_TARGET_PRECISION, FLAG_RULES, STAGES, TIER_BASES
 from winback.cli_support import clean_errors, db_option
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 warehouse_option = click.option(
     "--warehouse", type=click.Path(dir_okay=False), default=None,
@@ -34,11 +33,16 @@ def _events(path: str | None, events_format: str):
     if path is None:
         return None
     if events_format == "cdnow":
+        from churn.cdnow import read_cdnow
+
         return read_cdnow(path)
     return path
 
 
 def _warehouse_with(path: str | None, events_format: str, warehouse: str | None, db: str | None):
+    from churn.ingest import load_events
+    from warehouse.engine import open_warehouse
+
     wh = open_warehouse(warehouse, db)
     events = _events(path, events_format)
     if events is not None:
@@ -59,6 +63,9 @@ def churn() -> None:
 @clean_errors
 def churn_load(events_path: str, events_format: str, warehouse: str | None, db: str | None) -> None:
     """Validate an events file and load it into the warehouse (one transaction; reloading replaces)."""
+    from churn.ingest import load_events
+    from warehouse.engine import open_warehouse
+
     wh = open_warehouse(warehouse, db)
     result = load_events(_events(events_path, events_format), wh, name=events_path)
     click.echo(f"loaded {result.rows_written} events from {events_path} into {wh.path}")
@@ -83,6 +90,8 @@ def churn_load(events_path: str, events_format: str, warehouse: str | None, db: 
 def churn_train(events_path, events_format, as_of, horizon_days, name, validate_as_of, target_precision,
                 calibration, model_dir, warehouse, db) -> None:
     """Train a calibrated risk model as of a date with labels from the next horizon, validate, store it."""
+    from churn.pipeline import train
+
     wh = _warehouse_with(events_path, events_format, warehouse, db)
     result = train(wh, as_of, horizon_days, name, db, validate_as_of=validate_as_of,
                    target_precision=target_precision, calibration=calibration, model_dir=model_dir, progress=True)
@@ -152,6 +161,8 @@ def _write_table(frame: pd.DataFrame, out: str) -> None:
 @clean_errors
 def churn_features(events_path, events_format, as_of, out, warehouse, db) -> None:
     """Write the churn features of every user with history as of a date (inputs for uplift models)."""
+    import pandas as pd
+
     from churn.pipeline import history_features
 
     wh = _warehouse_with(events_path, events_format, warehouse, db)
@@ -176,6 +187,10 @@ def churn_features(events_path, events_format, as_of, out, warehouse, db) -> Non
 def churn_score(model, events_path, events_format, as_of, out, with_features, tiers, high_value_share,
                 high_value_monthly, clv_months, margin, no_clv, warehouse, db) -> None:
     """Score every user with history as of a date: churn risk, customer value, stage, value tier, likely reason."""
+    import pandas as pd
+
+    from churn.pipeline import score
+
     rule, value = _value_settings(tiers, high_value_share, high_value_monthly, clv_months, margin, no_clv)
     wh = _warehouse_with(events_path, events_format, warehouse, db)
     scored = score(model, wh, as_of, db, tiers=rule, clv=value, with_features=with_features, progress=True)
@@ -208,6 +223,7 @@ def churn_flag(model, events_path, events_format, as_of, cohort_key, rule, targe
                db) -> None:
     """Score, pick the users at risk and write them as a cohort that experiments can target."""
     from churn.flagging import FlagSpec
+    from churn.pipeline import flag
     from experiments.cohorts import write_cohort
 
     spec = FlagSpec(rule=rule, target_precision=target_precision, max_users=max_users, min_risk=min_risk,
