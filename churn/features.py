@@ -26,11 +26,11 @@ def parse_as_of(as_of: str | pd.Timestamp) -> pd.Timestamp:
     return stamp.normalize()
 
 
-def _cutoffs(as_of: pd.Timestamp) -> dict[str, str]:
+def _cutoffs(as_of: pd.Timestamp) -> dict[str, pd.Timestamp]:
     end = as_of + pd.Timedelta(days=1)
-    params = {"end": end.strftime("%Y-%m-%d")}
+    params = {"end": end}
     for days in (7, 30, 90, 180):
-        params[f"d{days}"] = (end - pd.Timedelta(days=days)).strftime("%Y-%m-%d")
+        params[f"d{days}"] = end - pd.Timedelta(days=days)
     return params
 
 
@@ -40,7 +40,7 @@ def compute_features(warehouse: Warehouse, as_of: str | pd.Timestamp) -> pd.Data
     first, _ = event_time_range(warehouse)
     if first is None:
         raise ChurnError(f"the warehouse {warehouse.path} holds no events; load an events file first")
-    if first >= _cutoffs(stamp)["end"]:
+    if first >= _cutoffs(stamp)["end"].strftime("%Y-%m-%d"):
         raise ChurnError(f"no events on or before the as-of date {stamp.date()}; the first event is at {first}")
     frame = warehouse.query_frame(features_sql(warehouse.dialect), _cutoffs(stamp))
     frame["user_id"] = frame["user_id"].astype("str")
@@ -62,7 +62,7 @@ def compute_labels(warehouse: Warehouse, as_of: str | pd.Timestamp, horizon_days
             f"labels for {horizon_days} days after {stamp.date()} need events until "
             f"{(label_end - pd.Timedelta(days=1)).date()}, but the events end at {last}"
         )
-    params["label_end"] = label_end.strftime("%Y-%m-%d")
+    params["label_end"] = label_end
     frame = warehouse.query_frame(labels_sql(), params)
     return frame.set_index(frame["user_id"].astype("str"))["churned"].astype(int)
 

@@ -10,33 +10,31 @@ import os
 from pathlib import Path
 from typing import Literal
 
+import duckdb
 import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
 from churn.events import EVENT_TYPES, RATING_EVENT, REQUIRED_COLUMNS
+from warehouse.duckdb_engine import read_raw
 from warehouse.engine import Warehouse, open_warehouse
 from warehouse.errors import DataError
-from warehouse.events_table import EVENT_COLUMNS, LoadResult, write_events
+from warehouse.events_table import EVENT_COLUMNS, TEXT_COLUMNS, LoadResult, write_events
+from warehouse.events_table import TS_TEXT_FORMAT as TS_FORMAT
 
 EventSource = str | os.PathLike[str] | pd.DataFrame
-TS_FORMAT = "%Y-%m-%dT%H:%M:%S"
-TEXT_COLUMNS = ("item", "category", "channel")
 
 
 def read_events(path: str | os.PathLike[str]) -> pd.DataFrame:
-    """Read an events file (.csv, .csv.gz or .parquet) with every column as text, then validate it."""
+    """Read an events file (.csv, .csv.gz or .parquet) with DuckDB's readers (CSV cells as text), then validate it."""
     path = Path(path)
     if not path.exists():
         raise DataError(str(path), None, None, "file not found")
-    name = path.name.lower()
     try:
-        if name.endswith(".parquet") or name.endswith(".pq"):
-            raw = pd.read_parquet(path)
-        else:
-            raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], skipinitialspace=True)
-    except (ValueError, OSError, pd.errors.ParserError) as error:
-        raise DataError(str(path), None, None, f"cannot be read as CSV or Parquet ({error})") from error
+        raw = read_raw(path)
+    except (duckdb.Error, ValueError, OSError) as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise DataError(str(path), None, None, f"cannot be read as CSV or Parquet ({reason})") from error
     return validate_events(raw, str(path))
 
 
@@ -45,6 +43,9 @@ def validate_events(raw: pd.DataFrame, source: str) -> pd.DataFrame:
     missing = [c for c in REQUIRED_COLUMNS if c not in raw.columns]
     if missing:
         raise DataError(source, None, missing[0], f"required column is missing (have: {', '.join(map(str, raw.columns))})")
+    if len(raw) == 0:
+        raise DataError(source, None, None, "holds no events (only a header or nothing); nothing was loaded "
+                        "and the warehouse was left unchanged")
     raw = raw.reset_index(drop=True)
     user = raw["user_id"]
     _first_bad(source, "user_id", user.isna() | (user.astype(str).str.strip() == ""), raw["user_id"], "user id is empty")
@@ -74,9 +75,17 @@ def validate_events(raw: pd.DataFrame, source: str) -> pd.DataFrame:
         "ts": ts.dt.strftime(TS_FORMAT),
         "amount": amount.to_numpy(dtype=float),
     })
-    for column in TEXT_COLUMNS:
-        clean[column] = raw[column].astype("str").where(raw[column].notna(), None) if column in raw.columns else None
+    for column in TEXT_COLUMNS:  # optional: a file without them loads with NULLs
+        if column in raw.columns:
+            clean[column] = raw[column].astype("object").where(raw[column].notna(), None).map(_text)
+        else:
+            clean[column] = pd.Series([None] * len(clean), index=clean.index, dtype="object")
     return clean[list(EVENT_COLUMNS)]
+
+
+def _text(value: object) -> object:
+    """A cell as text (None stays None), whatever type the file gave it."""
+    return None if value is None else str(value)
 
 
 def _timestamps(values: pd.Series) -> pd.Series:

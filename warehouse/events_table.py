@@ -1,7 +1,8 @@
-"""The `events` table: its DDL, and bulk writes that are one transaction and idempotent.
+"""The `events` table: its typed DDL, and bulk writes that are one transaction and idempotent.
 
 Validation of the rows (event vocabulary, timestamps, amounts) happens before, in churn/ingest.py;
-this module only stores already-clean frames (ts as ISO text 'YYYY-MM-DDTHH:MM:SS').
+this module only stores already-clean frames (ts as ISO text 'YYYY-MM-DDTHH:MM:SS', cast to TIMESTAMP
+on the way in) and never stores an empty load over existing events.
 """
 from __future__ import annotations
 
@@ -10,22 +11,28 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
-import numpy as np
+import duckdb
 import pandas as pd
 
-from warehouse.engine import Warehouse
+from warehouse.duckdb_engine import DuckDBWarehouse
 from warehouse.errors import WarehouseError
 
 EVENT_COLUMNS = ("user_id", "event_type", "ts", "amount", "item", "category", "channel")
+TEXT_COLUMNS = ("item", "category", "channel")
+TS_TEXT_FORMAT = "%Y-%m-%dT%H:%M:%S"
 EVENTS_DDL = (
-    "CREATE TABLE IF NOT EXISTS events (user_id TEXT NOT NULL, event_type TEXT NOT NULL, ts TEXT NOT NULL, "
-    "amount REAL NOT NULL DEFAULT 0, item TEXT, category TEXT, channel TEXT)"
+    "CREATE TABLE IF NOT EXISTS events (user_id VARCHAR NOT NULL, event_type VARCHAR NOT NULL, "
+    "ts TIMESTAMP NOT NULL, amount DOUBLE NOT NULL DEFAULT 0, item VARCHAR, category VARCHAR, channel VARCHAR)"
 )
 LOADS_DDL = (
-    "CREATE TABLE IF NOT EXISTS event_loads (source TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, "
-    "rows INTEGER NOT NULL, loaded_at TEXT NOT NULL)"
+    "CREATE TABLE IF NOT EXISTS event_loads (source VARCHAR PRIMARY KEY, fingerprint VARCHAR NOT NULL, "
+    "rows BIGINT NOT NULL, loaded_at VARCHAR NOT NULL)"
 )
-INDEX_DDL = "CREATE INDEX IF NOT EXISTS events_user_ts ON events (user_id, ts)"
+INSERT_SQL = (
+    "INSERT INTO events SELECT CAST(user_id AS VARCHAR), CAST(event_type AS VARCHAR), CAST(ts AS TIMESTAMP), "
+    "CAST(amount AS DOUBLE), CAST(item AS VARCHAR), CAST(category AS VARCHAR), CAST(channel AS VARCHAR) "
+    "FROM _winback_batch"
+)
 WriteMode = Literal["replace", "append"]
 
 
@@ -42,20 +49,21 @@ class LoadResult:
         return asdict(self)
 
 
-def ensure_events_table(warehouse: Warehouse) -> None:
-    """Create the events table, its index and the load log if they are missing."""
-    for ddl in (EVENTS_DDL, LOADS_DDL, INDEX_DDL):
-        warehouse.conn.execute(ddl)
+def ensure_events_table(warehouse: DuckDBWarehouse) -> None:
+    """Create the events table and the load log if they are missing."""
+    for ddl in (EVENTS_DDL, LOADS_DDL):
+        warehouse.execute(ddl)
 
 
 def write_events(
-    warehouse: Warehouse, batches: Iterable[pd.DataFrame], *, source: str, fingerprint: str,
+    warehouse: DuckDBWarehouse, batches: Iterable[pd.DataFrame], *, source: str, fingerprint: str,
     mode: WriteMode = "replace",
 ) -> LoadResult:
     """Store clean event batches in one transaction.
 
     'replace' makes the table hold exactly this source (loading the same file twice gives the same
-    table); 'append' adds it unless a source of that name and fingerprint is already there.
+    table); 'append' adds it unless a source of that name and fingerprint is already there. A load
+    without a single row is refused and changes nothing.
     """
     if mode not in ("replace", "append"):
         raise WarehouseError(f"unknown write mode '{mode}'; use 'replace' or 'append'")
@@ -63,7 +71,7 @@ def write_events(
     loaded_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     with warehouse.transaction() as conn:
         if mode == "append":
-            seen = conn.execute("SELECT fingerprint FROM event_loads WHERE source = ?", (source,)).fetchone()
+            seen = conn.execute("SELECT fingerprint FROM event_loads WHERE source = ?", [source]).fetchone()
             if seen is not None and seen[0] == fingerprint:
                 total = conn.execute("SELECT COUNT(*) FROM events").fetchone()[0]
                 return LoadResult(source, 0, int(total), True)
@@ -74,40 +82,30 @@ def write_events(
         else:
             conn.execute("DELETE FROM events")
             conn.execute("DELETE FROM event_loads")
-            conn.execute("DROP INDEX IF EXISTS events_user_ts")  # rebuilt once after the bulk insert
         written = 0
         for batch in batches:
-            conn.executemany(
-                "INSERT INTO events (user_id, event_type, ts, amount, item, category, channel) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                _rows(batch),
-            )
+            frame = batch.reindex(columns=list(EVENT_COLUMNS))
+            conn.register("_winback_batch", frame)
+            try:
+                conn.execute(INSERT_SQL)
+            except duckdb.Error as error:
+                raise WarehouseError(f"cannot store the events of '{source}' in {warehouse.path}: {error}") from error
+            finally:
+                conn.unregister("_winback_batch")
             written += len(batch)
-        conn.execute(INDEX_DDL)
+        if written == 0:
+            raise WarehouseError(f"source '{source}' holds no events; the warehouse was left unchanged")
         conn.execute(
             "INSERT OR REPLACE INTO event_loads (source, fingerprint, rows, loaded_at) VALUES (?, ?, ?, ?)",
-            (source, fingerprint, written, loaded_at),
+            [source, fingerprint, written, loaded_at],
         )
         total = conn.execute("SELECT COUNT(*) FROM events").fetchone()[0]
     return LoadResult(source, written, int(total), False)
 
 
-def _rows(batch: pd.DataFrame) -> Iterable[tuple]:
-    """Plain Python tuples (None for missing text) in the table's column order."""
-    columns = []
-    for name in EVENT_COLUMNS:
-        values = batch[name]
-        if name == "amount":
-            columns.append(values.to_numpy(dtype=np.float64).tolist())
-        else:
-            arr = values.to_numpy(dtype=object)
-            arr[pd.isna(arr)] = None
-            columns.append(arr.tolist())
-    return zip(*columns)
-
-
-def event_time_range(warehouse: Warehouse) -> tuple[str | None, str | None]:
-    """The first and last event timestamps in the warehouse (None, None when it is empty)."""
+def event_time_range(warehouse) -> tuple[str | None, str | None]:
+    """The first and last event timestamps as ISO text (None, None when there are none); any engine."""
     if not warehouse.has_table("events"):
         return None, None
-    row = warehouse.conn.execute("SELECT MIN(ts), MAX(ts) FROM events").fetchone()
-    return row[0], row[1]
+    row = warehouse.query_frame("SELECT MIN(ts) AS first_ts, MAX(ts) AS last_ts FROM events").iloc[0]
+    return tuple(None if pd.isna(v) else pd.Timestamp(v).strftime(TS_TEXT_FORMAT) for v in row)  # type: ignore[return-value]

@@ -1,9 +1,11 @@
-"""All churn feature and label SQL, in one place, written in engine-neutral SQL.
+"""All churn feature and label SQL, in one place, written once in engine-neutral SQL (DuckDB and Spark).
 
-Only window functions (NTILE, ROW_NUMBER), CASE and GROUP BY are used; the one engine-specific
-expression (days between two timestamps) is rendered by the engine's Dialect. Timestamps are ISO text,
-so cut-offs compare as strings and every row at or after `:end` (the day after the as-of date) is
-invisible to the features: nothing after the as-of date can leak in.
+Only window functions (NTILE, ROW_NUMBER), CASE, COUNT/SUM and GROUP BY are used; the one
+engine-specific expression (days between two timestamps) is rendered by the engine's Dialect, which
+also binds the parameters as TIMESTAMP literals. `ts` is a TIMESTAMP column, so every row at or after
+`:end` (the day after the as-of date) is invisible to the features: nothing after the as-of date can
+leak in. Fractions are computed in DOUBLE (never a DECIMAL literal, which Spark would round to 6 places),
+so both engines give the same IEEE numbers.
 
 Parameters: :end (as-of date + 1 day), :d7 / :d30 / :d90 / :d180 (end minus that many days),
 :label_end (end + horizon days, labels only).
@@ -16,7 +18,12 @@ ENGAGEMENT_CATEGORY_EVENTS = ("product_view", "add_to_cart", "wishlist_add", "or
 
 
 def _count(condition: str) -> str:
-    return f"SUM(CASE WHEN {condition} THEN 1 ELSE 0 END)"
+    return f"COUNT(CASE WHEN {condition} THEN 1 END)"
+
+
+def _real(number: str) -> str:
+    """A DOUBLE constant (a bare 7.0 is DECIMAL in both engines)."""
+    return f"CAST({number} AS DOUBLE)"
 
 
 def _total(condition: str, value: str = "amount") -> str:
@@ -31,7 +38,7 @@ def _aggregates() -> list[str]:
         f"MIN(CASE WHEN {o} THEN ts END) AS first_order_ts", f"MAX(CASE WHEN {o} THEN ts END) AS last_order_ts",
         f"{_count(o)} AS orders", f"{_total(o)} AS spend",
         f"MAX(CASE WHEN {o} THEN amount END) AS max_order_value",
-        f"COUNT(DISTINCT CASE WHEN {o} THEN SUBSTR(ts, 1, 10) END) AS order_days",
+        f"COUNT(DISTINCT CASE WHEN {o} THEN CAST(ts AS DATE) END) AS order_days",
     ]
     for days in (7, 30, 90, 180):
         cols.append(f"{_count(f'{o} AND ts >= :d{days}')} AS orders_{days}")
@@ -76,6 +83,7 @@ def features_sql(dialect: Dialect) -> str:
     days = dialect.days_between
     category_events = ", ".join(_quote(e) for e in ENGAGEMENT_CATEGORY_EVENTS)
     aggregates = ",\n    ".join(_aggregates())
+    r304, one, big = _real("30.4"), _real("1"), _real("1e9")
     return f"""
 WITH agg AS (
   SELECT user_id,
@@ -84,8 +92,8 @@ WITH agg AS (
 ),
 cats AS (
   SELECT user_id, category,
-    SUM(CASE WHEN ts >= :d90 THEN 1 ELSE 0 END) AS recent,
-    SUM(CASE WHEN ts < :d90 THEN 1 ELSE 0 END) AS earlier
+    COUNT(CASE WHEN ts >= :d90 THEN 1 END) AS recent,
+    COUNT(CASE WHEN ts < :d90 THEN 1 END) AS earlier
   FROM events WHERE ts < :end AND category IS NOT NULL AND event_type IN ({category_events})
   GROUP BY user_id, category
 ),
@@ -117,24 +125,24 @@ feat AS (
   SELECT b.*,
     CASE WHEN b.orders > 0 THEN b.spend / b.orders END AS avg_order_value,
     CASE WHEN b.ipt_days > 0 THEN b.recency_days / b.ipt_days END AS overdue_ratio,
-    b.orders_7 / 7.0 - (b.orders - b.orders_7) * 1.0 / CASE WHEN b.tenure_days > 14 THEN b.tenure_days - 7 ELSE 7 END AS order_trend_7,
-    b.orders_30 / 30.0 - (b.orders - b.orders_30) * 1.0 / CASE WHEN b.tenure_days > 60 THEN b.tenure_days - 30 ELSE 30 END AS order_trend_30,
-    b.orders_90 / 90.0 - (b.orders - b.orders_90) * 1.0 / CASE WHEN b.tenure_days > 180 THEN b.tenure_days - 90 ELSE 90 END AS order_trend_90,
-    b.sessions_7 / 7.0 - (b.sessions - b.sessions_7) * 1.0 / CASE WHEN b.tenure_days > 14 THEN b.tenure_days - 7 ELSE 7 END AS session_trend_7,
-    b.sessions_30 / 30.0 - (b.sessions - b.sessions_30) * 1.0 / CASE WHEN b.tenure_days > 60 THEN b.tenure_days - 30 ELSE 30 END AS session_trend_30,
-    b.sessions_90 / 90.0 - (b.sessions - b.sessions_90) * 1.0 / CASE WHEN b.tenure_days > 180 THEN b.tenure_days - 90 ELSE 90 END AS session_trend_90,
-    b.spend_180 * 30.4 / CASE WHEN b.tenure_days < 180 THEN (CASE WHEN b.tenure_days > 30.4 THEN b.tenure_days ELSE 30.4 END) ELSE 180 END AS monthly_spend,
-    CASE WHEN b.orders > 0 THEN b.returns * 1.0 / b.orders END AS return_rate,
-    CASE WHEN b.orders > 0 THEN b.coupon_redeems * 1.0 / b.orders END AS coupon_share,
+    b.orders_7 / {_real('7')} - (b.orders - b.orders_7) * {one} / CASE WHEN b.tenure_days > 14 THEN b.tenure_days - 7 ELSE 7 END AS order_trend_7,
+    b.orders_30 / {_real('30')} - (b.orders - b.orders_30) * {one} / CASE WHEN b.tenure_days > 60 THEN b.tenure_days - 30 ELSE 30 END AS order_trend_30,
+    b.orders_90 / {_real('90')} - (b.orders - b.orders_90) * {one} / CASE WHEN b.tenure_days > 180 THEN b.tenure_days - 90 ELSE 90 END AS order_trend_90,
+    b.sessions_7 / {_real('7')} - (b.sessions - b.sessions_7) * {one} / CASE WHEN b.tenure_days > 14 THEN b.tenure_days - 7 ELSE 7 END AS session_trend_7,
+    b.sessions_30 / {_real('30')} - (b.sessions - b.sessions_30) * {one} / CASE WHEN b.tenure_days > 60 THEN b.tenure_days - 30 ELSE 30 END AS session_trend_30,
+    b.sessions_90 / {_real('90')} - (b.sessions - b.sessions_90) * {one} / CASE WHEN b.tenure_days > 180 THEN b.tenure_days - 90 ELSE 90 END AS session_trend_90,
+    b.spend_180 * {r304} / CASE WHEN b.tenure_days < 180 THEN (CASE WHEN b.tenure_days > {r304} THEN b.tenure_days ELSE {r304} END) ELSE 180 END AS monthly_spend,
+    CASE WHEN b.orders > 0 THEN b.returns * {one} / b.orders END AS return_rate,
+    CASE WHEN b.orders > 0 THEN b.coupon_redeems * {one} / b.orders END AS coupon_share,
     CASE WHEN b.spend > 0 THEN b.discount / b.spend END AS discount_share,
     b.coupon_claims_90 - b.coupon_redeems_90 AS coupons_unused_90,
     CASE WHEN b.ratings > 0 THEN b.rating_sum / b.ratings END AS avg_rating,
-    CASE WHEN b.category_events_90 > 0 THEN b.new_category_events_90 * 1.0 / b.category_events_90 END AS new_category_share_90,
-    CASE WHEN b.category_events_90 > 0 THEN b.top_category_events_90 * 1.0 / b.category_events_90 END AS top_category_share_90
+    CASE WHEN b.category_events_90 > 0 THEN b.new_category_events_90 * {one} / b.category_events_90 END AS new_category_share_90,
+    CASE WHEN b.category_events_90 > 0 THEN b.top_category_events_90 * {one} / b.category_events_90 END AS top_category_share_90
   FROM base b
 )
 SELECT feat.*,
-  NTILE(5) OVER (ORDER BY COALESCE(recency_days, 1e9) DESC, user_id) AS r_score,
+  NTILE(5) OVER (ORDER BY COALESCE(recency_days, {big}) DESC, user_id) AS r_score,
   NTILE(5) OVER (ORDER BY orders, user_id) AS f_score,
   NTILE(5) OVER (ORDER BY spend, user_id) AS m_score
 FROM feat

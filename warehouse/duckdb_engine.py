@@ -1,0 +1,106 @@
+"""DuckDB, the embedded default warehouse: one file of typed columns, SQL run in-process, Parquet out.
+
+The registry stays on SQLite (small and transactional); behaviour events, features and scores live
+here. Callers use `query_frame`, `scalar`, `has_table`, `transaction`, `dialect` and `write_parquet`;
+the Spark engine (warehouse/spark_engine.py) offers the same, so the feature SQL runs on either.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from warehouse.dialect import Dialect
+from warehouse.errors import WarehouseError
+
+
+class DuckDBWarehouse:
+    """A DuckDB file holding the `events` table (and anything exported to it); runs SQL into DataFrames."""
+
+    dialect = Dialect("duckdb")
+    engine = "duckdb"
+
+    def __init__(self, path: str | os.PathLike[str]):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.conn = duckdb.connect(str(self.path))
+        except duckdb.Error as error:
+            raise WarehouseError(f"cannot open the warehouse {self.path} as a DuckDB file: {error}") from error
+
+    def __repr__(self) -> str:
+        return f"DuckDBWarehouse({str(self.path)!r})"
+
+    def execute(self, sql: str, params: Mapping[str, object] | None = None) -> duckdb.DuckDBPyConnection:
+        """Run one statement with bound parameters; engine failures become WarehouseError."""
+        try:
+            return self.conn.execute(self.dialect.bind(sql, params))
+        except duckdb.Error as error:
+            raise WarehouseError(f"query failed on {self.path}: {error}") from error
+
+    def query_frame(self, sql: str, params: Mapping[str, object] | None = None) -> pd.DataFrame:
+        """Run one SELECT and return its rows as a DataFrame."""
+        cursor = self.execute(sql, params)
+        try:
+            return cursor.df()
+        except duckdb.Error as error:
+            raise WarehouseError(f"query failed on {self.path}: {error}") from error
+
+    def scalar(self, sql: str, params: Mapping[str, object] | None = None) -> object:
+        """The first column of the first row of a query (None when there is no row)."""
+        row = self.execute(sql, params).fetchone()
+        return None if row is None else row[0]
+
+    def has_table(self, name: str) -> bool:
+        """Whether a table or view of that name exists."""
+        return self.scalar("SELECT COUNT(*) FROM information_schema.tables WHERE table_name = :name",
+                           {"name": name}) > 0
+
+    def put_frame(self, name: str, frame: pd.DataFrame) -> None:
+        """Replace table `name` with the rows of a DataFrame (used to export small registry tables)."""
+        self.conn.register("_winback_frame", frame)
+        try:
+            self.execute(f'CREATE OR REPLACE TABLE "{name}" AS SELECT * FROM _winback_frame')
+        finally:
+            self.conn.unregister("_winback_frame")
+
+    def write_parquet(self, sql: str, path: str | os.PathLike[str], params: Mapping[str, object] | None = None) -> Path:
+        """Write a query's rows to a Parquet file (COPY, streamed by DuckDB without a DataFrame)."""
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        quoted = str(target).replace("'", "''")
+        self.execute(f"COPY ({sql}) TO '{quoted}' (FORMAT PARQUET)", params)
+        return target
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """BEGIN ... COMMIT; any error rolls back so the warehouse stays as it was."""
+        self.conn.execute("BEGIN TRANSACTION")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def read_raw(path: Path) -> pd.DataFrame:
+    """A CSV (every column as text, so ids keep leading zeros) or Parquet file read by DuckDB's readers."""
+    name = path.name.lower()
+    quoted = str(path).replace("'", "''")
+    if name.endswith((".parquet", ".pq")):
+        sql = f"SELECT * FROM read_parquet('{quoted}')"
+    else:
+        sql = f"SELECT * FROM read_csv('{quoted}', all_varchar = true, header = true, delim = ',', quote = '\"')"
+    conn = duckdb.connect()
+    try:
+        return conn.execute(sql).df()
+    finally:
+        conn.close()
