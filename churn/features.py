@@ -42,7 +42,17 @@ def compute_features(warehouse: Warehouse, as_of: str | pd.Timestamp) -> pd.Data
         raise ChurnError(f"the warehouse {warehouse.path} holds no events; load an events file first")
     if first >= _cutoffs(stamp)["end"].strftime("%Y-%m-%d"):
         raise ChurnError(f"no events on or before the as-of date {stamp.date()}; the first event is at {first}")
-    frame = warehouse.query_frame(features_sql(warehouse.dialect), _cutoffs(stamp))
+    return tidy_features(warehouse.query_frame(*features_query(warehouse, stamp)))
+
+
+def features_query(warehouse, as_of: str | pd.Timestamp) -> tuple[str, dict[str, pd.Timestamp]]:
+    """The feature SQL for this warehouse's engine and its parameters (for engines that keep rows remote)."""
+    return features_sql(warehouse.dialect), _cutoffs(parse_as_of(as_of))
+
+
+def tidy_features(frame: pd.DataFrame) -> pd.DataFrame:
+    """Feature rows as any engine returns them → text user_id index and numeric columns."""
+    frame = frame.copy()
     frame["user_id"] = frame["user_id"].astype("str")
     for column in frame.columns.difference(["user_id", *TIMESTAMP_COLUMNS]):
         frame[column] = pd.to_numeric(frame[column])  # an all-NULL column comes back as objects

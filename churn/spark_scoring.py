@@ -1,0 +1,45 @@
+"""Churn risk, stage, tier and reason for every user, computed inside Spark (issue 14).
+
+The features come from the same SQL as on DuckDB (rendered for Spark), the fitted model is broadcast and
+applied with `mapInPandas`, and the scores are written as Parquet by the executors; the result frame is
+lazy, so nothing per user reaches the driver unless the caller asks.
+"""
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from churn.features import features_query, tidy_features
+from churn.model import ChurnModel
+from churn.segments import segment
+from warehouse.spark_scoring import map_with_model
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
+    from warehouse.spark_engine import SparkWarehouse
+
+SCORE_SCHEMA = "user_id string, risk double, stage string, tier string, reason string"
+
+
+def _score_batch(model: ChurnModel, batch: pd.DataFrame) -> pd.DataFrame:
+    """One Arrow batch of feature rows → user_id, risk, stage, tier, reason (as `churn.pipeline.score`)."""
+    features = tidy_features(batch)
+    out = pd.DataFrame({"user_id": features.index.astype("str"), "risk": model.predict_risk(features)})
+    segments = segment(features, model.rules_).reset_index(drop=True)
+    out = pd.concat([out, segments], axis=1)
+    return out[["user_id", "risk", "stage", "tier", "reason"]].astype(
+        {"user_id": object, "stage": object, "tier": object, "reason": object})
+
+
+def score_in_spark(model: ChurnModel, warehouse: SparkWarehouse, as_of: str | pd.Timestamp) -> DataFrame:
+    """A lazy Spark DataFrame of scores for every user with history on or before `as_of`."""
+    sql, params = features_query(warehouse, as_of)
+    return map_with_model(warehouse.sql(sql, params), model, _score_batch, SCORE_SCHEMA)
+
+
+def write_scores(scores: DataFrame, path: str | os.PathLike[str]) -> None:
+    """Write per-user scores as Parquet (a folder of part files, written by the executors)."""
+    scores.write.mode("overwrite").parquet(str(path))

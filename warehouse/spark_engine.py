@@ -1,0 +1,145 @@
+"""Apache Spark for the same SQL: events from Parquet or a table, features and labels by Spark SQL.
+
+`SparkWarehouse` offers what the DuckDB warehouse offers (`query_frame`, `scalar`, `has_table`,
+`put_frame`, `write_parquet`, `dialect`), plus `sql` returning a Spark DataFrame so per-user results
+can stay in the cluster (scored by `mapInPandas`, written as Parquet) and only small results come home.
+The master comes from the argument, else $WINBACK_SPARK_MASTER, else local[*]; a local master binds to
+127.0.0.1 only.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from common.settings import resolve_spark_master
+from warehouse.dialect import Dialect
+from warehouse.errors import WarehouseError
+
+if TYPE_CHECKING:  # pyspark is an optional extra: imported only when a session is made
+    from pyspark.sql import DataFrame, SparkSession
+
+EVENTS_VIEW = "events"
+REQUIRED = ("user_id", "event_type", "ts")
+TYPED_EVENTS = (
+    "SELECT CAST(user_id AS STRING) AS user_id, CAST(event_type AS STRING) AS event_type, "
+    "CAST(ts AS TIMESTAMP) AS ts, CAST(COALESCE({amount}, 0) AS DOUBLE) AS amount, "
+    "CAST({item} AS STRING) AS item, CAST({category} AS STRING) AS category, CAST({channel} AS STRING) AS channel "
+    "FROM {source}"
+)
+
+
+def spark_session(master: str | None = None, *, app_name: str = "winback", shuffle_partitions: int | None = None) -> SparkSession:
+    """A SparkSession on the resolved master (UTC session time zone, Arrow transfers, loopback if local)."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as error:
+        raise WarehouseError("the Spark engine needs pyspark: pip install -e '.[spark]'") from error
+    chosen = resolve_spark_master(master)
+    builder = (
+        SparkSession.builder.master(chosen).appName(app_name)
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .config("spark.ui.enabled", "false")
+    )
+    if chosen.startswith("local"):
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # Spark's own variable: never bind beyond loopback
+        builder = builder.config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # local Python workers use this interpreter
+        builder = builder.config("spark.sql.shuffle.partitions", str(shuffle_partitions or 8))
+    elif shuffle_partitions:
+        builder = builder.config("spark.sql.shuffle.partitions", str(shuffle_partitions))
+    try:
+        return builder.getOrCreate()
+    except Exception as error:  # the JVM failing to start surfaces as many exception types
+        raise WarehouseError(f"cannot start Spark on master {chosen!r}: {error}") from error
+
+
+class SparkWarehouse:
+    """The `events` view in a SparkSession (from Parquet files or a catalog table); runs the shared SQL."""
+
+    dialect = Dialect("spark")
+    engine = "spark"
+
+    def __init__(self, spark: SparkSession, *, events: str | os.PathLike[str] | None = None, table: str | None = None):
+        self.spark = spark
+        self.path = str(events) if events is not None else (table or f"spark:{EVENTS_VIEW}")
+        if events is not None and table is not None:
+            raise WarehouseError("give the events as Parquet files or as a table, not both")
+        if events is not None:
+            self._register(self._read_parquet(Path(events)), str(events))
+        elif table is not None:
+            self._register(self._table(table), table)
+
+    def __repr__(self) -> str:
+        return f"SparkWarehouse({self.path!r})"
+
+    def _read_parquet(self, path: Path) -> DataFrame:
+        if not path.exists():
+            raise WarehouseError(f"{path}: file not found")
+        try:
+            return self.spark.read.parquet(str(path))
+        except Exception as error:
+            raise WarehouseError(f"{path}: cannot be read as Parquet by Spark ({_first_line(error)})") from error
+
+    def _table(self, name: str) -> DataFrame:
+        try:
+            return self.spark.table(name)
+        except Exception as error:
+            raise WarehouseError(f"no table {name!r} in the Spark catalog ({_first_line(error)})") from error
+
+    def _register(self, frame: DataFrame, label: str) -> None:
+        """Expose the source as the typed `events` view (missing optional columns become NULL)."""
+        missing = [c for c in REQUIRED if c not in frame.columns]
+        if missing:
+            raise WarehouseError(f"{label}: required column '{missing[0]}' is missing "
+                                 f"(have: {', '.join(frame.columns)})")
+        raw = "_winback_raw_events"
+        frame.createOrReplaceTempView(raw)
+        optional = {c: (c if c in frame.columns else "NULL") for c in ("amount", "item", "category", "channel")}
+        typed = self.spark.sql(TYPED_EVENTS.format(source=raw, **optional))
+        typed.createOrReplaceTempView(EVENTS_VIEW)
+
+    def sql(self, sql: str, params: Mapping[str, object] | None = None) -> DataFrame:
+        """A Spark DataFrame for one query (lazy: nothing runs until it is collected or written)."""
+        try:
+            return self.spark.sql(self.dialect.bind(sql, params))
+        except Exception as error:
+            raise WarehouseError(f"query failed on Spark: {_first_line(error)}") from error
+
+    def query_frame(self, sql: str, params: Mapping[str, object] | None = None) -> pd.DataFrame:
+        """Run one SELECT and bring its rows home as a DataFrame (for small results only)."""
+        frame = self.sql(sql, params)
+        try:
+            return frame.toPandas()
+        except Exception as error:
+            raise WarehouseError(f"query failed on Spark: {_first_line(error)}") from error
+
+    def scalar(self, sql: str, params: Mapping[str, object] | None = None) -> object:
+        """The first column of the first row of a query (None when there is no row)."""
+        row = self.sql(sql, params).first()
+        return None if row is None else row[0]
+
+    def has_table(self, name: str) -> bool:
+        """Whether a table or temporary view of that name exists."""
+        return bool(self.spark.catalog.tableExists(name))
+
+    def put_frame(self, name: str, frame: pd.DataFrame) -> None:
+        """Expose a small pandas frame (e.g. exported assignments) as a temporary view."""
+        self.spark.createDataFrame(frame).createOrReplaceTempView(name)
+
+    def write_parquet(self, sql: str, path: str | os.PathLike[str], params: Mapping[str, object] | None = None) -> Path:
+        """Write a query's rows as Parquet files in a folder (written by the executors, not the driver)."""
+        target = Path(path)
+        self.sql(sql, params).write.mode("overwrite").parquet(str(target))
+        return target
+
+
+def _first_line(error: BaseException) -> str:
+    """The first line of an engine error, without the JVM stack."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
