@@ -138,9 +138,13 @@ def analyze_experiment(
     relative: bool = True,
     alpha: float = 0.05,
     tuning: float = 5000,
+    sums_source=None,
 ) -> ExperimentReport:
-    """Analyse experiment `key`: comparisons, adjusted p-values, guardrails, SRM, money, segments."""
-    data = collect(key, db, segment_by=segment_by, pre_period=cuped)
+    """Analyse experiment `key`: comparisons, adjusted p-values, guardrails, SRM, money, segments.
+
+    `sums_source` computes the outcome sums in a warehouse engine (experiments.warehouse_metrics).
+    """
+    data = collect(key, db, segment_by=segment_by, pre_period=cuped, sums_source=sums_source)
     return analyze_data(data, method=method, cuped=cuped, value_per_retained=value_per_retained,
                         relative=relative, alpha=alpha, tuning=tuning)
 

@@ -100,21 +100,23 @@ class ExperimentData:
 
 
 def collect(key: str, db: str | os.PathLike[str] | sqlite_utils.Database | None = None, *,
-            segment_by: SegmentBy | None = None, pre_period: bool = True) -> ExperimentData:
+            segment_by: SegmentBy | None = None, pre_period: bool = True, sums_source=None) -> ExperimentData:
     """Read an experiment's design and reduce its assignments, outcomes and deliveries to moments.
 
     `pre_period=False` skips the pre-period sums (no CUPED needed): one cheaper pass over post rows.
+    `sums_source(conn, segment_sql, join_sql, params, pre_period)` computes the outcome sums elsewhere
+    (a warehouse engine, experiments/warehouse_metrics.py) in the same layout as the registry's.
     """
     if isinstance(db, sqlite_utils.Database):
-        return _collect(db.conn, key, segment_by, pre_period)
+        return _collect(db.conn, key, segment_by, pre_period, sums_source)
     database = open_registry(db)
     try:
-        return _collect(database.conn, key, segment_by, pre_period)
+        return _collect(database.conn, key, segment_by, pre_period, sums_source)
     finally:
         database.conn.close()
 
 
-def _collect(conn, key: str, segment_by: SegmentBy | None, pre_period: bool) -> ExperimentData:
+def _collect(conn, key: str, segment_by: SegmentBy | None, pre_period: bool, sums_source=None) -> ExperimentData:
     """collect() on an open connection."""
     row = conn.execute(
         "SELECT status, primary_metric, guardrail_metrics, target_cohort, value_per_retained, metric_kinds "
@@ -136,7 +138,10 @@ def _collect(conn, key: str, segment_by: SegmentBy | None, pre_period: bool) -> 
         "WHERE a.experiment_key = :key GROUP BY a.arm_key, segment", params)}
     segments = tuple(sorted({seg for _, seg in counts})) or (ALL,)
     guardrails = tuple(json.loads(guardrails_json or "[]"))
-    sums = (_outcome_sums if pre_period else _post_sums)(conn, segment_sql, join_sql, params)
+    if sums_source is not None:
+        sums = sums_source(conn, segment_sql, join_sql, params, pre_period)
+    else:
+        sums = (_outcome_sums if pre_period else _post_sums)(conn, segment_sql, join_sql, params)
     names = list(dict.fromkeys([primary, *guardrails, *sorted({metric for _, metric, _ in sums})]))
     metrics = _metric_info(conn, names, json.loads(frozen_kinds) if frozen_kinds else None)
     moments = _moments(key, arms, metrics, segments, counts, sums)

@@ -170,6 +170,18 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         ALTER TABLE decisions ADD COLUMN override TEXT;
         """,
     ),
+    (
+        30,
+        "warehouse-native metrics: a metric computed from behaviour events in a window after assignment",
+        """
+        CREATE TABLE metric_events (
+            metric_key TEXT PRIMARY KEY REFERENCES metrics(key),
+            event_type TEXT NOT NULL,
+            value TEXT NOT NULL CHECK (value IN ('any', 'count', 'amount')),
+            window_days INTEGER NOT NULL CHECK (window_days BETWEEN 1 AND 3650)
+        );
+        """,
+    ),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]
