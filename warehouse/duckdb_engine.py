@@ -52,8 +52,8 @@ class DuckDBWarehouse:
 
     def scalar(self, sql: str, params: Mapping[str, object] | None = None) -> object:
         """The first column of the first row of a query (None when there is no row)."""
-        row = self.execute(sql, params).fetchone()
-        return None if row is None else row[0]
+        rows = self.execute(sql, params).fetchall()  # fetched to the end: DuckDB 2 keeps a pending result otherwise
+        return rows[0][0] if rows else None
 
     def has_table(self, name: str) -> bool:
         """Whether a table or view of that name exists."""

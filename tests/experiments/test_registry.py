@@ -19,7 +19,7 @@ from experiments.db import open_registry, schema_version
 from experiments.definitions import Arm, create_experiment, get_experiment, list_experiments
 from experiments.errors import ExperimentError
 from experiments.lifecycle import list_decisions, record_decision, start_experiment, stop_experiment
-from experiments.schema import SCHEMA_VERSION
+from experiments.schema import MIGRATIONS, SCHEMA_VERSION
 
 
 def test_new_registry_is_migrated_to_the_latest_version_once(db_path):
@@ -27,7 +27,7 @@ def test_new_registry_is_migrated_to_the_latest_version_once(db_path):
     assert schema_version(database) == SCHEMA_VERSION
     open_registry(db_path)  # reopening applies nothing twice
     rows = database.execute("SELECT version FROM schema_migrations").fetchall()
-    assert rows == [(v,) for v in range(1, SCHEMA_VERSION + 1)]
+    assert rows == [(v,) for v, _, _ in MIGRATIONS]  # versions by area leave gaps (schema.py)
 
 
 def test_db_path_comes_from_environment_when_not_given(tmp_path, monkeypatch):

@@ -1,0 +1,122 @@
+"""Warehouse-native metrics: definitions over behaviour events, and sufficient statistics computed by a
+warehouse engine (DuckDB or Spark) instead of the registry (issue 14).
+
+A metric defined here (event type, 'any' / 'count' / 'amount', window in days after assignment) needs no
+imported outcome rows: its per-user values are computed from the events where they live. Metrics without
+a definition use the imported outcomes, exported to the warehouse and reduced there with the same SQL
+semantics as the registry (experiments/metrics.py), so both paths give the same numbers.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from typing import Literal, get_args
+
+import pandas as pd
+
+from churn.events import EVENT_TYPES
+from experiments.db import audit, open_registry, transaction
+from experiments.errors import ExperimentError
+from warehouse.metric_sql import ASSIGNMENTS, DEFINITIONS, OUTCOMES, event_sums_sql, outcome_sums_sql
+
+EventValue = Literal["any", "count", "amount"]
+MAX_WINDOW_DAYS = 3650
+
+
+@dataclass(frozen=True)
+class EventMetric:
+    """A metric computed from events: `value` of `event_type` events in the `window_days` after assignment."""
+
+    metric_key: str
+    event_type: str
+    value: EventValue
+    window_days: int
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def define_event_metric(definition: EventMetric, db: str | os.PathLike[str] | None = None) -> EventMetric:
+    """Store (or replace) a metric's event definition; the metric itself must be declared first."""
+    if definition.event_type not in EVENT_TYPES:
+        raise ExperimentError(f"metric '{definition.metric_key}': unknown event type {definition.event_type!r}; "
+                              f"known types: {', '.join(EVENT_TYPES)}")
+    if definition.value not in get_args(EventValue):
+        raise ExperimentError(f"metric '{definition.metric_key}': value must be one of "
+                              f"{', '.join(get_args(EventValue))}, got {definition.value!r}")
+    if not 1 <= int(definition.window_days) <= MAX_WINDOW_DAYS:
+        raise ExperimentError(f"metric '{definition.metric_key}': window must be 1 to {MAX_WINDOW_DAYS} days, "
+                              f"got {definition.window_days}")
+    database = open_registry(db)
+    with transaction(database) as conn:
+        kind = conn.execute("SELECT kind FROM metrics WHERE key = ?", (definition.metric_key,)).fetchone()
+        if kind is None:
+            raise ExperimentError(f"no metric '{definition.metric_key}'; declare it first with `winback metric add`")
+        if (kind[0] == "binary") != (definition.value == "any"):
+            raise ExperimentError(f"metric '{definition.metric_key}' is {kind[0]}: use value 'any' for a binary "
+                                  "metric and 'count' or 'amount' for a continuous one")
+        conn.execute(
+            "INSERT INTO metric_events (metric_key, event_type, value, window_days) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(metric_key) DO UPDATE SET event_type = excluded.event_type, value = excluded.value, "
+            "window_days = excluded.window_days",
+            (definition.metric_key, definition.event_type, definition.value, int(definition.window_days)))
+        audit(conn, "define", "metric", definition.metric_key, json.dumps(definition.to_dict()))
+    return definition
+
+
+def _definitions(conn, key: str) -> pd.DataFrame:
+    """The event definitions of the experiment's own metrics (primary and guardrails)."""
+    primary, guardrails = conn.execute(
+        "SELECT primary_metric, guardrail_metrics FROM experiments WHERE key = ?", (key,)).fetchone()
+    names = [primary, *json.loads(guardrails or "[]")]
+    rows = conn.execute(
+        f"SELECT metric_key, event_type, value, window_days FROM metric_events "
+        f"WHERE metric_key IN ({', '.join('?' * len(names))}) ORDER BY metric_key", names).fetchall()
+    return pd.DataFrame(rows, columns=["metric", "event_type", "value_kind", "window_days"]).astype(
+        {"metric": object, "event_type": object, "value_kind": object, "window_days": "int64"})
+
+
+def _frame(conn, sql: str, params: dict, columns: list[str]) -> pd.DataFrame:
+    return pd.DataFrame(conn.execute(sql, params).fetchall(), columns=columns)
+
+
+def warehouse_sums(warehouse):
+    """A `sums_source` for experiments.metrics.collect that computes the outcome sums in `warehouse`."""
+
+    def source(conn, segment_sql: str, join_sql: str, params: dict, pre_period: bool) -> dict:
+        key = params["key"]
+        assignments = _frame(
+            conn, f"SELECT a.user_id, a.arm_key, {segment_sql} AS segment, a.assigned_at FROM assignments a "
+                  f"{join_sql} WHERE a.experiment_key = :key", params, ["user_id", "arm_key", "segment", "assigned_at"])
+        assignments["assigned_at"] = (pd.to_datetime(assignments["assigned_at"], utc=True, format="ISO8601")
+                                      .dt.tz_localize(None).astype("datetime64[us]"))
+        assignments = assignments.astype({"user_id": object, "arm_key": object, "segment": object})
+        definitions = _definitions(conn, key)
+        defined = definitions["metric"].tolist()
+        outcomes = _frame(
+            conn, "SELECT user_id, metric, period, value FROM outcomes WHERE experiment_key = :key", params,
+            ["user_id", "metric", "period", "value"]).astype(
+            {"user_id": object, "metric": object, "period": object, "value": "float64"})
+        outcomes = outcomes[~outcomes["metric"].isin(defined)]
+        warehouse.put_frame(ASSIGNMENTS, assignments)
+        sums: dict[tuple[str, str, str], tuple] = {}
+        if len(outcomes):
+            warehouse.put_frame(OUTCOMES, outcomes)
+            sums |= _read(warehouse.query_frame(outcome_sums_sql(pre_period)))
+        if len(definitions):
+            if not warehouse.has_table("events"):
+                raise ExperimentError(f"experiment '{key}' has event metrics ({', '.join(defined)}) but the "
+                                      f"warehouse {warehouse.path} holds no events; load them first")
+            warehouse.put_frame(DEFINITIONS, definitions)
+            sums |= _read(warehouse.query_frame(event_sums_sql(warehouse.dialect, pre_period)))
+        return sums
+
+    return source
+
+
+def _read(frame: pd.DataFrame) -> dict[tuple[str, str, str], tuple]:
+    """Engine rows → {(arm, metric, segment): (post, post2, pre, pre2, cross, has_pre, non_binary)}."""
+    values = frame[["post", "post2", "pre", "pre2", "cross_sum", "has_pre", "non_binary"]].astype(float)
+    keys = zip(frame["arm_key"].astype(str), frame["metric"].astype(str), frame["segment"].astype(str))
+    return {k: tuple(row) for k, row in zip(keys, values.itertuples(index=False, name=None))}
