@@ -5,6 +5,8 @@ The as-of date is inclusive: history is every event before the day after it; lab
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 
 from churn.errors import ChurnError
@@ -87,3 +89,12 @@ def labels_available(warehouse: Warehouse, as_of: str | pd.Timestamp, horizon_da
 def model_columns(features: pd.DataFrame) -> list[str]:
     """The numeric feature columns a model learns from (timestamps and ids excluded)."""
     return [c for c in features.columns if c not in TIMESTAMP_COLUMNS and pd.api.types.is_numeric_dtype(features[c])]
+
+
+def write_features(warehouse, as_of: str | pd.Timestamp, path) -> Path:
+    """Every user's features as of a date written as Parquet by the engine itself (no rows through Python)."""
+    first, _ = event_time_range(warehouse)
+    if first is None:
+        raise ChurnError(f"the warehouse {warehouse.path} holds no events; load an events file first")
+    sql, params = features_query(warehouse, as_of)
+    return warehouse.write_parquet(sql, Path(path), params)

@@ -7,11 +7,13 @@ lazy, so nothing per user reaches the driver unless the caller asks.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from churn.features import features_query, tidy_features
+from churn.features import features_query, parse_as_of, tidy_features
 from churn.model import ChurnModel
 from churn.segments import segment
 from warehouse.spark_scoring import map_with_model
@@ -43,3 +45,33 @@ def score_in_spark(model: ChurnModel, warehouse: SparkWarehouse, as_of: str | pd
 def write_scores(scores: DataFrame, path: str | os.PathLike[str]) -> None:
     """Write per-user scores as Parquet (a folder of part files, written by the executors)."""
     scores.write.mode("overwrite").parquet(str(path))
+
+
+@dataclass(frozen=True)
+class ScoreSummary:
+    """What a Parquet scoring run wrote (only this small summary comes back to the caller)."""
+
+    engine: str
+    as_of: str
+    n_scored: int
+    path: str
+
+
+def score_to_parquet(model: str, as_of: str | pd.Timestamp, path: str | os.PathLike[str], *, engine: str = "duckdb",
+                     warehouse=None, db=None, events=None) -> ScoreSummary:
+    """Churn scores of every user as Parquet: DuckDB scores locally, Spark inside the cluster."""
+    from churn.pipeline import load_churn_model, score
+    from warehouse.engine import open_engine
+
+    stamp = parse_as_of(as_of)
+    wh = open_engine(engine, warehouse=warehouse, db=db, events=events)
+    if wh.engine == "spark":
+        scores = score_in_spark(load_churn_model(model, db), wh, stamp)
+        write_scores(scores, path)
+        n = int(wh.spark.read.parquet(str(path)).count())
+    else:
+        scored = score(model, wh, stamp, db)
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        scored.to_parquet(path, index=False)
+        n = len(scored)
+    return ScoreSummary(engine=wh.engine, as_of=str(stamp.date()), n_scored=n, path=str(path))

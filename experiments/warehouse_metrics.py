@@ -120,3 +120,10 @@ def _read(frame: pd.DataFrame) -> dict[tuple[str, str, str], tuple]:
     values = frame[["post", "post2", "pre", "pre2", "cross_sum", "has_pre", "non_binary"]].astype(float)
     keys = zip(frame["arm_key"].astype(str), frame["metric"].astype(str), frame["segment"].astype(str))
     return {k: tuple(row) for k, row in zip(keys, values.itertuples(index=False, name=None))}
+
+
+def engine_sums(engine: str, *, warehouse=None, db=None, events=None, table=None, master=None):
+    """`warehouse_sums` on the named engine (DuckDB file, or Spark over Parquet events / a table)."""
+    from warehouse.engine import open_engine
+
+    return warehouse_sums(open_engine(engine, warehouse=warehouse, db=db, events=events, table=table, master=master))

@@ -1,8 +1,8 @@
 """Where the warehouse lives and which engine runs its SQL: DuckDB by default, Spark at scale.
 
-Callers use `open_warehouse` (DuckDB file) or `warehouse.spark_engine.SparkWarehouse`; both offer
-`query_frame`, `scalar`, `has_table`, `transaction`-free reads and a `dialect`, so the one feature SQL
-(warehouse/feature_sql.py) runs on either.
+Callers use `open_warehouse` (the DuckDB file) or `open_engine` (DuckDB or Spark); both engines offer
+`query_frame`, `scalar`, `has_table`, `put_frame`, `write_parquet` and a `dialect`, so the one feature
+SQL (warehouse/feature_sql.py) and the metric SQL (warehouse/metric_sql.py) run on either.
 """
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ __all__ = [
     "EngineName",
     "Warehouse",
     "check_engine",
+    "open_engine",
     "open_warehouse",
     "resolve_warehouse_path",
 ]
@@ -53,3 +54,18 @@ def check_engine(name: str) -> EngineName:
     if name not in ENGINES:
         raise WarehouseError(f"unknown engine {name!r}; use one of {', '.join(ENGINES)}")
     return name  # type: ignore[return-value]
+
+
+def open_engine(
+    engine: str = "duckdb", *, warehouse: str | os.PathLike[str] | None = None, db: str | os.PathLike[str] | None = None,
+    events: str | os.PathLike[str] | None = None, table: str | None = None, master: str | None = None,
+):
+    """The warehouse for an engine: the DuckDB file, or a Spark session over Parquet events or a table."""
+    name = check_engine(engine)
+    if name == "duckdb":
+        if events is not None or table is not None:
+            raise WarehouseError("--events/--table pick Spark's events; with DuckDB, load events with `winback churn load`")
+        return open_warehouse(warehouse, db)
+    from warehouse.spark_engine import SparkWarehouse, spark_session
+
+    return SparkWarehouse(spark_session(master), events=events, table=table)

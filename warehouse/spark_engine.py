@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -39,12 +40,14 @@ def spark_session(master: str | None = None, *, app_name: str = "winback", shuff
         from pyspark.sql import SparkSession
     except ImportError as error:
         raise WarehouseError("the Spark engine needs pyspark: pip install -e '.[spark]'") from error
+    warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
     chosen = resolve_spark_master(master)
     builder = (
         SparkSession.builder.master(chosen).appName(app_name)
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
     )
     if chosen.startswith("local"):
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # Spark's own variable: never bind beyond loopback
@@ -54,9 +57,11 @@ def spark_session(master: str | None = None, *, app_name: str = "winback", shuff
     elif shuffle_partitions:
         builder = builder.config("spark.sql.shuffle.partitions", str(shuffle_partitions))
     try:
-        return builder.getOrCreate()
+        session = builder.getOrCreate()
     except Exception as error:  # the JVM failing to start surfaces as many exception types
-        raise WarehouseError(f"cannot start Spark on master {chosen!r}: {error}") from error
+        raise WarehouseError(f"cannot start Spark on master {chosen!r}: {_first_line(error)}") from error
+    session.sparkContext.setLogLevel("ERROR")
+    return session
 
 
 class SparkWarehouse:

@@ -21,6 +21,7 @@ from winback.commands.experiments import (
 from winback.commands.plan import plan
 from winback.commands.simulate import simulate
 from winback.commands.uplift import allocate, uplift
+from winback.commands.warehouse import warehouse
 
 # forestci (pulled in by causalml) logs an error when the optional duecredit citation tool is absent.
 logging.getLogger("duecredit").setLevel(logging.CRITICAL)
@@ -33,7 +34,7 @@ def cli() -> None:
 
 
 for command in (treatment, metric, experiment, cohort, optout, imports, plan, decide, analyze, churn, uplift, allocate,
-                demo, simulate):
+                demo, simulate, warehouse):
     cli.add_command(command)
 
 

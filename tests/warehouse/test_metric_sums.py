@@ -12,6 +12,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from click.testing import CliRunner
 
 from churn.ingest import load_events
 from experiments.analysis import analyze_experiment
@@ -19,6 +20,7 @@ from experiments.db import open_registry, transaction
 from experiments.errors import ExperimentError
 from experiments.warehouse_metrics import EventMetric, define_event_metric, warehouse_sums
 from warehouse.engine import Warehouse
+from winback.cli import cli
 
 NOW = "2026-11-25T00:00:00.000000Z"
 WINDOW = 30
@@ -141,3 +143,20 @@ def test_spark_statistics_give_the_registry_analysis(world, spark):
     for options in ({"cuped": True}, {"segment_by": "stage"}):
         assert_same(analyze_experiment("exp1", db, **options).to_dict(),
                     analyze_experiment("exp1", db, sums_source=warehouse_sums(spark_wh), **options).to_dict())
+
+
+def test_analyze_engine_duckdb_prints_the_registry_numbers(world):
+    root, wh, _ = world
+    db = str(root / "registry.db")
+    runner = CliRunner()
+    registry = runner.invoke(cli, ["analyze", "exp1", "--db", db, "--json", "--cuped"])
+    engine = runner.invoke(cli, ["analyze", "exp1", "--db", db, "--json", "--cuped", "--engine", "duckdb",
+                                 "--warehouse", str(root / "warehouse.duckdb")])
+    assert registry.exit_code == 0 and engine.exit_code == 0, engine.output
+    assert_same(json.loads(registry.output), json.loads(engine.output))
+    bad = runner.invoke(cli, ["warehouse", "define-metric", "retained", "--event", "teleport", "--value", "any",
+                              "--window-days", "30", "--db", db])
+    assert bad.exit_code == 1 and bad.output.startswith("Error: metric 'retained': unknown event type 'teleport'; ")
+    good = runner.invoke(cli, ["warehouse", "define-metric", "retained", "--event", "order", "--value", "any",
+                               "--window-days", "30", "--db", db])
+    assert good.output == "metric retained: any of order events in the 30 days after assignment\n"

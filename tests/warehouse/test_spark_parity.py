@@ -64,3 +64,37 @@ def test_missing_files_and_columns_are_clear_errors(spark, tmp_path):
     with pytest.raises(WarehouseError) as error:
         SparkWarehouse(spark, events=tmp_path / "no_ts.parquet")
     assert str(error.value) == f"{tmp_path / 'no_ts.parquet'}: required column 'ts' is missing (have: user_id, event_type)"
+
+
+def test_features_and_scores_written_as_parquet_agree_across_engines(engines, shop_files, tmp_path):
+    from click.testing import CliRunner
+
+    from churn.features import write_features
+    from churn.pipeline import train
+    from winback.cli import cli
+
+    duck, spark_wh = engines
+    a = pd.read_parquet(write_features(duck, DATES["score"], tmp_path / "f.parquet")).set_index("user_id")
+    b = pd.read_parquet(write_features(spark_wh, DATES["score"], tmp_path / "f_spark")).set_index("user_id")
+    stamps = ["first_ts", "last_ts", "first_order_ts", "last_order_ts"]  # Spark writes ns, DuckDB us
+    a[stamps], b[stamps] = a[stamps].astype("datetime64[us]"), b[stamps].astype("datetime64[us]")
+    pd.testing.assert_frame_equal(a, b.loc[a.index], check_dtype=False, rtol=1e-9, atol=1e-12)
+
+    db = tmp_path / "registry.db"
+    train(duck, DATES["train"], HORIZON, "m", db, model_dir=tmp_path / "models")
+    _, parquet = shop_files
+    runner = CliRunner()
+    local = runner.invoke(cli, ["warehouse", "score", "--model", "m", "--as-of", DATES["score"].strftime("%Y-%m-%d"),
+                                "--out", str(tmp_path / "s.parquet"), "--engine", "duckdb",
+                                "--warehouse", str(duck.path), "--db", str(db)])
+    remote = runner.invoke(cli, ["warehouse", "score", "--model", "m", "--as-of", DATES["score"].strftime("%Y-%m-%d"),
+                                 "--out", str(tmp_path / "s_spark"), "--engine", "spark", "--events", str(parquet),
+                                 "--db", str(db)])
+    assert local.exit_code == 0 and remote.exit_code == 0, remote.output
+    n = len(a)
+    assert local.output.endswith(f"scored {n} users as of {DATES['score'].date()} with m by duckdb into {tmp_path / 's.parquet'}\n")
+    assert remote.output.endswith(f"by spark into {tmp_path / 's_spark'}\n")
+    x = pd.read_parquet(tmp_path / "s.parquet").set_index("user_id")
+    y = pd.read_parquet(tmp_path / "s_spark").set_index("user_id").loc[x.index]
+    assert y["risk"].to_numpy() == pytest.approx(x["risk"].to_numpy(), rel=1e-9, abs=1e-12)
+    assert (y[["stage", "tier", "reason"]].to_numpy() == x[["stage", "tier", "reason"]].to_numpy()).all()

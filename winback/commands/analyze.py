@@ -9,6 +9,7 @@ from common.choices import METHODS
 from common.jsonable import dumps
 from experiments.choices import SEGMENT_COLUMNS
 from winback.cli_support import clean_errors, db_option
+from winback.commands.warehouse import engine_options
 
 STATUS_MARKS = {"ok": "ok  ", "warn": "WARN", "fail": "FAIL", "not_checked": "--  "}
 
@@ -32,9 +33,11 @@ STATUS_MARKS = {"ok": "ok  ", "warn": "WARN", "fail": "FAIL", "not_checked": "--
               help="Write one flat row per arm × metric × segment (or per day with --by-day) to this file.")
 @click.option("--chart", type=click.Path(dir_okay=False), default=None,
               help="Also write a chart (.png/.svg/.pdf): effects, cost per retained user and ROI with intervals.")
+@engine_options
 @clean_errors
 def analyze(key: str, db: str | None, method: str, cuped: bool, segment: str | None, value_per_retained: float | None,
-            by_day: bool, as_json: bool, fmt: str | None, out: str | None, chart: str | None) -> None:
+            by_day: bool, as_json: bool, fmt: str | None, out: str | None, chart: str | None, engine: str | None,
+            warehouse: str | None, events: str | None) -> None:
     """Analyse experiment KEY: health checks, effects vs control, adjusted p-values, guardrails, cost per retained
     user and ROI."""
     from experiments.analysis import analyze_experiment
@@ -64,8 +67,14 @@ def analyze(key: str, db: str | None, method: str, cuped: bool, segment: str | N
             else:
                 click.echo(render_health(health) + "\n\n" + render_by_day(days, method))
             return
+        sums = None
+        if engine is not None:  # sufficient statistics computed in a warehouse engine (issue 14)
+            from experiments.warehouse_metrics import engine_sums
+
+            sums = engine_sums(engine, warehouse=warehouse, db=db, events=events)
         report = analyze_experiment(key, database, method=method, cuped=cuped,  # type: ignore[arg-type]
-                                    value_per_retained=value_per_retained, segment_by=segment)  # type: ignore[arg-type]
+                                    value_per_retained=value_per_retained, segment_by=segment,  # type: ignore[arg-type]
+                                    sums_source=sums)
     if out:
         path = write_table(report.to_frame(), out, fmt)
         click.echo(f"{len(report.to_frame())} rows written to {path}")
