@@ -21,9 +21,10 @@ from simulator.shop import generate_shop, simulate
 from warehouse.engine import Warehouse
 from warehouse.events_table import write_events
 
-TITLE = "Churn: SQL features and risk scores for 1M users / ~60M events on SQLite"
+TITLE = "Churn: SQL features and risk scores for 1M users / ~60M events in the warehouse"
 NOTES = ("Peak memory is the process's resident set size sampled every 50 ms during the step (psutil); "
-         "the warehouse is a SQLite file on local disk, events indexed on (user_id, ts).")
+         "the warehouse is the default engine's file on local disk (DuckDB since issue 14; SQLite, indexed on "
+         "(user_id, ts), before it).")
 FULL_USERS = 1_000_000
 CHUNK_USERS = 50_000
 WRITE_ROWS = 500_000

@@ -16,7 +16,6 @@ from warehouse.dialect import Dialect
 ASSIGNMENTS = "winback_assignments"  # user_id, arm_key, segment, assigned_at (TIMESTAMP)
 OUTCOMES = "winback_outcomes"  # user_id, metric, period ('pre' / 'post'), value
 DEFINITIONS = "winback_metric_events"  # metric, event_type, value_kind ('any' / 'count' / 'amount'), window_days
-SUM_COLUMNS = ("post", "post2", "pre", "pre2", "cross", "has_pre", "non_binary")
 
 
 def _stats(pre_period: bool) -> str:

@@ -146,7 +146,7 @@ def test_spark_statistics_give_the_registry_analysis(world, spark):
 
 
 def test_analyze_engine_duckdb_prints_the_registry_numbers(world):
-    root, wh, _ = world
+    root, _wh, _ = world
     db = str(root / "registry.db")
     runner = CliRunner()
     registry = runner.invoke(cli, ["analyze", "exp1", "--db", db, "--json", "--cuped"])

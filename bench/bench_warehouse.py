@@ -1,0 +1,143 @@
+"""Events → churn features on the two warehouse engines: DuckDB (embedded) and Spark local[2].
+
+For each size the demo shop's events are generated in chunks into Parquet files; DuckDB loads them
+(DuckDB's Parquet reader, the same validation as `winback churn load`) and writes every user's features
+as Parquet; Spark reads the same Parquet files and writes the features with the same SQL. Peak memory is
+the resident set of this process and its children (Spark's JVM included), sampled every 50 ms.
+"""
+from __future__ import annotations
+
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Self
+
+import psutil
+from tqdm.auto import tqdm
+
+from churn.features import write_features
+from churn.ingest import load_events
+from churn.pipeline import demo_as_of_dates
+from simulator.shop import simulate
+from warehouse.engine import Warehouse
+
+TITLE = "Warehouse engines: events → features on DuckDB and Spark local[2]"
+NOTES = ("Sizes are 1M, 10M and 50M events × scale (about 64 events per user, the demo shop's mix). "
+         "DuckDB: load = read Parquet + validate + insert into the DuckDB file; features = the feature SQL "
+         "written to Parquet. Spark: master local[2] on loopback, events read from the same Parquet files, "
+         "features written to Parquet by the executors (start-up of the session not counted). "
+         "Peak RSS covers this process and its children (the JVM). Chart: `docs/benchmarks/warehouse.svg`.")
+FULL_EVENTS = (1_000_000, 10_000_000, 50_000_000)
+EVENTS_PER_USER = 64
+CHUNK_USERS = 50_000
+
+
+class PeakMemory:
+    """Samples the RSS of this process and its children; `peak_mb` is the maximum seen."""
+
+    def __init__(self, interval: float = 0.05):
+        self.interval, self.process = interval, psutil.Process()
+        self.peak, self._stop = 0, threading.Event()
+
+    def _rss(self) -> int:
+        total = self.process.memory_info().rss
+        for child in self.process.children(recursive=True):
+            try:
+                total += child.memory_info().rss
+            except psutil.Error:
+                pass
+        return total
+
+    def __enter__(self) -> Self:
+        self.peak = self._rss()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self._rss())
+            time.sleep(self.interval)
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def peak_mb(self) -> float:
+        return self.peak / 2**20
+
+
+def _write_parquet(folder: Path, n_users: int) -> int:
+    """The shop's events for n_users, chunk by chunk, as Parquet files in `folder`; returns the event count."""
+    folder.mkdir(parents=True)
+    total = 0
+    for start in tqdm(range(0, n_users, CHUNK_USERS), desc=f"generate {n_users} users", unit="chunk"):
+        size = min(CHUNK_USERS, n_users - start)
+        users, coded = simulate(size, seed=2000 + start // CHUNK_USERS, as_of="2026-06-30", horizon_days=60,
+                                id_offset=start)
+        frame = coded.to_frame(users["user_id"].to_numpy())
+        frame.to_parquet(folder / f"part-{start // CHUNK_USERS:05d}.parquet", index=False)
+        total += len(frame)
+    return total
+
+
+def _timed(label: str, step, engine: str, n_users: int, n_events: int, rows: list[dict]) -> None:
+    with PeakMemory() as mem:
+        started = time.perf_counter()
+        step()
+        rows.append({"engine": engine, "events": n_events, "users": n_users,
+                     "step": label, "seconds": time.perf_counter() - started, "peak_rss_mb": mem.peak_mb})
+
+
+def run(scale: float) -> list[dict]:
+    from warehouse.spark_engine import SparkWarehouse, spark_session
+
+    as_of = demo_as_of_dates("2026-06-30", 60)["score"]
+    spark = spark_session("local[2]", app_name="winback-bench", shuffle_partitions=4)
+    rows: list[dict] = []
+    try:
+        for full in FULL_EVENTS:
+            n_users = max(1_000, int(full * scale / EVENTS_PER_USER))
+            with tempfile.TemporaryDirectory() as tmp:
+                root = Path(tmp)
+                n_events = _write_parquet(root / "events", n_users)
+                files = sorted((root / "events").glob("*.parquet"))
+                wh = Warehouse(root / "warehouse.duckdb")
+
+                def load(wh=wh, files=files) -> None:
+                    for i, path in enumerate(files):
+                        load_events(path, wh, mode="replace" if i == 0 else "append")
+
+                _timed("load", load, "duckdb", n_users, n_events, rows)
+                _timed("features", lambda wh=wh, root=root: write_features(wh, as_of, root / "features.parquet"),
+                       "duckdb", n_users, n_events, rows)
+                wh.close()
+                spark_wh = SparkWarehouse(spark, events=root / "events")
+                _timed("features", lambda w=spark_wh, root=root: write_features(w, as_of, root / "features_spark"),
+                       "spark local[2]", n_users, n_events, rows)
+    finally:
+        spark.stop()
+    _chart(rows)
+    return rows
+
+
+def _chart(rows: list[dict]) -> None:
+    """Seconds for features vs events per engine, log-log, in docs/benchmarks/warehouse.svg."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    frame = pd.DataFrame(rows)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for (engine, step), part in frame.groupby(["engine", "step"]):
+        ax.plot(part["events"], part["seconds"], marker="o", label=f"{engine}: {step}")
+    ax.set_xscale("log"), ax.set_yscale("log")
+    ax.set_xlabel("events"), ax.set_ylabel("seconds"), ax.legend(), ax.grid(True, which="both", alpha=0.3)
+    ax.set_title("events → features")
+    out = Path(__file__).resolve().parent.parent / "docs" / "benchmarks" / "warehouse.svg"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout(), fig.savefig(out), plt.close(fig)
