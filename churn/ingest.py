@@ -10,7 +10,6 @@ import os
 from pathlib import Path
 from typing import Literal
 
-import duckdb
 import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
@@ -30,6 +29,8 @@ def read_events(path: str | os.PathLike[str]) -> pd.DataFrame:
     path = Path(path)
     if not path.exists():
         raise DataError(str(path), None, None, "file not found")
+    import duckdb
+
     try:
         raw = read_raw(path)
     except (duckdb.Error, ValueError, OSError) as error:

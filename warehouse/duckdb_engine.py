@@ -11,7 +11,6 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-import duckdb
 import pandas as pd
 
 from warehouse.dialect import Dialect
@@ -25,8 +24,11 @@ class DuckDBWarehouse:
     engine = "duckdb"
 
     def __init__(self, path: str | os.PathLike[str]):
+        import duckdb  # here, not at import time: the CLI's --help must stay fast
+
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.Error = duckdb.Error
         try:
             self.conn = duckdb.connect(str(self.path))
         except duckdb.Error as error:
@@ -35,11 +37,11 @@ class DuckDBWarehouse:
     def __repr__(self) -> str:
         return f"DuckDBWarehouse({str(self.path)!r})"
 
-    def execute(self, sql: str, params: Mapping[str, object] | None = None) -> duckdb.DuckDBPyConnection:
+    def execute(self, sql: str, params: Mapping[str, object] | None = None):
         """Run one statement with bound parameters; engine failures become WarehouseError."""
         try:
             return self.conn.execute(self.dialect.bind(sql, params))
-        except duckdb.Error as error:
+        except self.Error as error:
             raise WarehouseError(f"query failed on {self.path}: {error}") from error
 
     def query_frame(self, sql: str, params: Mapping[str, object] | None = None) -> pd.DataFrame:
@@ -47,7 +49,7 @@ class DuckDBWarehouse:
         cursor = self.execute(sql, params)
         try:
             return cursor.df()
-        except duckdb.Error as error:
+        except self.Error as error:
             raise WarehouseError(f"query failed on {self.path}: {error}") from error
 
     def scalar(self, sql: str, params: Mapping[str, object] | None = None) -> object:
@@ -77,7 +79,7 @@ class DuckDBWarehouse:
         return target
 
     @contextmanager
-    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+    def transaction(self) -> Iterator:
         """BEGIN ... COMMIT; any error rolls back so the warehouse stays as it was."""
         self.conn.execute("BEGIN TRANSACTION")
         try:
@@ -93,6 +95,8 @@ class DuckDBWarehouse:
 
 def read_raw(path: Path) -> pd.DataFrame:
     """A CSV (every column as text, so ids keep leading zeros) or Parquet file read by DuckDB's readers."""
+    import duckdb
+
     name = path.name.lower()
     quoted = str(path).replace("'", "''")
     if name.endswith((".parquet", ".pq")):

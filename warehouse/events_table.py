@@ -11,7 +11,6 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
-import duckdb
 import pandas as pd
 
 from warehouse.duckdb_engine import DuckDBWarehouse
@@ -88,7 +87,7 @@ def write_events(
             conn.register("_winback_batch", frame)
             try:
                 conn.execute(INSERT_SQL)
-            except duckdb.Error as error:
+            except warehouse.Error as error:
                 raise WarehouseError(f"cannot store the events of '{source}' in {warehouse.path}: {error}") from error
             finally:
                 conn.unregister("_winback_batch")

@@ -89,7 +89,9 @@ class SparkWarehouse:
         try:
             return self.spark.read.parquet(str(path))
         except Exception as error:
-            raise WarehouseError(f"{path}: cannot be read as Parquet by Spark ({_first_line(error)})") from error
+            hint = ("; write timestamps in microseconds (pandas: to_parquet(coerce_timestamps='us'))"
+                    if "NANOS" in str(error) else "")
+            raise WarehouseError(f"{path}: cannot be read as Parquet by Spark ({_first_line(error)}){hint}") from error
 
     def _table(self, name: str) -> DataFrame:
         try:

@@ -143,6 +143,12 @@ def test_spark_statistics_give_the_registry_analysis(world, spark):
     for options in ({"cuped": True}, {"segment_by": "stage"}):
         assert_same(analyze_experiment("exp1", db, **options).to_dict(),
                     analyze_experiment("exp1", db, sums_source=warehouse_sums(spark_wh), **options).to_dict())
+    runner = CliRunner()
+    registry = runner.invoke(cli, ["analyze", "exp1", "--db", str(db), "--json"])
+    engine = runner.invoke(cli, ["analyze", "exp1", "--db", str(db), "--json", "--engine", "spark",
+                                 "--events", str(parquet)])
+    assert registry.exit_code == 0 and engine.exit_code == 0, engine.output
+    assert_same(json.loads(registry.output), json.loads(engine.output))
 
 
 def test_analyze_engine_duckdb_prints_the_registry_numbers(world):

@@ -64,6 +64,11 @@ def test_missing_files_and_columns_are_clear_errors(spark, tmp_path):
     with pytest.raises(WarehouseError) as error:
         SparkWarehouse(spark, events=tmp_path / "no_ts.parquet")
     assert str(error.value) == f"{tmp_path / 'no_ts.parquet'}: required column 'ts' is missing (have: user_id, event_type)"
+    nanos = pd.DataFrame({"user_id": ["1"], "event_type": ["order"], "ts": pd.to_datetime(["2026-01-01"]).as_unit("ns")})
+    nanos.to_parquet(tmp_path / "nanos.parquet")  # pandas writes nanoseconds, which Spark refuses
+    with pytest.raises(WarehouseError) as error:
+        SparkWarehouse(spark, events=tmp_path / "nanos.parquet")
+    assert str(error.value).endswith("; write timestamps in microseconds (pandas: to_parquet(coerce_timestamps='us'))")
 
 
 def test_features_and_scores_written_as_parquet_agree_across_engines(engines, shop_files, tmp_path):
