@@ -29,14 +29,7 @@ def read_events(path: str | os.PathLike[str]) -> pd.DataFrame:
     path = Path(path)
     if not path.exists():
         raise DataError(str(path), None, None, "file not found")
-    import duckdb
-
-    try:
-        raw = read_raw(path)
-    except (duckdb.Error, ValueError, OSError) as error:
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise DataError(str(path), None, None, f"cannot be read as CSV or Parquet ({reason})") from error
-    return validate_events(raw, str(path))
+    return validate_events(read_raw(path), str(path))  # unreadable files raise DataError there
 
 
 def validate_events(raw: pd.DataFrame, source: str) -> pd.DataFrame:

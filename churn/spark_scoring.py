@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -19,9 +19,9 @@ from churn.segments import segment
 from warehouse.spark_scoring import map_with_model
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame
-
     from warehouse.spark_engine import SparkWarehouse
+
+DataFrame = Any  # a pyspark.sql.DataFrame; pyspark itself is imported only by warehouse/spark_engine.py
 
 SCORE_SCHEMA = "user_id string, risk double, stage string, tier string, reason string"
 

@@ -6,7 +6,7 @@ predicted uplift per treatment, exactly as `uplift.store.score_uplift` returns t
 from __future__ import annotations
 
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import Any
 
 import pandas as pd
 
@@ -14,8 +14,7 @@ from uplift.errors import UpliftError
 from uplift.learners import UpliftModel
 from warehouse.spark_scoring import map_with_model
 
-if TYPE_CHECKING:
-    from pyspark.sql import DataFrame
+DataFrame = Any  # a pyspark.sql.DataFrame; pyspark itself is imported only by warehouse/spark_engine.py
 
 
 def _predict(model: UpliftModel, batch: pd.DataFrame, *, features: list[str], id_col: str) -> pd.DataFrame:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from warehouse.dialect import Dialect
-from warehouse.errors import WarehouseError
+from warehouse.errors import DataError, WarehouseError
 
 
 class DuckDBWarehouse:
@@ -94,7 +94,10 @@ class DuckDBWarehouse:
 
 
 def read_raw(path: Path) -> pd.DataFrame:
-    """A CSV (every column as text, so ids keep leading zeros) or Parquet file read by DuckDB's readers."""
+    """A CSV (every column as text, so ids keep leading zeros) or Parquet file read by DuckDB's readers.
+
+    A file DuckDB cannot read is a DataError naming the file and DuckDB's first line of explanation.
+    """
     import duckdb
 
     name = path.name.lower()
@@ -106,5 +109,8 @@ def read_raw(path: Path) -> pd.DataFrame:
     conn = duckdb.connect()
     try:
         return conn.execute(sql).df()
+    except (duckdb.Error, ValueError, OSError) as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise DataError(str(path), None, None, f"cannot be read as CSV or Parquet ({reason})") from error
     finally:
         conn.close()

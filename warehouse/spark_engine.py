@@ -3,8 +3,8 @@
 `SparkWarehouse` offers what the DuckDB warehouse offers (`query_frame`, `scalar`, `has_table`,
 `put_frame`, `write_parquet`, `dialect`), plus `sql` returning a Spark DataFrame so per-user results
 can stay in the cluster (scored by `mapInPandas`, written as Parquet) and only small results come home.
-The master comes from the argument, else $WINBACK_SPARK_MASTER, else local[*]; a local master binds to
-127.0.0.1 only.
+The master comes from the argument, else the setting read by `common.settings.resolve_spark_master`,
+else local[*]; a local master binds to 127.0.0.1 only.
 """
 from __future__ import annotations
 

@@ -6,12 +6,11 @@ aggregates. The scoring function must be importable on the executors (install Wi
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 
-if TYPE_CHECKING:
-    from pyspark.sql import DataFrame
+DataFrame = Any  # a pyspark.sql.DataFrame; pyspark itself is imported only by warehouse/spark_engine.py
 
 
 def map_with_model(frame: DataFrame, model: Any, predict: Callable[[Any, pd.DataFrame], pd.DataFrame],
