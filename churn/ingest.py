@@ -26,14 +26,29 @@ EventSource = str | os.PathLike[str] | pd.DataFrame
 
 def read_events(path: str | os.PathLike[str]) -> pd.DataFrame:
     """Read an events file (.csv, .csv.gz or .parquet) with DuckDB's readers (CSV cells as text), then validate it."""
+    return _as_text(_read_typed(path))
+
+
+def _read_typed(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Clean events of a file with ts as datetime64 (what the warehouse stores; no text round trip)."""
     path = Path(path)
     if not path.exists():
         raise DataError(str(path), None, None, "file not found")
-    return validate_events(read_raw(path), str(path))  # unreadable files raise DataError there
+    return _typed_events(read_raw(path), str(path))  # unreadable files raise DataError there
+
+
+def _as_text(clean: pd.DataFrame) -> pd.DataFrame:
+    """The clean frame with ts as ISO text 'YYYY-MM-DDTHH:MM:SS'."""
+    return clean.assign(ts=clean["ts"].dt.strftime(TS_FORMAT))
 
 
 def validate_events(raw: pd.DataFrame, source: str) -> pd.DataFrame:
     """Clean event rows (ts as ISO text, amount 0 where missing) or a DataError naming the first bad cell."""
+    return _as_text(_typed_events(raw, source))
+
+
+def _typed_events(raw: pd.DataFrame, source: str) -> pd.DataFrame:
+    """validate_events with ts kept as datetime64 (UTC, naive)."""
     missing = [c for c in REQUIRED_COLUMNS if c not in raw.columns]
     if missing:
         raise DataError(source, None, missing[0], f"required column is missing (have: {', '.join(map(str, raw.columns))})")
@@ -66,20 +81,15 @@ def validate_events(raw: pd.DataFrame, source: str) -> pd.DataFrame:
     clean = pd.DataFrame({
         "user_id": user.astype("str").str.strip(),
         "event_type": etype,
-        "ts": ts.dt.strftime(TS_FORMAT),
+        "ts": ts.dt.floor("s").to_numpy(dtype="datetime64[us]"),  # whole seconds, as the text form
         "amount": amount.to_numpy(dtype=float),
     })
     for column in TEXT_COLUMNS:  # optional: a file without them loads with NULLs
         if column in raw.columns:
-            clean[column] = raw[column].astype("object").where(raw[column].notna(), None).map(_text)
+            clean[column] = raw[column].astype("str").where(raw[column].notna())
         else:
             clean[column] = pd.Series([None] * len(clean), index=clean.index, dtype="object")
     return clean[list(EVENT_COLUMNS)]
-
-
-def _text(value: object) -> object:
-    """A cell as text (None stays None), whatever type the file gave it."""
-    return None if value is None else str(value)
 
 
 def _timestamps(values: pd.Series) -> pd.Series:
@@ -120,10 +130,10 @@ def load_events(
 ) -> LoadResult:
     """Validate events from a file or frame and store them in the warehouse in one transaction."""
     if isinstance(source, pd.DataFrame):
-        clean = validate_events(source, name or "events frame")
+        clean = _typed_events(source, name or "events frame")
         label = name or "events frame"
     else:
-        clean = read_events(source)
+        clean = _read_typed(source)
         label = name or str(source)
     wh = open_warehouse(warehouse, db)
     starts = range(0, len(clean), batch_rows)
