@@ -28,7 +28,7 @@ NOTES = ("Sizes are 1M, 10M and 50M events × scale (about 64 events per user, t
          "written to Parquet. Spark: master local[2] on loopback, events read from the same Parquet files, "
          "features written to Parquet by the executors (session start-up and one warm-up query not counted). "
          "All DuckDB runs come first, before the JVM starts; peak RSS covers this process and its children "
-         "(the JVM for Spark). Chart: `docs/benchmarks/warehouse.svg`.")
+         "(the JVM for Spark).\n\n![events → features: seconds by engine and size](benchmarks/warehouse.svg)")
 FULL_EVENTS = (1_000_000, 10_000_000, 50_000_000)
 EVENTS_PER_USER = 64
 CHUNK_USERS = 50_000

@@ -14,7 +14,8 @@ if TYPE_CHECKING:
 
 warehouse_option = click.option(
     "--warehouse", type=click.Path(dir_okay=False), default=None,
-    help="Warehouse file holding the events (default: $WINBACK_WAREHOUSE, else the registry file).",
+    help="DuckDB warehouse file holding the events (default: $WINBACK_WAREHOUSE, else "
+         "<registry>-warehouse.duckdb beside the registry).",
 )
 events_option = click.option(
     "--events", "events_path", type=click.Path(dir_okay=False), default=None,
