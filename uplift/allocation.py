@@ -236,22 +236,31 @@ def _multipliers(
 ) -> tuple[float, np.ndarray]:
     """Coordinate bisection: the budget price, then each capacity price, until all constraints hold and prices settle."""
     costs_arr = problem.costs
-    capped = np.flatnonzero(np.isfinite(problem.capacity))
     positive_cost = costs_arr > 0
     top_ratio = float(np.max(net[:, positive_cost] / costs_arr[positive_cost], initial=0.0)) if positive_cost.any() else 0.0
+    top_net = float(net.max(initial=0.0))
+    return find_prices(problem, lambda x, m: _usage(_choose(net, costs_arr, x, m), costs_arr), lam, mu,
+                       top_ratio, top_net, max_rounds, rel)
+
+
+def find_prices(problem: AllocationProblem, usage, lam: float, mu: np.ndarray, top_ratio: float, top_net: float,
+                max_rounds: int, rel: float) -> tuple[float, np.ndarray]:
+    """The bisection of `_multipliers` over any `usage(lam, mu) -> (spend, counts)`: in memory, or one aggregate
+    pass per call in Spark (uplift/spark_allocation.py), so both find the same prices."""
+    capped = np.flatnonzero(np.isfinite(problem.capacity))
     lam_hi = max(top_ratio, 0.0) * 2 + 1.0
-    mu_hi = float(max(net.max(initial=0.0), 0.0)) * 2 + 1.0
+    mu_hi = float(max(top_net, 0.0)) * 2 + 1.0
     mu = mu.copy()
     for _ in range(max_rounds):
         previous = (lam, mu.copy())
-        lam = _bisect(lambda x: _usage(_choose(net, costs_arr, x, mu), costs_arr)[0] <= problem.budget, lam, lam_hi, rel)
+        lam = _bisect(lambda x: usage(x, mu)[0] <= problem.budget, lam, lam_hi, rel)
         for t in capped:
             def holds(x: float, t: int = t, lam: float = lam) -> bool:
                 trial = mu.copy()
                 trial[t] = x
-                return _usage(_choose(net, costs_arr, lam, trial), costs_arr)[1][t] <= problem.capacity[t]
+                return usage(lam, trial)[1][t] <= problem.capacity[t]
             mu[t] = _bisect(holds, mu[t], mu_hi, rel)
-        spend, counts = _usage(_choose(net, costs_arr, lam, mu), costs_arr)
+        spend, counts = usage(lam, mu)
         steady = abs(lam - previous[0]) <= 1e-4 * max(lam, 1e-6) and np.allclose(mu, previous[1], rtol=1e-4, atol=1e-6)
         if spend <= problem.budget and (counts <= problem.capacity).all() and steady:
             break

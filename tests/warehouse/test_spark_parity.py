@@ -8,10 +8,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from churn.features import compute_features, compute_labels, model_columns
-from churn.model import ChurnModel
+from churn.features import compute_features, compute_labels
 from churn.pipeline import demo_as_of_dates
-from churn.segments import SegmentRules, segment
 from warehouse.errors import WarehouseError
 
 pytestmark = pytest.mark.xdist_group("spark")
@@ -38,22 +36,6 @@ def test_features_and_labels_agree_to_1e_9(engines):
         assert 0 < la.mean() < 1  # both classes present, so the comparison is not vacuous
 
 
-def test_scores_from_map_in_pandas_match_the_local_scores(engines):
-    from churn.spark_scoring import score_in_spark
-
-    duck, spark_wh = engines
-    features = compute_features(duck, DATES["train"])
-    labels = compute_labels(duck, DATES["train"], HORIZON).reindex(features.index)
-    model = ChurnModel().fit(features[model_columns(features)], labels)
-    model.rules_ = SegmentRules()
-    later = compute_features(duck, DATES["score"])
-    local = pd.concat([pd.DataFrame({"risk": model.predict_risk(later)}, index=later.index),
-                       segment(later, model.rules_)], axis=1)
-    remote = score_in_spark(model, spark_wh, DATES["score"]).toPandas().set_index("user_id").loc[local.index]
-    assert remote["risk"].to_numpy() == pytest.approx(local["risk"].to_numpy(), rel=1e-9, abs=1e-12)
-    assert (remote[["stage", "tier", "reason"]].to_numpy() == local[["stage", "tier", "reason"]].to_numpy()).all()
-
-
 def test_missing_files_and_columns_are_clear_errors(spark, tmp_path):
     from warehouse.spark_engine import SparkWarehouse
 
@@ -72,6 +54,7 @@ def test_missing_files_and_columns_are_clear_errors(spark, tmp_path):
 
 
 def test_features_and_scores_written_as_parquet_agree_across_engines(engines, shop_files, tmp_path):
+    """Features as Parquet from both engines; churn scores by `pipeline.score` (DuckDB) and by mapInPandas (Spark)."""
     from click.testing import CliRunner
 
     from churn.features import write_features
