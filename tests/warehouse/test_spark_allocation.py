@@ -24,9 +24,9 @@ def test_prices_and_priced_choices_match_the_in_memory_allocator(spark):
                            "coupon": rng.normal(0.04, 0.05, n), "vip": rng.normal(0.08, 0.08, n)})
     costs, capacity, budget, value = {"coupon": 5.0, "vip": 20.0}, {"vip": 60}, 6_000.0, 150.0
     problem = make_problem(scores[["coupon", "vip"]], costs, budget, value, capacity)
-    lam, mu = _multipliers(problem, problem.net, 0.0, np.zeros(2), max_rounds=1, rel=1e-3)
+    lam, mu = _multipliers(problem, problem.net, 0.0, np.zeros(2), max_rounds=1, rel=1e-2)
     remote = prices_in_spark(spark.createDataFrame(scores).repartition(1), ["coupon", "vip"], costs, budget, value,
-                             capacity, max_rounds=1, rel=1e-3)
+                             capacity, max_rounds=1, rel=1e-2)
     assert remote.budget_multiplier == lam > 0  # the budget binds, so the price is not trivial
     assert remote.capacity_multipliers == {"vip": mu[1]} and mu[1] > 0  # and so does vip's capacity
     choice = _choose(problem.net, problem.costs, lam, mu)
