@@ -15,7 +15,7 @@ import pandas as pd
 
 from churn.features import features_query, parse_as_of, tidy_features
 from churn.model import ChurnModel
-from churn.segments import segment
+from churn.segments import TierRule, segment
 from warehouse.spark_scoring import map_with_model
 
 if TYPE_CHECKING:
@@ -26,11 +26,16 @@ DataFrame = Any  # a pyspark.sql.DataFrame; pyspark itself is imported only by w
 SCORE_SCHEMA = "user_id string, risk double, stage string, tier string, reason string"
 
 
-def _score_batch(model: ChurnModel, batch: pd.DataFrame) -> pd.DataFrame:
+# Tiers by the fixed monthly amount: a rule of each row alone. The shop-wide rules (top share by spend or
+# by customer value) need every user at once, which a batch does not see; they are not computed in Spark.
+ROW_WISE_TIERS = TierRule(basis="monthly")
+
+
+def _score_batch(model: ChurnModel, batch: pd.DataFrame, tiers: TierRule = ROW_WISE_TIERS) -> pd.DataFrame:
     """One Arrow batch of feature rows → user_id, risk, stage, tier, reason (as `churn.pipeline.score`)."""
     features = tidy_features(batch)
     out = pd.DataFrame({"user_id": features.index.astype("str"), "risk": model.predict_risk(features)})
-    segments = segment(features, model.rules_).reset_index(drop=True)
+    segments = segment(features, model.rules_, tiers).reset_index(drop=True)
     out = pd.concat([out, segments], axis=1)
     return out[["user_id", "risk", "stage", "tier", "reason"]].astype(
         {"user_id": object, "stage": object, "tier": object, "reason": object})
@@ -59,7 +64,11 @@ class ScoreSummary:
 
 def score_to_parquet(model: str, as_of: str | pd.Timestamp, path: str | os.PathLike[str], *, engine: str = "duckdb",
                      warehouse=None, db=None, events=None) -> ScoreSummary:
-    """Churn scores of every user as Parquet: DuckDB scores locally, Spark inside the cluster."""
+    """Churn scores of every user as Parquet: DuckDB scores locally, Spark inside the cluster.
+
+    Both engines tier by the fixed monthly amount and skip customer value (see ROW_WISE_TIERS), so their
+    files agree; `winback churn score` keeps the shop-wide tiers and customer value.
+    """
     from churn.pipeline import load_churn_model, score
     from warehouse.engine import open_engine
 
@@ -70,7 +79,7 @@ def score_to_parquet(model: str, as_of: str | pd.Timestamp, path: str | os.PathL
         write_scores(scores, path)
         n = int(wh.spark.read.parquet(str(path)).count())
     else:
-        scored = score(model, wh, stamp, db)
+        scored = score(model, wh, stamp, db, tiers=ROW_WISE_TIERS, clv=None)  # the same rules as in Spark
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         scored.to_parquet(path, index=False)
         n = len(scored)
