@@ -7,13 +7,12 @@ calendar (training is not the part that must scale), then scores all users.
 from __future__ import annotations
 
 import tempfile
-import threading
 import time
 from pathlib import Path
 
-import psutil
 from tqdm.auto import tqdm
 
+from bench.peak_memory import PeakMemory
 from churn.features import compute_features
 from churn.ingest import fingerprint_events, load_events
 from churn.pipeline import demo_as_of_dates, score, train
@@ -28,33 +27,6 @@ NOTES = ("Peak memory is the process's resident set size sampled every 50 ms dur
 FULL_USERS = 1_000_000
 CHUNK_USERS = 50_000
 WRITE_ROWS = 500_000
-
-
-class PeakMemory:
-    """Samples this process's RSS in a background thread; `peak_mb` is the maximum since start()."""
-
-    def __init__(self, interval: float = 0.05):
-        self.interval, self.process = interval, psutil.Process()
-        self.peak, self._stop = 0, threading.Event()
-
-    def __enter__(self) -> PeakMemory:
-        self.peak = self.process.memory_info().rss
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
-        return self
-
-    def _sample(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self.process.memory_info().rss)
-            time.sleep(self.interval)
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    @property
-    def peak_mb(self) -> float:
-        return self.peak / 2**20
 
 
 def _load_chunks(wh: Warehouse, n_users: int) -> int:

@@ -8,14 +8,12 @@ the resident set of this process and its children (Spark's JVM included), sample
 from __future__ import annotations
 
 import tempfile
-import threading
 import time
 from pathlib import Path
-from typing import Self
 
-import psutil
 from tqdm.auto import tqdm
 
+from bench.peak_memory import PeakMemory
 from churn.features import write_features
 from churn.ingest import load_events
 from churn.pipeline import demo_as_of_dates
@@ -32,42 +30,6 @@ NOTES = ("Sizes are 1M, 10M and 50M events × scale (about 64 events per user, t
 FULL_EVENTS = (1_000_000, 10_000_000, 50_000_000)
 EVENTS_PER_USER = 64
 CHUNK_USERS = 50_000
-
-
-class PeakMemory:
-    """Samples the RSS of this process and its children; `peak_mb` is the maximum seen."""
-
-    def __init__(self, interval: float = 0.05):
-        self.interval, self.process = interval, psutil.Process()
-        self.peak, self._stop = 0, threading.Event()
-
-    def _rss(self) -> int:
-        total = self.process.memory_info().rss
-        for child in self.process.children(recursive=True):
-            try:
-                total += child.memory_info().rss
-            except psutil.Error:
-                pass
-        return total
-
-    def __enter__(self) -> Self:
-        self.peak = self._rss()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
-        return self
-
-    def _sample(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self._rss())
-            time.sleep(self.interval)
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    @property
-    def peak_mb(self) -> float:
-        return self.peak / 2**20
 
 
 def _write_parquet(folder: Path, n_users: int) -> int:
