@@ -9,7 +9,6 @@ import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-import joblib
 import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
@@ -32,8 +31,10 @@ from churn.segments import SegmentRules, TierCut, TierRule, segment, tier_cut
 from common.settings import resolve_model_dir
 from experiments.db import utc_now
 from experiments.errors import ExperimentError
+from experiments.model_files import dump_model_file, load_model_file
 from experiments.models import (
     ModelRecord,
+    check_model_name,
     data_fingerprint,
     load_model_record,
     save_model_record,
@@ -111,8 +112,10 @@ def train(
     else a stratified holdout of the training users. Per-stage thresholds are chosen on the validation
     users for `target_precision`.
     """
-    if not name or not str(name).strip():
-        raise ChurnError("a model needs a name")
+    try:
+        check_model_name(name, "churn", db)  # before any work, so a bad or taken name costs nothing
+    except ExperimentError as error:
+        raise ChurnError(str(error)) from error
     if not 0 < target_precision < 1:
         raise ChurnError(f"target precision must be between 0 and 1, got {target_precision}")
     rules = rules or SegmentRules()
@@ -151,10 +154,7 @@ def train(
     model.horizon_days_ = int(horizon_days)
     model.trained_as_of_ = str(stamp.date())
     _step(bar, "save")
-    directory = resolve_model_dir(model_dir)
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"churn-{name}.joblib"
-    joblib.dump(model, path)
+    path, digest = dump_model_file(model, "churn", name, model_dir)
     importance = model.feature_importance()
     save_model_record(
         ModelRecord(
@@ -163,13 +163,13 @@ def train(
             metrics={"trained_as_of": str(stamp.date()), "horizon_days": int(horizon_days), "n_train": len(features),
                      "train_churn_rate": float(labels.mean()), "validation": report.to_dict(),
                      "rules": rules.to_dict()},
-            path=str(path.resolve()),
+            path=str(path), sha256=digest,
         ),
         db,
     )
     bar.update()
     bar.close()
-    return TrainResult(name=name, path=str(path.resolve()), as_of=str(stamp.date()), horizon_days=int(horizon_days),
+    return TrainResult(name=name, path=str(path), as_of=str(stamp.date()), horizon_days=int(horizon_days),
                        n_train=len(features), train_churn_rate=float(labels.mean()), validation=report,
                        top_features=list(importance.index[:10]))
 
@@ -191,9 +191,10 @@ def load_churn_model(name: str, db: PathLike | None = None) -> ChurnModel:
         raise ChurnError(str(error)) from error
     if record.kind != "churn":
         raise ChurnError(f"model '{name}' is a {record.kind} model, not a churn model")
-    if not Path(record.path).exists():
-        raise ChurnError(f"model file {record.path} of '{name}' is missing; train it again")
-    model = joblib.load(record.path)
+    try:
+        model = load_model_file(record)  # place and SHA-256 checked before unpickling
+    except ExperimentError as error:
+        raise ChurnError(str(error)) from error
     if not isinstance(model, ChurnModel):
         raise ChurnError(f"model file {record.path} does not hold a churn model")
     return model

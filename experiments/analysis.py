@@ -52,6 +52,7 @@ class ArmSummary:
     n: int
     cost: float
     cost_source: str
+    opted_out: int = 0  # assigned, then opted out: kept in the arm (intention to treat)
 
 
 @dataclass(frozen=True)
@@ -200,7 +201,12 @@ def analyze_data(
                           _economics(data, control, arm.arm_key, seg, cuped, options, value) if money_ok else None)
             for seg in data.segments for arm in treated)
     arms = tuple(ArmSummary(a.arm_key, a.treatment_key, a.is_control, a.weight, data.count(a.arm_key),
-                            data.cost(a.arm_key), data.cost_sources[a.arm_key]) for a in data.arms)
+                            data.cost(a.arm_key), data.cost_sources[a.arm_key], data.opted_out.get(a.arm_key, 0))
+                 for a in data.arms)
+    if any(arm.opted_out for arm in arms):
+        notes.append(f"{sum(a.opted_out for a in arms)} assigned users opted out later "
+                     f"({', '.join(f'{a.arm_key} {a.opted_out}' for a in arms)}); they stay in their arm "
+                     "(intention to treat) and no further deliveries to them are imported")
     return ExperimentReport(
         key=key, status=data.status, method=method, cuped=cuped, relative=relative, alpha=alpha,
         primary_metric=data.primary_metric, value_per_retained=math.nan if value is None else value, arms=arms,

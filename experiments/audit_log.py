@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 from dataclasses import asdict, dataclass
 
+from experiments.audit_chain import ChainCheck, verify_chain
 from experiments.db import open_registry
 
 
@@ -34,3 +35,12 @@ def read_audit_log(
         (object_key, object_key, limit),
     ).fetchall()
     return [AuditEntry(*row) for row in rows]
+
+
+def verify_audit_log(db: str | os.PathLike[str] | None = None) -> ChainCheck:
+    """Re-compute the audit log's hash chain; the result names the first row that does not fit."""
+    database = open_registry(db)
+    try:
+        return verify_chain(database.conn)
+    finally:
+        database.conn.close()

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass
 from experiments.choices import METRIC_KINDS, TREATMENT_KINDS, MetricKind, TreatmentKind
 from experiments.db import RegistryLike, audit, open_registry, transaction, utc_now
 from experiments.errors import ExperimentError
+from experiments.identity import check_id
 from experiments.lookup import unknown_name
 
 
@@ -42,6 +43,7 @@ def validate_treatment(treatment: Treatment) -> None:
     """Reject a treatment the catalog cannot hold, saying which field is wrong."""
     if not treatment.key.strip():
         raise ExperimentError("a treatment needs a non-empty key")
+    check_id(treatment.key, "treatment key")
     if treatment.kind not in TREATMENT_KINDS:
         raise ExperimentError(
             f"treatment '{treatment.key}': unknown kind '{treatment.kind}'; use one of {', '.join(TREATMENT_KINDS)}"
@@ -113,6 +115,7 @@ def save_metric(metric: Metric, db: RegistryLike = None) -> Metric:
     """Declare a metric's kind and direction (used by analysis and guardrails)."""
     if metric.kind not in METRIC_KINDS:
         raise ExperimentError(f"metric '{metric.key}': kind must be binary or continuous, got '{metric.kind}'")
+    check_id(metric.key, "metric key")
     database = open_registry(db)
     with transaction(database) as conn:
         conn.execute(

@@ -16,3 +16,5 @@ IMPORT_KINDS: tuple[str, ...] = get_args(ImportKind)
 
 DEFAULT_CONTACT_CAP = 3  # treatments (non-control arms) a user may get within the window
 DEFAULT_CAP_WINDOW_DAYS = 30
+MIN_CONTACT_CAP, MAX_CONTACT_CAP = 1, 1000  # bounds of --contact-cap
+MIN_CAP_WINDOW_DAYS, MAX_CAP_WINDOW_DAYS = 1, 3650  # bounds of --cap-window-days (0 or less would switch the cap off)

@@ -1,6 +1,7 @@
 """Opening the registry: a sqlite-utils Database in WAL mode with every migration applied."""
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 from collections.abc import Iterator
@@ -10,6 +11,8 @@ from datetime import UTC, datetime
 import sqlite_utils
 
 from common.settings import resolve_actor, resolve_db_path
+from experiments import audit_chain
+from experiments.errors import RegistryError
 from experiments.schema import MIGRATIONS
 
 BUSY_TIMEOUT_MS = 60_000
@@ -24,7 +27,8 @@ RegistryLike = str | os.PathLike[str] | sqlite_utils.Database | None
 
 
 def open_registry(db: RegistryLike = None) -> sqlite_utils.Database:
-    """Open (creating if needed) the registry and bring its schema up to date; an open Database is used as is.
+    """Open (creating if needed) the registry, bring its schema up to date and restore the audit triggers; an open
+    Database is used as is.
 
     Front doors open one registry per command or request (`registry()`) and pass the Database to every
     service call, so a page or a command uses one connection and closes it.
@@ -32,13 +36,23 @@ def open_registry(db: RegistryLike = None) -> sqlite_utils.Database:
     if isinstance(db, sqlite_utils.Database):
         return db
     path = resolve_db_path(db)
+    if path.is_dir():
+        raise RegistryError(f"registry {path} is a directory, not a SQLite file")
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
-    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA foreign_keys = ON")
-    database = sqlite_utils.Database(conn)
-    migrate(database)
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        database = sqlite_utils.Database(conn)
+        migrate(database)
+        protect_audit_log(database)
+    except sqlite3.OperationalError as error:
+        conn.close()
+        raise RegistryError(f"registry {path}: {_locked_message(error)}") from error
+    except sqlite3.DatabaseError as error:
+        conn.close()
+        raise RegistryError(f"registry {path} is not a Winback registry (SQLite said: {error})") from error
     return database
 
 
@@ -53,6 +67,26 @@ def registry(db: RegistryLike = None) -> Iterator[sqlite_utils.Database]:
         yield database
     finally:
         database.conn.close()
+
+
+def _locked_message(error: sqlite3.OperationalError) -> str:
+    """A user-facing line for an operational error, spelling out a lock held past the busy timeout."""
+    if "locked" in str(error) or "busy" in str(error):
+        return (f"another process has held the write lock for over {BUSY_TIMEOUT_MS / 1000:g} s; "
+                "nothing was written, try again when it finishes")
+    return f"cannot be used ({error})"
+
+
+def protect_audit_log(database: sqlite_utils.Database) -> list[str]:
+    """Re-create any audit trigger that was dropped or altered, and log that it happened."""
+    conn = database.conn
+    if not audit_chain.missing_triggers(conn):
+        return []
+    with transaction(database):
+        restored = audit_chain.create_missing_triggers(conn)  # re-checked under the write lock
+        if restored:
+            audit(conn, "restore_triggers", "audit_log", "audit_log", json.dumps({"triggers": restored}), "winback")
+    return restored
 
 
 def schema_version(database: sqlite_utils.Database) -> int:
@@ -83,6 +117,8 @@ def migrate(database: sqlite_utils.Database, migrations: list[tuple[int, str, st
                 continue
             for statement in _split_statements(sql):
                 conn.execute(statement)
+            if version in POST_MIGRATION:
+                POST_MIGRATION[version](conn)
             conn.execute(
                 "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
                 (version, name, utc_now()),
@@ -90,11 +126,18 @@ def migrate(database: sqlite_utils.Database, migrations: list[tuple[int, str, st
     return target
 
 
+# Python steps run inside a migration's transaction, after its SQL.
+POST_MIGRATION = {11: audit_chain.backfill}
+
+
 @contextmanager
 def transaction(database: sqlite_utils.Database) -> Iterator[sqlite3.Connection]:
     """BEGIN IMMEDIATE ... COMMIT, rolling back on any error so the registry stays as it was."""
     conn = database.conn
-    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as error:
+        raise RegistryError(f"registry: {_locked_message(error)}") from error
     try:
         yield conn
     except BaseException:
@@ -124,10 +167,5 @@ def audit(
     detail: str = "{}",
     actor: str | None = None,
 ) -> None:
-    """Append one row to the audit log inside the caller's transaction."""
-    conn.execute(
-        "INSERT INTO audit_log (at, actor, action, object_type, object_key, detail) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
-        (utc_now(), resolve_actor(actor),
-         action, object_type, object_key, detail),
-    )
+    """Append one hash-chained row to the audit log inside the caller's transaction."""
+    audit_chain.append(conn, utc_now(), resolve_actor(actor), action, object_type, object_key, detail)

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field, replace
 from experiments.choices import Status
 from experiments.db import RegistryLike, audit, open_registry, transaction, utc_now
 from experiments.errors import ExperimentError
+from experiments.identity import check_id, check_name
 from experiments.lookup import check_known, unknown_name
 
 
@@ -45,6 +46,7 @@ class Experiment:
     started_at: str | None = None
     stopped_at: str | None = None
     concluded_at: str | None = None
+    cohort_version: int | None = None  # the target cohort's version pinned when the experiment started
     extra: dict = field(default_factory=dict)
 
     @property
@@ -112,6 +114,13 @@ def validate_definition(experiment: Experiment, known_treatments: set[str]) -> N
     key = experiment.key
     if not key.strip():
         raise ExperimentError("an experiment needs a non-empty key (it is the hash seed)")
+    check_id(key, "experiment key")
+    for arm in experiment.arms:
+        check_id(arm.key, f"experiment '{key}', arm key")
+    for metric in (experiment.primary_metric, *experiment.guardrail_metrics):
+        check_id(metric, f"experiment '{key}', metric")
+    if experiment.target_cohort is not None:
+        check_name(experiment.target_cohort, f"experiment '{key}', cohort name")
     if len(experiment.arms) < 2:
         raise ExperimentError(f"experiment '{key}': needs at least two arms, got {len(experiment.arms)}")
     arm_keys = [arm.key for arm in experiment.arms]
@@ -180,7 +189,7 @@ def _insert_arms(conn, experiment: Experiment) -> None:
 
 
 _COLUMNS = ("key, name, primary_metric, hypothesis, owner, target_cohort, guardrail_metrics, layer, coverage, "
-            "hash_version, value_per_retained, status, created_at, started_at, stopped_at, concluded_at")
+            "hash_version, value_per_retained, status, created_at, started_at, stopped_at, concluded_at, cohort_version")
 
 
 def _experiment(row: tuple, arms: tuple[Arm, ...]) -> Experiment:
@@ -188,7 +197,7 @@ def _experiment(row: tuple, arms: tuple[Arm, ...]) -> Experiment:
         key=row[0], name=row[1], primary_metric=row[2], arms=arms, hypothesis=row[3], owner=row[4],
         target_cohort=row[5], guardrail_metrics=tuple(json.loads(row[6])), layer=row[7], coverage=row[8],
         hash_version=row[9], value_per_retained=row[10], status=row[11], created_at=row[12], started_at=row[13],
-        stopped_at=row[14], concluded_at=row[15],
+        stopped_at=row[14], concluded_at=row[15], cohort_version=row[16],
     )
 
 

@@ -8,3 +8,7 @@ class ExperimentError(WinbackError):
 
 class ImportDataError(InputRowError):
     """Bad input in an imported file; the message names the file, row and column."""
+
+
+class RegistryError(ExperimentError):
+    """The registry file cannot be used: not a SQLite database, locked too long, or its audit log is broken."""

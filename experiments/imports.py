@@ -10,15 +10,17 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from common.settings import resolve_actor
+from experiments import import_rules
 from experiments.db import RegistryLike, audit, open_registry, transaction, utc_now
 from experiments.errors import ImportDataError
+from experiments.identity import check_ids
 from experiments.lookup import unknown_name
+from experiments.table_files import read_text_table
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,7 @@ class TableSpec:
     non_negative: tuple[str, ...] = ()
     choices: tuple[tuple[str, tuple[str, ...]], ...] = ()
     stamped_if_blank: tuple[str, ...] = ()  # timestamps set to the import time when the file leaves them out
+    identities: tuple[str, ...] = ("experiment_key", "user_id")  # matched exactly (experiments/identity.py)
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -52,6 +55,7 @@ DELIVERIES = TableSpec(
     numeric=("cost",),
     timestamps=("sent_at",),
     non_negative=("cost",),
+    identities=("experiment_key", "user_id", "treatment_key"),
 )
 OUTCOMES = TableSpec(
     table="outcomes",
@@ -62,6 +66,7 @@ OUTCOMES = TableSpec(
     timestamps=("observed_at",),
     choices=(("period", ("pre", "post")),),
     stamped_if_blank=("observed_at",),
+    identities=("experiment_key", "user_id", "metric"),
 )
 
 
@@ -75,23 +80,15 @@ class ImportSummary:
     inserted: int
     unchanged: int
     import_id: int | None = None
+    notes: tuple[str, ...] = ()  # things worth a look that did not stop the import
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
 def read_table_file(path: str | os.PathLike[str]) -> pd.DataFrame:
-    """Read a CSV (all columns as text, leading zeros kept) or Parquet file."""
-    path = Path(path)
-    if not path.exists():
-        raise ImportDataError(str(path), None, None, "file not found")
-    try:
-        if path.suffix.lower() in (".parquet", ".pq"):
-            frame = pd.read_parquet(path)
-            return frame.astype(object).where(frame.notna(), "").astype(str)
-        return pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (ValueError, OSError, pd.errors.ParserError) as error:
-        raise ImportDataError(str(path), None, None, f"cannot be read as a table: {error}") from error
+    """Read a CSV or Parquet file as text cells (leading zeros and spaces kept), or raise naming file and row."""
+    return read_text_table(path, error=ImportDataError)
 
 
 def _fail(path: str, frame: pd.DataFrame, mask: np.ndarray | pd.Series, column: str, problem: str) -> None:
@@ -113,12 +110,18 @@ def validate_frame(frame: pd.DataFrame, spec: TableSpec, path: str) -> pd.DataFr
     for column, default in spec.optional.items():
         if column not in frame.columns:
             frame[column] = default if default is not None else ""
-    frame = frame[list(spec.columns)].astype(str).apply(lambda s: s.str.strip())
+    frame = frame[list(spec.columns)].astype(object)
+    for column in spec.identities:  # ids and keys are exact: never stripped, refused when not clean
+        check_ids(frame[column], path, column)
+    others = [c for c in spec.columns if c not in spec.identities]
+    frame[others] = frame[others].fillna("").astype(str).apply(lambda s: s.str.strip())
     for column in spec.required:
         _fail(path, frame, frame[column].eq(""), column, "empty value")
     for column in spec.numeric:
         numbers = pd.to_numeric(frame[column], errors="coerce")
         _fail(path, frame, numbers.isna() | ~np.isfinite(numbers.fillna(0)), column, "not a number: '{value}'")
+        _fail(path, frame, numbers.abs() > import_rules.MAX_ABS_VALUE, column,
+              f"'{{value}}' is larger than {import_rules.MAX_ABS_VALUE:g} in size (its square would overflow the sums)")
         if column in spec.non_negative:
             _fail(path, frame, numbers < 0, column, "must be >= 0, got {value}")
         frame[column] = numbers.astype(float)
@@ -167,6 +170,8 @@ def import_file(path: str | os.PathLike[str], spec: TableSpec, db: RegistryLike 
             )
             _check_references(conn, spec, path_text)
             _check_conflicts(conn, spec, path_text)
+            import_rules.check_staged(conn, spec.table, spec.timestamps, path_text)
+            notes = import_rules.early_deliveries_note(conn, spec.table)
             now, who = utc_now(), resolve_actor(actor)
             for column in spec.stamped_if_blank:
                 conn.execute(f"UPDATE staging SET {column} = ? WHERE {column} IS NULL", (now,))
@@ -187,7 +192,7 @@ def import_file(path: str | os.PathLike[str], spec: TableSpec, db: RegistryLike 
             conn.execute("UPDATE import_batches SET inserted = ? WHERE id = ?", (inserted, batch))
         finally:
             conn.execute("DROP TABLE IF EXISTS temp.staging")
-        summary = ImportSummary(path_text, spec.table, len(rows), inserted, len(rows) - inserted, int(batch))
+        summary = ImportSummary(path_text, spec.table, len(rows), inserted, len(rows) - inserted, int(batch), notes)
         for key in keys:
             detail = {**summary.to_dict(), "experiment_rows": int(per_experiment.get(key, 0))}
             audit(conn, f"import {spec.table}", "experiment", key, json.dumps(detail), who)

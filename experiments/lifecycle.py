@@ -47,6 +47,9 @@ def _move(key: str, target: Status, db: RegistryLike, actor: str | None) -> Expe
         if target == "running":
             _freeze_costs_and_metric_kinds(conn, key)
         conn.execute(f"UPDATE experiments SET status = ?, {column} = ? WHERE key = ?", (target, utc_now(), key))
+        if target == "running":  # the experiment keeps the cohort version it started with
+            conn.execute("UPDATE experiments SET cohort_version = (SELECT MAX(version) FROM cohorts "
+                         "WHERE cohort_key = experiments.target_cohort) WHERE key = ?", (key,))
         audit(conn, target, "experiment", key, json.dumps({"from": current, "to": target}), actor)
     return get_experiment(key, db)
 

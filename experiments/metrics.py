@@ -7,7 +7,7 @@ pre-period sums CUPED needs; `stats/` takes it from there. Conventions:
 - a metric's kind comes from the `metrics` table (binary → no sum of squares); unknown metrics are
   treated as continuous;
 - segments are the target cohort's `stage`, `tier` or `reason` (cohorts joined on the experiment's
-  target_cohort and user_id); users without one fall in the segment "(none)";
+  target_cohort, the cohort version it started with, and user_id); users without one fall in "(none)";
 - cost per arm is SUM(deliveries.cost) of the arm's users; an arm without any delivery rows falls
   back to its treatment's unit_cost × n (0 for an arm without a treatment).
 """
@@ -24,6 +24,7 @@ from experiments.choices import SEGMENT_COLUMNS, SegmentBy
 from experiments.db import open_registry
 from experiments.errors import ExperimentError
 from stats import Moments
+from stats.errors import StatsError
 
 ALL = "all"
 NO_SEGMENT = "(none)"
@@ -70,6 +71,7 @@ class ExperimentData:
     costs: dict[tuple[str, str], float] = field(default_factory=dict)
     cost_sources: dict[str, CostSource] = field(default_factory=dict)
     moments: dict[tuple[str, str, str], Moments] = field(default_factory=dict)
+    opted_out: dict[str, int] = field(default_factory=dict)  # assigned users who opted out later, per arm
 
     @property
     def control(self) -> ArmDesign:
@@ -119,12 +121,13 @@ def collect(key: str, db: str | os.PathLike[str] | sqlite_utils.Database | None 
 def _collect(conn, key: str, segment_by: SegmentBy | None, pre_period: bool, sums_source=None) -> ExperimentData:
     """collect() on an open connection."""
     row = conn.execute(
-        "SELECT status, primary_metric, guardrail_metrics, target_cohort, value_per_retained, metric_kinds "
+        "SELECT status, primary_metric, guardrail_metrics, target_cohort, value_per_retained, metric_kinds, "
+        "cohort_version "
         "FROM experiments WHERE key = ?", (key,)
     ).fetchone()
     if row is None:
         raise ExperimentError(f"no experiment '{key}' in the registry (see `winback experiment list`)")
-    status, primary, guardrails_json, cohort, value_per_retained, frozen_kinds = row
+    status, primary, guardrails_json, cohort, value_per_retained, frozen_kinds, cohort_version = row
     if segment_by is not None and segment_by not in (*SEGMENT_COLUMNS, BY_DAY):
         raise ExperimentError(f"segment must be one of {', '.join(SEGMENT_COLUMNS)}, got {segment_by!r}")
     if segment_by is not None and segment_by != BY_DAY and not cohort:
@@ -132,7 +135,7 @@ def _collect(conn, key: str, segment_by: SegmentBy | None, pre_period: bool, sum
                               "analyse it without a segment")
     arms = _arms(conn, key)
     segment_sql, join_sql = _segment_sql(segment_by)
-    params = {"key": key, "cohort": cohort}
+    params = {"key": key, "cohort": cohort, "cohort_version": cohort_version}
     counts = {(arm, seg): int(n) for arm, seg, n in conn.execute(
         f"SELECT a.arm_key, {segment_sql} AS segment, COUNT(*) FROM assignments a {join_sql} "
         "WHERE a.experiment_key = :key GROUP BY a.arm_key, segment", params)}
@@ -146,10 +149,13 @@ def _collect(conn, key: str, segment_by: SegmentBy | None, pre_period: bool, sum
     metrics = _metric_info(conn, names, json.loads(frozen_kinds) if frozen_kinds else None)
     moments = _moments(key, arms, metrics, segments, counts, sums)
     costs, sources = _costs(conn, arms, segments, counts, segment_sql, join_sql, params)
+    opted_out = dict(conn.execute(
+        "SELECT a.arm_key, COUNT(*) FROM assignments a JOIN opt_outs o ON o.user_id = a.user_id "
+        "WHERE a.experiment_key = ? GROUP BY a.arm_key", (key,)).fetchall())
     return ExperimentData(key=key, status=status, primary_metric=primary, guardrail_metrics=guardrails,
                           target_cohort=cohort, value_per_retained=value_per_retained, arms=arms, metrics=tuple(metrics[m] for m in names),
                           segment_by=segment_by, segments=segments, counts=counts, costs=costs,
-                          cost_sources=sources, moments=moments)
+                          cost_sources=sources, moments=moments, opted_out=opted_out)
 
 
 def _arms(conn, key: str) -> tuple[ArmDesign, ...]:
@@ -170,7 +176,8 @@ def _segment_sql(segment_by: SegmentBy | None) -> tuple[str, str]:
     if segment_by == BY_DAY:
         return "substr(a.assigned_at, 1, 10)", ""
     return (f"COALESCE(c.{segment_by}, '{NO_SEGMENT}')",
-            "LEFT JOIN cohorts c ON c.cohort_key = :cohort AND c.user_id = a.user_id")
+            "LEFT JOIN cohorts c ON c.cohort_key = :cohort AND c.user_id = a.user_id AND c.version = "
+            "COALESCE(:cohort_version, (SELECT MAX(version) FROM cohorts WHERE cohort_key = :cohort))")
 
 
 def _outcome_sums(conn, segment_sql: str, join_sql: str, params: dict) -> dict[tuple[str, str, str], tuple]:
@@ -231,8 +238,14 @@ def _moments(key: str, arms: tuple[ArmDesign, ...], metrics: dict[str, MetricInf
                 pre_fields = {}
                 if name in has_pre:
                     pre_fields = dict(pre_sum=pre, pre_sum_squares=None if binary else pre2, pre_post_sum=cross)
-                out[(arm.arm_key, name, seg)] = Moments(
-                    counts.get((arm.arm_key, seg), 0), post, None if binary else post2, **pre_fields)
+                try:
+                    out[(arm.arm_key, name, seg)] = Moments(
+                        counts.get((arm.arm_key, seg), 0), post, None if binary else post2, **pre_fields)
+                except StatsError as error:  # e.g. values near 1e200, whose squares overflow to inf
+                    where = f" segment '{seg}'," if seg != ALL else ""
+                    raise ExperimentError(
+                        f"experiment '{key}', metric '{name}', arm '{arm.arm_key}',{where} cannot be summarized: "
+                        f"{error} (an outcome value is too large for its square to be summed)") from error
     return out
 
 

@@ -14,6 +14,7 @@ import pandas as pd
 
 from experiments.db import audit, open_registry, transaction, utc_now
 from experiments.errors import ExperimentError
+from experiments.identity import check_name
 
 ModelKind = Literal["churn", "uplift"]
 
@@ -31,6 +32,7 @@ class ModelRecord:
     path: str = ""
     experiment_key: str | None = None
     created_at: str = ""
+    sha256: str | None = None  # of the model file, recorded at save and checked before it is loaded
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -44,21 +46,36 @@ def data_fingerprint(frame: pd.DataFrame) -> str:
     return digest.hexdigest()
 
 
+def check_model_name(name: str, kind: ModelKind, db: str | os.PathLike[str] | None = None) -> str:
+    """Refuse, before any work, a name that breaks the name rule or belongs to a model of the other kind."""
+    check_name(name, "model name")
+    row = open_registry(db).execute("SELECT kind FROM models WHERE name = ?", (name,)).fetchone()
+    if row is not None and row[0] != kind:
+        raise ExperimentError(f"model name '{name}' is taken by a {row[0]} model; pick another name for this {kind} model")
+    return name
+
+
 def save_model_record(record: ModelRecord, db: str | os.PathLike[str] | None = None) -> ModelRecord:
-    """Insert or replace the metadata of a model (re-fitting under the same name replaces it)."""
+    """Insert or replace the metadata of a model (re-fitting under the same name and kind replaces it)."""
+    check_name(record.name, "model name")
     database = open_registry(db)
     stored = ModelRecord(**{**record.to_dict(), "created_at": record.created_at or utc_now()})
     row = stored.to_dict()
     row["features"] = json.dumps(row["features"])
     row["metrics"] = json.dumps(row["metrics"], default=float)
     with transaction(database) as conn:
+        taken = conn.execute("SELECT kind FROM models WHERE name = ?", (stored.name,)).fetchone()
+        if taken is not None and taken[0] != stored.kind:
+            raise ExperimentError(f"model name '{stored.name}' is taken by a {taken[0]} model; "
+                                  f"pick another name for this {stored.kind} model")
         conn.execute(
             "INSERT OR REPLACE INTO models (name, kind, experiment_key, learner, features, fingerprint, "
-            "metrics, path, created_at) VALUES (:name, :kind, :experiment_key, :learner, :features, "
-            ":fingerprint, :metrics, :path, :created_at)",
+            "metrics, path, created_at, sha256) VALUES (:name, :kind, :experiment_key, :learner, :features, "
+            ":fingerprint, :metrics, :path, :created_at, :sha256)",
             row,
         )
-        audit(conn, "save", "model", stored.name, json.dumps({"kind": stored.kind, "learner": stored.learner}))
+        audit(conn, "save", "model", stored.name,
+              json.dumps({"kind": stored.kind, "learner": stored.learner, "path": stored.path, "sha256": stored.sha256}))
     return stored
 
 
@@ -66,7 +83,7 @@ def load_model_record(name: str, db: str | os.PathLike[str] | None = None) -> Mo
     """The metadata of a stored model; a clear error names the models that do exist."""
     database = open_registry(db)
     row = database.execute(
-        "SELECT name, kind, learner, features, fingerprint, metrics, path, experiment_key, created_at "
+        "SELECT name, kind, learner, features, fingerprint, metrics, path, experiment_key, created_at, sha256 "
         "FROM models WHERE name = ?",
         (name,),
     ).fetchone()
@@ -77,7 +94,7 @@ def load_model_record(name: str, db: str | os.PathLike[str] | None = None) -> Mo
         )
     return ModelRecord(
         name=row[0], kind=row[1], learner=row[2], features=json.loads(row[3]), fingerprint=row[4],
-        metrics=json.loads(row[5]), path=row[6], experiment_key=row[7], created_at=row[8],
+        metrics=json.loads(row[5]), path=row[6], experiment_key=row[7], created_at=row[8], sha256=row[9],
     )
 
 

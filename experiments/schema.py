@@ -184,6 +184,63 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     ),
 ]
 
+# Hardening (10-19): model file hashes, a tamper-evident audit log, versioned cohorts.
+AUDIT_TRIGGERS: dict[str, str] = {
+    "audit_log_no_update": """CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+            BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END""",
+    "audit_log_no_delete": """CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+            BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END""",
+    # INSERT OR REPLACE deletes the old row without firing delete triggers: refuse any id that is not new.
+    "audit_log_append_only": """CREATE TRIGGER audit_log_append_only BEFORE INSERT ON audit_log
+            WHEN NEW.id IS NULL OR NEW.id <= COALESCE((SELECT MAX(id) FROM audit_log), 0)
+                OR NEW.row_hash IS NULL OR NEW.prev_hash IS NULL
+            BEGIN SELECT RAISE(ABORT, 'audit_log is append-only: rows are added at the end, with their hashes'); END""",
+}
+
+MIGRATIONS += [
+    (
+        10,
+        "SHA-256 of each model file, recorded at save and checked before loading",
+        """
+        ALTER TABLE models ADD COLUMN sha256 TEXT;
+        """,
+    ),
+    (
+        11,
+        "audit log hash chain (each row carries the previous row's hash) and a trigger against replacing inserts",
+        """
+        ALTER TABLE audit_log ADD COLUMN prev_hash TEXT;
+        ALTER TABLE audit_log ADD COLUMN row_hash TEXT;
+        """,
+    ),
+    (
+        12,
+        "versioned cohorts: flagging into a cohort adds a version; an experiment keeps the version it started with",
+        """
+        CREATE TABLE cohort_rows (
+            cohort_key TEXT NOT NULL,
+            version INTEGER NOT NULL DEFAULT 1 CHECK (version >= 1),
+            user_id TEXT NOT NULL,
+            risk REAL,
+            stage TEXT,
+            tier TEXT,
+            reason TEXT,
+            model TEXT,
+            scored_at TEXT,
+            PRIMARY KEY (cohort_key, version, user_id)
+        );
+        INSERT INTO cohort_rows (cohort_key, version, user_id, risk, stage, tier, reason, model, scored_at)
+            SELECT cohort_key, 1, user_id, risk, stage, tier, reason, model, scored_at FROM cohorts;
+        DROP TABLE cohorts;
+        ALTER TABLE cohort_rows RENAME TO cohorts;
+        CREATE TRIGGER cohorts_frozen BEFORE UPDATE ON cohorts
+            BEGIN SELECT RAISE(ABORT, 'a cohort version cannot change; flag into the cohort again for a new one'); END;
+        ALTER TABLE experiments ADD COLUMN cohort_version INTEGER;
+        """,
+    ),
+]
+
+MIGRATIONS.sort(key=lambda migration: migration[0])  # areas append their ranges; apply them by version
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 # Version ranges by area, so work landing in parallel never reuses a number: 3-9 services and workflow,

@@ -11,16 +11,24 @@ import json
 import os
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from experiments.assignment import assign
-from experiments.choices import DEFAULT_CAP_WINDOW_DAYS, DEFAULT_CONTACT_CAP
+from experiments.choices import (
+    DEFAULT_CAP_WINDOW_DAYS,
+    DEFAULT_CONTACT_CAP,
+    MAX_CAP_WINDOW_DAYS,
+    MAX_CONTACT_CAP,
+    MIN_CAP_WINDOW_DAYS,
+    MIN_CONTACT_CAP,
+)
 from experiments.db import audit, open_registry, transaction
 from experiments.definitions import get_experiment
 from experiments.errors import ExperimentError, ImportDataError
+from experiments.identity import check_ids
+from experiments.table_files import read_text_table
 
 
 @dataclass(frozen=True)
@@ -43,27 +51,20 @@ class AssignmentSummary:
 
 
 def read_user_ids(path: str | os.PathLike[str], column: str = "user_id") -> np.ndarray:
-    """User ids from a CSV or Parquet file, as strings (leading zeros kept)."""
-    path = Path(path)
-    if not path.exists():
-        raise ImportDataError(str(path), None, None, "file not found")
-    if path.suffix.lower() in (".parquet", ".pq"):
-        frame = pd.read_parquet(path, columns=None)
-    else:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    """User ids from a CSV or Parquet file, as exact strings (leading zeros kept, nothing stripped)."""
+    frame = read_text_table(path, error=ImportDataError)
     if column not in frame.columns:
         raise ImportDataError(str(path), None, column, f"missing column; the file has: {', '.join(map(str, frame.columns))}")
-    ids = frame[column].astype(str)
-    blank = np.flatnonzero(ids.str.strip().eq("").to_numpy())
-    if blank.size:
-        raise ImportDataError(str(path), int(blank[0]) + 1, column, "empty user id")
-    return ids.to_numpy(dtype=object)
+    check_ids(frame[column], str(path), column)
+    return frame[column].to_numpy(dtype=object)
 
 
-def read_cohort_ids(cohort_key: str, db: str | os.PathLike[str] | None = None) -> np.ndarray:
-    """User ids of a flagged cohort stored in the registry's cohorts table."""
+def read_cohort_ids(cohort_key: str, db: str | os.PathLike[str] | None = None, version: int | None = None) -> np.ndarray:
+    """User ids of one version (default: the newest) of a flagged cohort in the registry's cohorts table."""
     database = open_registry(db)
-    ids = [r[0] for r in database.execute("SELECT user_id FROM cohorts WHERE cohort_key = ?", (cohort_key,))]
+    ids = [r[0] for r in database.execute(
+        "SELECT user_id FROM cohorts WHERE cohort_key = ? AND version = "
+        "COALESCE(?, (SELECT MAX(version) FROM cohorts WHERE cohort_key = ?))", (cohort_key, version, cohort_key))]
     if not ids:
         known = [r[0] for r in database.execute("SELECT DISTINCT cohort_key FROM cohorts ORDER BY 1")]
         raise ExperimentError(f"cohort '{cohort_key}' is empty or unknown; known cohorts: {', '.join(known) or 'none'}")
@@ -83,13 +84,20 @@ def assign_users(
     experiment = get_experiment(key, db)
     if experiment.status != "running":
         raise ExperimentError(f"experiment '{key}' is {experiment.status}; start it before assigning users")
-    if contact_cap < 1:
-        raise ExperimentError(f"contact cap must be at least 1, got {contact_cap}")
+    if not MIN_CONTACT_CAP <= contact_cap <= MAX_CONTACT_CAP:
+        raise ExperimentError(f"--contact-cap must be between {MIN_CONTACT_CAP} and {MAX_CONTACT_CAP}, got {contact_cap}")
+    if not MIN_CAP_WINDOW_DAYS <= cap_window_days <= MAX_CAP_WINDOW_DAYS:
+        raise ExperimentError(f"--cap-window-days must be between {MIN_CAP_WINDOW_DAYS} and {MAX_CAP_WINDOW_DAYS} "
+                              f"(a window of 0 or fewer days would switch the contact cap off), got {cap_window_days}")
+    cohort_version = experiment.cohort_version
+    from_cohort = user_ids is None
     if user_ids is None:
         if not experiment.target_cohort:
             raise ExperimentError(f"experiment '{key}' has no target cohort; pass users from a file")
-        user_ids = read_cohort_ids(experiment.target_cohort, db)
-    candidates = pd.unique(pd.Series(user_ids, dtype=object).astype(str))
+        user_ids = read_cohort_ids(experiment.target_cohort, db, cohort_version)
+    else:
+        check_ids(user_ids, "user ids", "user_id")
+    candidates = pd.unique(pd.Series(user_ids, dtype=object))
     now = now or datetime.now(UTC)
     window_start = (now - timedelta(days=cap_window_days)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     assigned_at = now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -161,7 +169,13 @@ def assign_users(
             arm_sizes={arm.key: arm_sizes.get(arm.key, 0) for arm in experiment.arms},
         )
         conn.execute("DROP TABLE candidate")
-        audit(conn, "assign", "experiment", key, json.dumps(summary.to_dict()))
+        if experiment.target_cohort and cohort_version is None:  # started before its cohort existed: pin it now
+            conn.execute("UPDATE experiments SET cohort_version = (SELECT MAX(version) FROM cohorts "
+                         "WHERE cohort_key = ?) WHERE key = ?", (experiment.target_cohort, key))
+        rules = {"contact_cap": contact_cap, "cap_window_days": cap_window_days,
+                 "override": (contact_cap, cap_window_days) != (DEFAULT_CONTACT_CAP, DEFAULT_CAP_WINDOW_DAYS),
+                 "source": "cohort" if from_cohort else "user list"}
+        audit(conn, "assign", "experiment", key, json.dumps({**summary.to_dict(), **rules}))
     return summary
 
 

@@ -101,8 +101,18 @@ def compare(
         return Comparison(**base, effect=NAN, std_error=NAN, ci_low=NAN, ci_high=NAN, p_value=NAN,
                           chance_to_win=NAN, risk=NAN, risk_control=NAN,
                           reason="; ".join([*reasons, undefined]))
-    effect = (b.mean - a.mean) / a.unadjusted_mean if relative else b.mean - a.mean
-    variance = _effect_variance(a, b, relative)
+    try:
+        effect = (b.mean - a.mean) / a.unadjusted_mean if relative else b.mean - a.mean
+        variance = _effect_variance(a, b, relative)
+        degenerate = _degenerate_reason(effect, variance, relative)
+    except (ZeroDivisionError, OverflowError):  # a mean so near 0 that its square or 4th power underflows
+        effect, variance = NAN, NAN
+        degenerate = (f"undefined: the control mean ({a.unadjusted_mean:.3g}) is too close to 0 for a relative "
+                      "effect in floating point; use relative=False")
+    if degenerate:
+        return Comparison(**base, effect=NAN, std_error=NAN, ci_low=NAN, ci_high=NAN, p_value=NAN,
+                          chance_to_win=NAN, risk=NAN, risk_control=NAN,
+                          reason="; ".join([*reasons, degenerate]))
     if method == "bayesian":
         return _bayesian(base, effect, variance, alpha, prior_mean, prior_variance, reasons)
     if method == "sequential":
@@ -150,6 +160,18 @@ def _undefined_reason(a: Adjusted, b: Adjusted, relative: bool) -> str:
     return ""
 
 
+def _degenerate_reason(effect: float, variance: float, relative: bool) -> str:
+    """Why an effect has no usable standard error (0, overflow), or '' when it has one."""
+    if not (math.isfinite(effect) and math.isfinite(variance)):
+        return "undefined: the sums are too large to compute an effect and its variance in floating point"
+    if variance <= 0:
+        if relative:
+            return ("undefined: the relative effect's standard error is 0 (the treatment arm's mean is 0 with no "
+                    "variance, so the delta method gives no spread; use relative=False)")
+        return "undefined: the effect's standard error is 0"
+    return ""
+
+
 def _effect_variance(a: Adjusted, b: Adjusted, relative: bool) -> float:
     """Variance of the effect estimate; delta method for the relative lift."""
     if relative:
@@ -161,6 +183,8 @@ def _effect_variance(a: Adjusted, b: Adjusted, relative: bool) -> float:
 def _welch(effect: float, variance: float, a: Adjusted, b: Adjusted, alpha: float) -> tuple[float, float, float]:
     """Welch's t: Satterthwaite degrees of freedom from the two arms' variances of the mean."""
     va, vb = a.variance / a.n, b.variance / b.n
+    top = max(va, vb)  # scale out before squaring, so tiny variances do not underflow to 0 / 0
+    va, vb = va / top, vb / top
     dof = (va + vb) ** 2 / (va**2 / (a.n - 1) + vb**2 / (b.n - 1))
     se = math.sqrt(variance)
     half = float(sps.t.ppf(1 - alpha / 2, dof)) * se

@@ -2,16 +2,15 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
-import joblib
 import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
 from common.settings import resolve_model_dir
 from experiments.errors import ExperimentError
-from experiments.models import ModelRecord, data_fingerprint, load_model_record, save_model_record
+from experiments.model_files import dump_model_file, load_model_file
+from experiments.models import ModelRecord, check_model_name, data_fingerprint, load_model_record, save_model_record
 from uplift.errors import UpliftError
 from uplift.fitting import UpliftFit
 from uplift.learners import UpliftModel
@@ -29,17 +28,16 @@ def save_uplift_model(
     model_dir: PathLike | None = None,
 ) -> ModelRecord:
     """Save the fitted model with joblib and record name, learner, features, data fingerprint and metrics."""
-    if not name or not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
-        raise UpliftError(f"model name '{name}' must be letters, digits, '-', '_' or '.'")
-    directory = resolve_model_dir(model_dir)
-    directory.mkdir(parents=True, exist_ok=True)
-    path = (directory / f"uplift-{name}.joblib").resolve()
-    joblib.dump(fit.model, path)
+    try:
+        check_model_name(name, "uplift", db)
+    except ExperimentError as error:
+        raise UpliftError(str(error)) from error
+    path, digest = dump_model_file(fit.model, "uplift", name, model_dir)
     record = ModelRecord(
         name=name, kind="uplift", learner=fit.learner, features=fit.features,
         fingerprint=data_fingerprint(data), metrics={**fit.metrics(), "treatments": fit.treatments,
                                                       "control": fit.control},
-        path=str(path), experiment_key=experiment_key,
+        path=str(path), experiment_key=experiment_key, sha256=digest,
     )
     return save_model_record(record, db)
 
@@ -52,9 +50,10 @@ def load_uplift_model(name: str, db: PathLike | None = None) -> tuple[UpliftMode
         raise UpliftError(str(error)) from error
     if record.kind != "uplift":
         raise UpliftError(f"model '{name}' is a {record.kind} model, not an uplift model")
-    if not Path(record.path).exists():
-        raise UpliftError(f"model file {record.path} of model '{name}' is missing; fit the model again")
-    return joblib.load(record.path), record
+    try:
+        return load_model_file(record), record  # place and SHA-256 checked before unpickling
+    except ExperimentError as error:
+        raise UpliftError(str(error)) from error
 
 
 def score_uplift(

@@ -7,6 +7,7 @@ import click
 
 from winback import __version__
 from winback.commands.analyze import analyze
+from winback.commands.audit import audit
 from winback.commands.churn import churn
 from winback.commands.demo import demo
 from winback.commands.experiments import (
@@ -36,6 +37,7 @@ def cli() -> None:
 for command in (treatment, metric, experiment, cohort, optout, imports, plan, decide, analyze, churn, uplift, allocate,
                 demo, simulate, warehouse):
     cli.add_command(command)
+cli.add_command(audit)
 
 
 if __name__ == "__main__":

@@ -55,7 +55,7 @@ def test_cohort_file_errors_name_file_and_column(tmp_path):
     with pytest.raises(ImportDataError, match=r"cohort.csv, column 'user_id': missing column; the file has: customer"):
         read_user_ids(path)
     path.write_text("user_id,risk\n1,0.5\n,0.3\n")
-    with pytest.raises(ImportDataError, match=r"cohort.csv, row 2, column 'user_id': empty user id"):
+    with pytest.raises(ImportDataError, match=r"cohort.csv, row 2, column 'user_id': empty value"):
         read_user_ids(path)
 
 

@@ -163,8 +163,8 @@ def render(report) -> str:
              f"CUPED {'on' if report.cuped else 'off'}", ""]
     lines.append(_table([{"arm": a.arm_key, "role": "control" if a.is_control else "treatment",
                           "treatment": a.treatment_key or "-",
-                          "weight": f"{a.weight:g}", "users": f"{a.n:,}", "cost": f"{a.cost:,.2f}",
-                          "cost from": a.cost_source} for a in report.arms]))
+                          "weight": f"{a.weight:g}", "users": f"{a.n:,}", "opted out": f"{a.opted_out:,}",
+                          "cost": f"{a.cost:,.2f}", "cost from": a.cost_source} for a in report.arms]))
     if math.isnan(report.srm_p_value):
         srm_line = "SRM: not checked (no users assigned yet)"
     else:

@@ -76,7 +76,7 @@ def churn_load(events_path: str, events_format: str, warehouse: str | None, db: 
 @events_option
 @format_option
 @as_of_option
-@click.option("--horizon-days", type=click.IntRange(min=1), required=True, help="Churn = no order within this many days.")
+@click.option("--horizon-days", type=click.IntRange(min=1, max=3650), required=True, help="Churn = no order within this many days.")
 @click.option("--name", required=True, help="Name the model is stored under.")
 @click.option("--validate-as-of", default=None, help="Later date to validate on (default: as-of + horizon).")
 @click.option("--target-precision", type=float, default=DEFAULT_TARGET_PRECISION, show_default=True,
@@ -92,7 +92,9 @@ def churn_train(events_path, events_format, as_of, horizon_days, name, validate_
                 calibration, model_dir, warehouse, db) -> None:
     """Train a calibrated risk model as of a date with labels from the next horizon, validate, store it."""
     from churn.pipeline import train
+    from experiments.models import check_model_name
 
+    check_model_name(name, "churn", db)  # before loading events or training: a bad or taken name costs nothing
     wh = _warehouse_with(events_path, events_format, warehouse, db)
     result = train(wh, as_of, horizon_days, name, db, validate_as_of=validate_as_of,
                    target_precision=target_precision, calibration=calibration, model_dir=model_dir, progress=True)
@@ -226,7 +228,9 @@ def churn_flag(model, events_path, events_format, as_of, cohort_key, rule, targe
     from churn.flagging import FlagSpec
     from churn.pipeline import flag
     from experiments.cohorts import write_cohort
+    from experiments.identity import check_name
 
+    check_name(cohort_key, "cohort name")  # before loading events or scoring
     spec = FlagSpec(rule=rule, target_precision=target_precision, max_users=max_users, min_risk=min_risk,
                     stages=tuple(stages) or DEFAULT_FLAG_STAGES)
     tier_rule, value = _value_settings(tiers, high_value_share, high_value_monthly, clv_months, margin, no_clv)

@@ -12,7 +12,7 @@ from winback.cli_support import clean_errors
 @click.command()
 @click.option("--db", type=click.Path(dir_okay=False), default=None,
               help="Registry file to (re)build (default: $WINBACK_DB, else ./registry.db). Replaced if it exists.")
-@click.option("--users", "n_users", type=click.IntRange(min=500), default=20_000, show_default=True,
+@click.option("--users", "n_users", type=click.IntRange(min=500, max=2_000_000), default=20_000, show_default=True,
               help="How many shop users to simulate.")
 @click.option("--seed", type=int, default=7, show_default=True, help="Random seed of the simulated shop.")
 @click.option("--workdir", type=click.Path(file_okay=False), default=None,

@@ -324,7 +324,9 @@ def experiment_audit(key: str | None, limit: int, db: str | None) -> None:
     from experiments.audit_log import read_audit_log
 
     for entry in read_audit_log(db, object_key=key, limit=limit):
-        click.echo(f"{entry.at[:19]}  {entry.actor:<14} {entry.action:<18} {entry.object_type:<11} {entry.object_key}")
+        detail = "" if entry.detail in ("", "{}") else f"  {entry.detail}"
+        click.echo(f"{entry.at[:19]}  {entry.actor:<14} {entry.action:<18} {entry.object_type:<11} {entry.object_key}"
+                   f"{detail}")
 
 
 @click.group()
@@ -343,7 +345,7 @@ def cohort_list(db: str | None) -> None:
     if cohorts.empty:
         click.echo("no cohorts yet: flag one with `winback churn flag --cohort NAME`")
     for row in cohorts.itertuples(index=False):
-        click.echo(f"{row.cohort_key:<24} {row.users:>8,} users  mean risk {row.mean_risk:.3f}  "
+        click.echo(f"{row.cohort_key:<24} v{row.version:<3} {row.users:>8,} users  mean risk {row.mean_risk:.3f}  "
                    f"model {row.model or '-'}  scored {str(row.scored_at)[:19]}")
 
 
@@ -366,7 +368,7 @@ def optout_add(user_ids: tuple[str, ...], path: str | None, reason: str, db: str
     ids = list(user_ids) + (list(read_user_ids(path)) if path else [])
     if not ids:
         raise click.UsageError("give user ids or --file")
-    added = add_opt_outs(ids, reason, db)
+    added = add_opt_outs(ids, reason, db, source="USER_IDS arguments")
     click.echo(f"{added} users added to the opt-out list ({count_opt_outs(db)} in all)")
 
 
@@ -378,6 +380,8 @@ def imports() -> None:
 def _report(summary) -> None:
     click.echo(f"{summary.path}: {summary.rows_read} rows, {summary.inserted} new, {summary.unchanged} already present"
                + (f" (import {summary.import_id})" if summary.import_id is not None else ""))
+    for note in summary.notes:
+        click.echo(f"  note: {note}")
 
 
 @imports.command("deliveries")

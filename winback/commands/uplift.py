@@ -1,7 +1,6 @@
 """CLI for uplift: fit and score per-user uplift models, and allocate treatments under a budget."""
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -18,11 +17,10 @@ _CSV = click.Path(exists=True, dir_okay=False)
 
 
 def read_csv(path: str, id_col: str | None = None) -> pd.DataFrame:
-    """Read a CSV (ids kept as text), with a clear error when it cannot be parsed."""
-    try:
-        return pd.read_csv(path, dtype={id_col: str} if id_col else None)
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as error:
-        raise UpliftError(f"{path}: cannot read as CSV ({error})") from error
+    """Read a CSV or Parquet table (ids kept as exact text, other columns typed), or one clear error."""
+    from uplift.inputs import read_table
+
+    return read_table(path, id_col)
 
 
 def _pairs(values: tuple[str, ...], option: str, convert) -> dict:
@@ -65,8 +63,12 @@ def fit(data: str, treatment_col: str, outcome_col: str, control: str, id_col: s
         exclude: tuple[str, ...], arm_weight: tuple[str, ...], holdout: float, seed: int, experiment_key: str | None,
         model_dir: str | None, db: str | None) -> None:
     """Fit uplift learners on a randomized experiment, report held-out Qini/AUUC, store the best."""
+    from uplift.inputs import check_fit_input
+
     frame = read_csv(data, id_col)
     weights = _pairs(arm_weight, "--arm-weight", float) or None
+    check_fit_input(frame, data, treatment_col=treatment_col, outcome_col=outcome_col, control=control,
+                    arm_weights=weights)
     result = fit_uplift(frame, treatment_col=treatment_col, outcome_col=outcome_col, control=control, id_col=id_col,
                         exclude=exclude, learner=learner, arm_weights=weights, holdout=holdout, seed=seed)  # type: ignore[arg-type]
     for report in result.reports:
@@ -87,8 +89,12 @@ def fit(data: str, treatment_col: str, outcome_col: str, control: str, id_col: s
 @clean_errors
 def score(model_name: str, data: str, id_col: str, out: str, db: str | None) -> None:
     """Predict each user's uplift for every treatment with a stored model."""
+    from uplift.inputs import check_score_input
+
     model, record = load_uplift_model(model_name, db)
-    scores = score_uplift(model, record, read_csv(data, id_col), id_col=id_col)
+    table = read_csv(data, id_col)
+    check_score_input(getattr(model, "encoder_", None), table, data)
+    scores = score_uplift(model, record, table, id_col=id_col)
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     scores.to_csv(out, index=False)
     click.echo(f"scored {len(scores)} users with model {record.name} ({record.learner}) -> {out}")
@@ -116,19 +122,22 @@ def _value(raw: str, scores: pd.DataFrame):
 @click.option("--capacity", multiple=True, help="Most users a treatment can serve, T=N (repeatable).")
 @click.option("--id", "id_col", default="user_id", show_default=True, help="User id column of the scores file.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="CSV to write: user_id, treatment, expected_uplift, cost.")
+@db_option
 @clean_errors
 def allocate(scores: str, costs: str, budget: float, value_per_retained: str, capacity: tuple[str, ...], id_col: str,
-             out: str) -> None:
+             out: str, db: str | None) -> None:
     """Give each user at most one treatment, maximizing expected incremental value within budget and capacities."""
+    from common.settings import resolve_db_path
+    from experiments.optouts import opted_out
+    from uplift.inputs import check_scores, read_costs
+
     table = read_csv(scores, id_col)
-    if id_col not in table.columns:
-        raise UpliftError(f"{scores}: no id column '{id_col}'; columns are {', '.join(table.columns)}")
-    try:
-        unit_costs = json.loads(Path(costs).read_text())
-    except json.JSONDecodeError as error:
-        raise UpliftError(f"{costs}: not valid JSON ({error.msg}, line {error.lineno})") from error
-    if not isinstance(unit_costs, dict) or not all(isinstance(v, (int, float)) for v in unit_costs.values()):
-        raise UpliftError(f"{costs}: must be a JSON object mapping treatment -> unit cost (a number)")
+    check_scores(table, scores, id_col)
+    unit_costs = read_costs(costs)
+    left_out = opted_out(table[id_col], db) if resolve_db_path(db).exists() else None
+    if left_out is not None and left_out.any():  # opt-outs win: a plan never offers them a treatment
+        click.echo(f"{int(left_out.sum())} opted-out users left out of the plan")
+        table = table[~left_out].reset_index(drop=True)
     ids = table.pop(id_col)
     value = _value(value_per_retained, table)
     caps = _pairs(capacity, "--capacity", int)

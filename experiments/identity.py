@@ -1,0 +1,74 @@
+"""One identity rule for every id and key, and one name rule for every stored name.
+
+Identity (user ids, experiment, treatment and metric keys) is exact: the registry stores what it is given and
+compares byte for byte, so an id is refused - on every path alike (CLI arguments, `--users`, opt-outs, imports,
+CSV and Parquet) - when it is empty, has leading or trailing whitespace, or holds a control character. Nothing is
+stripped silently: `" e1 "` and `"e1"` are never the same experiment, and a file that says `" e1 "` is an error.
+
+Stored names (models, cohorts) also become file names and appear in URLs, so they follow a stricter rule:
+letters, digits, `-`, `_` and `.`, starting with a letter or digit, at most 64 characters (no `/`, no `..`).
+"""
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from common.errors import InputRowError
+from experiments.errors import ExperimentError, ImportDataError
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+_CONTROL = r"[\x00-\x1f\x7f]"
+IDENTITY_RULE = "ids and keys are matched exactly: no surrounding whitespace, no control characters, not empty"
+
+
+def id_problem(value: object) -> str | None:
+    """Why `value` is not a valid id or key, or None when it is."""
+    if not isinstance(value, str):
+        return f"{value!r} is not text"
+    if value == "" or not value.strip():
+        return "empty value"
+    if value != value.strip():
+        return f"'{value}' has leading or trailing whitespace ({IDENTITY_RULE})"
+    if re.search(_CONTROL, value):
+        return f"{value!r} holds a control character ({IDENTITY_RULE})"
+    return None
+
+
+def check_id(value: object, what: str) -> str:
+    """Return `value` when it is a valid id or key, else raise naming `what` (e.g. 'user id', '--cohort')."""
+    problem = id_problem(value)
+    if problem:
+        raise ExperimentError(f"{what}: {problem}")
+    return value  # type: ignore[return-value]
+
+
+def check_ids(ids: pd.Series | np.ndarray | list, source: str, column: str | None,
+              error: type[InputRowError] = ImportDataError) -> None:
+    """Raise an InputRowError naming the first bad id (1-based data row) of a column; vectorized over the ids."""
+    import numpy as np  # here, not at module top: the CLI imports this module and must start fast
+    import pandas as pd
+
+    series = pd.Series(ids, dtype=object) if not isinstance(ids, pd.Series) else ids.reset_index(drop=True)
+    is_text = series.map(type).eq(str).to_numpy()
+    text = series.where(is_text, "").astype(str)
+    bad = ~is_text | text.eq("").to_numpy() | text.ne(text.str.strip()).to_numpy()
+    bad |= text.str.contains(_CONTROL, regex=True).to_numpy()
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        value = series.iloc[row]
+        problem = "missing value" if value is None or pd.isna(value) else id_problem(value)
+        raise error(source, row + 1, column, problem or "invalid id")
+
+
+def check_name(name: object, what: str) -> str:
+    """Return `name` when it follows the stored-name rule, else raise naming `what` (e.g. 'model name')."""
+    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
+        raise ExperimentError(
+            f"{what} {name!r} is not allowed: use 1-64 letters, digits, '-', '_' or '.', starting with a letter "
+            "or digit (no '/', no spaces)"
+        )
+    return name
