@@ -28,7 +28,6 @@ from churn.flagging import FlagSpec, select
 from churn.ingest import EventSource, load_events
 from churn.model import Calibration, ChurnModel
 from churn.segments import SegmentRules, TierCut, TierRule, segment, tier_cut
-from common.settings import resolve_model_dir
 from experiments.db import utc_now
 from experiments.errors import ExperimentError
 from experiments.model_files import dump_model_file, load_model_file

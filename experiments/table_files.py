@@ -66,6 +66,12 @@ def _read_csv(path: Path, error: type[InputRowError]) -> pd.DataFrame:
         line = raw[: exc.start].count(b"\n")  # 0 = the header
         raise error(source, line or None, None,
                     f"is not UTF-8 text (byte 0x{raw[exc.start]:02x}); save the file as UTF-8") from exc
+    if not text.strip():
+        raise error(source, None, None, "is empty")
+    header = next(csv.reader(io.StringIO(text)), [])
+    duplicates = sorted({name for name in header if header.count(name) > 1})
+    if duplicates:
+        raise error(source, None, duplicates[0], "the header names this column twice")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", pd.errors.ParserWarning)
@@ -92,7 +98,7 @@ def _field_count_problem(text: str) -> tuple[int | None, str]:
     """The first data row whose field count differs from the header's (only run on a suspect file)."""
     reader = csv.reader(io.StringIO(text))
     try:
-        header = next(reader)
+        header = next(reader, [])
         for number, fields in enumerate(reader, start=1):
             if fields and len(fields) != len(header):
                 word = "more" if len(fields) > len(header) else "fewer"

@@ -2,7 +2,8 @@
 
 Each `InputKind` names a valid table (a few rows, as text), which columns are ids, numbers and timestamps, and the
 file name it is given on the command line. `bad_files(kind)` yields (case name, file name, bytes) for: an empty
-file, header only, binary noise, UTF-16 and latin-1 encodings, corrupt and truncated Parquet, each required column
+file, blank lines, a byte order mark alone, header only, a duplicated column, a NUL in a cell, binary noise,
+UTF-16 and latin-1 encodings, corrupt and truncated Parquet, each required column
 missing, an extra field in one row and in every row, inf / -inf / NaN / ±1e308 / text in each number column, far
 past and far future in each timestamp column, surrounding spaces in each id column and a null id in Parquet.
 """
@@ -72,6 +73,9 @@ def bad_files(kind: InputKind) -> Iterator[tuple[str, str, bytes]]:
     yield "empty", "in.csv", b""
     yield "blank lines", "in.csv", b"\n\n\n"
     yield "header only", "in.csv", csv_bytes(columns, [])
+    yield "byte order mark only", "in.csv", b"\xef\xbb\xbf"
+    yield "duplicate column", "in.csv", csv_bytes(columns + [columns[0]], [r + [r[0]] for r in rows])
+    yield "NUL in a cell", "in.csv", good.replace(b"\n", b"\x00\n", 2)
     yield "binary", "in.csv", bytes(range(256)) * 8
     yield "utf-16", "in.csv", csv_bytes(columns, rows, "utf-16")
     latin = [[v + "\u00e9" if c in kind.ids else v for c, v in zip(columns, r)] for r in rows]

@@ -7,7 +7,6 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from common.settings import resolve_model_dir
 from experiments.errors import ExperimentError
 from experiments.model_files import dump_model_file, load_model_file
 from experiments.models import ModelRecord, check_model_name, data_fingerprint, load_model_record, save_model_record

@@ -5,7 +5,6 @@ import json
 
 import click
 
-from experiments.audit_log import verify_audit_log
 from winback.cli_support import clean_errors, db_option
 
 
@@ -20,6 +19,8 @@ def audit() -> None:
 @clean_errors
 def audit_verify(as_json: bool, db: str | None) -> None:
     """Check every audit row against its hash and its predecessor's; exit 1 naming the first broken row."""
+    from experiments.audit_log import verify_audit_log
+
     check = verify_audit_log(db)
     if as_json:
         click.echo(json.dumps(check.to_dict(), indent=2))
