@@ -2,7 +2,9 @@
 
 Arms are generated as real per-user values (so the sums are ones SQL could return), with the edge cases forced
 in often: zero variance, all-zero arms, one user per arm, all-one binary arms, huge values. Whatever comes out,
-each number is finite or nan, and a nan effect always carries an 'undefined' reason.
+each number is finite or nan, and a nan effect always carries an 'undefined' reason. Derandomized so CI sees
+the same examples every run (run with --hypothesis-seed=N and without derandomize to explore further; the first
+random runs found two underflows, in Welch's degrees of freedom and in the relative delta-method variance).
 """
 from __future__ import annotations
 
@@ -52,19 +54,19 @@ def _sound(result) -> None:
         assert "undefined" in result.reason, result.reason
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(binary_arm(), binary_arm(), st.sampled_from(METHODS), st.booleans())
 def test_binary_arms_never_raise(control, treatment, method, relative):
     _sound(compare(control, treatment, method=method, relative=relative))
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(continuous_arm(), continuous_arm(), st.sampled_from(METHODS), st.booleans())
 def test_continuous_arms_never_raise(control, treatment, method, relative):
     _sound(compare(control, treatment, method=method, relative=relative))
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=80, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(continuous_arm(pre=True), continuous_arm(pre=True), st.sampled_from(METHODS))
 def test_cuped_never_raises(control, treatment, method):
     _sound(compare(control, treatment, method=method, cuped=True))
