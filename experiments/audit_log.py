@@ -5,7 +5,7 @@ import os
 from dataclasses import asdict, dataclass
 
 from experiments.audit_chain import ChainCheck, verify_chain
-from experiments.db import open_registry
+from experiments.db import RegistryLike, open_registry, registry
 
 
 @dataclass(frozen=True)
@@ -37,10 +37,7 @@ def read_audit_log(
     return [AuditEntry(*row) for row in rows]
 
 
-def verify_audit_log(db: str | os.PathLike[str] | None = None) -> ChainCheck:
+def verify_audit_log(db: RegistryLike = None) -> ChainCheck:
     """Re-compute the audit log's hash chain; the result names the first row that does not fit."""
-    database = open_registry(db)
-    try:
+    with registry(db) as database:
         return verify_chain(database.conn)
-    finally:
-        database.conn.close()

@@ -12,7 +12,7 @@ from typing import Literal
 
 import pandas as pd
 
-from experiments.db import audit, open_registry, transaction, utc_now
+from experiments.db import audit, open_registry, registry, transaction, utc_now
 from experiments.errors import ExperimentError
 from experiments.identity import check_name
 
@@ -49,7 +49,8 @@ def data_fingerprint(frame: pd.DataFrame) -> str:
 def check_model_name(name: str, kind: ModelKind, db: str | os.PathLike[str] | None = None) -> str:
     """Refuse, before any work, a name that breaks the name rule or belongs to a model of the other kind."""
     check_name(name, "model name")
-    row = open_registry(db).execute("SELECT kind FROM models WHERE name = ?", (name,)).fetchone()
+    with registry(db) as database:
+        row = database.execute("SELECT kind FROM models WHERE name = ?", (name,)).fetchone()
     if row is not None and row[0] != kind:
         raise ExperimentError(f"model name '{name}' is taken by a {row[0]} model; pick another name for this {kind} model")
     return name

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from experiments.db import audit, open_registry, transaction, utc_now
+from experiments.db import audit, open_registry, registry, transaction, utc_now
 from experiments.identity import check_ids
 
 
@@ -50,8 +50,9 @@ def count_opt_outs(db: str | os.PathLike[str] | None = None) -> int:
 def opted_out(user_ids, db: str | os.PathLike[str] | None = None) -> np.ndarray:
     """A boolean mask: which of `user_ids` are on the opt-out list (compared exactly)."""
     ids = [str(u) for u in user_ids]
-    hits = [r[0] for r in open_registry(db).execute(
-        "SELECT key FROM json_each(?) WHERE value IN (SELECT user_id FROM opt_outs)", (json.dumps(ids),))]
+    with registry(db) as database:
+        hits = [r[0] for r in database.execute(
+            "SELECT key FROM json_each(?) WHERE value IN (SELECT user_id FROM opt_outs)", (json.dumps(ids),))]
     mask = np.zeros(len(ids), dtype=bool)
     mask[hits] = True
     return mask
