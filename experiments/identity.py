@@ -53,15 +53,32 @@ def check_ids(ids: pd.Series | np.ndarray | list, source: str, column: str | Non
     import pandas as pd
 
     series = pd.Series(ids, dtype=object) if not isinstance(ids, pd.Series) else ids.reset_index(drop=True)
-    is_text = series.map(type).eq(str).to_numpy()
-    text = series.where(is_text, "").astype(str)
-    bad = ~is_text | text.eq("").to_numpy() | text.ne(text.str.strip()).to_numpy()
-    bad |= text.str.contains(_CONTROL, regex=True).to_numpy()
+    bad = _flag_text_ids(series)
+    if bad is None:  # not all text (None, NaN, numbers): the slower exact path
+        is_text = series.map(type).eq(str).to_numpy()
+        text = series.where(is_text, "").astype(str)
+        bad = ~is_text | text.eq("").to_numpy() | text.ne(text.str.strip()).to_numpy()
+        bad |= text.str.contains(_CONTROL, regex=True).to_numpy()
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         value = series.iloc[row]
         problem = "missing value" if value is None or pd.isna(value) else id_problem(value)
         raise error(source, row + 1, column, problem or "invalid id")
+
+
+def _flag_text_ids(series):
+    """Bad-id mask computed in one pass of Arrow's C++ kernels, or None when the ids are not all text."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        text = pa.array(series.to_numpy(dtype=object), type=pa.large_string(), from_pandas=False)
+    except (pa.ArrowTypeError, pa.ArrowInvalid):
+        return None
+    if text.null_count:
+        return None
+    flagged = pc.or_(pc.equal(pc.utf8_length(text), 0), pc.not_equal(pc.utf8_trim_whitespace(text), text))
+    return pc.or_(flagged, pc.match_substring_regex(text, _CONTROL)).to_numpy(zero_copy_only=False)
 
 
 def check_name(name: object, what: str) -> str:
