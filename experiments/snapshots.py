@@ -61,6 +61,16 @@ def take_snapshot(
     """Analyse experiment `key` now and store the result (audited); returns the stored snapshot."""
     report = analyze_experiment(key, database, method=method, cuped=cuped, segment_by=segment_by,
                                 value_per_retained=value_per_retained)
+    return store_snapshot(database, report, value_per_retained=value_per_retained, actor=actor)
+
+
+def store_snapshot(database: sqlite_utils.Database, report: ExperimentReport, *,
+                   value_per_retained: float | None = None, engine: str | None = None,
+                   actor: str | None = None) -> Snapshot:
+    """Store an analysis already computed (e.g. by `winback analyze --save`) with its rows, as one snapshot.
+
+    `engine` names where the sufficient statistics were computed (default: SQL on the registry)."""
+    key = report.key
     options = {"value_per_retained": value_per_retained, "alpha": report.alpha, "relative": report.relative}
     rows = report_rows(report)
     created = utc_now()
@@ -68,12 +78,13 @@ def take_snapshot(
         cursor = conn.execute(
             "INSERT INTO analysis_snapshots (experiment_key, engine, method, cuped, segment_by, options, created_at, "
             "created_by, report, rows, health, cumulative) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (key, ENGINE, method, int(cuped), segment_by, _dumps(options), created, _actor(actor),
-             _dumps(report), _dumps(rows), "[]", "[]"),
+            (key, engine or ENGINE, report.method, int(report.cuped), report.segment_by, _dumps(options), created,
+             _actor(actor), _dumps(report), _dumps(rows), "[]", "[]"),
         )
         snapshot_id = int(cursor.lastrowid or 0)
         audit(conn, "snapshot", "experiment", key,
-              json.dumps({"snapshot": snapshot_id, "method": method, "cuped": cuped, "segment_by": segment_by}), actor)
+              json.dumps({"snapshot": snapshot_id, "method": report.method, "cuped": report.cuped,
+                          "segment_by": report.segment_by}), actor)
     found = get_snapshot(database, snapshot_id)
     if found is None:
         raise ExperimentError(f"snapshot {snapshot_id} of '{key}' was not stored")

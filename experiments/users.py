@@ -21,8 +21,7 @@ Role = Literal["growth", "finance", "strategy", "admin"]
 ROLES: tuple[str, ...] = get_args(Role)
 MIN_PASSWORD_LENGTH = 8
 TOKEN_PREFIX = "wbk_"
-# A hash to compare against when the user is unknown, so a login takes as long whether or not the name exists.
-_DUMMY_HASH = generate_password_hash("not a password")
+_dummy_hash: list[str] = []  # made on first use: a hash to check when the name is unknown, so timing tells nothing
 
 
 class UserError(ExperimentError):
@@ -117,7 +116,9 @@ def authenticate(database: sqlite_utils.Database, name: str, password: str) -> U
         "SELECT name, role, created_at, password_hash FROM users WHERE name = ? AND disabled_at IS NULL",
         ((name or "").strip(),)).fetchone()
     if row is None:
-        check_password_hash(_DUMMY_HASH, password or "")
+        if not _dummy_hash:
+            _dummy_hash.append(generate_password_hash("not a password"))
+        check_password_hash(_dummy_hash[0], password or "")
         return None
     return User(*row[:3]) if check_password_hash(row[3], password or "") else None
 

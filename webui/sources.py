@@ -15,20 +15,20 @@ from experiments.definitions import Experiment, list_experiments
 from experiments.lifecycle import list_decisions
 from experiments.snapshots import latest_snapshot
 from stats import sample_size
-from webui.registry import db_path
+from webui.registry import get_db
 
 
 def experiment_rows(database: sqlite_utils.Database, *, status: str | None, owner: str | None,
                     text: str | None) -> list[dict[str, Any]]:
     """One row per experiment: definition, users per arm and health from its newest snapshot, decision."""
     rows = []
-    for experiment in list_experiments(db_path(), status):  # type: ignore[arg-type]
+    for experiment in list_experiments(get_db(), status):  # type: ignore[arg-type]
         if owner and owner.lower() not in experiment.owner.lower():
             continue
         if text and text.lower() not in f"{experiment.key} {experiment.name}".lower():
             continue
         snapshot = latest_snapshot(database, experiment.key, any_segment=True)
-        decisions = list_decisions(experiment.key, db_path())
+        decisions = list_decisions(experiment.key, get_db())
         report = snapshot.report if snapshot else None
         guardrail_fails = sorted({f"{r['arm_key']}: {r['metric']}" for r in (report or {}).get("results", [])
                                   if r.get("guardrail") == "fail"})

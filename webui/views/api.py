@@ -9,7 +9,7 @@ from experiments.definitions import create_experiment
 from experiments.lifecycle import start_experiment, stop_experiment
 from experiments.snapshots import take_snapshot
 from webui.auth import requires
-from webui.registry import db_path, get_db
+from webui.registry import get_db
 from webui.views import finance, growth, models, strategy
 from webui.views.shared import actor, analysis_options, json_response
 
@@ -48,7 +48,7 @@ def launch_choices() -> Any:
 @bp.route("/experiments", methods=["POST"])
 @requires("launch")
 def create() -> Any:
-    experiment = create_experiment(growth.parse_launch_form(request.form), db_path())
+    experiment = create_experiment(growth.parse_launch_form(request.form), get_db(), actor=actor())
     return json_response({"experiment": experiment}, 201)
 
 
@@ -56,7 +56,7 @@ def create() -> Any:
 @requires("launch")
 def lifecycle(key: str, action: str) -> Any:
     move = start_experiment if action == "start" else stop_experiment
-    return json_response({"experiment": move(key, db_path(), actor=actor())})
+    return json_response({"experiment": move(key, get_db(), actor=actor())})
 
 
 @bp.route("/experiments/<key>/results")

@@ -15,7 +15,7 @@ from experiments.snapshots import latest_snapshot, snapshot_history, take_snapsh
 from experiments.targeting import assign_users
 from stats.comparison import METHODS
 from webui.auth import requires
-from webui.registry import db_path, get_db
+from webui.registry import get_db
 from webui.sources import experiment_rows, plan_for_launch
 from webui.views.shared import actor, analysis_options, csv_response
 
@@ -51,7 +51,7 @@ def overview_data() -> dict[str, Any]:
     """Cohorts with their sizes and the churn risk of each by stage, tier and reason."""
     database = get_db()
     cohort = request.args.get("cohort") or None
-    return {"cohort": cohort, "cohorts": list_cohorts(db_path()), "breakdown": risk_breakdown(database, cohort)}
+    return {"cohort": cohort, "cohorts": list_cohorts(get_db()), "breakdown": risk_breakdown(database, cohort)}
 
 
 @bp.route("/overview")
@@ -73,8 +73,8 @@ def overview_csv() -> Any:
 
 def launch_choices() -> dict[str, Any]:
     """What a launch form may pick from: cohorts, treatments, metrics."""
-    return {"cohorts": list_cohorts(db_path()).to_dict(orient="records"), "treatments": list_treatments(db_path()),
-            "metrics": list_metrics(db_path())}
+    return {"cohorts": list_cohorts(get_db()).to_dict(orient="records"), "treatments": list_treatments(get_db()),
+            "metrics": list_metrics(get_db())}
 
 
 def parse_launch_form(form) -> Experiment:
@@ -122,7 +122,7 @@ def launch() -> Any:
 
 @requires("launch")
 def create() -> Any:
-    experiment = create_experiment(parse_launch_form(request.form), db_path())
+    experiment = create_experiment(parse_launch_form(request.form), get_db(), actor=actor())
     flash(f"Draft '{experiment.key}' created. Start it when ready.", "ok")
     return redirect(url_for("growth.results", key=experiment.key))
 
@@ -133,21 +133,21 @@ def lifecycle(key: str, action: str) -> Any:
     if request.form.get("confirm") != "yes":
         abort(400, description=f"to {action} '{key}', tick the confirmation box")
     if action == "start":
-        start_experiment(key, db_path(), actor=actor())
-        summary = assign_users(key, db=db_path())
+        start_experiment(key, get_db(), actor=actor())
+        summary = assign_users(key, db=get_db())
         flash(f"'{key}' is running; {summary.newly_assigned:,} users assigned.", "ok")
     elif action == "assign":
-        summary = assign_users(key, db=db_path())
+        summary = assign_users(key, db=get_db())
         flash(f"{summary.newly_assigned:,} users newly assigned to '{key}'.", "ok")
     else:
-        stop_experiment(key, db_path(), actor=actor())
+        stop_experiment(key, get_db(), actor=actor())
         flash(f"'{key}' is stopped: no new assignments.", "ok")
     return redirect(url_for("growth.results", key=key))
 
 
 def results_data(key: str) -> dict[str, Any]:
     """The experiment, the newest snapshot made with the request's options, and the snapshot history."""
-    experiment = get_experiment(key, db_path())
+    experiment = get_experiment(key, get_db())
     options = analysis_options()
     snapshot = latest_snapshot(get_db(), key, **options)
     return {"experiment": experiment, "options": options, "snapshot": snapshot,

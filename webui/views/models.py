@@ -7,13 +7,13 @@ from flask import Blueprint, render_template
 
 from experiments.models import list_model_records
 from webui.auth import requires
-from webui.registry import db_path
+from webui.registry import get_db
 
 bp = Blueprint("models", __name__)
 
 
 def models_data() -> dict[str, Any]:
-    return {"models": list_model_records(db_path())}
+    return {"models": list_model_records(get_db())}
 
 
 @bp.route("/models")

@@ -10,7 +10,7 @@ from experiments.definitions import get_experiment
 from experiments.lifecycle import list_decisions, record_decision
 from experiments.snapshots import latest_snapshot
 from webui.auth import requires
-from webui.registry import db_path, get_db
+from webui.registry import get_db
 from webui.views.shared import actor, analysis_options
 
 bp = Blueprint("strategy", __name__)
@@ -18,10 +18,10 @@ bp = Blueprint("strategy", __name__)
 
 def strategy_data(key: str) -> dict[str, Any]:
     """The experiment, its newest snapshot (arms side by side), its decisions and its audit trail."""
-    experiment = get_experiment(key, db_path())
+    experiment = get_experiment(key, get_db())
     options = analysis_options()
     return {"experiment": experiment, "options": options, "snapshot": latest_snapshot(get_db(), key, **options),
-            "decisions": list_decisions(key, db_path()), "audit": read_audit_log(db_path(), object_key=key, limit=200)}
+            "decisions": list_decisions(key, get_db()), "audit": read_audit_log(get_db(), object_key=key, limit=200)}
 
 
 @bp.route("/experiments/<key>/strategy")
@@ -32,9 +32,9 @@ def strategy(key: str) -> Any:
 
 def decide(key: str, form) -> Any:
     """Record the winner; a guardrail- or SRM-failing arm needs the override box and a reason."""
-    winner = form.get("winner", "")
-    rationale = form.get("rationale", "").strip()
-    return record_decision(key, winner, rationale, actor(), db_path())
+    override = form.get("override", "").strip() or None
+    return record_decision(key, form.get("winner", ""), form.get("rationale", "").strip(), actor(), get_db(),
+                           override=override)
 
 
 @bp.route("/experiments/<key>/decide", methods=["POST"])
