@@ -78,6 +78,7 @@ def assign_users(
     contact_cap: int = DEFAULT_CONTACT_CAP,
     cap_window_days: int = DEFAULT_CAP_WINDOW_DAYS,
     now: datetime | None = None,
+    actor: str | None = None,
 ) -> AssignmentSummary:
     """Assign users (default: the experiment's target cohort) to the running experiment `key`."""
     experiment = get_experiment(key, db)
@@ -161,7 +162,7 @@ def assign_users(
             arm_sizes={arm.key: arm_sizes.get(arm.key, 0) for arm in experiment.arms},
         )
         conn.execute("DROP TABLE candidate")
-        audit(conn, "assign", "experiment", key, json.dumps(summary.to_dict()))
+        audit(conn, "assign", "experiment", key, json.dumps(summary.to_dict()), actor)
     return summary
 
 

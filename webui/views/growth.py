@@ -134,10 +134,10 @@ def lifecycle(key: str, action: str) -> Any:
         abort(400, description=f"to {action} '{key}', tick the confirmation box")
     if action == "start":
         start_experiment(key, get_db(), actor=actor())
-        summary = assign_users(key, db=get_db())
+        summary = assign_users(key, db=get_db(), actor=actor())
         flash(f"'{key}' is running; {summary.newly_assigned:,} users assigned.", "ok")
     elif action == "assign":
-        summary = assign_users(key, db=get_db())
+        summary = assign_users(key, db=get_db(), actor=actor())
         flash(f"{summary.newly_assigned:,} users newly assigned to '{key}'.", "ok")
     else:
         stop_experiment(key, get_db(), actor=actor())
