@@ -8,17 +8,20 @@ aggregates raw outcomes again.
 from __future__ import annotations
 
 import json
-import math
-from dataclasses import asdict, dataclass, field, is_dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import sqlite_utils
 
+from common.jsonable import to_jsonable
 from common.settings import resolve_actor
 from experiments.analysis import ExperimentReport, analyze_experiment
 from experiments.db import audit, transaction, utc_now
 from experiments.errors import ExperimentError
+from experiments.health import health_checks
 from experiments.metrics import SegmentBy
+from experiments.report_rows import report_rows
+from experiments.timeline import cumulative_by_day
 from stats import Method
 
 ENGINE = "registry-sqlite"  # sufficient statistics computed by SQL GROUP BY on the registry file
@@ -72,14 +75,18 @@ def store_snapshot(database: sqlite_utils.Database, report: ExperimentReport, *,
     `engine` names where the sufficient statistics were computed (default: SQL on the registry)."""
     key = report.key
     options = {"value_per_retained": value_per_retained, "alpha": report.alpha, "relative": report.relative}
-    rows = report_rows(report)
+    rows = report_rows(report).to_dict(orient="records")
+    health = health_checks(database, key).to_dict()["checks"]
+    primary = next(iter(report.results), None)
+    cumulative = (cumulative_by_day(database, key, method=report.method, relative=report.relative,
+                                    alpha=report.alpha).to_dict(orient="records") if primary else [])
     created = utc_now()
     with transaction(database) as conn:
         cursor = conn.execute(
             "INSERT INTO analysis_snapshots (experiment_key, engine, method, cuped, segment_by, options, created_at, "
             "created_by, report, rows, health, cumulative) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (key, engine or ENGINE, report.method, int(report.cuped), report.segment_by, _dumps(options), created,
-             _actor(actor), _dumps(report), _dumps(rows), "[]", "[]"),
+             _actor(actor), _dumps(report), _dumps(rows), _dumps(health), _dumps(cumulative)),
         )
         snapshot_id = int(cursor.lastrowid or 0)
         audit(conn, "snapshot", "experiment", key,
@@ -126,51 +133,8 @@ def snapshot_history(database: sqlite_utils.Database, key: str, limit: int = 20)
              "options": json.loads(r[5]), "created_at": r[6], "created_by": r[7]} for r in rows]
 
 
-def report_rows(report: ExperimentReport) -> list[dict[str, Any]]:
-    """One flat row per arm × metric (segment 'all') and per arm × segment of the primary metric: the CSV."""
-    money = {m.arm_key: m.economics for m in report.economics}
-    rows = []
-    for result in report.results:
-        c = result.comparison
-        rows.append({"arm": result.arm_key, "metric": result.metric, "segment": "all", "role": result.role,
-                     **_comparison_fields(c), "p_holm": result.p_holm, "p_bh": result.p_bh,
-                     "guardrail": result.guardrail or "",
-                     **_money_fields(money.get(result.arm_key) if result.role == "primary" else None)})
-    for segment in report.segments:
-        rows.append({"arm": segment.arm_key, "metric": report.primary_metric, "segment": segment.segment,
-                     "role": "primary", **_comparison_fields(segment.comparison), "p_holm": math.nan,
-                     "p_bh": math.nan, "guardrail": "", **_money_fields(segment.economics)})
-    return [_clean(row) for row in rows]
-
-
-def _comparison_fields(c) -> dict[str, Any]:
-    return {"n_control": c.n_control, "n_treatment": c.n_treatment, "mean_control": c.mean_control,
-            "mean_treatment": c.mean_treatment, "effect": c.effect, "ci_low": c.ci_low, "ci_high": c.ci_high,
-            "p_value": c.p_value, "chance_to_win": c.chance_to_win}
-
-
-def _money_fields(e) -> dict[str, Any]:
-    names = ("total_cost", "cost_per_retained", "cost_per_retained_ci_low", "cost_per_retained_ci_high",
-             "incremental_margin", "incremental_margin_ci_low", "incremental_margin_ci_high", "roi", "roi_ci_low",
-             "roi_ci_high")
-    return {name: (math.nan if e is None else getattr(e, name)) for name in names}
-
-
-def _clean(value: Any) -> Any:
-    """Dataclasses to dicts, non-finite floats to None: strict JSON."""
-    if is_dataclass(value) and not isinstance(value, type):
-        value = asdict(value)
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    return value
-
-
 def _dumps(value: Any) -> str:
-    return json.dumps(_clean(value), allow_nan=False)
+    return json.dumps(to_jsonable(value), allow_nan=False)
 
 
 def _actor(actor: str | None) -> str:

@@ -1,6 +1,8 @@
 """Actions through the pages: launch (plan, create, start, assign, stop), decide, each audited under the user."""
 from __future__ import annotations
 
+import math
+
 from conftest import post
 
 from experiments.db import registry
@@ -25,9 +27,13 @@ def _audit(shop, key: str) -> list[tuple[str, str]]:
 
 def test_power_plan_before_launch(as_user) -> None:
     page = post(as_user("finn"), "/launch", {**LAUNCH, "action": "plan"}).text
-    # Control 0.5, smallest arm 0.25 → ratio 0.5; stats.sample_size is checked against R power.prop.test in tests/stats.
-    plan = sample_size(0.3, 0.1, ratio=0.5, daily_traffic=400)
-    assert f"<b>{plan.n_control:,}</b> control users and <b>{plan.n_treatment:,}</b>" in page
+    # Control 0.5, smallest arm 0.25 → ratio 0.5: R's power.prop.test generalised to unequal arms
+    # (stats.sample_size, checked against R in tests/stats), as experiments.planning lays it out per arm.
+    need = sample_size(0.3, 0.1, ratio=0.5)
+    n_total = max(need.n_control / 0.5, need.n_treatment / 0.25)
+    assert f"<b>{need.n_control:,}</b> control users and <b>{need.n_treatment:,}</b>" in page
+    assert f"about <b>{math.ceil(n_total / 400)}</b> days of traffic" in page
+    assert "The cohort has 1,200 users" in page
     assert "Create the draft" not in page  # finance may plan but not launch
 
 

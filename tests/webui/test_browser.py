@@ -101,6 +101,7 @@ def test_launch_watch_and_decide_in_a_real_browser(server, browser, tmp_path: Pa
         growth.fill(f"input[name=arm_weight_{i}]", weight)
     growth.check("input[name=guardrails][value=unsubscribed]")
     growth.fill("input[name=value_per_retained]", "40")
+    growth.fill("input[name=baseline]", "0.3")
     growth.fill("input[name=daily_traffic]", "300")
     growth.click("button:has-text('Compute the power plan')")
     assert "control users and" in growth.inner_text("section.plan")
@@ -117,13 +118,13 @@ def test_launch_watch_and_decide_in_a_real_browser(server, browser, tmp_path: Pa
     growth.click("button:has-text('Stop the experiment')")
     growth.click("button:has-text('Refresh analysis')")
     assert "New analysis snapshot" in growth.inner_text(".flash")
-    assert growth.locator("svg.chart circle").count() == 4  # 2 arms × 2 metrics, each a mark with hover numbers
+    assert growth.locator("svg.chart").first.locator("circle").count() == 4  # 2 arms × 2 metrics, hover for numbers
     assert "Sample ratio" in growth.inner_text("section.health")
     with growth.expect_download() as download:
         growth.click("text=Download as CSV")
     results_csv = tmp_path / "results.csv"
     download.value.save_as(results_csv)
-    assert results_csv.read_text().splitlines()[0].startswith("arm,metric,segment,role,n_control")
+    assert results_csv.read_text().splitlines()[0].startswith("experiment_key,method,cuped,segment_by,segment,arm,")
     growth.screenshot(path=str(shots / "results.png"), full_page=True)
 
     finance = _login(browser, base, "finn")

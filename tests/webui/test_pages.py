@@ -49,10 +49,12 @@ def test_experiment_list_json_and_csv(shop, as_user) -> None:
     data = client.get("/api/v1/experiments").json
     [row] = data["experiments"]
     assert row["key"] == EXPERIMENT and row["status"] == "stopped" and row["owner"] == "gina"
-    assert row["health"]["srm"] == "ok" and row["health"]["guardrail_fails"] == ["coupon: unsubscribed"]
-    assert sum(a["users"] for a in row["arms"]) == len(shop.outcomes) // 2
+    assert row["srm"] == "ok" and row["guardrail_failures"] == ["coupon: unsubscribed"]
+    assert sum(row["users_by_arm"].values()) == len(shop.outcomes) // 2
     table = list(csv.DictReader(io.StringIO(client.get("/experiments.csv").text)))
     assert [r["key"] for r in table] == [EXPERIMENT] and table[0]["status"] == "stopped"
+    assert int(table[0]["users_control"]) == row["users_by_arm"]["control"]
+    assert table[0]["guardrail_failures"] == "coupon: unsubscribed"
 
 
 def test_overview_breaks_risk_down_by_stage_tier_reason(shop, as_user) -> None:

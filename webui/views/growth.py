@@ -6,21 +6,22 @@ from typing import Any
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
 from experiments.catalog import list_metrics, list_treatments
+from experiments.choices import SEGMENT_COLUMNS, STATUSES
 from experiments.cohort_summary import risk_breakdown
 from experiments.cohorts import list_cohorts
 from experiments.definitions import Arm, Experiment, create_experiment, get_experiment
 from experiments.lifecycle import start_experiment, stop_experiment
-from experiments.metrics import SEGMENT_COLUMNS
+from experiments.listing import experiment_listing
+from experiments.planning import plan_experiment
+from experiments.report_rows import COLUMNS as REPORT_COLUMNS
 from experiments.snapshots import latest_snapshot, snapshot_history, take_snapshot
 from experiments.targeting import assign_users
-from stats.comparison import METHODS
+from stats.choices import METHODS
 from webui.auth import requires
 from webui.registry import get_db
-from webui.sources import experiment_rows, plan_for_launch
 from webui.views.shared import actor, analysis_options, csv_response
 
 bp = Blueprint("growth", __name__)
-STATUSES = ("draft", "running", "stopped", "concluded")
 MAX_ARMS = 6
 
 
@@ -30,7 +31,7 @@ def experiments_data() -> dict[str, Any]:
     if status is not None and status not in STATUSES:
         abort(400, description=f"status must be one of {', '.join(STATUSES)}, got {status!r}")
     owner, text = request.args.get("owner", "").strip(), request.args.get("q", "").strip()
-    rows = experiment_rows(get_db(), status=status, owner=owner or None, text=text or None)
+    rows = experiment_listing(get_db(), status, owner=owner or None, text=text or None)  # type: ignore[arg-type]
     return {"filters": {"status": status, "owner": owner, "q": text}, "experiments": rows}
 
 
@@ -43,7 +44,13 @@ def experiments() -> Any:
 @bp.route("/experiments.csv")
 @requires()
 def experiments_csv() -> Any:
-    rows = [{k: v for k, v in row.items() if not isinstance(v, (list, dict))} for row in experiments_data()["experiments"]]
+    rows = []
+    for row in experiments_data()["experiments"]:
+        flat = {k: v for k, v in row.to_dict().items() if not isinstance(v, (list, dict))}
+        flat.update({f"users_{arm}": n for arm, n in row.users_by_arm.items()})
+        flat["guardrail_failures"] = "; ".join(row.guardrail_failures)
+        flat["problems"] = "; ".join(f"{p['title']}: {p['count']}" for p in row.problems)
+        rows.append(flat)
     return csv_response(rows, "experiments.csv")
 
 
@@ -94,17 +101,14 @@ def parse_launch_form(form) -> Experiment:
     if arms and total > 0:
         # Weights may be typed as relative shares (e.g. 2:1:1); store them as fractions summing to 1.
         arms = [Arm(a.key, a.treatment, a.weight / total, a.is_control) for a in arms]
-    try:
-        coverage = float(form.get("coverage") or 1.0)
-        value = float(form["value_per_retained"]) if form.get("value_per_retained") else None
-    except ValueError:
-        abort(400, description="coverage and value per retained user must be numbers")
+    coverage = _number(form, "coverage", "coverage")
+    value = _number(form, "value_per_retained", "the value of a retained user")
     return Experiment(
         key=form.get("key", "").strip(), name=form.get("name", "").strip() or form.get("key", "").strip(),
         primary_metric=form.get("primary_metric", ""), arms=tuple(arms), hypothesis=form.get("hypothesis", ""),
         owner=form.get("owner", "").strip(), target_cohort=form.get("cohort") or None,
         guardrail_metrics=tuple(form.getlist("guardrails")), layer=form.get("layer", "").strip() or "default",
-        coverage=coverage, value_per_retained=value,
+        coverage=1.0 if coverage is None else coverage, value_per_retained=value,
     )
 
 
@@ -115,9 +119,27 @@ def launch() -> Any:
     if request.method == "POST":
         if request.form.get("action") == "create":
             return create()
-        plan = plan_for_launch(get_db(), parse_launch_form(form), form.get("baseline"), form.get("mde"),
-                               form.get("daily_traffic"))
+        plan = launch_plan(form)
     return render_template("launch.html", plan=plan, form=form, max_arms=MAX_ARMS, **launch_choices())
+
+
+def _number(form, name: str, label: str) -> float | None:
+    text = form.get(name, "").strip()
+    if not text:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        abort(400, description=f"{label} must be a number, got {text!r}")
+
+
+def launch_plan(form) -> Any:
+    """The power plan of the arms and metric in a launch form (baseline from past controls when not given)."""
+    experiment = parse_launch_form(form)
+    return plan_experiment(get_db(), experiment.primary_metric, [arm.weight for arm in experiment.arms],
+                           mde_relative=_number(form, "mde", "the minimum detectable effect") or 0.1,
+                           baseline=_number(form, "baseline", "the baseline rate"), cohort=experiment.target_cohort,
+                           daily_traffic=_number(form, "daily_traffic", "eligible users per day"))
 
 
 @requires("launch")
@@ -167,7 +189,7 @@ def results_csv(key: str) -> Any:
     snapshot = results_data(key)["snapshot"]
     if snapshot is None:
         abort(404, description=f"no analysis snapshot of '{key}' with these options yet; refresh the results first")
-    return csv_response(snapshot.rows, f"{key}-results-{snapshot.id}.csv")
+    return csv_response(snapshot.rows, f"{key}-results-{snapshot.id}.csv", columns=list(REPORT_COLUMNS))
 
 
 @bp.route("/experiments/<key>/refresh", methods=["POST"])

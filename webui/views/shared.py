@@ -3,43 +3,36 @@ from __future__ import annotations
 
 import csv
 import io
-import math
-from dataclasses import asdict, is_dataclass
 from typing import Any
 
 import pandas as pd
 from flask import Response, abort, g, jsonify, request
 
-from experiments.metrics import SEGMENT_COLUMNS
-from stats.comparison import METHODS
+from common.jsonable import to_jsonable
+from experiments.choices import SEGMENT_COLUMNS
+from stats.choices import METHODS
 
 
-def jsonable(value: Any) -> Any:
-    """Dataclasses, DataFrames and numpy scalars to plain JSON; non-finite numbers to null."""
-    if is_dataclass(value) and not isinstance(value, type):
-        value = value.to_dict() if hasattr(value, "to_dict") else asdict(value)
+def _frames_as_records(value: Any) -> Any:
     if isinstance(value, pd.DataFrame):
-        value = value.to_dict(orient="records")
-    if hasattr(value, "item") and not isinstance(value, (list, dict, str)):
-        value = value.item()
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
+        return value.to_dict(orient="records")
     if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
+        return {k: _frames_as_records(v) for k, v in value.items()}
     return value
 
 
 def json_response(data: Any, status: int = 200) -> Response:
-    response = jsonify({"ok": True, **jsonable(data)})
+    """{"ok": true, ...data} as strict JSON (tables as lists of records)."""
+    response = jsonify({"ok": True, **to_jsonable(_frames_as_records(data))})
     response.status_code = status
     return response
 
 
-def csv_response(rows: list[dict] | pd.DataFrame, filename: str) -> Response:
-    """Rows as a CSV attachment (empty cells for undefined numbers)."""
+def csv_response(rows: list[dict] | pd.DataFrame, filename: str, columns: list[str] | None = None) -> Response:
+    """Rows as a CSV attachment (empty cells for undefined numbers), optionally only the given columns in order."""
     frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(rows)
+    if columns is not None:
+        frame = frame.reindex(columns=columns)
     buffer = io.StringIO()
     frame.to_csv(buffer, index=False, quoting=csv.QUOTE_MINIMAL)
     safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in filename)
