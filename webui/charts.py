@@ -11,7 +11,7 @@ from typing import Any
 from markupsafe import Markup, escape
 
 PALETTE = ("#1f6feb", "#d1242f", "#1a7f37", "#9a6700", "#8250df", "#bf3989", "#57606a")
-VERDICT_COLORS = {"pass": "#1a7f37", "fail": "#d1242f", "inconclusive": "#9a6700"}
+VERDICT_COLORS = {"pass": "#1a7f37", "fail": "#d1242f", "warn": "#9a6700", "undefined": "#8c959f"}
 
 
 def _finite(*values: Any) -> bool:
@@ -22,9 +22,30 @@ def _fmt(value: float, percent: bool) -> str:
     return f"{value:+.2%}" if percent else f"{value:,.4g}"
 
 
+def _tick(value: float, percent: bool) -> str:
+    return f"{value:+.0%}" if percent else f"{value:,.6g}"
+
+
 def _ticks(lo: float, hi: float, n: int = 5) -> list[float]:
-    step = (hi - lo) / max(n - 1, 1)
-    return [lo + i * step for i in range(n)]
+    """Round tick values (1, 2 or 5 × 10^k apart) inside [lo, hi]."""
+    raw = (hi - lo) / max(n - 1, 1)
+    magnitude = 10 ** math.floor(math.log10(raw)) if raw > 0 else 1.0
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+    first = math.ceil(lo / step) * step
+    return [first + i * step for i in range(int((hi - first) / step + 1e-9) + 1)]
+
+
+def _axis(values: list[float], ends: list[float], zero: bool) -> tuple[float, float]:
+    """The x range: every estimate (and 0) always, interval ends only up to 1.5 spans beyond (arrows mark the rest)."""
+    core = values + ([0.0] if zero else [])
+    if not core:
+        return -1.0, 1.0
+    lo, hi = min(core), max(core)
+    span = max(hi - lo, abs(hi), abs(lo), 1e-9)
+    lo = max(min(ends + core), lo - 1.5 * span)
+    hi = min(max(ends + core), hi + 1.5 * span)
+    pad = (hi - lo) * 0.06
+    return lo - pad, hi + pad
 
 
 def _svg_open(width: int, height: int) -> str:
@@ -38,12 +59,8 @@ def forest_svg(items: Sequence[dict], *, percent: bool = True, title: str = "", 
     drawn = [i for i in items if _finite(i.get("value"))]
     row_h, left, right, top = 26, 190, 24, 26 if title else 8
     height = top + row_h * max(len(items), 1) + 28
-    ends = [v for i in drawn for v in (i.get("low"), i.get("high"), i.get("value")) if _finite(v)] + ([0.0] if zero else [])
-    lo, hi = (min(ends), max(ends)) if ends else (-1.0, 1.0)
-    if hi - lo < 1e-12:
-        lo, hi = lo - 1, hi + 1
-    pad = (hi - lo) * 0.08
-    lo, hi = lo - pad, hi + pad
+    ends = [v for i in drawn for v in (i.get("low"), i.get("high")) if _finite(v)]
+    lo, hi = _axis([i["value"] for i in drawn], ends, zero)
 
     def x(v: float) -> float:
         return left + (v - lo) / (hi - lo) * (width - left - right)
@@ -54,7 +71,7 @@ def forest_svg(items: Sequence[dict], *, percent: bool = True, title: str = "", 
     for tick in _ticks(lo, hi):
         parts.append(f'<line x1="{x(tick):.1f}" x2="{x(tick):.1f}" y1="{top}" y2="{height - 24}" class="grid"/>'
                      f'<text x="{x(tick):.1f}" y="{height - 8}" text-anchor="middle" class="tick">'
-                     f'{escape(_fmt(tick, percent))}</text>')
+                     f'{escape(_tick(tick, percent))}</text>')
     if zero and lo < 0 < hi:
         parts.append(f'<line x1="{x(0):.1f}" x2="{x(0):.1f}" y1="{top}" y2="{height - 24}" class="zero"/>')
     for row, item in enumerate(items):
@@ -68,10 +85,19 @@ def forest_svg(items: Sequence[dict], *, percent: bool = True, title: str = "", 
                          f'{escape(item.get("note") or "undefined")}</text>')
             continue
         tip = f'{item.get("label", "")}: {_fmt(value, percent)}'
-        if _finite(low, high):
-            tip += f" [{_fmt(low, percent)}, {_fmt(high, percent)}]"
-            parts.append(f'<line x1="{x(low):.1f}" x2="{x(high):.1f}" y1="{y:.1f}" y2="{y:.1f}" stroke="{color}" '
+        if _finite(low) or _finite(high):
+            # A missing end is unbounded (e.g. a Fieller interval when the uplift may be 0): it runs off the axis.
+            tip += f" [{_fmt(low, percent) if _finite(low) else '−∞'}, {_fmt(high, percent) if _finite(high) else '∞'}]"
+            left_end = max(x(low), x(lo)) if _finite(low) else x(lo)
+            right_end = min(x(high), x(hi)) if _finite(high) else x(hi)
+            parts.append(f'<line x1="{left_end:.1f}" x2="{right_end:.1f}" y1="{y:.1f}" y2="{y:.1f}" stroke="{color}" '
                          f'stroke-width="3"/>')
+            if not _finite(high) or high > hi:
+                parts.append(f'<path d="M{right_end - 7:.1f},{y - 5:.1f} L{right_end:.1f},{y:.1f} '
+                             f'L{right_end - 7:.1f},{y + 5:.1f}" fill="none" stroke="{color}" stroke-width="2"/>')
+            if not _finite(low) or low < lo:
+                parts.append(f'<path d="M{left_end + 7:.1f},{y - 5:.1f} L{left_end:.1f},{y:.1f} '
+                             f'L{left_end + 7:.1f},{y + 5:.1f}" fill="none" stroke="{color}" stroke-width="2"/>')
         if item.get("note"):
             tip += f' ({item["note"]})'
         parts.append(f'<circle cx="{x(value):.1f}" cy="{y:.1f}" r="5" fill="{color}"><title>{escape(tip)}</title>'
@@ -105,7 +131,7 @@ def line_svg(series: Sequence[dict], *, percent: bool = True, title: str = "", x
     for tick in _ticks(y_lo, y_hi):
         parts.append(f'<line x1="{left}" x2="{width - right}" y1="{py(tick):.1f}" y2="{py(tick):.1f}" class="grid"/>'
                      f'<text x="{left - 6}" y="{py(tick) + 4:.1f}" text-anchor="end" class="tick">'
-                     f'{escape(_fmt(tick, percent))}</text>')
+                     f'{escape(_tick(tick, percent))}</text>')
     if zero and y_lo < 0 < y_hi:
         parts.append(f'<line x1="{left}" x2="{width - right}" y1="{py(0):.1f}" y2="{py(0):.1f}" class="zero"/>')
     labels = series[0].get("x", [])

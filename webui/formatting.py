@@ -47,6 +47,18 @@ def interval(low: Any, high: Any, relative: bool = True) -> str:
     return f"[{fmt(low)}, {fmt(high)}]"
 
 
+def points(value: Any) -> str:
+    """An absolute change of a rate, in percentage points."""
+    return DASH if _undefined(value) else f"{value * 100:+.2f} pp"
+
+
+def money_interval(low: Any, high: Any) -> str:
+    """[low, high] in money; a missing end of an interval with a finite other end is unbounded."""
+    if _undefined(low) and _undefined(high):
+        return DASH
+    return f"[{'−∞' if _undefined(low) else money(low)}, {'∞' if _undefined(high) else money(high)}]"
+
+
 def when(value: Any) -> str:
     """An ISO timestamp as 'YYYY-MM-DD HH:MM' UTC."""
     return DASH if not value else str(value)[:16].replace("T", " ")
@@ -63,6 +75,6 @@ def days_since(start: Any, end: Any = None) -> str:
 
 def init_app(app: Flask) -> None:
     for name, fn in {"num": num, "count": count, "pct": pct, "money": money, "pvalue": pvalue, "effect": effect,
-                     "interval": interval, "when": when, "days_since": days_since}.items():
+                     "interval": interval, "when": when, "points": points, "money_interval": money_interval, "days_since": days_since}.items():
         app.jinja_env.filters[name] = fn
     app.jinja_env.globals.update(forest_svg=forest_svg, line_svg=line_svg, verdict_color=verdict_color)

@@ -1,0 +1,107 @@
+"""Screenshots of every web UI page for docs/screenshots/ and the README, taken in headless Chromium.
+
+    python scripts/webui_screenshots.py [--users 6000] [--out docs/screenshots]
+
+Builds the demo registry in a temporary folder (`winback serve --demo`'s registry, logins and snapshots),
+serves it with `winback serve` on a free loopback port and visits each page as the demo admin.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+from winback.web_demo import build_web_demo
+
+CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+KEY = "demo-winback"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait(port: int, process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            if process.poll() is not None:
+                raise SystemExit("winback serve exited early") from None
+            time.sleep(0.3)
+    raise SystemExit("winback serve did not start")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--users", type=int, default=6000, help="shop users the demo simulates")
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "docs" / "screenshots")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    workdir = Path(tempfile.mkdtemp(prefix="winback-shots-"))
+    db = workdir / "registry.db"
+    demo = build_web_demo(db, n_users=args.users, progress=True)
+    admin, (_, password) = next((n, v) for n, v in demo.logins.items() if v[0] == "admin")
+    port = _free_port()
+    env = {**os.environ, "WINBACK_SECRET_KEY": "screenshots-secret-key-0123456789"}
+    server = subprocess.Popen([str(Path(sys.executable).with_name("winback")), "serve", "--db", str(db),
+                               "--port", str(port)], env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait(port, server)
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            page = browser.new_context(viewport={"width": 1360, "height": 900}).new_page()
+            page.goto(f"{base}/login")
+            page.screenshot(path=str(args.out / "login.png"))
+            page.fill("input[name=username]", admin)
+            page.fill("input[name=password]", password)
+            page.click("button:has-text('Log in')")
+            page.wait_for_url(f"{base}/experiments")
+            shots = {
+                "experiments": "/experiments",
+                "overview": "/overview",
+                "results": f"/experiments/{KEY}/results?segment=stage",
+                "finance": f"/experiments/{KEY}/finance?segment=stage",
+                "strategy": f"/experiments/{KEY}/strategy",
+                "models": "/models",
+            }
+            for name, path in shots.items():
+                page.goto(base + path)
+                page.screenshot(path=str(args.out / f"{name}.png"), full_page=True)
+                print(f"wrote {args.out / f'{name}.png'}")
+            page.goto(f"{base}/launch")
+            page.fill("input[name=key]", "wb-spring")
+            page.fill("input[name=name]", "Spring win-back")
+            page.select_option("select[name=cohort]", "demo-at-risk")
+            page.fill("input[name=arm_key_1]", "coupon")
+            page.select_option("select[name=arm_treatment_1]", "coupon_10")
+            page.fill("input[name=arm_key_2]", "reco")
+            page.select_option("select[name=arm_treatment_2]", "reco_email")
+            for i, weight in enumerate(("2", "1", "1")):
+                page.fill(f"input[name=arm_weight_{i}]", weight)
+            page.check("input[name=guardrails][value=unsubscribed]")
+            page.fill("input[name=daily_traffic]", "150")
+            page.click("button:has-text('Compute the power plan')")
+            page.screenshot(path=str(args.out / "launch.png"), full_page=True)
+            print(f"wrote {args.out / 'launch.png'}")
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()
