@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import socket
 import subprocess
@@ -20,6 +19,7 @@ import numpy as np
 from experiments.db import open_registry, registry, transaction
 from experiments.snapshots import take_snapshot
 from experiments.users import add_user
+from webui.config import resolve_secret_key
 
 TITLE = "Web UI latency: list, results and finance pages of a 1M-user experiment, 20 concurrent clients"
 FULL_USERS = 1_000_000
@@ -156,10 +156,10 @@ def run(scale: float = 1.0) -> list[dict]:
         snapshot = take_snapshot(database, "bench", actor="bench")
         refresh = time.perf_counter() - started
     port = _free_port()
-    env = {**os.environ, "WINBACK_SECRET_KEY": "bench-secret-key-0123456789abcdef"}
+    resolve_secret_key(db, create=True)  # the session key `winback serve` reads beside the registry
     winback = Path(sys.executable).with_name("winback")
     server = subprocess.Popen([str(winback), "serve", "--db", str(db), "--port", str(port), "--threads", "8"],
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120

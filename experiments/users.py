@@ -9,16 +9,14 @@ import hashlib
 import json
 import secrets
 from dataclasses import asdict, dataclass
-from typing import Literal, get_args
 
 import sqlite_utils
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from experiments.choices import ROLES, Role
 from experiments.db import audit, transaction, utc_now
 from experiments.errors import ExperimentError
 
-Role = Literal["growth", "finance", "strategy", "admin"]
-ROLES: tuple[str, ...] = get_args(Role)
 MIN_PASSWORD_LENGTH = 8
 TOKEN_PREFIX = "wbk_"
 _dummy_hash: list[str] = []  # made on first use: a hash to check when the name is unknown, so timing tells nothing

@@ -8,7 +8,6 @@ serves it with `winback serve` on a free loopback port and visits each page as t
 from __future__ import annotations
 
 import argparse
-import os
 import socket
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
+from webui.config import resolve_secret_key
 from winback.web_demo import build_web_demo
 
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
@@ -55,9 +55,9 @@ def main() -> None:
     demo = build_web_demo(db, n_users=args.users, progress=True)
     admin, (_, password) = next((n, v) for n, v in demo.logins.items() if v[0] == "admin")
     port = _free_port()
-    env = {**os.environ, "WINBACK_SECRET_KEY": "screenshots-secret-key-0123456789"}
+    resolve_secret_key(db, create=True)  # the session key `winback serve` reads beside the registry
     server = subprocess.Popen([str(Path(sys.executable).with_name("winback")), "serve", "--db", str(db),
-                               "--port", str(port)], env=env)
+                               "--port", str(port)],)
     base = f"http://127.0.0.1:{port}"
     try:
         _wait(port, server)

@@ -5,7 +5,6 @@ growth stops it and reads the results, finance reads the money, strategy declare
 """
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from webui_shop import PASSWORD, build_shop, import_results
 
 from experiments.definitions import get_experiment
 from experiments.lifecycle import list_decisions
+from webui.config import resolve_secret_key
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
@@ -36,9 +36,9 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """`winback serve` on a free loopback port over a fresh shop registry (catalog, cohort, users; no experiment)."""
     shop = build_shop(tmp_path, experiment=False)
     port = _free_port()
-    env = {**os.environ, "WINBACK_SECRET_KEY": "e2e-secret-key-0123456789"}
+    resolve_secret_key(shop.db, create=True)  # the session key `winback serve` reads beside the registry
     winback = Path(sys.executable).with_name("winback")
-    process = subprocess.Popen([str(winback), "serve", "--db", str(shop.db), "--port", str(port)], env=env,
+    process = subprocess.Popen([str(winback), "serve", "--db", str(shop.db), "--port", str(port)],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -47,7 +47,7 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
             break
         except OSError:
             if process.poll() is not None:
-                raise RuntimeError(f"winback serve exited: {process.stdout.read() if process.stdout else ''}")
+                raise RuntimeError(f"winback serve exited: {process.stdout.read() if process.stdout else ''}") from None
             time.sleep(0.2)
     else:
         process.kill()

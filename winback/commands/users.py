@@ -5,8 +5,7 @@ import sys
 
 import click
 
-from experiments.db import registry
-from experiments.users import ROLES, add_user, create_token, list_tokens, list_users, revoke_token, set_password
+from experiments.choices import ROLES
 from winback.cli_support import clean_errors, db_option
 
 
@@ -29,6 +28,9 @@ def _password(password_stdin: bool) -> str:
 @clean_errors
 def add(name: str, role: str, password_stdin: bool, db: str | None) -> None:
     """Add user NAME with a role; the password is asked for (or read from stdin) and stored hashed."""
+    from experiments.db import registry
+    from experiments.users import add_user
+
     with registry(db) as database:
         created = add_user(database, name, _password(password_stdin), role)
     click.echo(f"user {created.name} added with role {created.role}")
@@ -41,6 +43,9 @@ def add(name: str, role: str, password_stdin: bool, db: str | None) -> None:
 @clean_errors
 def password(name: str, password_stdin: bool, db: str | None) -> None:
     """Set a new password for user NAME."""
+    from experiments.db import registry
+    from experiments.users import set_password
+
     with registry(db) as database:
         set_password(database, name, _password(password_stdin))
     click.echo(f"password of {name} changed")
@@ -51,6 +56,9 @@ def password(name: str, password_stdin: bool, db: str | None) -> None:
 @clean_errors
 def list_(db: str | None) -> None:
     """Users with their roles and active API tokens."""
+    from experiments.db import registry
+    from experiments.users import list_tokens, list_users
+
     with registry(db) as database:
         users, tokens = list_users(database), list_tokens(database)
     for item in users:
@@ -65,6 +73,9 @@ def list_(db: str | None) -> None:
 @clean_errors
 def token(name: str, label: str, db: str | None) -> None:
     """Make a REST API token for user NAME; it is printed once and only its hash is kept."""
+    from experiments.db import registry
+    from experiments.users import create_token
+
     with registry(db) as database:
         made = create_token(database, name, label)
     click.echo(made.secret)
@@ -78,6 +89,9 @@ def token(name: str, label: str, db: str | None) -> None:
 @clean_errors
 def revoke(token_id: int, db: str | None) -> None:
     """Revoke API token TOKEN_ID (see `winback user list`)."""
+    from experiments.db import registry
+    from experiments.users import revoke_token
+
     with registry(db) as database:
         revoke_token(database, token_id)
     click.echo(f"token {token_id} revoked")
