@@ -1,14 +1,14 @@
 """Fixtures: a small shop registry (built once, copied per test), a real Flask app, clients logged in per role."""
 from __future__ import annotations
 
-import re
 import sqlite3
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from webui_shop import PASSWORD, Shop, build_shop
+from webui_client import login
+from webui_shop import Shop, build_shop
 
 from webui import create_app
 
@@ -37,25 +37,6 @@ def shop(shop_template: Shop, tmp_path: Path) -> Shop:
 @pytest.fixture
 def app(shop: Shop) -> Flask:
     return create_app({"DB": str(shop.db), "SECRET_KEY": "test-secret", "TESTING": True})
-
-
-def csrf_of(client: FlaskClient) -> str:
-    """The session's CSRF token (made by any page that has a form)."""
-    with client.session_transaction() as session:
-        if "csrf_token" not in session:
-            session["csrf_token"] = "token-for-tests-0123456789"
-        return session["csrf_token"]
-
-
-def login(client: FlaskClient, name: str, password: str = PASSWORD):
-    page = client.get("/login")
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
-    return client.post("/login", data={"username": name, "password": password, "csrf_token": token})
-
-
-def post(client: FlaskClient, url: str, data: dict | None = None, **kwargs):
-    """A form POST carrying the session's CSRF token."""
-    return client.post(url, data={**(data or {}), "csrf_token": csrf_of(client)}, **kwargs)
 
 
 @pytest.fixture

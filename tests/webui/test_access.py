@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import csrf_of, login, post
+from webui_client import csrf_of, login, post
 from webui_shop import EXPERIMENT
 
 from experiments.db import registry

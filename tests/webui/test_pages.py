@@ -5,7 +5,7 @@ import csv
 import io
 import json
 
-from conftest import post
+from webui_client import post
 from webui_shop import COHORT, EXPERIMENT
 
 from experiments.catalog import Treatment, save_treatment

@@ -5,6 +5,7 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
+from common.choices import METHODS
 from experiments.catalog import list_metrics, list_treatments
 from experiments.choices import SEGMENT_COLUMNS, STATUSES
 from experiments.cohort_summary import risk_breakdown
@@ -16,7 +17,6 @@ from experiments.planning import plan_experiment
 from experiments.report_rows import COLUMNS as REPORT_COLUMNS
 from experiments.snapshots import latest_snapshot, snapshot_history, take_snapshot
 from experiments.targeting import assign_users
-from stats.choices import METHODS
 from webui.auth import requires
 from webui.registry import get_db
 from webui.views.shared import actor, analysis_options, csv_response

@@ -8,9 +8,9 @@ from typing import Any
 import pandas as pd
 from flask import Response, abort, g, jsonify, request
 
+from common.choices import METHODS
 from common.jsonable import to_jsonable
 from experiments.choices import SEGMENT_COLUMNS
-from stats.choices import METHODS
 
 
 def _frames_as_records(value: Any) -> Any:
