@@ -118,9 +118,21 @@ def line_svg(series: Sequence[dict], *, percent: bool = True, title: str = "", x
     y_lo, y_hi = min(ys + ([0.0] if zero else [])), max(ys + ([0.0] if zero else []))
     if y_hi - y_lo < 1e-12:
         y_lo, y_hi = y_lo - 1, y_hi + 1
+    # Numeric x values (e.g. budgets) are placed by value; anything else (days, labels) evenly by position.
+    numeric = all(_finite(v) for s in series for v in s.get("x", [])) and any(s.get("x") for s in series)
+    x_values = [v for s in series for v in s.get("x", [])] if numeric else []
+    x_lo, x_hi = (min(x_values), max(x_values)) if numeric else (0.0, float(max(n_max - 1, 1)))
+    if x_hi - x_lo < 1e-12:
+        x_hi = x_lo + 1
+
+    def px_value(v: float) -> float:
+        return left + (v - x_lo) / (x_hi - x_lo) * (width - left - right)
+
+    def px_of(s: dict, i: int) -> float:
+        return px_value(s["x"][i]) if numeric else px_value(float(i))
 
     def px(i: int) -> float:
-        return left + (i / max(n_max - 1, 1)) * (width - left - right)
+        return px_value(float(i))
 
     def py(v: float) -> float:
         return top + (1 - (v - y_lo) / (y_hi - y_lo)) * (height - top - bottom)
@@ -134,11 +146,16 @@ def line_svg(series: Sequence[dict], *, percent: bool = True, title: str = "", x
                      f'{escape(_tick(tick, percent))}</text>')
     if zero and y_lo < 0 < y_hi:
         parts.append(f'<line x1="{left}" x2="{width - right}" y1="{py(0):.1f}" y2="{py(0):.1f}" class="zero"/>')
-    labels = series[0].get("x", [])
-    for i in sorted({0, n_max - 1, (n_max - 1) // 2}):
-        if i < len(labels):
-            parts.append(f'<text x="{px(i):.1f}" y="{height - 12}" text-anchor="middle" class="tick">'
-                         f'{escape(str(labels[i]))}</text>')
+    if numeric:
+        for tick in _ticks(x_lo, x_hi):
+            parts.append(f'<text x="{px_value(tick):.1f}" y="{height - 12}" text-anchor="middle" class="tick">'
+                         f'{escape(_tick(tick, False))}</text>')
+    else:
+        labels = series[0].get("x", [])
+        for i in sorted({0, n_max - 1, (n_max - 1) // 2}):
+            if i < len(labels):
+                parts.append(f'<text x="{px(i):.1f}" y="{height - 12}" text-anchor="middle" class="tick">'
+                             f'{escape(str(labels[i]))}</text>')
     if x_label:
         parts.append(f'<text x="{(left + width - right) / 2:.1f}" y="{height - 1}" text-anchor="middle" '
                      f'class="tick">{escape(x_label)}</text>')
@@ -147,18 +164,19 @@ def line_svg(series: Sequence[dict], *, percent: bool = True, title: str = "", x
         low, high = s.get("low") or [], s.get("high") or []
         band = [(i, lo_, hi_) for i, (lo_, hi_) in enumerate(zip(low, high)) if _finite(lo_, hi_)]
         if len(band) > 1:
-            path = [f"{px(i):.1f},{py(h):.1f}" for i, _, h in band] + [f"{px(i):.1f},{py(lo_):.1f}" for i, lo_, _ in reversed(band)]
+            path = ([f"{px_of(s, i):.1f},{py(h):.1f}" for i, _, h in band]
+                    + [f"{px_of(s, i):.1f},{py(lo_):.1f}" for i, lo_, _ in reversed(band)])
             parts.append(f'<polygon points="{" ".join(path)}" fill="{color}" opacity="0.13"/>')
         points = [(i, v) for i, v in enumerate(s.get("y", [])) if _finite(v)]
         if len(points) > 1:
             parts.append(f'<polyline fill="none" stroke="{color}" stroke-width="2" points="'
-                         + " ".join(f"{px(i):.1f},{py(v):.1f}" for i, v in points) + '"/>')
+                         + " ".join(f"{px_of(s, i):.1f},{py(v):.1f}" for i, v in points) + '"/>')
         xl = s.get("x", [])
         for i, v in points:
             tip = f'{s.get("name", "")} {xl[i] if i < len(xl) else i}: {_fmt(v, percent)}'
             if i < len(low) and i < len(high) and _finite(low[i], high[i]):
                 tip += f" [{_fmt(low[i], percent)}, {_fmt(high[i], percent)}]"
-            parts.append(f'<circle cx="{px(i):.1f}" cy="{py(v):.1f}" r="3" fill="{color}"><title>{escape(tip)}'
+            parts.append(f'<circle cx="{px_of(s, i):.1f}" cy="{py(v):.1f}" r="3" fill="{color}"><title>{escape(tip)}'
                          f'</title></circle>')
         parts.append(f'<rect x="{width - right + 10}" y="{top + 14 * k}" width="10" height="10" fill="{color}"/>'
                      f'<text x="{width - right + 24}" y="{top + 14 * k + 9}" class="tick">{escape(s.get("name", ""))}'

@@ -11,6 +11,7 @@ from experiments.choices import SEGMENT_COLUMNS, STATUSES
 from experiments.cohort_summary import risk_breakdown
 from experiments.cohorts import list_cohorts
 from experiments.definitions import Arm, Experiment, create_experiment, get_experiment
+from experiments.exports import assignments_frame
 from experiments.lifecycle import start_experiment, stop_experiment
 from experiments.listing import experiment_listing
 from experiments.planning import plan_experiment
@@ -203,3 +204,10 @@ def refresh(key: str) -> Any:
         target, "growth.results")
     return redirect(url_for(endpoint, key=key, method=options["method"], cuped="1" if options["cuped"] else None,
                             segment=options["segment_by"]))
+
+
+@bp.route("/experiments/<key>/assignments.csv")
+@requires()
+def assignments_csv(key: str) -> Any:
+    """The send list a CRM imports: user_id, arm, treatment_key, assigned_at (also a recorded plan's)."""
+    return csv_response(assignments_frame(get_db(), key), f"{key}-assignments.csv")

@@ -14,8 +14,11 @@ from experiments.choices import SEGMENT_COLUMNS
 
 
 def _frames_as_records(value: Any) -> Any:
+    """Tables as lists of records, also inside results that hold one (their own to_dict says how)."""
     if isinstance(value, pd.DataFrame):
         return value.to_dict(orient="records")
+    if any(isinstance(v, pd.DataFrame) for v in getattr(value, "__dict__", {}).values()) and hasattr(value, "to_dict"):
+        return value.to_dict()
     if isinstance(value, dict):
         return {k: _frames_as_records(v) for k, v in value.items()}
     return value
