@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from webui_shop import PASSWORD, build_shop, import_results
+from webui_shop import PASSWORD, build_shop, import_results, write_scores
 
 from experiments.definitions import get_experiment
 from experiments.lifecycle import list_decisions
@@ -131,6 +131,22 @@ def test_launch_watch_and_decide_in_a_real_browser(server, browser, tmp_path: Pa
     finance.goto(f"{base}/experiments/wb-e2e/finance")
     assert "cost per incremental retained user" in finance.inner_text("main")
     finance.screenshot(path=str(shots / "finance.png"), full_page=True)
+    finance.click("text=run an allocation from this experiment's model")
+    write_scores(tmp_path / "scores.csv")  # the data team's uplift scores for the cohort
+    finance.set_input_files("input[name=scores]", str(tmp_path / "scores.csv"))
+    finance.fill("input[name=key]", "plan-e2e")
+    finance.fill("input[name=budget]", "1500")
+    finance.fill("input[name=holdout]", "0.2")
+    finance.click("button:has-text('Run the allocation')")
+    assert "Plan plan-e2e" in finance.inner_text("section.plan-result")
+    with finance.expect_download() as download:
+        finance.click("text=Download the plan")
+    plan_csv = tmp_path / "plan.csv"
+    download.value.save_as(plan_csv)
+    lines = plan_csv.read_text().splitlines()
+    assert lines[0] == "user_id,arm,treatment_key,assigned_at" and len(lines) > 10
+    assert {line.split(",")[1] for line in lines[1:]} <= {"holdout", "coupon_10", "reco_email"}
+    finance.screenshot(path=str(shots / "allocation.png"), full_page=True)
 
     strategy = _login(browser, base, "stella")
     strategy.goto(f"{base}/experiments/wb-e2e/strategy")

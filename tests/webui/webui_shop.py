@@ -96,3 +96,13 @@ def build_shop(workdir: Path, n_users: int = 1200, seed: int = 3, *, experiment:
         outcomes = run_experiment(db, workdir, seed)
         stop_experiment(EXPERIMENT, db, actor="gina")
     return Shop(db, outcomes)
+
+
+def write_scores(path: Path, n_users: int = 1200, seed: int = 5) -> pd.DataFrame:
+    """Uplift scores for the cohort's users, one column per catalog treatment (what `winback uplift score` writes)."""
+    rng = np.random.default_rng(seed)
+    scores = pd.DataFrame({"user_id": [f"u{i:05d}" for i in range(n_users)],
+                           "coupon_10": rng.normal(0.08, 0.05, n_users).round(5),
+                           "reco_email": rng.normal(0.02, 0.02, n_users).round(5)})
+    scores.to_csv(path, index=False)
+    return scores

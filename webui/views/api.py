@@ -93,3 +93,16 @@ def decide(key: str) -> Any:
 @requires()
 def model_list() -> Any:
     return json_response(models.models_data())
+
+
+@bp.route("/allocations")
+@requires()
+def allocation_choices() -> Any:
+    return json_response(finance.allocation_choices())
+
+
+@bp.route("/allocations", methods=["POST"])
+@requires("allocate")
+def allocate() -> Any:
+    """Multipart: `scores` file plus the allocation form's fields; the plan's CSV is at /experiments/KEY/assignments.csv."""
+    return json_response({"plan": finance.run_allocation(request.form, request.files.get("scores"))}, 201)
