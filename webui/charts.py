@@ -26,7 +26,7 @@ def _tick(value: float, percent: bool) -> str:
     return f"{value:+.0%}" if percent else f"{value:,.6g}"
 
 
-def _ticks(lo: float, hi: float, n: int = 5) -> list[float]:
+def _ticks(lo: float, hi: float, n: int = 6) -> list[float]:
     """Round tick values (1, 2 or 5 × 10^k apart) inside [lo, hi]."""
     raw = (hi - lo) / max(n - 1, 1)
     magnitude = 10 ** math.floor(math.log10(raw)) if raw > 0 else 1.0
@@ -107,9 +107,9 @@ def forest_svg(items: Sequence[dict], *, percent: bool = True, title: str = "", 
 
 
 def line_svg(series: Sequence[dict], *, percent: bool = True, title: str = "", x_label: str = "",
-             zero: bool = True, width: int = 640, height: int = 240) -> Markup:
+             zero: bool = True, width: int = 720, height: int = 240) -> Markup:
     """Lines over a numeric or date x: each series {name, x: [...], y: [...], low?: [...], high?: [...]}."""
-    left, right, top, bottom = 64, 130, 24 if title else 8, 34
+    left, right, top, bottom = 64, 170, 24 if title else 8, 34
     xs = [i for s in series for i in range(len(s.get("y", [])))]
     ys = [v for s in series for key in ("y", "low", "high") for v in s.get(key, []) if _finite(v)]
     if not xs or not ys:
