@@ -65,12 +65,14 @@ def test_start_assign_stop_need_confirmation_and_are_audited(shop, as_user) -> N
     started = post(client, "/experiments/wb-dec/start", {"confirm": "yes"}, follow_redirects=True)
     # All 1,200 cohort users are free in layer 'winter' (wb-q4 ran in its own layer, and opt-outs are empty).
     assert "is running; 1,200 users assigned." in started.text
+    [listed] = [e for e in client.get("/api/v1/experiments").json["experiments"] if e["key"] == "wb-dec"]
+    assert sum(listed["users_by_arm"].values()) == 1200  # a snapshot is taken at start: the list shows the arms
     assert "0 users newly assigned" in post(client, "/experiments/wb-dec/assign", {"confirm": "yes"},
                                             follow_redirects=True).text
     assert post(client, "/experiments/wb-dec/stop", {"confirm": "yes"}).status_code == 302
     assert get_experiment("wb-dec", shop.db).status == "stopped"
-    assert _audit(shop, "wb-dec") == [("gina", "create"), ("gina", "running"), ("gina", "assign"),
-                                      ("gina", "assign"), ("gina", "stopped")]
+    assert _audit(shop, "wb-dec") == [("gina", "create"), ("gina", "running"), ("gina", "assign"), ("gina", "snapshot"),
+                                      ("gina", "assign"), ("gina", "snapshot"), ("gina", "stopped")]
 
 
 def test_a_winner_failing_a_guardrail_needs_an_override(shop, as_user) -> None:

@@ -158,9 +158,11 @@ def lifecycle(key: str, action: str) -> Any:
     if action == "start":
         start_experiment(key, get_db(), actor=actor())
         summary = assign_users(key, db=get_db(), actor=actor())
+        take_snapshot(get_db(), key, actor=actor())  # users per arm and health checks show at once
         flash(f"'{key}' is running; {summary.newly_assigned:,} users assigned.", "ok")
     elif action == "assign":
         summary = assign_users(key, db=get_db(), actor=actor())
+        take_snapshot(get_db(), key, actor=actor())
         flash(f"{summary.newly_assigned:,} users newly assigned to '{key}'.", "ok")
     else:
         stop_experiment(key, get_db(), actor=actor())
