@@ -15,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import sqlite_utils
 
 from common.errors import InputRowError
 from experiments.catalog import list_treatments
+from experiments.db import RegistryLike
 from experiments.definitions import get_experiment
 from experiments.plans import PlanRecord, failed_guardrails, record_plan
 from uplift.errors import UpliftError
@@ -66,7 +66,7 @@ def read_scores(path: str | os.PathLike[str], id_col: str = "user_id", name: str
 
 
 def run_plan(
-    database: sqlite_utils.Database,
+    database: RegistryLike,
     scores: pd.DataFrame,
     *,
     key: str,

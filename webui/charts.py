@@ -44,6 +44,8 @@ def _axis(values: list[float], ends: list[float], zero: bool) -> tuple[float, fl
     span = max(hi - lo, abs(hi), abs(lo), 1e-9)
     lo = max(min(ends + core), lo - 1.5 * span)
     hi = min(max(ends + core), hi + 1.5 * span)
+    if hi - lo < 1e-9:  # one point (or only 0): a unit-wide axis around it
+        lo, hi = lo - 1.0, hi + 1.0
     pad = (hi - lo) * 0.06
     return lo - pad, hi + pad
 

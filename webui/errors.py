@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, current_app, jsonify, render_template, request
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException
 
 from common.errors import WinbackError
 
@@ -26,7 +26,7 @@ def _winback_error(error: WinbackError) -> Any:
 
 def _unexpected(error: Exception) -> Any:
     current_app.logger.exception("unexpected error on %s", request.path)
-    return _respond(500, InternalServerError.name, "Something went wrong on our side; the error is in the server log.")
+    return _respond(500, "Internal Server Error", "Something went wrong on our side; the error is in the server log.")
 
 
 def init_app(app: Flask) -> None:

@@ -63,6 +63,7 @@ def test_start_assign_stop_need_confirmation_and_are_audited(shop, as_user) -> N
     assert unconfirmed.status_code == 400 and "tick the confirmation box" in unconfirmed.text
     assert get_experiment("wb-dec", shop.db).status == "draft"
     started = post(client, "/experiments/wb-dec/start", {"confirm": "yes"}, follow_redirects=True)
+    assert started.status_code == 200 and "No outcomes" not in started.text
     # All 1,200 cohort users are free in layer 'winter' (wb-q4 ran in its own layer, and opt-outs are empty).
     assert "is running; 1,200 users assigned." in started.text
     [listed] = [e for e in client.get("/api/v1/experiments").json["experiments"] if e["key"] == "wb-dec"]

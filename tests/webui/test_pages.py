@@ -170,3 +170,16 @@ def test_refresh_makes_a_snapshot_under_the_user(shop, as_user) -> None:
     with registry(shop.db) as database:
         actor, action = database.execute("SELECT actor, action FROM audit_log ORDER BY id DESC LIMIT 1").fetchone()
     assert (actor, action) == ("finn", "snapshot")
+
+
+def test_charts_draw_without_estimates_and_escape_labels() -> None:
+    from webui.charts import forest_svg, line_svg
+
+    empty = forest_svg([{"label": "a · retained", "value": None, "low": None, "high": None, "note": "no outcomes"}])
+    assert "no estimate: no outcomes" in empty
+    one = forest_svg([{"label": HOSTILE, "value": 0.0, "low": None, "high": None}])
+    assert HOSTILE not in one and "&lt;script&gt;" in one
+    # An interval without an upper end (a Fieller interval when the uplift may be 0) runs off the axis with an arrow.
+    unbounded = forest_svg([{"label": "x", "value": 10.0, "low": 4.0, "high": None}], percent=False)
+    assert "[4, ∞]" in unbounded and "<path" in unbounded
+    assert "nothing to draw yet" in line_svg([{"name": "a", "x": [], "y": []}], title="t")
