@@ -138,3 +138,13 @@ def test_errors_are_pages_not_tracebacks(app, as_user) -> None:
     api = client.get("/api/v1/experiments/no-such/results")
     assert api.status_code == 400 and api.json["error"] == "Not possible"
     assert client.get("/experiments/wb-q4/results?method=magic").status_code == 400
+
+
+def test_only_finance_and_admin_may_allocate(as_user) -> None:
+    client = as_user("gina")
+    assert client.get("/allocate").status_code == 200  # looking is allowed
+    response = post(client, "/allocate", {"key": "p", "budget": "10"})
+    assert response.status_code == 403 and "may not allocate" in response.text
+    listed = as_user("finn").get("/api/v1/allocations").json
+    assert [t["key"] for t in listed["treatments"]] == ["coupon_10", "reco_email"]
+    assert [e["key"] for e in listed["experiments"]] == ["wb-q4"]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, abort, render_template, request
 
@@ -11,10 +11,12 @@ from experiments.catalog import list_treatments
 from experiments.definitions import get_experiment, list_experiments
 from experiments.metrics import SEGMENT_COLUMNS
 from experiments.snapshots import latest_snapshot
-from uplift.plan_runs import PlanRun, read_scores, run_plan
 from webui.auth import requires
 from webui.registry import get_db
 from webui.views.shared import actor, analysis_options
+
+if TYPE_CHECKING:
+    from uplift.plan_runs import PlanRun
 
 bp = Blueprint("finance", __name__)
 
@@ -63,6 +65,10 @@ def allocation_choices() -> dict[str, Any]:
 
 def run_allocation(form, upload) -> PlanRun:
     """Read the uploaded scores and run, record and frame the plan the form asks for."""
+    try:
+        from uplift.plan_runs import read_scores, run_plan
+    except ImportError as error:  # the plan services (uplift.planning, experiments.plans) come with issue 15
+        abort(503, description=f"budget plans need the plan services, missing from this build ({error})")
     if upload is None or not upload.filename:
         abort(400, description="choose a scores file: user_id and one uplift column per treatment key "
                                "(what `winback uplift score` writes)")
