@@ -13,7 +13,7 @@ from experiments.metrics import SEGMENT_COLUMNS
 from experiments.snapshots import latest_snapshot
 from webui.auth import requires
 from webui.registry import get_db
-from webui.views.shared import actor, analysis_options
+from webui.views.shared import actor, analysis_options, number_field
 
 if TYPE_CHECKING:
     from uplift.plan_runs import PlanRun
@@ -46,16 +46,6 @@ def _capacities(form) -> dict[str, int]:
     return caps
 
 
-def _float(form, name: str, label: str, default: float | None = None) -> float | None:
-    text = form.get(name, "").strip()
-    if not text:
-        return default
-    try:
-        return float(text)
-    except ValueError:
-        abort(400, description=f"{label} must be a number, got {text!r}")
-
-
 def allocation_choices() -> dict[str, Any]:
     """Treatments (with unit costs and capacities) and the experiments a plan may come from."""
     database = get_db()
@@ -72,7 +62,7 @@ def run_allocation(form, upload) -> PlanRun:
     if upload is None or not upload.filename:
         abort(400, description="choose a scores file: user_id and one uplift column per treatment key "
                                "(what `winback uplift score` writes)")
-    budget = _float(form, "budget", "the budget")
+    budget = number_field(form, "budget", "the budget")
     if budget is None:
         abort(400, description="the plan needs a budget")
     suffix = Path(upload.filename).suffix.lower()
@@ -82,8 +72,8 @@ def run_allocation(form, upload) -> PlanRun:
         scores = read_scores(path, name=Path(upload.filename).name)
     return run_plan(get_db(), scores, key=form.get("key", "").strip(), budget=budget, capacity=_capacities(form),
                     value=form.get("value_per_retained", "").strip() or None,
-                    holdout=_float(form, "holdout", "the holdout share", 0.0) or 0.0,
-                    seed=int(_float(form, "seed", "the seed", 0) or 0),
+                    holdout=number_field(form, "holdout", "the holdout share", 0.0) or 0.0,
+                    seed=int(number_field(form, "seed", "the seed", 0) or 0),
                     source_experiment=form.get("source_experiment") or None,
                     allow=form.getlist("allow"), actor=actor())
 

@@ -20,7 +20,7 @@ from experiments.snapshots import latest_snapshot, snapshot_history, take_snapsh
 from experiments.targeting import assign_users
 from webui.auth import requires
 from webui.registry import get_db
-from webui.views.shared import actor, analysis_options, csv_response
+from webui.views.shared import actor, analysis_options, csv_response, number_field
 
 bp = Blueprint("growth", __name__)
 MAX_ARMS = 6
@@ -102,8 +102,8 @@ def parse_launch_form(form) -> Experiment:
     if arms and total > 0:
         # Weights may be typed as relative shares (e.g. 2:1:1); store them as fractions summing to 1.
         arms = [Arm(a.key, a.treatment, a.weight / total, a.is_control) for a in arms]
-    coverage = _number(form, "coverage", "coverage")
-    value = _number(form, "value_per_retained", "the value of a retained user")
+    coverage = number_field(form, "coverage", "coverage")
+    value = number_field(form, "value_per_retained", "the value of a retained user")
     return Experiment(
         key=form.get("key", "").strip(), name=form.get("name", "").strip() or form.get("key", "").strip(),
         primary_metric=form.get("primary_metric", ""), arms=tuple(arms), hypothesis=form.get("hypothesis", ""),
@@ -124,23 +124,13 @@ def launch() -> Any:
     return render_template("launch.html", plan=plan, form=form, max_arms=MAX_ARMS, **launch_choices())
 
 
-def _number(form, name: str, label: str) -> float | None:
-    text = form.get(name, "").strip()
-    if not text:
-        return None
-    try:
-        return float(text)
-    except ValueError:
-        abort(400, description=f"{label} must be a number, got {text!r}")
-
-
 def launch_plan(form) -> Any:
     """The power plan of the arms and metric in a launch form (baseline from past controls when not given)."""
     experiment = parse_launch_form(form)
     return plan_experiment(get_db(), experiment.primary_metric, [arm.weight for arm in experiment.arms],
-                           mde_relative=_number(form, "mde", "the minimum detectable effect") or 0.1,
-                           baseline=_number(form, "baseline", "the baseline rate"), cohort=experiment.target_cohort,
-                           daily_traffic=_number(form, "daily_traffic", "eligible users per day"))
+                           mde_relative=number_field(form, "mde", "the minimum detectable effect") or 0.1,
+                           baseline=number_field(form, "baseline", "the baseline rate"), cohort=experiment.target_cohort,
+                           daily_traffic=number_field(form, "daily_traffic", "eligible users per day"))
 
 
 @requires("launch")

@@ -56,6 +56,17 @@ def analysis_options() -> dict[str, Any]:
     return {"method": method, "cuped": cuped, "segment_by": segment}
 
 
+def number_field(form, name: str, label: str, default: float | None = None) -> float | None:
+    """A number typed into a form field; empty gives `default`, anything else not a number is a 400 naming the field."""
+    text = form.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        return float(text)
+    except ValueError:
+        abort(400, description=f"{label} must be a number, got {text!r}")
+
+
 def actor() -> str:
     """Who the audit log names: the logged-in user."""
     return g.user.name
