@@ -22,8 +22,8 @@ from winback.commands.plan import plan
 from winback.commands.serve import serve
 from winback.commands.simulate import simulate
 from winback.commands.uplift import allocate, uplift
-from winback.commands.warehouse import warehouse
 from winback.commands.users import user
+from winback.commands.warehouse import warehouse
 
 # forestci (pulled in by causalml) logs an error when the optional duecredit citation tool is absent.
 logging.getLogger("duecredit").setLevel(logging.CRITICAL)
