@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 SCALE ?= 1.0
+CHROMIUM := /usr/bin/chromium
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 .PHONY: demo test bench install clean
 
@@ -15,10 +17,16 @@ $(STAMP): setup.cfg pyproject.toml
 
 install: $(STAMP)
 
-demo: $(STAMP)
-	$(BIN)/winback demo --db registry.db
+# The browser tests drive Debian's Chromium with Playwright (never `playwright install`); installed once.
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium
 
-test: $(STAMP)
+# Builds the demo registry, prints its summary and one login per role, then serves the UI on loopback.
+demo: $(STAMP)
+	$(BIN)/winback serve --demo --db registry.db
+
+test: $(STAMP) $(CHROMIUM)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n 2 -q
 

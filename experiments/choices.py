@@ -11,6 +11,8 @@ MetricKind = Literal["binary", "continuous"]
 METRIC_KINDS: tuple[str, ...] = get_args(MetricKind)
 SegmentBy = Literal["stage", "tier", "reason"]
 SEGMENT_COLUMNS: tuple[str, ...] = get_args(SegmentBy)
+Role = Literal["growth", "finance", "strategy", "admin"]  # web UI users: who may do what (webui/auth.py)
+ROLES: tuple[str, ...] = get_args(Role)
 ImportKind = Literal["deliveries", "outcomes"]
 IMPORT_KINDS: tuple[str, ...] = get_args(ImportKind)
 

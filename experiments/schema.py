@@ -171,6 +171,49 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         """,
     ),
     (
+        20,
+        "web UI users and API tokens",
+        """
+        CREATE TABLE users (
+            name TEXT PRIMARY KEY,
+            password_hash TEXT NOT NULL,
+            role TEXT NOT NULL CHECK (role IN ('growth','finance','strategy','admin')),
+            created_at TEXT NOT NULL,
+            disabled_at TEXT
+        );
+        CREATE TABLE api_tokens (
+            id INTEGER PRIMARY KEY,
+            token_hash TEXT NOT NULL UNIQUE,
+            user_name TEXT NOT NULL REFERENCES users(name),
+            label TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL,
+            revoked_at TEXT
+        );
+        """,
+    ),
+    (
+        21,
+        "analysis snapshots read by the web UI",
+        """
+        CREATE TABLE analysis_snapshots (
+            id INTEGER PRIMARY KEY,
+            experiment_key TEXT NOT NULL REFERENCES experiments(key),
+            engine TEXT NOT NULL,
+            method TEXT NOT NULL,
+            cuped INTEGER NOT NULL CHECK (cuped IN (0, 1)),
+            segment_by TEXT,
+            options TEXT NOT NULL DEFAULT '{}',
+            created_at TEXT NOT NULL,
+            created_by TEXT NOT NULL,
+            report TEXT NOT NULL,
+            rows TEXT NOT NULL,
+            health TEXT NOT NULL DEFAULT '[]',
+            cumulative TEXT NOT NULL DEFAULT '[]'
+        );
+        CREATE INDEX analysis_snapshots_lookup ON analysis_snapshots(experiment_key, method, cuped, segment_by, id);
+        """,
+    ),
+    (
         30,
         "warehouse-native metrics: a metric computed from behaviour events in a window after assignment",
         """

@@ -79,6 +79,7 @@ def assign_users(
     contact_cap: int = DEFAULT_CONTACT_CAP,
     cap_window_days: int = DEFAULT_CAP_WINDOW_DAYS,
     now: datetime | None = None,
+    actor: str | None = None,
 ) -> AssignmentSummary:
     """Assign users (default: the experiment's target cohort) to the running experiment `key`."""
     experiment = get_experiment(key, db)
@@ -175,7 +176,7 @@ def assign_users(
         rules = {"contact_cap": contact_cap, "cap_window_days": cap_window_days,
                  "override": (contact_cap, cap_window_days) != (DEFAULT_CONTACT_CAP, DEFAULT_CAP_WINDOW_DAYS),
                  "source": "cohort" if from_cohort else "user list"}
-        audit(conn, "assign", "experiment", key, json.dumps({**summary.to_dict(), **rules}))
+        audit(conn, "assign", "experiment", key, json.dumps({**summary.to_dict(), **rules}), actor)
     return summary
 
 

@@ -20,8 +20,10 @@ from winback.commands.experiments import (
     treatment,
 )
 from winback.commands.plan import plan
+from winback.commands.serve import serve
 from winback.commands.simulate import simulate
 from winback.commands.uplift import allocate, uplift
+from winback.commands.users import user
 from winback.commands.warehouse import warehouse
 
 # forestci (pulled in by causalml) logs an error when the optional duecredit citation tool is absent.
@@ -35,7 +37,7 @@ def cli() -> None:
 
 
 for command in (treatment, metric, experiment, cohort, optout, imports, plan, decide, analyze, churn, uplift, allocate,
-                demo, simulate, warehouse):
+                demo, simulate, warehouse, serve, user):
     cli.add_command(command)
 cli.add_command(audit)
 

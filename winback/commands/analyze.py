@@ -34,10 +34,11 @@ STATUS_MARKS = {"ok": "ok  ", "warn": "WARN", "fail": "FAIL", "not_checked": "--
 @click.option("--chart", type=click.Path(dir_okay=False), default=None,
               help="Also write a chart (.png/.svg/.pdf): effects, cost per retained user and ROI with intervals.")
 @engine_options
+@click.option("--save", is_flag=True, help="Also store the analysis as a snapshot (what the web UI's pages show).")
 @clean_errors
 def analyze(key: str, db: str | None, method: str, cuped: bool, segment: str | None, value_per_retained: float | None,
             by_day: bool, as_json: bool, fmt: str | None, out: str | None, chart: str | None, engine: str | None,
-            warehouse: str | None, events: str | None) -> None:
+            warehouse: str | None, events: str | None, save: bool) -> None:
     """Analyse experiment KEY: health checks, effects vs control, adjusted p-values, guardrails, cost per retained
     user and ROI."""
     from experiments.analysis import analyze_experiment
@@ -75,6 +76,12 @@ def analyze(key: str, db: str | None, method: str, cuped: bool, segment: str | N
         report = analyze_experiment(key, database, method=method, cuped=cuped,  # type: ignore[arg-type]
                                     value_per_retained=value_per_retained, segment_by=segment,  # type: ignore[arg-type]
                                     sums_source=sums)
+        if save:
+            from experiments.snapshots import store_snapshot
+
+            snapshot = store_snapshot(database, report, value_per_retained=value_per_retained,
+                                      engine=f"warehouse-{engine}" if engine else None)
+            click.echo(f"snapshot {snapshot.id} saved", err=True)
     if out:
         path = write_table(report.to_frame(), out, fmt)
         click.echo(f"{len(report.to_frame())} rows written to {path}")

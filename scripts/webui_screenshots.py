@@ -1,0 +1,134 @@
+"""Screenshots of every web UI page for docs/screenshots/ and the README, taken in headless Chromium.
+
+    python scripts/webui_screenshots.py [--users 6000] [--out docs/screenshots]
+
+Builds the demo registry in a temporary folder (`winback serve --demo`'s registry, logins and snapshots),
+serves it with `winback serve` on a free loopback port and visits each page as the demo admin: launches
+and starts a second experiment, and runs a budget allocation on the simulator's true uplift of the
+cohort (oracle scores, standing in for `winback uplift score` output).
+"""
+from __future__ import annotations
+
+import argparse
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+from experiments.cohorts import read_cohort
+from simulator.experiment import true_uplift
+from simulator.shop import generate_shop
+from webui.config import resolve_secret_key
+from winback.web_demo import build_web_demo
+
+CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+KEY = "demo-winback"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait(port: int, process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            if process.poll() is not None:
+                raise SystemExit("winback serve exited early") from None
+            time.sleep(0.3)
+    raise SystemExit("winback serve did not start")
+
+
+def _launch(page, base: str, out: Path) -> None:
+    """Fill the launch form, show the power plan (screenshot), create the draft and start it."""
+    page.goto(f"{base}/launch")
+    page.fill("input[name=key]", "wb-spring")
+    page.fill("input[name=name]", "Spring win-back")
+    page.select_option("select[name=cohort]", "demo-at-risk")
+    page.fill("input[name=layer]", "spring")
+    page.fill("input[name=arm_key_1]", "coupon")
+    page.select_option("select[name=arm_treatment_1]", "coupon_10")
+    page.fill("input[name=arm_key_2]", "reco")
+    page.select_option("select[name=arm_treatment_2]", "reco_email")
+    for i, weight in enumerate(("2", "1", "1")):
+        page.fill(f"input[name=arm_weight_{i}]", weight)
+    page.check("input[name=guardrails][value=unsubscribed]")
+    page.fill("input[name=daily_traffic]", "150")
+    page.click("button:has-text('Compute the power plan')")
+    page.screenshot(path=str(out / "launch.png"), full_page=True)
+    print(f"wrote {out / 'launch.png'}")
+    page.click("button:has-text('Create the draft')")
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.check("form[action$='/start'] input[name=confirm]")
+    page.click("button:has-text('Start and assign the cohort')")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--users", type=int, default=6000, help="shop users the demo simulates")
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "docs" / "screenshots")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    workdir = Path(tempfile.mkdtemp(prefix="winback-shots-"))
+    db = workdir / "registry.db"
+    demo = build_web_demo(db, n_users=args.users, progress=True)
+    admin, (_, password) = next((n, v) for n, v in demo.logins.items() if v[0] == "admin")
+    port = _free_port()
+    resolve_secret_key(db, create=True)  # the session key `winback serve` reads beside the registry
+    server = subprocess.Popen([str(Path(sys.executable).with_name("winback")), "serve", "--db", str(db),
+                               "--port", str(port)],)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait(port, server)
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            page = browser.new_context(viewport={"width": 1360, "height": 900}).new_page()
+            page.goto(f"{base}/login")
+            page.screenshot(path=str(args.out / "login.png"))
+            page.fill("input[name=username]", admin)
+            page.fill("input[name=password]", password)
+            page.click("button:has-text('Log in')")
+            page.wait_for_url(f"{base}/experiments")
+            _launch(page, base, args.out)
+            shots = {
+                "experiments": "/experiments",
+                "overview": "/overview",
+                "results": f"/experiments/{KEY}/results?segment=stage",
+                "finance": f"/experiments/{KEY}/finance?segment=stage",
+                "strategy": f"/experiments/{KEY}/strategy",
+                "models": "/models",
+            }
+            for name, path in shots.items():
+                page.goto(base + path)
+                page.screenshot(path=str(args.out / f"{name}.png"), full_page=True)
+                print(f"wrote {args.out / f'{name}.png'}")
+            scores = workdir / "scores.csv"
+            users = generate_shop(args.users, seed=7).users
+            cohort = read_cohort("demo-at-risk", db)["user_id"]
+            true_uplift(users[users["user_id"].isin(cohort)]).to_csv(scores, index=False)
+            page.goto(f"{base}/allocate?source_experiment={KEY}")
+            page.set_input_files("input[name=scores]", str(scores))
+            page.fill("input[name=key]", "plan-spring")
+            page.fill("input[name=budget]", str(5 * len(cohort)))
+            page.fill("input[name=value_per_retained]", "120")
+            page.click("button:has-text('Run the allocation')")
+            page.screenshot(path=str(args.out / "allocation.png"), full_page=True)
+            print(f"wrote {args.out / 'allocation.png'}")
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()

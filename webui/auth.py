@@ -1,0 +1,108 @@
+"""Login, logout, who is asking (session or API token) and which roles may do which action."""
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Flask, abort, flash, g, redirect, render_template, request, session, url_for
+
+from experiments.users import ROLES, authenticate, get_user, user_for_token
+from webui.registry import get_db
+
+bp = Blueprint("auth", __name__)
+
+# Each action and the roles allowed to do it (admin may do everything); viewing needs only a login.
+PERMISSIONS: dict[str, tuple[str, ...]] = {
+    "launch": ("growth",),  # create, start, stop experiments and assign users
+    "refresh": ("growth", "finance", "strategy"),  # recompute an analysis snapshot
+    "allocate": ("finance",),  # run a budget allocation
+    "decide": ("strategy",),  # declare a winner
+}
+
+
+def allowed(action: str, role: str | None = None) -> bool:
+    """Whether the role (default: the current user's) may do `action`."""
+    role = role or (g.user.role if g.get("user") else None)
+    if role is None:
+        return False
+    return role == "admin" or role in PERMISSIONS[action]
+
+
+def _is_api() -> bool:
+    return request.blueprint == "api"
+
+
+def requires(action: str | None = None) -> Callable:
+    """A logged-in user (API: a token, or the session for reads) and, when `action` is given, a role allowed to do it."""
+
+    def decorator(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            if g.get("user") is None:
+                if _is_api():
+                    abort(401)
+                return redirect(url_for("auth.login", next=request.full_path))
+            if action is not None and not allowed(action):
+                abort(403, description=f"your role ({g.user.role}) may not {action}; roles that may: "
+                                       f"{', '.join(PERMISSIONS[action] + ('admin',))}")
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def _load_user() -> None:
+    """g.user from a bearer token (API) or the session; g.via says which."""
+    g.user, g.via = None, None
+    header = request.headers.get("Authorization", "")
+    if _is_api() and header.startswith("Bearer "):
+        g.user, g.via = user_for_token(get_db(), header.removeprefix("Bearer ").strip()), "token"
+        if g.user is None:
+            abort(401, description="the API token is unknown or revoked")
+        return
+    name = session.get("user")
+    if name:
+        g.user, g.via = get_user(get_db(), name), "session"
+        if g.user is None:
+            session.clear()
+        elif _is_api() and request.method not in ("GET", "HEAD"):
+            abort(401, description="changes through the API need an API token (Authorization: Bearer ...)")
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site relative paths are followed after login."""
+    if not target or not target.startswith("/") or target.startswith("//") or urlsplit(target).netloc:
+        return url_for("growth.experiments")
+    return target
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Any:
+    if request.method == "POST":
+        user = authenticate(get_db(), request.form.get("username", ""), request.form.get("password", ""))
+        if user is None:
+            flash("Unknown user or wrong password.", "error")
+            return render_template("login.html", roles=ROLES), 401
+        session.clear()
+        session["user"] = user.name
+        return redirect(_safe_next(request.args.get("next")))
+    return render_template("login.html", roles=ROLES)
+
+
+@bp.route("/logout", methods=["POST"])
+def logout() -> Any:
+    session.clear()
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/")
+def index() -> Any:
+    return redirect(url_for("growth.experiments"))
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(_load_user)
+    app.context_processor(lambda: {"allowed": allowed, "current_user": g.get("user")})

@@ -1,0 +1,80 @@
+"""Jinja filters that turn numbers into text: undefined values show as '–', never as a fake 0."""
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Flask
+
+from webui.charts import forest_svg, line_svg, verdict_color
+
+DASH = "–"
+
+
+def _undefined(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and not math.isfinite(value))
+
+
+def num(value: Any, digits: int = 4) -> str:
+    return DASH if _undefined(value) else f"{value:,.{digits}g}"
+
+
+def count(value: Any) -> str:
+    return DASH if _undefined(value) else f"{int(value):,}"
+
+
+def pct(value: Any, signed: bool = True) -> str:
+    return DASH if _undefined(value) else (f"{value:+.2%}" if signed else f"{value:.1%}")
+
+
+def money(value: Any) -> str:
+    return DASH if _undefined(value) else f"{value:,.2f}"
+
+
+def pvalue(value: Any) -> str:
+    return DASH if _undefined(value) else ("<0.001" if value < 0.001 else f"{value:.3f}")
+
+
+def effect(value: Any, relative: bool = True) -> str:
+    return pct(value) if relative else (DASH if _undefined(value) else f"{value:+.4g}")
+
+
+def interval(low: Any, high: Any, relative: bool = True) -> str:
+    if _undefined(low) and _undefined(high):
+        return DASH
+    fmt = pct if relative else num
+    return f"[{fmt(low)}, {fmt(high)}]"
+
+
+def points(value: Any) -> str:
+    """An absolute change of a rate, in percentage points."""
+    return DASH if _undefined(value) else f"{value * 100:+.2f} pp"
+
+
+def money_interval(low: Any, high: Any) -> str:
+    """[low, high] in money; a missing end of an interval with a finite other end is unbounded."""
+    if _undefined(low) and _undefined(high):
+        return DASH
+    return f"[{'−∞' if _undefined(low) else money(low)}, {'∞' if _undefined(high) else money(high)}]"
+
+
+def when(value: Any) -> str:
+    """An ISO timestamp as 'YYYY-MM-DD HH:MM' UTC."""
+    return DASH if not value else str(value)[:16].replace("T", " ")
+
+
+def days_since(start: Any, end: Any = None) -> str:
+    """Whole days between two ISO timestamps (end default: now)."""
+    if not start:
+        return DASH
+    begin = datetime.fromisoformat(str(start))
+    finish = datetime.fromisoformat(str(end)) if end else datetime.now(UTC)
+    return str(max((finish - begin).days, 0))
+
+
+def init_app(app: Flask) -> None:
+    for name, fn in {"num": num, "count": count, "pct": pct, "money": money, "pvalue": pvalue, "effect": effect,
+                     "interval": interval, "when": when, "points": points, "money_interval": money_interval, "days_since": days_since}.items():
+        app.jinja_env.filters[name] = fn
+    app.jinja_env.globals.update(forest_svg=forest_svg, line_svg=line_svg, verdict_color=verdict_color)

@@ -1,0 +1,1 @@
+"""Blueprints by audience: growth (experiments, overview, launch, results), finance, strategy, models, and the API."""

@@ -1,0 +1,108 @@
+"""The REST API under /api/v1: the JSON twin of every page and the same actions, for scripts (token auth)."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, g, request
+
+from experiments.definitions import create_experiment
+from experiments.lifecycle import start_experiment, stop_experiment
+from experiments.snapshots import take_snapshot
+from webui.auth import requires
+from webui.registry import get_db
+from webui.views import finance, growth, models, strategy
+from webui.views.shared import actor, analysis_options, json_response
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+def _snapshot_payload(data: dict[str, Any]) -> dict[str, Any]:
+    snapshot = data.pop("snapshot")
+    return {**data, "snapshot": snapshot, "missing_snapshot": snapshot is None}
+
+
+@bp.route("/whoami")
+@requires()
+def whoami() -> Any:
+    return json_response({"user": g.user, "via": g.via})
+
+
+@bp.route("/experiments")
+@requires()
+def experiments() -> Any:
+    return json_response(growth.experiments_data())
+
+
+@bp.route("/overview")
+@requires()
+def overview() -> Any:
+    return json_response(growth.overview_data())
+
+
+@bp.route("/launch")
+@requires()
+def launch_choices() -> Any:
+    return json_response(growth.launch_choices())
+
+
+@bp.route("/experiments", methods=["POST"])
+@requires("launch")
+def create() -> Any:
+    experiment = create_experiment(growth.parse_launch_form(request.form), get_db(), actor=actor())
+    return json_response({"experiment": experiment}, 201)
+
+
+@bp.route("/experiments/<key>/<any(start, stop):action>", methods=["POST"])
+@requires("launch")
+def lifecycle(key: str, action: str) -> Any:
+    move = start_experiment if action == "start" else stop_experiment
+    return json_response({"experiment": move(key, get_db(), actor=actor())})
+
+
+@bp.route("/experiments/<key>/results")
+@requires()
+def results(key: str) -> Any:
+    return json_response(_snapshot_payload(growth.results_data(key)))
+
+
+@bp.route("/experiments/<key>/refresh", methods=["POST"])
+@requires("refresh")
+def refresh(key: str) -> Any:
+    return json_response({"snapshot": take_snapshot(get_db(), key, actor=actor(), **analysis_options())}, 201)
+
+
+@bp.route("/experiments/<key>/finance")
+@requires()
+def finance_page(key: str) -> Any:
+    return json_response(_snapshot_payload(finance.finance_data(key)))
+
+
+@bp.route("/experiments/<key>/strategy")
+@requires()
+def strategy_page(key: str) -> Any:
+    return json_response(_snapshot_payload(strategy.strategy_data(key)))
+
+
+@bp.route("/experiments/<key>/decide", methods=["POST"])
+@requires("decide")
+def decide(key: str) -> Any:
+    return json_response({"decision": strategy.decide(key, request.form)}, 201)
+
+
+@bp.route("/models")
+@requires()
+def model_list() -> Any:
+    return json_response(models.models_data())
+
+
+@bp.route("/allocations")
+@requires()
+def allocation_choices() -> Any:
+    return json_response(finance.allocation_choices())
+
+
+@bp.route("/allocations", methods=["POST"])
+@requires("allocate")
+def allocate() -> Any:
+    """Multipart: `scores` file plus the allocation form's fields; the plan's CSV is at /experiments/KEY/assignments.csv."""
+    return json_response({"plan": finance.run_allocation(request.form, request.files.get("scores"))}, 201)

@@ -1,0 +1,92 @@
+"""Finance pages: cost per incremental retained user, margin and ROI per arm and segment; budget allocation."""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from flask import Blueprint, abort, render_template, request
+
+from experiments.catalog import list_treatments
+from experiments.definitions import get_experiment, list_experiments
+from experiments.metrics import SEGMENT_COLUMNS
+from experiments.snapshots import latest_snapshot
+from webui.auth import requires
+from webui.registry import get_db
+from webui.views.shared import actor, analysis_options, number_field
+
+if TYPE_CHECKING:
+    from uplift.plan_runs import PlanRun
+
+bp = Blueprint("finance", __name__)
+
+
+def finance_data(key: str) -> dict[str, Any]:
+    """The experiment and the newest snapshot with the request's options (its money view per arm and segment)."""
+    experiment = get_experiment(key, get_db())
+    options = analysis_options()
+    return {"experiment": experiment, "options": options, "snapshot": latest_snapshot(get_db(), key, **options)}
+
+
+@bp.route("/experiments/<key>/finance")
+@requires()
+def finance(key: str) -> Any:
+    return render_template("finance.html", segments=SEGMENT_COLUMNS, **finance_data(key))
+
+
+def _capacities(form) -> dict[str, int]:
+    """capacity_<treatment> fields: whole numbers of users, empty for no limit."""
+    caps = {}
+    for name, text in form.items():
+        if name.startswith("capacity_") and text.strip():
+            try:
+                caps[name.removeprefix("capacity_")] = int(text)
+            except ValueError:
+                abort(400, description=f"the capacity of {name.removeprefix('capacity_')} must be a whole number")
+    return caps
+
+
+def allocation_choices() -> dict[str, Any]:
+    """Treatments (with unit costs and capacities) and the experiments a plan may come from."""
+    database = get_db()
+    return {"treatments": list_treatments(database),
+            "experiments": [e for e in list_experiments(database) if e.status in ("stopped", "concluded")]}
+
+
+def run_allocation(form, upload) -> PlanRun:
+    """Read the uploaded scores and run, record and frame the plan the form asks for."""
+    try:
+        from uplift.plan_runs import read_scores, run_plan
+    except ImportError as error:  # the plan services (uplift.planning, experiments.plans) come with issue 15
+        abort(503, description=f"budget plans need the plan services, missing from this build ({error})")
+    if upload is None or not upload.filename:
+        abort(400, description="choose a scores file: user_id and one uplift column per treatment key "
+                               "(what `winback uplift score` writes)")
+    budget = number_field(form, "budget", "the budget")
+    if budget is None:
+        abort(400, description="the plan needs a budget")
+    suffix = Path(upload.filename).suffix.lower()
+    with tempfile.TemporaryDirectory(prefix="winback-upload-") as folder:
+        path = Path(folder) / f"scores{suffix if suffix in ('.csv', '.parquet', '.pq') else '.csv'}"
+        upload.save(path)
+        scores = read_scores(path, name=Path(upload.filename).name)
+    return run_plan(get_db(), scores, key=form.get("key", "").strip(), budget=budget, capacity=_capacities(form),
+                    value=form.get("value_per_retained", "").strip() or None,
+                    holdout=number_field(form, "holdout", "the holdout share", 0.0) or 0.0,
+                    seed=int(number_field(form, "seed", "the seed", 0) or 0),
+                    source_experiment=form.get("source_experiment") or None,
+                    allow=form.getlist("allow"), actor=actor())
+
+
+@bp.route("/allocate", methods=["GET", "POST"])
+@requires()
+def allocate() -> Any:
+    run = None
+    if request.method == "POST":
+        run = _allocate_now()
+    return render_template("allocation.html", run=run, form=request.form, **allocation_choices())
+
+
+@requires("allocate")
+def _allocate_now() -> PlanRun:
+    return run_allocation(request.form, request.files.get("scores"))

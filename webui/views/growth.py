@@ -1,0 +1,205 @@
+"""Growth team pages: the experiment list, the cohort overview, launching experiments and their results."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+
+from common.choices import METHODS
+from experiments.catalog import list_metrics, list_treatments
+from experiments.choices import SEGMENT_COLUMNS, STATUSES
+from experiments.cohort_summary import risk_breakdown
+from experiments.cohorts import list_cohorts
+from experiments.definitions import Arm, Experiment, create_experiment, get_experiment
+from experiments.exports import assignments_frame
+from experiments.lifecycle import start_experiment, stop_experiment
+from experiments.listing import experiment_listing
+from experiments.planning import plan_experiment
+from experiments.report_rows import COLUMNS as REPORT_COLUMNS
+from experiments.snapshots import latest_snapshot, snapshot_history, take_snapshot
+from experiments.targeting import assign_users
+from webui.auth import requires
+from webui.registry import get_db
+from webui.views.shared import actor, analysis_options, csv_response, number_field
+
+bp = Blueprint("growth", __name__)
+MAX_ARMS = 6
+
+
+def experiments_data() -> dict[str, Any]:
+    """The experiment list with the filters of the request (status, owner, text)."""
+    status = request.args.get("status") or None
+    if status is not None and status not in STATUSES:
+        abort(400, description=f"status must be one of {', '.join(STATUSES)}, got {status!r}")
+    owner, text = request.args.get("owner", "").strip(), request.args.get("q", "").strip()
+    rows = experiment_listing(get_db(), status, owner=owner or None, text=text or None)  # type: ignore[arg-type]
+    return {"filters": {"status": status, "owner": owner, "q": text}, "experiments": rows}
+
+
+@bp.route("/experiments")
+@requires()
+def experiments() -> Any:
+    return render_template("experiments.html", statuses=STATUSES, **experiments_data())
+
+
+@bp.route("/experiments.csv")
+@requires()
+def experiments_csv() -> Any:
+    rows = []
+    for row in experiments_data()["experiments"]:
+        flat = {k: v for k, v in row.to_dict().items() if not isinstance(v, (list, dict))}
+        flat.update({f"users_{arm}": n for arm, n in row.users_by_arm.items()})
+        flat["guardrail_failures"] = "; ".join(row.guardrail_failures)
+        flat["problems"] = "; ".join(f"{p['title']}: {p['count']}" for p in row.problems)
+        rows.append(flat)
+    return csv_response(rows, "experiments.csv")
+
+
+def overview_data() -> dict[str, Any]:
+    """Cohorts with their sizes and the churn risk of each by stage, tier and reason."""
+    database = get_db()
+    cohort = request.args.get("cohort") or None
+    return {"cohort": cohort, "cohorts": list_cohorts(get_db()), "breakdown": risk_breakdown(database, cohort)}
+
+
+@bp.route("/overview")
+@requires()
+def overview() -> Any:
+    data = overview_data()
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for row in data["breakdown"].to_dict(orient="records"):
+        groups.setdefault((row["cohort_key"], row["dimension"]), []).append(row)
+    return render_template("overview.html", cohorts=data["cohorts"].to_dict(orient="records"), groups=groups,
+                           cohort=data["cohort"])
+
+
+@bp.route("/overview.csv")
+@requires()
+def overview_csv() -> Any:
+    return csv_response(overview_data()["breakdown"], "risk_breakdown.csv")
+
+
+def launch_choices() -> dict[str, Any]:
+    """What a launch form may pick from: cohorts, treatments, metrics."""
+    return {"cohorts": list_cohorts(get_db()).to_dict(orient="records"), "treatments": list_treatments(get_db()),
+            "metrics": list_metrics(get_db())}
+
+
+def parse_launch_form(form) -> Experiment:
+    """The draft experiment a launch form describes (arm rows: key, treatment, weight; the first is control)."""
+    arms = []
+    for i in range(MAX_ARMS):
+        key = form.get(f"arm_key_{i}", "").strip()
+        if not key:
+            continue
+        treatment = form.get(f"arm_treatment_{i}") or None
+        try:
+            weight = float(form.get(f"arm_weight_{i}", ""))
+        except ValueError:
+            abort(400, description=f"arm '{key}': the weight must be a number")
+        arms.append(Arm(key, treatment, weight, is_control=not arms))
+    total = sum(arm.weight for arm in arms)
+    if arms and total > 0:
+        # Weights may be typed as relative shares (e.g. 2:1:1); store them as fractions summing to 1.
+        arms = [Arm(a.key, a.treatment, a.weight / total, a.is_control) for a in arms]
+    coverage = number_field(form, "coverage", "coverage")
+    value = number_field(form, "value_per_retained", "the value of a retained user")
+    return Experiment(
+        key=form.get("key", "").strip(), name=form.get("name", "").strip() or form.get("key", "").strip(),
+        primary_metric=form.get("primary_metric", ""), arms=tuple(arms), hypothesis=form.get("hypothesis", ""),
+        owner=form.get("owner", "").strip(), target_cohort=form.get("cohort") or None,
+        guardrail_metrics=tuple(form.getlist("guardrails")), layer=form.get("layer", "").strip() or "default",
+        coverage=1.0 if coverage is None else coverage, value_per_retained=value,
+    )
+
+
+@bp.route("/launch", methods=["GET", "POST"])
+@requires()
+def launch() -> Any:
+    plan, form = None, request.form
+    if request.method == "POST":
+        if request.form.get("action") == "create":
+            return create()
+        plan = launch_plan(form)
+    return render_template("launch.html", plan=plan, form=form, max_arms=MAX_ARMS, **launch_choices())
+
+
+def launch_plan(form) -> Any:
+    """The power plan of the arms and metric in a launch form (baseline from past controls when not given)."""
+    experiment = parse_launch_form(form)
+    return plan_experiment(get_db(), experiment.primary_metric, [arm.weight for arm in experiment.arms],
+                           mde_relative=number_field(form, "mde", "the minimum detectable effect") or 0.1,
+                           baseline=number_field(form, "baseline", "the baseline rate"), cohort=experiment.target_cohort,
+                           daily_traffic=number_field(form, "daily_traffic", "eligible users per day"))
+
+
+@requires("launch")
+def create() -> Any:
+    experiment = create_experiment(parse_launch_form(request.form), get_db(), actor=actor())
+    flash(f"Draft '{experiment.key}' created. Start it when ready.", "ok")
+    return redirect(url_for("growth.results", key=experiment.key))
+
+
+@bp.route("/experiments/<key>/<any(start, stop, assign):action>", methods=["POST"])
+@requires("launch")
+def lifecycle(key: str, action: str) -> Any:
+    if request.form.get("confirm") != "yes":
+        abort(400, description=f"to {action} '{key}', tick the confirmation box")
+    if action == "start":
+        start_experiment(key, get_db(), actor=actor())
+        summary = assign_users(key, db=get_db(), actor=actor())
+        take_snapshot(get_db(), key, actor=actor())  # users per arm and health checks show at once
+        flash(f"'{key}' is running; {summary.newly_assigned:,} users assigned.", "ok")
+    elif action == "assign":
+        summary = assign_users(key, db=get_db(), actor=actor())
+        take_snapshot(get_db(), key, actor=actor())
+        flash(f"{summary.newly_assigned:,} users newly assigned to '{key}'.", "ok")
+    else:
+        stop_experiment(key, get_db(), actor=actor())
+        flash(f"'{key}' is stopped: no new assignments.", "ok")
+    return redirect(url_for("growth.results", key=key))
+
+
+def results_data(key: str) -> dict[str, Any]:
+    """The experiment, the newest snapshot made with the request's options, and the snapshot history."""
+    experiment = get_experiment(key, get_db())
+    options = analysis_options()
+    snapshot = latest_snapshot(get_db(), key, **options)
+    return {"experiment": experiment, "options": options, "snapshot": snapshot,
+            "history": snapshot_history(get_db(), key, limit=10)}
+
+
+@bp.route("/experiments/<key>")
+@bp.route("/experiments/<key>/results")
+@requires()
+def results(key: str) -> Any:
+    return render_template("results.html", methods=METHODS, segments=SEGMENT_COLUMNS, **results_data(key))
+
+
+@bp.route("/experiments/<key>/results.csv")
+@requires()
+def results_csv(key: str) -> Any:
+    snapshot = results_data(key)["snapshot"]
+    if snapshot is None:
+        abort(404, description=f"no analysis snapshot of '{key}' with these options yet; refresh the results first")
+    return csv_response(snapshot.rows, f"{key}-results-{snapshot.id}.csv", columns=list(REPORT_COLUMNS))
+
+
+@bp.route("/experiments/<key>/refresh", methods=["POST"])
+@requires("refresh")
+def refresh(key: str) -> Any:
+    options = analysis_options()
+    snapshot = take_snapshot(get_db(), key, actor=actor(), **options)
+    flash(f"New analysis snapshot #{snapshot.id} ({snapshot.method}{', CUPED' if snapshot.cuped else ''}).", "ok")
+    target = request.form.get("next_page", "results")
+    endpoint = {"results": "growth.results", "finance": "finance.finance", "strategy": "strategy.strategy"}.get(
+        target, "growth.results")
+    return redirect(url_for(endpoint, key=key, method=options["method"], cuped="1" if options["cuped"] else None,
+                            segment=options["segment_by"]))
+
+
+@bp.route("/experiments/<key>/assignments.csv")
+@requires()
+def assignments_csv(key: str) -> Any:
+    """The send list a CRM imports: user_id, arm, treatment_key, assigned_at (also a recorded plan's)."""
+    return csv_response(assignments_frame(get_db(), key), f"{key}-assignments.csv")

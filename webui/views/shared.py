@@ -1,0 +1,72 @@
+"""Helpers every blueprint uses: strict JSON, CSV downloads, the analysis options of a request."""
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+import pandas as pd
+from flask import Response, abort, g, jsonify, request
+
+from common.choices import METHODS
+from common.jsonable import to_jsonable
+from experiments.choices import SEGMENT_COLUMNS
+
+
+def _frames_as_records(value: Any) -> Any:
+    """Tables as lists of records, also inside results that hold one (their own to_dict says how)."""
+    if isinstance(value, pd.DataFrame):
+        return value.to_dict(orient="records")
+    if any(isinstance(v, pd.DataFrame) for v in getattr(value, "__dict__", {}).values()) and hasattr(value, "to_dict"):
+        return value.to_dict()
+    if isinstance(value, dict):
+        return {k: _frames_as_records(v) for k, v in value.items()}
+    return value
+
+
+def json_response(data: Any, status: int = 200) -> Response:
+    """{"ok": true, ...data} as strict JSON (tables as lists of records)."""
+    response = jsonify({"ok": True, **to_jsonable(_frames_as_records(data))})
+    response.status_code = status
+    return response
+
+
+def csv_response(rows: list[dict] | pd.DataFrame, filename: str, columns: list[str] | None = None) -> Response:
+    """Rows as a CSV attachment (empty cells for undefined numbers), optionally only the given columns in order."""
+    frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(rows)
+    if columns is not None:
+        frame = frame.reindex(columns=columns)
+    buffer = io.StringIO()
+    frame.to_csv(buffer, index=False, quoting=csv.QUOTE_MINIMAL)
+    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in filename)
+    return Response(buffer.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{safe}"'})
+
+
+def analysis_options() -> dict[str, Any]:
+    """method, cuped and segment_by from the query string (or form), each checked against its closed list."""
+    source = request.values
+    method = source.get("method", "ttest")
+    if method not in METHODS:
+        abort(400, description=f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    segment = source.get("segment") or None
+    if segment is not None and segment not in SEGMENT_COLUMNS:
+        abort(400, description=f"segment must be one of {', '.join(SEGMENT_COLUMNS)}, got {segment!r}")
+    cuped = source.get("cuped", "") in ("1", "on", "true", "yes")
+    return {"method": method, "cuped": cuped, "segment_by": segment}
+
+
+def number_field(form, name: str, label: str, default: float | None = None) -> float | None:
+    """A number typed into a form field; empty gives `default`, anything else not a number is a 400 naming the field."""
+    text = form.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        return float(text)
+    except ValueError:
+        abort(400, description=f"{label} must be a number, got {text!r}")
+
+
+def actor() -> str:
+    """Who the audit log names: the logged-in user."""
+    return g.user.name
