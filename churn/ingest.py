@@ -22,6 +22,9 @@ from warehouse.events_table import EVENT_COLUMNS, TEXT_COLUMNS, LoadResult, writ
 from warehouse.events_table import TS_TEXT_FORMAT as TS_FORMAT
 
 EventSource = str | os.PathLike[str] | pd.DataFrame
+EARLIEST_EVENT = pd.Timestamp("1970-01-01")  # the registry's rule too (experiments/import_rules.py)
+MAX_AMOUNT = 1e15
+CONTROL_CHARACTERS = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
 
 
 def read_events(path: str | os.PathLike[str]) -> pd.DataFrame:
@@ -34,7 +37,28 @@ def _read_typed(path: str | os.PathLike[str]) -> pd.DataFrame:
     path = Path(path)
     if not path.exists():
         raise DataError(str(path), None, None, "file not found")
+    _check_csv_header(path)
     return _typed_events(read_raw(path), str(path))  # unreadable files raise DataError there
+
+
+def _check_csv_header(path: Path) -> None:
+    """A CSV header naming a column twice is refused (a reader would rename or drop one silently)."""
+    if path.name.lower().endswith((".parquet", ".pq")):
+        return
+    import csv
+    import gzip
+
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    try:
+        with opener(path, "rt", encoding="utf-8", errors="replace", newline="") as handle:
+            header = next(csv.reader(handle), [])
+    except (OSError, csv.Error, EOFError):
+        return  # read_raw reports unreadable files
+    seen = set()
+    for name in header:
+        if name in seen:
+            raise DataError(str(path), None, name, "the header names this column twice")
+        seen.add(name)
 
 
 def _as_text(clean: pd.DataFrame) -> pd.DataFrame:
@@ -58,6 +82,14 @@ def _typed_events(raw: pd.DataFrame, source: str) -> pd.DataFrame:
     raw = raw.reset_index(drop=True)
     user = raw["user_id"]
     _first_bad(source, "user_id", user.isna() | (user.astype(str).str.strip() == ""), raw["user_id"], "user id is empty")
+    ids = user.astype("str")
+    # One identity rule everywhere (experiments/identity.py): ids are compared byte for byte, never trimmed.
+    _first_bad(source, "user_id", ids.str.strip() != ids, ids,
+               "user id {value!r} has leading or trailing whitespace; ids are matched exactly, so fix the file")
+    for column in [c for c in raw.columns if raw[c].dtype == object or pd.api.types.is_string_dtype(raw[c])]:
+        text = raw[column].astype("str").where(raw[column].notna(), "")
+        _first_bad(source, str(column), text.str.contains(CONTROL_CHARACTERS, regex=True), text,
+                   "{value!r} holds a control character (a NUL or similar byte: the file is damaged or binary)")
     etype = raw["event_type"].astype("str").str.strip()
     unknown = ~etype.isin(EVENT_TYPES)
     _first_bad(source, "event_type", unknown, etype,
@@ -65,12 +97,18 @@ def _typed_events(raw: pd.DataFrame, source: str) -> pd.DataFrame:
     ts = _timestamps(raw["ts"])
     _first_bad(source, "ts", ts.isna(), raw["ts"],
                "{value!r} is not a timestamp; use ISO 8601 such as 2026-06-30 or 2026-06-30T14:05:00")
+    latest = pd.Timestamp.now(tz="UTC").tz_localize(None) + pd.Timedelta(days=1)
+    _first_bad(source, "ts", (ts < EARLIEST_EVENT) | (ts > latest), raw["ts"],
+               f"{{value!r}} is outside the plausible range {EARLIEST_EVENT.date()} .. {latest.date()} "
+               "(a wrong date format or a placeholder date?)")
     if "amount" in raw.columns:
         text = raw["amount"]
         amount = pd.to_numeric(text, errors="coerce")
         _first_bad(source, "amount", amount.isna() & text.notna(), text, "{value!r} is not a number")
         amount = amount.fillna(0.0).astype(float)
         _first_bad(source, "amount", ~np.isfinite(amount), text, "{value!r} is not a finite number")
+        _first_bad(source, "amount", amount.abs() > MAX_AMOUNT, text,
+                   f"{{value!r}} is beyond the largest plausible amount ({MAX_AMOUNT:g})")
         _first_bad(source, "amount", amount < 0, text,
                    "negative amount {value} makes no sense (refunds and discounts are positive amounts)")
         stars = etype == RATING_EVENT
@@ -79,7 +117,7 @@ def _typed_events(raw: pd.DataFrame, source: str) -> pd.DataFrame:
     else:
         amount = pd.Series(0.0, index=raw.index)
     clean = pd.DataFrame({
-        "user_id": user.astype("str").str.strip(),
+        "user_id": ids,
         "event_type": etype,
         "ts": ts.dt.floor("s").to_numpy(dtype="datetime64[us]"),  # whole seconds, as the text form
         "amount": amount.to_numpy(dtype=float),
