@@ -1,6 +1,9 @@
 """Budget allocation: at most one treatment per user, maximizing expected incremental value net of cost.
 
-A user i given treatment t gains `uplift[i, t] * value[i] - cost[t]` in expectation. The exact problem
+Two objectives. With a value per retained user, a user i given treatment t gains
+`uplift[i, t] * value[i] - cost[t]` in expectation (objective "value"). With none, the plan maximizes
+expected incremental retained users, `uplift[i, t]`, within the budget (objective "retained"): costs
+only enter through the budget, and only positive uplift is ever bought. The exact problem
 is a knapsack with a budget row, optional capacity rows and one-of-T per user. Its Lagrangian
 relaxation prices the budget (lambda) and each capacity (mu_t): each user independently takes the
 treatment with the best priced score, or nothing if none is positive, so one pass over users is a
@@ -13,6 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -20,8 +24,10 @@ from scipy import sparse
 from scipy.optimize import linprog
 
 from uplift.errors import UpliftError
+from uplift.plan_notes import explain
 
 CONTROL = "control"
+Objective = Literal["retained", "value"]
 
 
 @dataclass(frozen=True)
@@ -34,10 +40,13 @@ class AllocationProblem:
     value: np.ndarray
     budget: float
     capacity: np.ndarray
+    objective: Objective = "value"
 
     @property
     def net(self) -> np.ndarray:
-        """Expected net value of each (user, treatment): uplift × value − cost."""
+        """What each (user, treatment) adds to the objective: uplift × value − cost, or the uplift itself."""
+        if self.objective == "retained":
+            return self.uplift.copy()
         return self.uplift * self.value[:, None] - self.costs[None, :]
 
 
@@ -57,10 +66,12 @@ class Allocation:
     budget_multiplier: float
     capacity_multipliers: dict[str, float]
     counts: dict[str, int]
+    objective: Objective = "value"
+    notes: tuple[str, ...] = ()  # why nobody is treated or budget is left, when that happens
 
     @property
     def roi(self) -> float:
-        """(expected value − cost) / cost; nan when nothing is spent."""
+        """(expected value − cost) / cost; nan when nothing is spent or no value per retained user was given."""
         return self.net_value / self.total_cost if self.total_cost > 0 else math.nan
 
     def labels(self) -> np.ndarray:
@@ -74,8 +85,8 @@ class Allocation:
                              "expected_uplift": self.expected_uplift, "cost": self.cost})
 
     def to_dict(self) -> dict:
-        keys = ("treatments", "budget", "total_cost", "expected_retained", "expected_value", "net_value",
-                "budget_multiplier", "capacity_multipliers", "counts")
+        keys = ("treatments", "objective", "budget", "total_cost", "expected_retained", "expected_value", "net_value",
+                "budget_multiplier", "capacity_multipliers", "counts", "notes")
         return {**{k: getattr(self, k) for k in keys}, "roi": self.roi}
 
 
@@ -83,12 +94,24 @@ def make_problem(
     uplift: pd.DataFrame,
     costs: Mapping[str, float],
     budget: float,
-    value_per_retained: float | np.ndarray | pd.Series = 1.0,
+    value_per_retained: float | np.ndarray | pd.Series | None = 1.0,
     capacity: Mapping[str, int] | None = None,
 ) -> AllocationProblem:
-    """Check and align the inputs; every error names the treatment, column or value to fix."""
+    """Check and align the inputs; every error names the treatment, column or value to fix.
+
+    No value per retained user (None) means the "retained" objective. `control` may appear in the costs
+    at 0 (and as an all-zero score column): it is the untreated choice, not a treatment.
+    """
     if not isinstance(uplift, pd.DataFrame) or uplift.shape[1] == 0:
         raise UpliftError("uplift scores must be a table with one column per treatment")
+    costs = dict(costs)
+    if CONTROL in costs:
+        if float(costs.pop(CONTROL)) != 0:
+            raise UpliftError(f"'{CONTROL}' is the untreated choice; its cost must be 0, got {costs}")
+    if CONTROL in uplift.columns:
+        uplift = uplift.drop(columns=CONTROL)
+        if uplift.shape[1] == 0:
+            raise UpliftError("uplift scores hold only the control column; need at least one treatment")
     treatments = [str(c) for c in uplift.columns]
     unknown = [t for t in costs if t not in treatments]
     if unknown:
@@ -117,10 +140,12 @@ def make_problem(
     if not np.isfinite(matrix).all():
         column = treatments[int(np.flatnonzero(~np.isfinite(matrix).all(axis=0))[0])]
         raise UpliftError(f"uplift column '{column}' has missing or infinite values")
-    value = np.broadcast_to(np.asarray(value_per_retained, dtype=matrix.dtype), (len(matrix),)).copy()
+    objective: Objective = "retained" if value_per_retained is None else "value"
+    raw_value = 1.0 if value_per_retained is None else value_per_retained
+    value = np.broadcast_to(np.asarray(raw_value, dtype=matrix.dtype), (len(matrix),)).copy()
     if not np.isfinite(value).all() or (value < 0).any():
         raise UpliftError("value per retained user must be finite and non-negative for every user")
-    return AllocationProblem(treatments, matrix, cost.astype(matrix.dtype), value, float(budget), caps)
+    return AllocationProblem(treatments, matrix, cost.astype(matrix.dtype), value, float(budget), caps, objective)
 
 
 def _choose(net: np.ndarray, costs: np.ndarray, lam: float, mu: np.ndarray) -> np.ndarray:
@@ -205,14 +230,18 @@ def allocate(
     uplift: pd.DataFrame,
     costs: Mapping[str, float],
     budget: float,
-    value_per_retained: float | np.ndarray | pd.Series = 1.0,
+    value_per_retained: float | np.ndarray | pd.Series | None = None,
     capacity: Mapping[str, int] | None = None,
     *,
     max_rounds: int = 5,
     warm_start_size: int = 200_000,
 ) -> Allocation:
-    """Lagrangian allocation of treatments under a budget and capacities (vectorized over users)."""
+    """Lagrangian allocation of treatments under a budget and capacities (vectorized over users).
+
+    Without a value per retained user it maximizes expected incremental retained users within budget.
+    """
     problem = make_problem(uplift, costs, budget, value_per_retained, capacity)
+    uplift = uplift.drop(columns=CONTROL) if CONTROL in uplift.columns else uplift
     net = problem.net
     n = len(net)
     lam, mu = 0.0, np.zeros(len(problem.treatments))
@@ -221,7 +250,8 @@ def allocate(
         rows = np.sort(np.random.default_rng(0).choice(n, warm_start_size, replace=False))
         share = warm_start_size / n
         sub_caps = {t: c * share for t, c in zip(problem.treatments, problem.capacity) if np.isfinite(c)}
-        sub = allocate(uplift.iloc[rows], costs, problem.budget * share, problem.value[rows], sub_caps,
+        sub_value = None if problem.objective == "retained" else problem.value[rows]
+        sub = allocate(uplift.iloc[rows], costs, problem.budget * share, sub_value, sub_caps,
                        max_rounds=max_rounds, warm_start_size=warm_start_size)
         lam = sub.budget_multiplier
         mu = np.array([sub.capacity_multipliers.get(t, 0.0) for t in problem.treatments])
@@ -278,12 +308,15 @@ def _summarize(problem: AllocationProblem, choice: np.ndarray, lam: float, mu: n
     counts = np.bincount(choice[treated], minlength=len(problem.treatments))
     value = float(expected @ problem.value.astype(np.float64))
     total_cost = float(cost.sum())
+    retained_mode = problem.objective == "retained"
     return Allocation(
         treatments=problem.treatments, choice=choice, expected_uplift=expected, cost=cost,
         budget=problem.budget, total_cost=total_cost, expected_retained=float(expected.sum()),
-        expected_value=value, net_value=value - total_cost, budget_multiplier=float(lam),
+        expected_value=math.nan if retained_mode else value,
+        net_value=math.nan if retained_mode else value - total_cost, budget_multiplier=float(lam),
         capacity_multipliers={problem.treatments[t]: float(mu[t]) for t in np.flatnonzero(np.isfinite(problem.capacity))},
         counts={t: int(c) for t, c in zip(problem.treatments, counts)},
+        objective=problem.objective, notes=explain(problem, choice, total_cost),
     )
 
 
@@ -303,7 +336,7 @@ def lp_bound(
     uplift: pd.DataFrame,
     costs: Mapping[str, float],
     budget: float,
-    value_per_retained: float | np.ndarray | pd.Series = 1.0,
+    value_per_retained: float | np.ndarray | pd.Series | None = None,
     capacity: Mapping[str, int] | None = None,
 ) -> LPBound:
     """Solve the LP relaxation with HiGHS (sparse; only pairs with positive net value become variables)."""

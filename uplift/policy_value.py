@@ -37,7 +37,7 @@ class PolicyEstimate:
         return asdict(self)
 
 
-def _interval(policy: str, estimator: Estimator, terms: np.ndarray, alpha: float) -> PolicyEstimate:
+def interval(policy: str, estimator: Estimator, terms: np.ndarray, alpha: float) -> PolicyEstimate:
     """Mean of per-user terms and its normal CI."""
     n = len(terms)
     if n < 2:
@@ -60,6 +60,37 @@ def _check(arm: np.ndarray, policy: np.ndarray, propensity: Mapping[str, float],
         raise UpliftError(f"no assignment probability for the control arm '{control}'")
 
 
+def policy_terms(
+    arm: np.ndarray | pd.Series,
+    outcome: np.ndarray | pd.Series,
+    policy: np.ndarray | pd.Series,
+    propensity: Mapping[str, float],
+    *,
+    control: str,
+    outcome_predictions: pd.DataFrame | None = None,
+) -> np.ndarray:
+    """Per-user terms whose mean estimates the policy's gain over control: IPW, or doubly robust given outcome models."""
+    arm_np, policy_np = np.asarray(arm).astype(str), np.asarray(policy).astype(str)
+    y = np.asarray(outcome, dtype=float)
+    _check(arm_np, policy_np, propensity, control)
+    e = pd.Series(propensity, dtype=float)
+    e = e / e.sum()  # arm weights may be relative (1:1:1); inverse-propensity weights need probabilities
+    follows, in_control = arm_np == policy_np, arm_np == control
+    w_policy = np.where(follows, 1.0 / e.reindex(policy_np).to_numpy(), 0.0)
+    w_control = np.where(in_control, 1.0 / e[control], 0.0)
+    if outcome_predictions is None:
+        return w_policy * y - w_control * y
+    missing = [a for a in set(policy_np) | {control} | set(arm_np) if a not in outcome_predictions.columns]
+    if missing:
+        raise UpliftError(f"outcome predictions lack arm column(s) {', '.join(sorted(missing))}")
+    mu = outcome_predictions.to_numpy(float)
+    idx = np.arange(len(y))
+    mu_policy = mu[idx, outcome_predictions.columns.get_indexer(policy_np)]
+    mu_arm = mu[idx, outcome_predictions.columns.get_indexer(arm_np)]
+    mu_control = mu[:, outcome_predictions.columns.get_loc(control)]
+    return (mu_policy + w_policy * (y - mu_arm)) - (mu_control + w_control * (y - mu_arm))
+
+
 def off_policy_value(
     arm: np.ndarray | pd.Series,
     outcome: np.ndarray | pd.Series,
@@ -72,26 +103,10 @@ def off_policy_value(
     alpha: float = 0.05,
 ) -> list[PolicyEstimate]:
     """IPW (and, given per-arm outcome predictions, doubly robust) estimates of the policy's gain over control."""
-    arm_np, policy_np = np.asarray(arm).astype(str), np.asarray(policy).astype(str)
-    y = np.asarray(outcome, dtype=float)
-    _check(arm_np, policy_np, propensity, control)
-    e = pd.Series(propensity, dtype=float)
-    e = e / e.sum()  # arm weights may be relative (1:1:1); inverse-propensity weights need probabilities
-    follows, in_control = arm_np == policy_np, arm_np == control
-    w_policy = np.where(follows, 1.0 / e.reindex(policy_np).to_numpy(), 0.0)
-    w_control = np.where(in_control, 1.0 / e[control], 0.0)
-    out = [_interval(name, "ipw", w_policy * y - w_control * y, alpha)]
+    out = [interval(name, "ipw", policy_terms(arm, outcome, policy, propensity, control=control), alpha)]
     if outcome_predictions is not None:
-        missing = [a for a in set(policy_np) | {control} | set(arm_np) if a not in outcome_predictions.columns]
-        if missing:
-            raise UpliftError(f"outcome predictions lack arm column(s) {', '.join(sorted(missing))}")
-        mu = outcome_predictions
-        idx = np.arange(len(y))
-        mu_policy = mu.to_numpy(float)[idx, mu.columns.get_indexer(policy_np)]
-        mu_arm = mu.to_numpy(float)[idx, mu.columns.get_indexer(arm_np)]
-        mu_control = mu[control].to_numpy(float)
-        terms = (mu_policy + w_policy * (y - mu_arm)) - (mu_control + w_control * (y - mu_arm))
-        out.append(_interval(name, "dr", terms, alpha))
+        terms = policy_terms(arm, outcome, policy, propensity, control=control, outcome_predictions=outcome_predictions)
+        out.append(interval(name, "dr", terms, alpha))
     return out
 
 

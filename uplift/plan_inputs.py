@@ -1,0 +1,139 @@
+"""What a plan is asked to do: unit costs, budget, capacities and the value of a retained user, parsed once.
+
+The CLI, the web UI and notebooks hand raw text here (a costs JSON file, `T=N` capacities, a value that
+is a number, a per-user column such as `clv`, or nothing) and get a checked `PlanSpec` back.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from uplift.allocation import CONTROL
+from uplift.errors import UpliftError
+
+CLV_COLUMN = "clv"  # the per-user customer value `churn score` writes
+
+
+@dataclass(frozen=True)
+class PlanSpec:
+    """Costs per treatment, total budget, capacities, value per retained user (None: maximize retained users)."""
+
+    costs: dict[str, float]
+    budget: float
+    capacity: dict[str, int] = field(default_factory=dict)
+    value: float | np.ndarray | None = field(default=None, repr=False)
+    value_source: str = "none"  # "none", "number" or the name of the per-user column
+    population: int | None = None  # users the budget is for; a plan on a sample scales budget and capacities
+
+    def scaled(self, n: int) -> PlanSpec:
+        """The same spec for a sample of n users out of `population` (budget and capacities scaled)."""
+        if not self.population or self.population == n:
+            return self
+        share = n / self.population
+        return PlanSpec(self.costs, self.budget * share, {k: int(v * share) for k, v in self.capacity.items()},
+                        self.value, self.value_source, n)
+
+
+def read_costs(path: str | os.PathLike[str]) -> dict[str, float]:
+    """A JSON object treatment -> unit cost; `control` may be listed at 0 and is dropped."""
+    try:
+        costs = json.loads(Path(path).read_text())
+    except json.JSONDecodeError as error:
+        raise UpliftError(f"{path}: not valid JSON ({error.msg}, line {error.lineno})") from error
+    except OSError as error:
+        raise UpliftError(f"{path}: cannot read the costs file ({error.strerror})") from error
+    if not isinstance(costs, dict) or not all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) for v in costs.values()
+    ):
+        raise UpliftError(f"{path}: must be a JSON object mapping treatment -> unit cost (a number)")
+    return check_costs(costs, str(path))
+
+
+def check_costs(costs: Mapping[str, float], source: str = "costs") -> dict[str, float]:
+    """Finite non-negative unit costs; `control` only at 0, then left out."""
+    out = {}
+    for key, cost in costs.items():
+        if not (math.isfinite(float(cost)) and float(cost) >= 0):
+            raise UpliftError(f"{source}: unit cost of '{key}' must be a finite non-negative number, got {cost}")
+        if key == CONTROL:
+            if float(cost) != 0:
+                raise UpliftError(f"{source}: '{CONTROL}' is the untreated choice and must cost 0, got {cost}")
+            continue
+        out[str(key)] = float(cost)
+    if not out:
+        raise UpliftError(f"{source}: no treatment with a cost (only control)")
+    return out
+
+
+def parse_pairs(items: Iterable[str], option: str, convert=float) -> dict:
+    """Repeated NAME=NUMBER options (e.g. --capacity vip_care=2500) as a dict."""
+    out = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        try:
+            if not sep or not key:
+                raise ValueError
+            out[key] = convert(raw)
+        except ValueError:
+            raise UpliftError(f"{option} takes NAME=NUMBER, got '{item}'") from None
+    return out
+
+
+def parse_capacities(items: Iterable[str], option: str = "--capacity") -> dict[str, int]:
+    """--capacity T=N (repeatable): non-negative whole numbers."""
+    caps = parse_pairs(items, option, int)
+    bad = [f"{k}={v}" for k, v in caps.items() if v < 0]
+    if bad:
+        raise UpliftError(f"{option} must be non-negative, got {', '.join(bad)}")
+    return caps
+
+
+def resolve_value(raw: str | float | None, scores: pd.DataFrame | None = None) -> tuple[float | np.ndarray | None, str]:
+    """The value of a retained user: None (maximize retained users), a number, or a per-user column (e.g. clv)."""
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None, "none"
+    try:
+        number = float(raw)
+    except ValueError:
+        column = str(raw)
+        if scores is None or column not in scores.columns:
+            hint = " (the customer value column `churn score` writes)" if column == CLV_COLUMN else ""
+            raise UpliftError(f"--value-per-retained '{raw}' is neither a number nor a column of the scores file{hint}") from None
+        values = pd.to_numeric(scores[column], errors="coerce").to_numpy(float)
+        bad = np.flatnonzero(~np.isfinite(values) | (values < 0))
+        if len(bad):
+            raise UpliftError(f"scores row {int(bad[0]) + 1}, column {column}: value per retained user must be a "
+                              f"non-negative number, got {scores[column].iloc[int(bad[0])]!r}")
+        return values, column
+    if not math.isfinite(number) or number < 0:
+        raise UpliftError(f"--value-per-retained must be a non-negative number, got {raw}")
+    return number, "number"
+
+
+def plan_spec(
+    costs: Mapping[str, float] | str | os.PathLike[str],
+    budget: float,
+    *,
+    capacity: Iterable[str] | Mapping[str, int] = (),
+    value: str | float | None = None,
+    scores: pd.DataFrame | None = None,
+    population: int | None = None,
+) -> PlanSpec:
+    """One checked PlanSpec from a costs file or mapping, budget, capacities and value."""
+    cost_map = check_costs(costs) if isinstance(costs, Mapping) else read_costs(costs)
+    if not (math.isfinite(budget) and budget >= 0):
+        raise UpliftError(f"--budget must be a non-negative number, got {budget}")
+    caps = dict(capacity) if isinstance(capacity, Mapping) else parse_capacities(capacity)
+    unknown = [k for k in caps if k not in cost_map]
+    if unknown:
+        raise UpliftError(f"--capacity names treatment(s) {', '.join(unknown)} without a cost; "
+                          f"treatments are {', '.join(cost_map)}")
+    number, source = resolve_value(value, scores)
+    return PlanSpec(cost_map, float(budget), caps, number, source, population)

@@ -1,0 +1,236 @@
+"""Targeting that holds out of sample: cross-fitted learners, calibrated uplift, choice by policy value.
+
+Every user of the randomized experiment is predicted by models that never saw them (K-fold
+cross-fitting). For each candidate (S, T, X, DR learners and their average, a cheap ensemble) the
+out-of-fold predictions are calibrated per decile (`uplift.calibration`), the plan they produce at
+the given budget, costs and capacities is built for the same users, and its value is estimated doubly
+robustly with cross-fitted per-arm outcome models. The candidate whose plan is worth most is chosen —
+not the best Qini, which ranks users but says nothing of what a budget buys; both are reported.
+The stored model calibrates the average prediction of its K fold models.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from uplift.allocation import Allocation, allocate
+from uplift.calibration import UpliftCalibration, dr_scores, fit_calibration, plan_interval
+from uplift.errors import UpliftError
+from uplift.evaluation import evaluate_predictions
+from uplift.fitting import feature_columns
+from uplift.learners import LEARNERS, UpliftModel
+from uplift.plan_inputs import PlanSpec
+from uplift.policy_value import PolicyEstimate, arm_outcome_predictions, interval, policy_terms
+
+ENSEMBLE = "ensemble"
+DEFAULT_CANDIDATES: tuple[str, ...] = ("s", "t", "x", "dr")
+
+
+class TargetingModel:
+    """Calibrated uplift per treatment: the calibration applied to the mean prediction of K fold models (and learners)."""
+
+    def __init__(self, learner: str, fold_models: list[list[UpliftModel]], calibration: UpliftCalibration,
+                 features: list[str], treatments: list[str], control: str):
+        self.learner = learner
+        self.fold_models = fold_models
+        self.calibration = calibration
+        self.features_ = features
+        self.treatments_ = treatments
+        self.control_name = control
+
+    def predict_raw(self, X: pd.DataFrame) -> list[pd.DataFrame]:
+        """Uncalibrated uplift of each fold (averaged over the learners of that fold)."""
+        return [sum(m.predict(X)[self.treatments_] for m in models) / len(models) for models in self.fold_models]
+
+    def predict_with_se(self, X: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Calibrated uplift per user and treatment, and the standard error of its calibration block."""
+        raws = self.predict_raw(X)
+        return self.calibration.apply(sum(raws) / len(raws))
+
+    def predict(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Calibrated uplift per user, one column per treatment."""
+        return self.predict_with_se(X)[0]
+
+
+@dataclass(frozen=True)
+class CandidateReport:
+    """One candidate's plan on the experiment's users (out of fold): its doubly robust value, Qini and what it predicted."""
+
+    learner: str
+    policy_value: PolicyEstimate  # per user, in the plan's objective (retained users, or value net of cost)
+    mean_qini: float  # causalml qini_score of the raw out-of-fold predictions, mean over treatments
+    predicted_total: float  # the plan's sum of calibrated uplift (or value) over these users
+    treated: int
+    counts: dict[str, int]
+
+    def to_dict(self) -> dict:
+        return {"learner": self.learner, "policy_value": self.policy_value.to_dict(), "mean_qini": self.mean_qini,
+                "predicted_total": self.predicted_total, "treated": self.treated, "counts": self.counts}
+
+
+@dataclass(frozen=True)
+class TargetingFit:
+    """The chosen calibrated model with every candidate's evidence (duck-compatible with the model store)."""
+
+    learner: str
+    model: TargetingModel
+    candidates: list[CandidateReport]
+    calibration: UpliftCalibration = field(repr=False)
+    features: list[str] = field(default_factory=list)
+    treatments: list[str] = field(default_factory=list)
+    control: str = "control"
+    objective: str = "retained"
+    oof: dict = field(default_factory=dict, repr=False)  # candidate -> calibrated out-of-fold uplift
+    models: dict = field(default_factory=dict, repr=False)  # candidate -> its TargetingModel (the chosen one is `model`)
+
+    @property
+    def chosen(self) -> CandidateReport:
+        return next(c for c in self.candidates if c.learner == self.learner)
+
+    def metrics(self) -> dict:
+        """What the model store records: the choice, every candidate's policy value and Qini, the calibration."""
+        return {"chosen": self.learner, "chosen_by": "doubly robust policy value", "objective": self.objective,
+                "candidates": [c.to_dict() for c in self.candidates],
+                "calibration": self.calibration.to_records()}
+
+    def to_dict(self) -> dict:
+        return {"learner": self.learner, "features": self.features, "treatments": self.treatments,
+                "control": self.control, **self.metrics()}
+
+
+def _folds(arm: np.ndarray, y: np.ndarray, k: int, seed: int) -> np.ndarray:
+    """Fold number per user, stratified on arm × outcome sign."""
+    from sklearn.model_selection import StratifiedKFold
+
+    strata = pd.Series(arm).astype(str) + "|" + pd.Series((y > 0).astype(int)).astype(str)
+    out = np.zeros(len(arm), dtype=int)
+    for fold, (_, test) in enumerate(StratifiedKFold(k, shuffle=True, random_state=seed).split(np.zeros(len(arm)), strata)):
+        out[test] = fold
+    return out
+
+
+def plan_for(predicted: pd.DataFrame, spec: PlanSpec, control: str) -> tuple[Allocation, np.ndarray]:
+    """The allocation of a spec scaled to these users, and the arm each user would get (control if untreated)."""
+    local = spec.scaled(len(predicted))
+    costs = {t: local.costs[t] for t in predicted.columns if t in local.costs}
+    missing = [t for t in predicted.columns if t not in local.costs]
+    if missing:
+        raise UpliftError(f"no unit cost for treatment(s) {', '.join(missing)}; add them to the costs")
+    plan = allocate(predicted, costs, local.budget, local.value, local.capacity)
+    labels = plan.labels()
+    return plan, np.where(labels == "control", control, labels)
+
+
+def fit_targeting(
+    data: pd.DataFrame,
+    *,
+    treatment_col: str,
+    outcome_col: str,
+    control: str,
+    spec: PlanSpec,
+    id_col: str | None = None,
+    features: Sequence[str] | None = None,
+    exclude: Sequence[str] = (),
+    candidates: Sequence[str] = DEFAULT_CANDIDATES,
+    ensemble: bool = True,
+    arm_weights: dict[str, float] | None = None,
+    folds: int = 3,
+    seed: int = 0,
+    n_estimators: int = 100,
+    progress: bool = True,
+) -> TargetingFit:
+    """Cross-fit each candidate, calibrate, plan and estimate each plan's value; keep the best plan's model."""
+    required = [c for c in (treatment_col, outcome_col, id_col) if c]
+    missing = [c for c in required if c not in data.columns]
+    if missing:
+        raise UpliftError(f"data lacks column(s) {', '.join(missing)}; columns are {', '.join(map(str, data.columns))}")
+    unknown = [c for c in candidates if c not in LEARNERS]
+    if unknown or not candidates:
+        raise UpliftError(f"unknown candidate learner(s) {', '.join(unknown) or '(none given)'}; "
+                          f"choose from {', '.join(LEARNERS)}")
+    if folds < 2:
+        raise UpliftError(f"cross-fitting needs at least 2 folds, got {folds}")
+    value_col = spec.value_source if spec.value_source not in ("none", "number") else None
+    columns = feature_columns(data, [*required, *exclude, *([value_col] if value_col else [])], features)
+    X = data[columns].reset_index(drop=True)
+    arm = data[treatment_col].astype(str).to_numpy()
+    y = pd.to_numeric(data[outcome_col], errors="coerce").to_numpy(float)
+    if np.isnan(y).any():
+        row = int(np.flatnonzero(np.isnan(y))[0])
+        raise UpliftError(f"data row {row + 1}, column {outcome_col}: missing or non-numeric outcome")
+    if control not in set(arm):
+        raise UpliftError(f"control arm '{control}' not found in column {treatment_col}")
+    treatments = sorted(set(arm) - {control})
+    weights = arm_weights or pd.Series(arm).value_counts(normalize=True).to_dict()
+    fold = _folds(arm, y, folds, seed)
+    names = list(dict.fromkeys(candidates))
+    steps = folds * (len(names) + 1)
+    bar = tqdm(total=steps, desc="cross-fitting", unit="fit", disable=not progress)
+    raw = {n: pd.DataFrame(0.0, index=X.index, columns=treatments) for n in names}
+    mu = pd.DataFrame(0.0, index=X.index, columns=sorted(set(arm)))
+    fold_models: dict[str, list[UpliftModel]] = {n: [] for n in names}
+    for k in range(folds):
+        train, test = fold != k, fold == k
+        for name in names:
+            bar.set_postfix_str(f"fold {k + 1} {name}")
+            model = UpliftModel(name, control_name=control, arm_weights=arm_weights, n_estimators=n_estimators,
+                                random_state=seed + k).fit(X[train], arm[train], y[train])
+            raw[name].loc[test] = model.predict(X[test])[treatments].to_numpy()
+            fold_models[name].append(model)
+            bar.update()
+        bar.set_postfix_str(f"fold {k + 1} outcome models")
+        mu.loc[test] = arm_outcome_predictions(X[train], pd.Series(arm[train]), pd.Series(y[train]), X[test],
+                                               seed=seed + k)[mu.columns].to_numpy()
+        bar.update()
+    bar.close()
+    if ensemble and len(names) > 1:
+        raw[ENSEMBLE] = sum(raw[n] for n in names) / len(names)
+    value = np.ones(len(y)) if spec.value is None else np.broadcast_to(np.asarray(spec.value, float), (len(y),))
+    cost_of = pd.Series({control: 0.0, **spec.costs})
+    reports, calibrations, calibrated = [], {}, {}
+    scores = dr_scores(arm, y, mu, weights, control, treatments)
+    for name, predicted in raw.items():
+        calibration = fit_calibration(predicted, scores)
+        cal, se = calibration.apply(predicted)
+        plan, policy = plan_for(cal, spec, control)
+        terms = policy_terms(arm, y * value, policy, weights, control=control,
+                             outcome_predictions=mu.mul(value, axis=0))
+        if spec.value is not None:
+            terms = terms - cost_of.reindex(policy).fillna(0.0).to_numpy()
+        qini = evaluate_predictions(name, predicted, arm, y, control).mean_qini
+        total = plan.expected_retained if spec.value is None else plan.net_value
+        reports.append(CandidateReport(name, interval(name, "dr", terms, 0.05), qini, total,
+                                       sum(plan.counts.values()), plan.counts))
+        calibrations[name], calibrated[name] = calibration, cal
+    best = max(reports, key=lambda r: r.policy_value.value_per_user)
+    models = {}
+    for name in raw:
+        members = names if name == ENSEMBLE else [name]
+        per_fold = [[fold_models[n][k] for n in members] for k in range(folds)]
+        models[name] = TargetingModel(name, per_fold, calibrations[name], columns, treatments, control)
+    return TargetingFit(learner=best.learner, model=models[best.learner], candidates=reports,
+                        calibration=calibrations[best.learner], features=columns, treatments=treatments,
+                        control=control, objective="retained" if spec.value is None else "value", oof=calibrated,
+                        models=models)
+
+
+@dataclass(frozen=True)
+class PlanForecast:
+    """A plan's predicted incremental retained users with its interval (from the calibration blocks)."""
+
+    predicted: float
+    ci_low: float
+    ci_high: float
+
+
+def forecast(plan: Allocation, se: pd.DataFrame) -> PlanForecast:
+    """Predicted incremental retained users of an allocation on calibrated uplift, with a 95 % interval."""
+    rows = np.flatnonzero(plan.choice >= 0)
+    chosen = plan.choice[rows]
+    errors = se[plan.treatments].to_numpy(float)[rows, chosen]
+    total, low, high = plan_interval(plan.expected_uplift[rows], errors, np.asarray(plan.treatments)[chosen])
+    return PlanForecast(total, low, high)
