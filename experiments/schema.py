@@ -225,6 +225,32 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        40,
+        "targeting plans: a budget allocation recorded as an experiment whose holdout is the control",
+        """
+        CREATE TABLE plans (
+            key TEXT PRIMARY KEY REFERENCES experiments(key),
+            source_experiment TEXT,
+            model TEXT,
+            objective TEXT NOT NULL CHECK (objective IN ('retained','value')),
+            budget REAL NOT NULL CHECK (budget >= 0),
+            holdout REAL NOT NULL CHECK (holdout >= 0 AND holdout < 1),
+            seed INTEGER NOT NULL,
+            summary TEXT NOT NULL DEFAULT '{}',
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE plan_users (
+            plan_key TEXT NOT NULL REFERENCES plans(key),
+            user_id TEXT NOT NULL,
+            arm_key TEXT NOT NULL,
+            treatment_key TEXT NOT NULL,
+            expected_uplift REAL NOT NULL,
+            cost REAL NOT NULL,
+            PRIMARY KEY (plan_key, user_id)
+        );
+        """,
+    ),
 ]
 
 # Hardening (10-19): model file hashes, a tamper-evident audit log, versioned cohorts.

@@ -32,23 +32,25 @@ def test_fit_score_allocate_round_trip(tmp_path, experiment_csv):
                                  "--control", "none", "--id", "uid", "--name", "demo", "--learner", "t",
                                  "--model-dir", models, "--db", db])
     assert result.exit_code == 0, result.output
+    assert "no --costs and not every treatment is in the catalog" in result.output
     assert "model demo: learner t, 2 features, treatments call, coupon; saved to" in result.output
     scores = tmp_path / "scores.csv"
     result = runner.invoke(cli, ["uplift", "score", "--model", "demo", "--data", str(experiment_csv), "--id", "uid",
                                  "--out", str(scores), "--db", db])
     assert result.exit_code == 0, result.output
     table = pd.read_csv(scores, dtype={"uid": str})
-    assert list(table.columns) == ["uid", "call", "coupon"] and table["uid"].iloc[0] == "0000000"
+    assert list(table.columns) == ["uid", "call", "coupon", "se:call", "se:coupon"]
+    assert table["uid"].iloc[0] == "0000000"
     costs = tmp_path / "costs.json"
     costs.write_text(json.dumps({"call": 5.0, "coupon": 2.0}))
     out = tmp_path / "plan.csv"
     result = runner.invoke(cli, ["allocate", "--scores", str(scores), "--costs", str(costs), "--budget", "1000",
                                  "--value-per-retained", "60", "--capacity", "call=50", "--id", "uid", "--out", str(out)])
     assert result.exit_code == 0, result.output
-    plan = pd.read_csv(out)
-    assert list(plan.columns) == ["user_id", "treatment", "expected_uplift", "cost"]
-    assert plan["cost"].sum() <= 1000 and (plan["treatment"] == "call").sum() <= 50
-    assert set(plan["treatment"]) <= {"call", "coupon", "control"}
+    plan = pd.read_csv(out, keep_default_na=False)
+    assert list(plan.columns) == ["user_id", "arm", "treatment_key", "planned_treatment", "expected_uplift", "cost"]
+    assert plan["cost"].sum() <= 1000 and (plan["treatment_key"] == "call").sum() <= 50
+    assert set(plan["treatment_key"]) <= {"call", "coupon", ""} and set(plan["arm"]) <= {"call", "coupon", "untreated"}
 
 
 def test_score_refuses_missing_feature(tmp_path, experiment_csv):
@@ -80,9 +82,11 @@ def test_fit_unknown_control_is_one_clean_line(tmp_path, experiment_csv):
     [
         ({"a": 1.0, "gift": 2.0}, [], ("Error: cost given for treatment(s) gift but the scores lack column(s) gift; "
                                         "score columns are a, b")),
-        ({"a": 1.0, "b": -2.0}, [], "the cost of 'b' must be a number from 0 to 1e+15, got -2.0"),
-        ({"a": 1.0, "b": 2.0}, ["--capacity", "vip=3"], ("Error: capacity given for unknown treatment 'vip'; "
+        ({"a": 1.0, "b": -2.0}, [], "Error: {costs}: the cost of 'b' must be a number from 0 to 1e+15, got -2.0"),
+        ({"a": 1.0, "b": 2.0}, ["--capacity", "vip=3"], ("Error: --capacity names treatment(s) vip without a cost; "
                                                          "treatments are a, b")),
+        ({"control": 1.0, "a": 1.0, "b": 2.0}, [],
+         "Error: {costs}: 'control' is the untreated choice and must cost 0, got 1.0"),
         ({"a": 1.0, "b": 2.0}, ["--capacity", "a"], "Error: --capacity takes NAME=NUMBER, got 'a'"),
         ({"a": 1.0, "b": 2.0}, ["--value-per-retained", "margin"],
          "Error: --value-per-retained 'margin' is neither a number nor a column of the scores file"),
@@ -96,10 +100,7 @@ def test_allocate_bad_input(tmp_path, costs, extra, message):
     result = CliRunner().invoke(cli, ["allocate", "--scores", str(scores), "--costs", str(path), "--budget", "10",
                                       "--out", str(tmp_path / "o.csv"), *extra])
     assert result.exit_code == 1
-    if message.startswith("Error: "):
-        assert result.output.splitlines()[-1] == message
-    else:  # a problem of the costs file names the file first
-        assert result.output.splitlines()[-1] == f"Error: {path}: {message}"
+    assert result.output.splitlines()[-1] == message.format(costs=path)
 
 
 def test_help_texts():

@@ -73,6 +73,28 @@ class UpliftCalibration:
     def to_records(self) -> list[dict]:
         return self.table.to_dict(orient="records")
 
+    def for_average(self, single: pd.DataFrame, averaged: pd.DataFrame) -> UpliftCalibration:
+        """The same calibration for an average of K fold models, whose predictions spread less than one model's.
+
+        A line fitted on one model's out-of-fold predictions shrinks them by the share of their variance
+        that is noise; averaging removes part of that noise, so the line's slope is scaled by
+        Var(single)/Var(averaged) and its intercept moved to keep the mean, a correction for errors in
+        the predictor (`single`: out-of-fold predictions; `averaged`: the K-model mean on the same users).
+        """
+        lines = {}
+        for treatment, (a, b, cov, gate) in self.lines.items():
+            v_single, v_avg = float(single[treatment].var()), float(averaged[treatment].var())
+            ratio = v_single / v_avg if v_avg > 0 and b > 0 else 1.0
+            m_single, m_avg = float(single[treatment].mean()), float(averaged[treatment].mean())
+            b2 = b * ratio
+            a2 = a + b * m_single - b2 * m_avg
+            # (a2, b2) = J @ (a, b): the covariance follows the same linear map.
+            jac = np.array([[1.0, m_single - ratio * m_avg], [0.0, ratio]])
+            cov2 = jac @ np.asarray(cov) @ jac.T
+            gate2 = (a + b * gate - a2) / b2 if b2 > 0 and np.isfinite(gate) else gate
+            lines[treatment] = (a2, b2, cov2.tolist(), float(gate2))
+        return UpliftCalibration(self.table, lines)
+
 
 def _calibrate_one(treatment: str, predicted: np.ndarray, scores: np.ndarray, bins: int) -> tuple[pd.DataFrame, tuple]:
     """The decile rows and the calibration line of one treatment."""

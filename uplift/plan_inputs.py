@@ -5,7 +5,6 @@ is a number, a per-user column such as `clv`, or nothing) and get a checked `Pla
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Iterable, Mapping
@@ -42,18 +41,10 @@ class PlanSpec:
 
 
 def read_costs(path: str | os.PathLike[str]) -> dict[str, float]:
-    """A JSON object treatment -> unit cost; `control` may be listed at 0 and is dropped."""
-    try:
-        costs = json.loads(Path(path).read_text())
-    except json.JSONDecodeError as error:
-        raise UpliftError(f"{path}: not valid JSON ({error.msg}, line {error.lineno})") from error
-    except OSError as error:
-        raise UpliftError(f"{path}: cannot read the costs file ({error.strerror})") from error
-    if not isinstance(costs, dict) or not all(
-        isinstance(v, (int, float)) and not isinstance(v, bool) for v in costs.values()
-    ):
-        raise UpliftError(f"{path}: must be a JSON object mapping treatment -> unit cost (a number)")
-    return check_costs(costs, str(path))
+    """A JSON object treatment -> unit cost (read and bounded by `uplift.inputs`); `control` only at 0, then dropped."""
+    from uplift.inputs import read_costs as read_cost_file
+
+    return check_costs(read_cost_file(path), str(path))
 
 
 def check_costs(costs: Mapping[str, float], source: str = "costs") -> dict[str, float]:

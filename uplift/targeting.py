@@ -163,7 +163,8 @@ def fit_targeting(
         row = int(np.flatnonzero(np.isnan(y))[0])
         raise UpliftError(f"data row {row + 1}, column {outcome_col}: missing or non-numeric outcome")
     if control not in set(arm):
-        raise UpliftError(f"control arm '{control}' not found in column {treatment_col}")
+        found = ", ".join(sorted(set(arm))[:5])
+        raise UpliftError(f"control arm '{control}' not found in the treatment column (found: {found})")
     treatments = sorted(set(arm) - {control})
     weights = arm_weights or pd.Series(arm).value_counts(normalize=True).to_dict()
     fold = _folds(arm, y, folds, seed)
@@ -211,9 +212,12 @@ def fit_targeting(
     for name in raw:
         members = names if name == ENSEMBLE else [name]
         per_fold = [[fold_models[n][k] for n in members] for k in range(folds)]
-        models[name] = TargetingModel(name, per_fold, calibrations[name], columns, treatments, control)
+        model = TargetingModel(name, per_fold, calibrations[name], columns, treatments, control)
+        averaged = sum(model.predict_raw(X)) / folds
+        model.calibration = calibrations[name].for_average(raw[name], averaged)
+        models[name] = model
     return TargetingFit(learner=best.learner, model=models[best.learner], candidates=reports,
-                        calibration=calibrations[best.learner], features=columns, treatments=treatments,
+                        calibration=models[best.learner].calibration, features=columns, treatments=treatments,
                         control=control, objective="retained" if spec.value is None else "value", oof=calibrated,
                         models=models)
 

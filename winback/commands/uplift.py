@@ -1,40 +1,47 @@
-"""CLI for uplift: fit and score per-user uplift models, and allocate treatments under a budget."""
+"""CLI for uplift: fit calibrated targeting models, score users, and allocate a budget into a CRM-ready plan.
+
+Heavy libraries (pandas, LightGBM, causalml) load inside the commands, so `winback --help` stays quick.
+"""
 from __future__ import annotations
 
 import math
 from pathlib import Path
 
 import click
-import pandas as pd
 
-from uplift.allocation import allocate as allocate_treatments
-from uplift.errors import UpliftError
-from uplift.fitting import fit_uplift
-from uplift.store import load_uplift_model, save_uplift_model, score_uplift
+from common.errors import WinbackError
 from winback.cli_support import clean_errors, db_option
 
-_CSV = click.Path(exists=True, dir_okay=False)
+_FILE = click.Path(exists=True, dir_okay=False)
+LEARNER_CHOICES = ["auto", "s", "t", "x", "dr", "forest"]
 
 
-def read_csv(path: str, id_col: str | None = None) -> pd.DataFrame:
+class UpliftCliError(WinbackError):
+    """A wrong combination of uplift options."""
+
+
+def read_csv(path: str, id_col: str | None = None):
     """Read a CSV or Parquet table (ids kept as exact text, other columns typed), or one clear error."""
     from uplift.inputs import read_table
 
     return read_table(path, id_col)
 
 
-def _pairs(values: tuple[str, ...], option: str, convert) -> dict:
-    """Parse repeated NAME=VALUE options."""
-    out = {}
-    for item in values:
-        key, sep, raw = item.partition("=")
-        try:
-            if not sep or not key:
-                raise ValueError
-            out[key] = convert(raw)
-        except ValueError:
-            raise UpliftError(f"{option} takes NAME=NUMBER, got '{item}'") from None
-    return out
+def _catalog_costs(db: str | None, treatments: list[str], required: bool = True) -> dict[str, float] | None:
+    """Unit costs of the given treatment keys from the registry's catalog (None when some are missing and not required)."""
+    from experiments.catalog import list_treatments
+
+    catalog = {t.key: t.unit_cost for t in list_treatments(db)}
+    missing = [t for t in treatments if t not in catalog]
+    if missing:
+        if not required:
+            return None
+        raise UpliftCliError(f"treatment(s) {', '.join(missing)} are not in the catalog; give their costs with --costs")
+    return {t: float(catalog[t]) for t in treatments}
+
+
+def _fmt(value: float) -> str:
+    return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:,.1f}"
 
 
 @click.group()
@@ -43,109 +50,197 @@ def uplift() -> None:
 
 
 @uplift.command("fit")
-@click.option("--data", required=True, type=_CSV, help="Experiment users: features, arm and outcome, one row per user.")
-@click.option("--treatment", "treatment_col", required=True, help="Column holding each user's arm.")
-@click.option("--outcome", "outcome_col", required=True, help="Outcome column (0/1 or a number).")
-@click.option("--control", required=True, help="Name of the control arm in the treatment column.")
-@click.option("--id", "id_col", required=True, help="User id column (not used as a feature).")
+@click.option("--experiment", "experiment_key", default=None,
+              help="Learn from this experiment in the registry (assignments, primary-metric outcomes, arm weights, "
+                   "features from the warehouse as of the assignment day); with --data, only recorded with the model.")
+@click.option("--data", type=_FILE, default=None, help="Or: a CSV of experiment users with features, arm and outcome.")
+@click.option("--treatment", "treatment_col", default=None, help="With --data: column holding each user's arm.")
+@click.option("--outcome", "outcome_col", default=None, help="With --data: outcome column (0/1 or a number).")
+@click.option("--control", default=None, help="With --data: the control arm's name in the treatment column.")
+@click.option("--id", "id_col", default=None, help="With --data: user id column (not used as a feature).")
 @click.option("--name", required=True, help="Name to store the model under.")
-@click.option("--learner", type=click.Choice(["auto", "s", "t", "x", "dr", "forest"]), default="auto", show_default=True,
-              help="Meta-learner (S/T/X/DR on LightGBM), uplift forest, or auto: best held-out Qini of S, T, X, DR.")
-@click.option("--exclude", multiple=True, help="Column to leave out of the features (repeatable), e.g. other outcomes.")
-@click.option("--arm-weight", multiple=True, help="Known assignment weight ARM=W (repeatable); default: observed shares.")
-@click.option("--holdout", type=float, default=0.3, show_default=True, help="Share of users held out for evaluation.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split and the learners.")
-@click.option("--experiment", "experiment_key", default=None, help="Experiment key to record with the model.")
+@click.option("--learner", type=click.Choice(LEARNER_CHOICES), default="auto", show_default=True,
+              help="auto: S, T, X, DR and their average, chosen by the doubly robust value of the plan each produces.")
+@click.option("--costs", type=_FILE, default=None,
+              help="JSON treatment -> unit cost for the plan the choice is judged on (default: the catalog's costs).")
+@click.option("--budget", type=float, default=None, help="Budget of that plan (default: enough to treat everybody).")
+@click.option("--population", type=int, default=None,
+              help="Users the budget is for (default: the experiment's users); budget and capacities scale to it.")
+@click.option("--capacity", multiple=True, help="Most users a treatment can serve, T=N (repeatable).")
+@click.option("--value-per-retained", default=None,
+              help="Value of a retained user (number or data column); default: maximize incremental retained users.")
+@click.option("--exclude", multiple=True, help="With --data: column to leave out of the features (repeatable).")
+@click.option("--arm-weight", multiple=True, help="With --data: known assignment weight ARM=W (repeatable).")
+@click.option("--folds", type=int, default=3, show_default=True, help="Cross-fitting folds.")
+@click.option("--trees", type=int, default=100, show_default=True, help="LightGBM trees per base model.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the folds and the learners.")
+@click.option("--events", "events_path", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="With --experiment: load this events file into the warehouse first.")
+@click.option("--warehouse", type=click.Path(dir_okay=False), default=None,
+              help="Warehouse holding the events (default: $WINBACK_WAREHOUSE, else the registry file).")
 @click.option("--model-dir", default=None, help="Where to save the model file (default: $WINBACK_MODEL_DIR or ./models).")
 @db_option
 @clean_errors
-def fit(data: str, treatment_col: str, outcome_col: str, control: str, id_col: str, name: str, learner: str,
-        exclude: tuple[str, ...], arm_weight: tuple[str, ...], holdout: float, seed: int, experiment_key: str | None,
-        model_dir: str | None, db: str | None) -> None:
-    """Fit uplift learners on a randomized experiment, report held-out Qini/AUUC, store the best."""
-    from uplift.inputs import check_fit_input
+def fit(experiment_key, data, treatment_col, outcome_col, control, id_col, name, learner, costs, budget, population,
+        capacity, value_per_retained, exclude, arm_weight, folds, trees, seed, events_path, warehouse, model_dir,
+        db) -> None:
+    """Fit calibrated uplift learners by cross-fitting, choose by the value of their plans, store the best."""
+    from uplift.plan_inputs import parse_pairs, plan_spec
+    from uplift.store import save_uplift_model
+    from uplift.targeting import DEFAULT_CANDIDATES, fit_targeting
 
-    frame = read_csv(data, id_col)
-    weights = _pairs(arm_weight, "--arm-weight", float) or None
-    check_fit_input(frame, data, treatment_col=treatment_col, outcome_col=outcome_col, control=control,
-                    arm_weights=weights)
-    result = fit_uplift(frame, treatment_col=treatment_col, outcome_col=outcome_col, control=control, id_col=id_col,
-                        exclude=exclude, learner=learner, arm_weights=weights, holdout=holdout, seed=seed)  # type: ignore[arg-type]
-    for report in result.reports:
-        for score in report.scores:
-            click.echo(f"{report.learner:<7} {score.treatment:<24} qini {score.qini:7.4f}  auuc {score.auuc:7.4f}  "
-                       f"ate {score.observed_ate:+.4f}")
+    if data is None and experiment_key is None:
+        raise UpliftCliError("give --experiment KEY (learn from the registry) or --data FILE")
+    if data is not None:
+        absent = [o for o, v in (("--treatment", treatment_col), ("--outcome", outcome_col), ("--control", control),
+                                 ("--id", id_col)) if v is None]
+        if absent:
+            raise UpliftCliError(f"--data needs {', '.join(absent)}")
+        from uplift.inputs import check_fit_input
+
+        frame = read_csv(data, id_col)
+        weights = parse_pairs(arm_weight, "--arm-weight", float) or None
+        check_fit_input(frame, data, treatment_col=treatment_col, outcome_col=outcome_col, control=control,
+                        arm_weights=weights)
+    else:
+        from churn.ingest import load_events
+        from uplift.experiment_data import ARM_COLUMN, OUTCOME_COLUMN, experiment_table
+        from warehouse.engine import open_warehouse
+
+        wh = open_warehouse(warehouse, db)
+        if events_path:
+            load_events(events_path, wh, name=events_path)
+        table = experiment_table(experiment_key, db=db, warehouse=wh)
+        frame, weights, control = table.data, table.weights, table.control
+        treatment_col, outcome_col, id_col = ARM_COLUMN, OUTCOME_COLUMN, "user_id"
+    if treatment_col not in frame.columns:
+        raise UpliftCliError(f"{data}: no column '{treatment_col}' (--treatment)")
+    treatments = sorted(set(frame[treatment_col].astype(str)) - {control})
+    cost_source = costs or _catalog_costs(db, treatments, required=False)
+    if cost_source is None:
+        click.echo("no --costs and not every treatment is in the catalog: candidates are judged on giving each user "
+                   "the treatment with the highest positive uplift, with no budget")
+        cost_source, budget = {t: 0.0 for t in treatments}, 0.0
+    if budget is None:
+        from uplift.plan_inputs import read_costs
+
+        unit = cost_source if isinstance(cost_source, dict) else read_costs(cost_source)
+        budget = max(unit.values()) * len(frame)
+    spec = plan_spec(cost_source, budget, capacity=capacity, value=value_per_retained, scores=frame,
+                     population=population or len(frame))
+    candidates = DEFAULT_CANDIDATES if learner == "auto" else (learner,)
+    result = fit_targeting(frame, treatment_col=treatment_col, outcome_col=outcome_col, control=control, spec=spec,
+                           id_col=id_col, exclude=exclude, candidates=candidates, ensemble=learner == "auto",
+                           arm_weights=weights, folds=folds, seed=seed, n_estimators=trees)
+    unit = "incremental retained users" if spec.value is None else "net value"
+    click.echo(f"plan value per user ({unit}, doubly robust, out of fold) and held-out Qini of each candidate:")
+    for c in result.candidates:
+        mark = "*" if c.learner == result.learner else " "
+        click.echo(f"{mark} {c.learner:<9} value {c.policy_value.value_per_user:+.4f} "
+                   f"[{c.policy_value.ci_low:+.4f}, {c.policy_value.ci_high:+.4f}]  qini {c.mean_qini:7.4f}  "
+                   f"treats {c.treated}")
     record = save_uplift_model(result, name, data=frame, experiment_key=experiment_key, db=db, model_dir=model_dir)
-    click.echo(f"model {record.name}: learner {record.learner}, {len(record.features)} features, "
-               f"treatments {', '.join(result.treatments)}; saved to {record.path}")
+    click.echo(f"model {record.name}: learner {result.learner}, {len(record.features)} features, treatments "
+               f"{', '.join(result.treatments)}; saved to {record.path}")
 
 
 @uplift.command("score")
 @click.option("--model", "model_name", required=True, help="Name of a stored uplift model.")
-@click.option("--data", required=True, type=_CSV, help="Users to score, with the model's feature columns.")
+@click.option("--data", required=True, type=_FILE, help="Users to score, with the model's feature columns.")
 @click.option("--id", "id_col", required=True, help="User id column.")
-@click.option("--out", required=True, type=click.Path(dir_okay=False), help="CSV to write: id, then one uplift column per treatment.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False),
+              help="CSV to write: id, one calibrated uplift column per treatment, then se:<treatment> columns.")
 @db_option
 @clean_errors
 def score(model_name: str, data: str, id_col: str, out: str, db: str | None) -> None:
-    """Predict each user's uplift for every treatment with a stored model."""
+    """Predict each user's calibrated uplift for every treatment with a stored model."""
     from uplift.inputs import check_score_input
+    from uplift.scoring import score_users
+    from uplift.store import load_uplift_model
 
     model, record = load_uplift_model(model_name, db)
     table = read_csv(data, id_col)
-    check_score_input(getattr(model, "encoder_", None), table, data)
-    scores = score_uplift(model, record, table, id_col=id_col)
+    fold_models = getattr(model, "fold_models", None)
+    encoder = fold_models[0][0].encoder_ if fold_models else getattr(model, "encoder_", None)
+    check_score_input(encoder, table, data)
+    scores = score_users(model, record, table, id_col=id_col)
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     scores.to_csv(out, index=False)
     click.echo(f"scored {len(scores)} users with model {record.name} ({record.learner}) -> {out}")
 
 
-def _value(raw: str, scores: pd.DataFrame):
-    """--value-per-retained: a number, or the name of a per-user column in the scores file."""
-    try:
-        number = float(raw)
-    except ValueError:
-        if raw not in scores.columns:
-            raise UpliftError(f"--value-per-retained '{raw}' is neither a number nor a column of the scores file") from None
-        return scores.pop(raw).to_numpy(float)
-    if not math.isfinite(number) or number < 0:
-        raise UpliftError(f"--value-per-retained must be a non-negative number, got {raw}")
-    return number
-
-
 @click.command("allocate")
-@click.option("--scores", required=True, type=_CSV, help="Uplift scores: user id column, then one column per treatment.")
-@click.option("--costs", required=True, type=_CSV, help="JSON file mapping treatment -> unit cost.")
+@click.option("--scores", required=True, type=_FILE, help="Uplift scores: user id, one column per treatment key.")
+@click.option("--costs", type=_FILE, default=None,
+              help="JSON treatment key -> unit cost (control may be listed at 0); default: the catalog's costs.")
 @click.option("--budget", required=True, type=float, help="Total spend allowed.")
-@click.option("--value-per-retained", default="1", show_default=True,
-              help="Value of one retained user: a number, or a column of the scores file (e.g. predicted margin).")
+@click.option("--value-per-retained", default=None,
+              help="Value of one retained user: a number, or a column of the scores file such as clv; "
+                   "default: maximize incremental retained users within the budget.")
 @click.option("--capacity", multiple=True, help="Most users a treatment can serve, T=N (repeatable).")
+@click.option("--holdout", type=float, default=0.0, show_default=True,
+              help="Random share of each treatment's chosen users kept untreated (the plan's control).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the holdout draw.")
+@click.option("--model", "model_name", default=None,
+              help="The uplift model the scores came from: its experiment's failed guardrails are honoured.")
+@click.option("--allow-treatment", multiple=True, help="Give a treatment that failed a guardrail anyway (repeatable).")
+@click.option("--record", "record_key", default=None,
+              help="Record the plan in the registry under this key, as an experiment whose holdout is the control.")
 @click.option("--id", "id_col", default="user_id", show_default=True, help="User id column of the scores file.")
-@click.option("--out", required=True, type=click.Path(dir_okay=False), help="CSV to write: user_id, treatment, expected_uplift, cost.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False),
+              help="CSV to write: user_id, arm, treatment_key, planned_treatment, expected_uplift, cost.")
 @db_option
 @clean_errors
-def allocate(scores: str, costs: str, budget: float, value_per_retained: str, capacity: tuple[str, ...], id_col: str,
-             out: str, db: str | None) -> None:
-    """Give each user at most one treatment, maximizing expected incremental value within budget and capacities."""
+def allocate(scores, costs, budget, value_per_retained, capacity, holdout, seed, model_name, allow_treatment,
+             record_key, id_col, out, db) -> None:
+    """Give each user at most one treatment within budget and capacities; write the plan the CRM sends."""
     from common.settings import resolve_db_path
     from experiments.optouts import opted_out
-    from uplift.inputs import check_scores, read_costs
+    from uplift.inputs import check_scores
+    from uplift.plan_inputs import plan_spec
+    from uplift.planning import plan_users, split_scores
 
     table = read_csv(scores, id_col)
     check_scores(table, scores, id_col)
-    unit_costs = read_costs(costs)
     left_out = opted_out(table[id_col], db) if resolve_db_path(db).exists() else None
     if left_out is not None and left_out.any():  # opt-outs win: a plan never offers them a treatment
         click.echo(f"{int(left_out.sum())} opted-out users left out of the plan")
         table = table[~left_out].reset_index(drop=True)
-    ids = table.pop(id_col)
-    value = _value(value_per_retained, table)
-    caps = _pairs(capacity, "--capacity", int)
-    result = allocate_treatments(table, unit_costs, budget, value, caps)
-    frame = result.to_frame(ids)
+    value_col = value_per_retained if value_per_retained and value_per_retained in table.columns else None
+    _, uplift_cols, _ = split_scores(table, id_col, value_col)
+    cost_source = costs if costs else _catalog_costs(db, [str(c) for c in uplift_cols.columns])
+    spec = plan_spec(cost_source, budget, capacity=capacity, value=value_per_retained, scores=table)
+    source, metric, exclude = None, "retained", {}
+    if model_name:
+        from experiments.models import load_model_record
+        from experiments.plans import failed_guardrails
+
+        source = load_model_record(model_name, db).experiment_key
+        if source:
+            from experiments.definitions import get_experiment
+
+            metric = get_experiment(source, db).primary_metric
+            exclude = {k: v for k, v in failed_guardrails(db, source).items() if k not in allow_treatment}
+    result = plan_users(table, spec, id_col=id_col, holdout=holdout, seed=seed, exclude=exclude)
     Path(out).parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(out, index=False)
-    counts = ", ".join(f"{k} {v}" for k, v in result.counts.items())
-    click.echo(f"treated {sum(result.counts.values())} of {len(frame)} users ({counts}); cost {result.total_cost:,.2f} "
-               f"of {budget:,.2f}; expected incremental retained {result.expected_retained:,.1f}, "
-               f"value {result.expected_value:,.2f} -> {out}")
+    result.frame.to_csv(out, index=False)
+    a = result.allocation
+    counts = ", ".join(f"{k} {v}" for k, v in result.counts().items() if k in a.counts)
+    click.echo(f"treated {result.treated} of {len(result.frame)} users ({counts or 'none'}); held out "
+               f"{result.held_out}; cost {result.frame['cost'].sum():,.2f} of {budget:,.2f}")
+    interval = "" if math.isnan(result.ci_low) else f" [95% {_fmt(result.ci_low)}, {_fmt(result.ci_high)}]"
+    click.echo(f"expected incremental retained users {_fmt(result.predicted)}{interval}"
+               + ("" if a.objective == "retained" else f"; value {a.expected_value:,.2f}") + f" -> {out}")
+    for note in result.notes:
+        click.echo(f"note: {note}")
+    if record_key:
+        from experiments.plans import record_plan
+
+        frame = result.frame.assign(treatment_key=result.frame["planned_treatment"].replace("", None),
+                                    expected_uplift=a.expected_uplift, cost=a.cost)
+        frame = frame[frame["treatment_key"].notna()]
+        stored = record_plan(db, record_key, frame, primary_metric=metric, objective=a.objective, budget=budget,
+                             holdout=holdout, seed=seed, source_experiment=source, model=model_name,
+                             summary=result.summary())
+        click.echo(f"recorded plan {stored.key} ({', '.join(f'{k} {v}' for k, v in stored.arms.items())}); "
+                   f"analyse it later with: winback analyze {stored.key}")

@@ -1,0 +1,126 @@
+"""CLI: the defaults of `winback allocate` (issue 15, item 4) on hand-made scores whose best plan is known.
+
+Expected plans come from exhaustive search over every assignment of the six users (3^6 plans).
+"""
+from __future__ import annotations
+
+import itertools
+import json
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from winback.cli import cli
+
+SCORES = pd.DataFrame({
+    "user_id": ["u1", "u2", "u3", "u4", "u5", "u6"],
+    "a": [0.30, 0.05, -0.10, 0.20, 0.00, 0.10],
+    "b": [0.10, 0.40, -0.20, 0.25, 0.00, -0.05],
+})
+COSTS = {"a": 2.0, "b": 5.0}
+
+
+def best_retained(budget: float) -> float:
+    """Exhaustive search: the most incremental retained users any plan buys within the budget."""
+    best = 0.0
+    for plan in itertools.product([None, "a", "b"], repeat=len(SCORES)):
+        cost = sum(COSTS[t] for t in plan if t)
+        if cost <= budget:
+            best = max(best, sum(SCORES[t].iloc[i] for i, t in enumerate(plan) if t))
+    return best
+
+
+def run(tmp_path, scores: pd.DataFrame, costs: dict, *args: str):
+    scores_path, costs_path, out = tmp_path / "scores.csv", tmp_path / "costs.json", tmp_path / "plan.csv"
+    scores.to_csv(scores_path, index=False)
+    costs_path.write_text(json.dumps(costs))
+    result = CliRunner().invoke(cli, ["allocate", "--scores", str(scores_path), "--costs", str(costs_path),
+                                      "--out", str(out), *args])
+    plan = pd.read_csv(out, keep_default_na=False) if out.exists() else None
+    return result, plan, out
+
+
+def test_no_value_maximizes_incremental_retained_users_within_budget(tmp_path):
+    result, plan, out = run(tmp_path, SCORES, COSTS, "--budget", "10")
+    assert result.exit_code == 0, result.output
+    assert best_retained(10) == pytest.approx(0.9)
+    assert plan["expected_uplift"].sum() == pytest.approx(0.9)
+    assert dict(zip(plan["user_id"], plan["treatment_key"])) == {"u1": "a", "u2": "b", "u3": "", "u4": "a", "u5": "",
+                                                                 "u6": ""}
+    assert result.output.splitlines() == [
+        "treated 3 of 6 users (a 2, b 1); held out 0; cost 9.00 of 10.00",
+        f"expected incremental retained users 0.9 -> {out}",
+    ]
+
+
+def test_control_may_be_listed_at_zero_cost_and_as_a_score_column(tmp_path):
+    scores = SCORES.assign(control=0.0)
+    result, plan, _ = run(tmp_path, scores, {"control": 0, **COSTS}, "--budget", "10")
+    assert result.exit_code == 0, result.output
+    assert plan["expected_uplift"].sum() == pytest.approx(0.9)
+    assert "control" not in set(plan["treatment_key"])
+
+
+def test_plan_that_treats_nobody_says_why(tmp_path):
+    negative = SCORES.assign(a=-SCORES["a"].abs() - 0.01, b=-SCORES["b"].abs() - 0.01)
+    result, plan, out = run(tmp_path, negative, COSTS, "--budget", "10")
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        "treated 0 of 6 users (none); held out 0; cost 0.00 of 10.00",
+        f"expected incremental retained users 0.0 -> {out}",
+        "note: no user has a positive predicted uplift for any treatment, so there is nothing worth buying",
+    ]
+
+
+def test_plan_leaving_more_than_a_fifth_of_the_budget_says_why(tmp_path):
+    result, plan, out = run(tmp_path, SCORES, COSTS, "--budget", "100")
+    assert result.exit_code == 0, result.output
+    # Every user with positive uplift gets the treatment with the largest: u1 a, u2 b, u4 b, u6 a (cost 14).
+    assert plan["cost"].sum() == 14.0
+    assert result.output.splitlines()[2:] == [
+        "note: every user with a positive predicted uplift is treated (4 of 6); the rest of the budget would buy nothing",
+        "note: 86.00 of the 100.00 budget is left unspent",
+    ]
+
+
+def test_value_too_small_for_the_costs_says_what_would_be_needed(tmp_path):
+    result, _, _ = run(tmp_path, SCORES, COSTS, "--budget", "10", "--value-per-retained", "1")
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1] == (
+        "note: no user's expected value (uplift × value per retained user) exceeds a treatment's cost: the best is "
+        "0.3 against a's cost 2; give a larger value per retained user, or none to maximize incremental retained "
+        "users within budget")
+
+
+def test_value_per_retained_clv_reads_the_per_user_column(tmp_path):
+    # u2 is worth 100 (b: 0.40 x 100 - 5 = 35 net), the others 1: only u2 is worth treating.
+    scores = SCORES.assign(clv=[1.0, 100.0, 1.0, 1.0, 1.0, 1.0])
+    result, plan, _ = run(tmp_path, scores, COSTS, "--budget", "10", "--value-per-retained", "clv")
+    assert result.exit_code == 0, result.output
+    assert dict(zip(plan["user_id"], plan["treatment_key"]))["u2"] == "b"
+    assert (plan["treatment_key"] != "").sum() == 1
+    assert "value 40.00" in result.output.splitlines()[1]
+
+
+def test_clv_column_is_not_taken_for_a_treatment_when_unused(tmp_path):
+    result, plan, _ = run(tmp_path, SCORES.assign(clv=50.0), COSTS, "--budget", "10")
+    assert result.exit_code == 0, result.output
+    assert plan["expected_uplift"].sum() == pytest.approx(0.9)
+
+
+def test_holdout_keeps_a_random_share_of_each_treatments_users_untreated(tmp_path):
+    big = pd.DataFrame({"user_id": [f"u{i}" for i in range(200)], "a": 0.2, "b": 0.1})
+    result, plan, _ = run(tmp_path, big, COSTS, "--budget", "400", "--holdout", "0.25", "--seed", "3")
+    assert result.exit_code == 0, result.output
+    assert (plan["planned_treatment"] == "a").sum() == 200
+    assert (plan["arm"] == "holdout").sum() == 50 and (plan["arm"] == "a").sum() == 150
+    assert set(plan.loc[plan["arm"] == "holdout", "treatment_key"]) == {""}
+    assert plan.loc[plan["arm"] == "holdout", "cost"].sum() == 0
+    assert result.output.splitlines()[0] == "treated 150 of 200 users (a 150); held out 50; cost 300.00 of 400.00"
+
+
+def test_holdout_out_of_range_is_one_clean_line(tmp_path):
+    result, _, _ = run(tmp_path, SCORES, COSTS, "--budget", "10", "--holdout", "1")
+    assert result.exit_code == 1
+    assert result.output.splitlines()[-1] == "Error: --holdout must be at least 0 and below 1, got 1.0"

@@ -1,0 +1,115 @@
+"""A plan for the CRM: allocate a budget over scored users, keep a random holdout, leave out unsafe treatments.
+
+`plan_users` is what every front door calls: it separates a scores table into uplift columns (one per
+catalog treatment key), their calibration standard errors (`se:<key>`) and extra columns such as
+`clv`; drops treatments that failed a guardrail in the experiment the model came from (unless
+allowed); allocates; keeps a random share of each treatment's chosen users untreated as the plan's
+holdout; and forecasts the incremental retained users of the users actually treated, with an interval
+when the scores carry standard errors.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from experiments.plans import HOLDOUT_ARM, holdout_draw
+from uplift.allocation import CONTROL, Allocation, allocate
+from uplift.calibration import plan_interval
+from uplift.errors import UpliftError
+from uplift.plan_inputs import CLV_COLUMN, PlanSpec
+
+SE_PREFIX = "se:"
+UNTREATED_ARM = "untreated"
+PLAN_COLUMNS = ["user_id", "arm", "treatment_key", "planned_treatment", "expected_uplift", "cost"]
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    """Who gets what (`frame`), the allocation behind it, the forecast and why treatments or budget were left."""
+
+    allocation: Allocation = field(repr=False)
+    frame: pd.DataFrame = field(repr=False)
+    predicted: float  # incremental retained users expected from the treated (holdout excluded)
+    ci_low: float  # nan when the scores carry no standard errors
+    ci_high: float
+    held_out: int
+    excluded: dict[str, list[str]] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+    @property
+    def treated(self) -> int:
+        return int((self.frame["treatment_key"] != "").sum())
+
+    def counts(self) -> dict[str, int]:
+        """Users per arm (treatment keys, holdout, untreated)."""
+        return {str(k): int(v) for k, v in self.frame["arm"].value_counts().items()}
+
+    def summary(self) -> dict:
+        a = self.allocation
+        return {"objective": a.objective, "budget": a.budget, "cost": float(self.frame["cost"].sum()),
+                "treated": self.treated, "held_out": self.held_out, "users": len(self.frame),
+                "predicted_incremental_retained": self.predicted, "ci_low": self.ci_low, "ci_high": self.ci_high,
+                "expected_value": a.expected_value, "counts": self.counts(), "excluded": self.excluded,
+                "notes": list(self.notes)}
+
+
+def split_scores(scores: pd.DataFrame, id_col: str, value_column: str | None = None
+                 ) -> tuple[pd.Series, pd.DataFrame, pd.DataFrame | None]:
+    """Ids, uplift columns (one per treatment) and standard-error columns (None when absent) of a scores table."""
+    if id_col not in scores.columns:
+        raise UpliftError(f"scores have no id column '{id_col}'; columns are {', '.join(map(str, scores.columns))}")
+    extra = {id_col, CLV_COLUMN, CONTROL, *([value_column] if value_column else [])}
+    se_cols = [c for c in scores.columns if str(c).startswith(SE_PREFIX)]
+    uplift = scores[[c for c in scores.columns if c not in extra and c not in se_cols]]
+    if uplift.shape[1] == 0:
+        raise UpliftError("the scores hold no uplift column; expected one column per treatment after the id")
+    se = None
+    if se_cols:
+        se = pd.DataFrame({c[len(SE_PREFIX):]: scores[c].to_numpy(float) for c in se_cols}, index=scores.index)
+    return scores[id_col].astype(str), uplift, se
+
+
+def plan_users(
+    scores: pd.DataFrame,
+    spec: PlanSpec,
+    *,
+    id_col: str = "user_id",
+    holdout: float = 0.0,
+    seed: int = 0,
+    exclude: Mapping[str, Iterable[str]] | None = None,
+) -> PlanResult:
+    """Allocate spec's budget over the scored users, keep a holdout, and forecast the plan (see module doc)."""
+    value_column = spec.value_source if spec.value_source not in ("none", "number") else None
+    ids, uplift, se = split_scores(scores, id_col, value_column)
+    excluded = {k: list(v) for k, v in (exclude or {}).items() if k in uplift.columns}
+    kept = [c for c in uplift.columns if c not in excluded]
+    if not kept:
+        raise UpliftError(f"every treatment is left out ({', '.join(excluded)}); allow one with --allow-treatment")
+    costs = {t: c for t, c in spec.costs.items() if t not in excluded}
+    capacity = {t: c for t, c in spec.capacity.items() if t not in excluded}
+    allocation = allocate(uplift[kept], costs, spec.budget, spec.value, capacity)
+    labels = allocation.labels()
+    chosen = labels != CONTROL
+    frame = pd.DataFrame({"user_id": ids.to_numpy(), "planned_treatment": np.where(chosen, labels, None)})
+    held = holdout_draw(frame.rename(columns={"planned_treatment": "treatment_key"}), holdout, seed)
+    frame["arm"] = np.where(held, HOLDOUT_ARM, np.where(chosen, labels, UNTREATED_ARM))
+    treated = chosen & ~held
+    frame["treatment_key"] = np.where(treated, labels, "")
+    frame["expected_uplift"] = np.where(treated, allocation.expected_uplift, 0.0)
+    frame["cost"] = np.where(treated, allocation.cost, 0.0)
+    frame["planned_treatment"] = frame["planned_treatment"].fillna("")
+    rows = np.flatnonzero(treated)
+    if se is not None and all(t in se.columns for t in kept):
+        errors = se[kept].to_numpy(float)[rows, allocation.choice[rows]]
+        predicted, low, high = plan_interval(allocation.expected_uplift[rows], errors, labels[rows])
+    else:
+        predicted, low, high = float(allocation.expected_uplift[rows].sum()), math.nan, math.nan
+    notes = list(allocation.notes)
+    for key, metrics in excluded.items():
+        notes.insert(0, f"{key} left out: it failed guardrail(s) {', '.join(metrics)} in the experiment the model "
+                        f"came from (allow it with --allow-treatment {key})")
+    return PlanResult(allocation, frame[PLAN_COLUMNS], predicted, low, high, int(held.sum()), excluded, tuple(notes))
