@@ -105,7 +105,7 @@ def holdout_draw(plan: pd.DataFrame, fraction: float, seed: int) -> np.ndarray:
     treated = plan["treatment_key"].to_numpy(dtype=object)
     for key in pd.unique(treated[pd.notna(treated)]):
         rows = np.flatnonzero(treated == key)
-        held[rng.permutation(rows)[: int(round(fraction * len(rows)))]] = True
+        held[rng.permutation(rows)[: round(fraction * len(rows))]] = True
     return held
 
 

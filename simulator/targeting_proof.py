@@ -67,7 +67,8 @@ class WorldProof:
 
 
 def prove_world(world: World, *, seed: int = 0, holdout: float = 0.3, n_estimators: int = 100,
-                candidates: tuple[str, ...] = ("s", "t", "x", "dr"), progress: bool = False) -> WorldProof:
+                candidates: tuple[str, ...] = ("s", "t", "x", "dr"), calibration: str = "isotonic",
+                progress: bool = False) -> WorldProof:
     """Fit on a randomized experiment of the world, plan on held-out users, judge every candidate on the truth."""
     data = world.randomize(seed)
     rng = np.random.default_rng(seed + 101)
@@ -80,7 +81,8 @@ def prove_world(world: World, *, seed: int = 0, holdout: float = 0.3, n_estimato
                         population=len(fit_rows))
     fit = fit_targeting(data.iloc[fit_rows], treatment_col="arm", outcome_col="retained", control=CONTROL,
                         spec=fit_spec, id_col="user_id", arm_weights=world.arm_weights, seed=seed,
-                        n_estimators=n_estimators, candidates=candidates, progress=progress)
+                        n_estimators=n_estimators, candidates=candidates, calibration=calibration,  # type: ignore[arg-type]
+                        progress=progress)
     plan_X = data.iloc[plan_rows][fit.features].reset_index(drop=True)
     truth = world.truth.iloc[plan_rows].reset_index(drop=True)[fit.treatments]
     costs = np.array([world.costs[t] for t in fit.treatments])

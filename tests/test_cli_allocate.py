@@ -64,7 +64,7 @@ def test_control_may_be_listed_at_zero_cost_and_as_a_score_column(tmp_path):
 
 def test_plan_that_treats_nobody_says_why(tmp_path):
     negative = SCORES.assign(a=-SCORES["a"].abs() - 0.01, b=-SCORES["b"].abs() - 0.01)
-    result, plan, out = run(tmp_path, negative, COSTS, "--budget", "10")
+    result, _, out = run(tmp_path, negative, COSTS, "--budget", "10")
     assert result.exit_code == 0, result.output
     assert result.output.splitlines() == [
         "treated 0 of 6 users (none); held out 0; cost 0.00 of 10.00",
@@ -74,7 +74,7 @@ def test_plan_that_treats_nobody_says_why(tmp_path):
 
 
 def test_plan_leaving_more_than_a_fifth_of_the_budget_says_why(tmp_path):
-    result, plan, out = run(tmp_path, SCORES, COSTS, "--budget", "100")
+    result, plan, _ = run(tmp_path, SCORES, COSTS, "--budget", "100")
     assert result.exit_code == 0, result.output
     # Every user with positive uplift gets the treatment with the largest: u1 a, u2 b, u4 b, u6 a (cost 14).
     assert plan["cost"].sum() == 14.0

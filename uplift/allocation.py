@@ -105,9 +105,9 @@ def make_problem(
     if not isinstance(uplift, pd.DataFrame) or uplift.shape[1] == 0:
         raise UpliftError("uplift scores must be a table with one column per treatment")
     costs = dict(costs)
-    if CONTROL in costs:
-        if float(costs.pop(CONTROL)) != 0:
-            raise UpliftError(f"'{CONTROL}' is the untreated choice; its cost must be 0, got {costs}")
+    control_cost = float(costs.pop(CONTROL, 0.0))
+    if control_cost != 0:
+        raise UpliftError(f"'{CONTROL}' is the untreated choice; its cost must be 0, got {control_cost:g}")
     if CONTROL in uplift.columns:
         uplift = uplift.drop(columns=CONTROL)
         if uplift.shape[1] == 0:

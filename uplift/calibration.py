@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -49,55 +50,57 @@ def _mean(scores: np.ndarray) -> tuple[float, float, int]:
     return float(scores.mean()), float(scores.std(ddof=1) / math.sqrt(len(scores))), len(scores)
 
 
+Method = Literal["isotonic", "linear"]
+
+
 @dataclass(frozen=True)
 class UpliftCalibration:
-    """Per treatment × decile: mean predicted and observed uplift; per treatment the line, its covariance and the gate."""
+    """Per treatment × decile: predicted and observed uplift, the calibrated value and its SE; a map for averaged models."""
 
     table: pd.DataFrame = field(repr=False)
-    lines: dict = field(default_factory=dict)  # treatment -> (intercept, slope, cov 2x2 as nested lists, gate threshold)
+    scale_maps: dict = field(default_factory=dict)  # treatment -> (averaged-model quantiles, single-model quantiles)
 
     def apply(self, raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Calibrated uplift and its standard error per user (one column per treatment each)."""
         values, errors = {}, {}
-        for treatment, (a, b, cov, gate) in self.lines.items():
+        for treatment, part in self.table.groupby("treatment", sort=False):
             if treatment not in raw.columns:
                 raise UpliftError(f"predictions lack treatment column '{treatment}' that the calibration knows")
             x = raw[treatment].to_numpy(float)
-            value = a + b * x
-            values[treatment] = np.where(x < gate, np.minimum(value, 0.0), value)
-            c = np.asarray(cov)
-            errors[treatment] = np.sqrt(np.maximum(c[0, 0] + 2 * c[0, 1] * x + c[1, 1] * x * x, 0.0))
+            if treatment in self.scale_maps:
+                source, target = self.scale_maps[treatment]
+                x = np.interp(x, source, target)
+            part = part.sort_values("predicted")
+            values[treatment] = np.interp(x, part["predicted"], part["calibrated"])
+            errors[treatment] = np.interp(x, part["predicted"], part["calibrated_se"])
         columns = [c for c in raw.columns if c in values]
         return (pd.DataFrame(values, index=raw.index)[columns], pd.DataFrame(errors, index=raw.index)[columns])
 
     def to_records(self) -> list[dict]:
         return self.table.to_dict(orient="records")
 
-    def for_average(self, single: pd.DataFrame, averaged: pd.DataFrame) -> UpliftCalibration:
-        """The same calibration for an average of K fold models, whose predictions spread less than one model's.
+    def for_average(self, single: pd.DataFrame, averaged: pd.DataFrame, points: int = 201) -> UpliftCalibration:
+        """The same calibration for the mean of K fold models, whose predictions spread less than one model's.
 
-        A line fitted on one model's out-of-fold predictions shrinks them by the share of their variance
-        that is noise; averaging removes part of that noise, so the line's slope is scaled by
-        Var(single)/Var(averaged) and its intercept moved to keep the mean, a correction for errors in
-        the predictor (`single`: out-of-fold predictions; `averaged`: the K-model mean on the same users).
+        The deciles were cut on one model's out-of-fold predictions; an averaged prediction is first
+        moved to the same scale by its rank (quantile mapping on the training users), so a user in the
+        averaged model's top decile gets what the top out-of-fold decile showed.
         """
-        lines = {}
-        for treatment, (a, b, cov, gate) in self.lines.items():
-            v_single, v_avg = float(single[treatment].var()), float(averaged[treatment].var())
-            ratio = v_single / v_avg if v_avg > 0 and b > 0 else 1.0
-            m_single, m_avg = float(single[treatment].mean()), float(averaged[treatment].mean())
-            b2 = b * ratio
-            a2 = a + b * m_single - b2 * m_avg
-            # (a2, b2) = J @ (a, b): the covariance follows the same linear map.
-            jac = np.array([[1.0, m_single - ratio * m_avg], [0.0, ratio]])
-            cov2 = jac @ np.asarray(cov) @ jac.T
-            gate2 = (a + b * gate - a2) / b2 if b2 > 0 and np.isfinite(gate) else gate
-            lines[treatment] = (a2, b2, cov2.tolist(), float(gate2))
-        return UpliftCalibration(self.table, lines)
+        q = np.linspace(0, 1, points)
+        maps = {t: (np.quantile(averaged[t], q), np.quantile(single[t], q)) for t in self.table["treatment"].unique()}
+        return UpliftCalibration(self.table, maps)
 
 
-def _calibrate_one(treatment: str, predicted: np.ndarray, scores: np.ndarray, bins: int) -> tuple[pd.DataFrame, tuple]:
-    """The decile rows and the calibration line of one treatment."""
+def _blocks(observed: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Isotonic (increasing in predicted, i.e. decreasing in decile) fit of decile observations."""
+    from sklearn.isotonic import IsotonicRegression
+
+    rank = np.arange(len(observed))[::-1].astype(float)  # decile 1 (highest predicted) has the highest rank
+    return IsotonicRegression(increasing=True).fit(rank, observed, sample_weight=weights).predict(rank)
+
+
+def _calibrate_one(treatment: str, predicted: np.ndarray, scores: np.ndarray, bins: int, method: Method) -> pd.DataFrame:
+    """The decile rows of one treatment with calibrated values, their SEs and the noise gate."""
     import statsmodels.api as sm
 
     order = np.argsort(-predicted, kind="stable")
@@ -108,46 +111,45 @@ def _calibrate_one(treatment: str, predicted: np.ndarray, scores: np.ndarray, bi
         mine = decile == d
         observed, se, n = _mean(scores[mine])
         rows.append({"treatment": treatment, "decile": d, "predicted": float(predicted[mine].mean()),
-                     "lowest_predicted": float(predicted[mine].min()) if mine.any() else math.nan,
                      "observed": observed, "se": se, "n": n})
     frame = pd.DataFrame(rows)
-    ok = (frame["observed"].notna() & (frame["se"] > 0)).to_numpy()
-    if ok.sum() < 3:
-        raise UpliftError(f"treatment '{treatment}': fewer than 3 deciles have enough users to calibrate on")
-    design = sm.add_constant(frame.loc[ok, "predicted"].to_numpy(), has_constant="add")
-    fitted = sm.WLS(frame.loc[ok, "observed"].to_numpy(), design, weights=1.0 / frame.loc[ok, "se"].to_numpy() ** 2).fit()
-    a, b = (float(v) for v in fitted.params)
-    # Decile means are independent with known SEs: the covariance is (X'WX)^-1, not rescaled by the residuals.
-    cov = np.linalg.inv(design.T @ (design / frame.loc[ok, "se"].to_numpy()[:, None] ** 2))
-    if b < 0:  # predictions that rank backwards carry no information: a flat line at the pooled mean
-        pooled, se, _ = _mean(scores)
-        a, b, cov = pooled, 0.0, np.array([[se * se, 0.0], [0.0, 0.0]])
-    passed = 0
-    for k in range(1, bins + 1):
-        estimate, se, _ = _mean(scores[decile <= k])
-        if se > 0 and estimate / se >= GATE_Z:
-            passed = k
-    gate = float(frame.loc[frame["decile"] == passed, "lowest_predicted"].iloc[0]) if passed else math.inf
-    frame["calibrated"] = a + b * frame["predicted"]
-    frame["gated"] = frame["decile"] > passed
-    return frame, (a, b, cov.tolist(), gate)
+    if not ((frame["observed"].notna()) & (frame["se"] > 0)).all():
+        raise UpliftError(f"treatment '{treatment}': a decile has too few users to calibrate on")
+    se = frame["se"].to_numpy()
+    frame["isotonic"] = _blocks(frame["observed"].to_numpy(), 1.0 / se**2)
+    frame["block"] = (frame["isotonic"].round(12) != frame["isotonic"].round(12).shift()).cumsum()
+    block_stats = {b: _mean(scores[np.isin(decile, part["decile"])]) for b, part in frame.groupby("block")}
+    frame["block_z"] = frame["block"].map(lambda b: block_stats[b][0] / block_stats[b][1])
+    if method == "isotonic":
+        frame["calibrated"] = frame["isotonic"]
+        frame["calibrated_se"] = frame["block"].map(lambda b: block_stats[b][1])
+    else:
+        design = sm.add_constant(frame["predicted"].to_numpy(), has_constant="add")
+        fitted = sm.WLS(frame["observed"].to_numpy(), design, weights=1.0 / se**2).fit()
+        # Decile means are independent with known SEs: the covariance is (X'WX)^-1, not rescaled by residuals.
+        cov = np.linalg.inv(design.T @ (design / se[:, None] ** 2))
+        frame["calibrated"] = design @ fitted.params
+        frame["calibrated_se"] = np.sqrt(np.einsum("ij,jk,ik->i", design, cov, design))
+    # Noise gate: positive uplift only where the decile's isotonic block is significantly positive.
+    frame["gated"] = (frame["block_z"] < GATE_Z) & (frame["calibrated"] > 0)
+    frame["calibrated"] = np.where(frame["gated"], 0.0, frame["calibrated"])
+    return frame.drop(columns="block")
 
 
-def fit_calibration(raw: pd.DataFrame, scores: pd.DataFrame, *, bins: int = 10) -> UpliftCalibration:
+def fit_calibration(raw: pd.DataFrame, scores: pd.DataFrame, *, bins: int = 10,
+                    method: Method = "isotonic") -> UpliftCalibration:
     """Fit the per-decile calibration of out-of-fold predictions against the users' DR scores (same columns)."""
     if len(scores) != len(raw):
         raise UpliftError(f"predictions ({len(raw)}) and DR scores ({len(scores)}) differ in length")
     if len(raw) < 2 * bins:
         raise UpliftError(f"{len(raw)} users are too few to calibrate on {bins} deciles")
-    parts, lines = [], {}
+    parts = []
     for treatment in raw.columns:
         if treatment not in scores.columns:
             raise UpliftError(f"no DR scores for treatment '{treatment}'")
-        frame, line = _calibrate_one(str(treatment), raw[treatment].to_numpy(float), scores[treatment].to_numpy(float),
-                                     bins)
-        parts.append(frame)
-        lines[str(treatment)] = line
-    return UpliftCalibration(pd.concat(parts, ignore_index=True), lines)
+        parts.append(_calibrate_one(str(treatment), raw[treatment].to_numpy(float), scores[treatment].to_numpy(float),
+                                    bins, method))
+    return UpliftCalibration(pd.concat(parts, ignore_index=True))
 
 
 def plan_interval(calibrated: np.ndarray, se: np.ndarray, treatment: np.ndarray, *, alpha: float = 0.05

@@ -18,7 +18,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from uplift.allocation import Allocation, allocate
-from uplift.calibration import UpliftCalibration, dr_scores, fit_calibration, plan_interval
+from uplift.calibration import Method, UpliftCalibration, dr_scores, fit_calibration, plan_interval
 from uplift.errors import UpliftError
 from uplift.evaluation import evaluate_predictions
 from uplift.fitting import feature_columns
@@ -141,6 +141,7 @@ def fit_targeting(
     folds: int = 3,
     seed: int = 0,
     n_estimators: int = 100,
+    calibration: Method = "isotonic",
     progress: bool = True,
 ) -> TargetingFit:
     """Cross-fit each candidate, calibrate, plan and estimate each plan's value; keep the best plan's model."""
@@ -195,8 +196,8 @@ def fit_targeting(
     reports, calibrations, calibrated = [], {}, {}
     scores = dr_scores(arm, y, mu, weights, control, treatments)
     for name, predicted in raw.items():
-        calibration = fit_calibration(predicted, scores)
-        cal, se = calibration.apply(predicted)
+        fitted = fit_calibration(predicted, scores, method=calibration)
+        cal = fitted.apply(predicted)[0]
         plan, policy = plan_for(cal, spec, control)
         terms = policy_terms(arm, y * value, policy, weights, control=control,
                              outcome_predictions=mu.mul(value, axis=0))
@@ -206,15 +207,15 @@ def fit_targeting(
         total = plan.expected_retained if spec.value is None else plan.net_value
         reports.append(CandidateReport(name, interval(name, "dr", terms, 0.05), qini, total,
                                        sum(plan.counts.values()), plan.counts))
-        calibrations[name], calibrated[name] = calibration, cal
+        calibrations[name], calibrated[name] = fitted, cal
     best = max(reports, key=lambda r: r.policy_value.value_per_user)
     models = {}
-    for name in raw:
+    for name, predicted in raw.items():
         members = names if name == ENSEMBLE else [name]
         per_fold = [[fold_models[n][k] for n in members] for k in range(folds)]
         model = TargetingModel(name, per_fold, calibrations[name], columns, treatments, control)
         averaged = sum(model.predict_raw(X)) / folds
-        model.calibration = calibrations[name].for_average(raw[name], averaged)
+        model.calibration = calibrations[name].for_average(predicted, averaged)
         models[name] = model
     return TargetingFit(learner=best.learner, model=models[best.learner], candidates=reports,
                         calibration=models[best.learner].calibration, features=columns, treatments=treatments,

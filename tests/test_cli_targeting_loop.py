@@ -1,0 +1,110 @@
+"""CLI: from a registry experiment to a recorded plan — uplift fit --experiment, score, allocate with a holdout,
+leaving out a treatment that failed its guardrail (issue 11, item 3; issue 15)."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from churn.pipeline import history_features
+from simulator.experiment import true_uplift
+from simulator.shop import generate_shop
+from winback.cli import cli
+
+
+def ok(*args: str) -> str:
+    result = CliRunner().invoke(cli, list(args))
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.fixture(scope="module")
+def loop(tmp_path_factory):
+    """A small shop, its events in the warehouse, a finished experiment whose reco arm fails the unsubscribe guardrail."""
+    tmp = tmp_path_factory.mktemp("loop")
+    db = str(tmp / "registry.db")
+    shop = generate_shop(1500, seed=5)
+    events = tmp / "events.csv"
+    shop.events.to_csv(events, index=False)
+    ok("churn", "load", "--events", str(events), "--db", db)
+    ok("treatment", "add", "coupon_10", "--kind", "coupon", "--unit-cost", "8", "--db", db)
+    ok("treatment", "add", "reco_email", "--kind", "recommendation", "--unit-cost", "0.5", "--db", db)
+    ok("metric", "add", "retained", "--kind", "binary", "--db", db)
+    ok("metric", "add", "unsubscribed", "--kind", "binary", "--lower-is-better", "--db", db)
+    ok("experiment", "create", "wb", "--name", "Win back", "--primary-metric", "retained",
+       "--arm", "control:-:0.34", "--arm", "coupon:coupon_10:0.33", "--arm", "reco:reco_email:0.33",
+       "--guardrail", "unsubscribed", "--db", db)
+    ok("experiment", "start", "wb", "--db", db)
+    users = tmp / "users.csv"
+    shop.users[["user_id"]].to_csv(users, index=False)
+    ok("experiment", "assign", "wb", "--users", str(users), "--db", db)
+    from experiments.exports import assignments_frame
+
+    arms = assignments_frame(db, "wb")
+    truth = true_uplift(shop.users).set_index("user_id")
+    base = 1 - shop.users.set_index("user_id")["p_churn"]
+    rng = np.random.default_rng(0)
+    treatment = arms["treatment_key"].fillna("")
+    effect = np.array([truth.at[u, t] if t else 0.0 for u, t in zip(arms["user_id"], treatment)])
+    retained = (rng.random(len(arms)) < np.clip(base.loc[arms["user_id"]].to_numpy() + effect, 0, 1)).astype(int)
+    unsub = (rng.random(len(arms)) < np.where(treatment == "reco_email", 0.30, 0.01)).astype(int)
+    observed = "2099-01-01T00:00:00Z"
+    outcomes = pd.concat([
+        pd.DataFrame({"experiment_key": "wb", "user_id": arms["user_id"], "metric": "retained", "value": retained,
+                      "period": "post", "observed_at": observed}),
+        pd.DataFrame({"experiment_key": "wb", "user_id": arms["user_id"], "metric": "unsubscribed", "value": unsub,
+                      "period": "post", "observed_at": observed}),
+    ])
+    outcomes.to_csv(tmp / "outcomes.csv", index=False)
+    ok("import", "outcomes", str(tmp / "outcomes.csv"), "--db", db)
+    as_of = pd.Timestamp(arms["assigned_at"].iloc[0]).tz_localize(None).normalize()
+    history_features(shop.events, as_of).reset_index().to_csv(tmp / "features.csv", index=False)
+    return tmp, db
+
+
+def test_fit_from_the_experiment_then_a_recorded_plan_without_the_failed_treatment(loop):
+    tmp, db = loop
+    models = str(tmp / "models")
+    out = ok("uplift", "fit", "--experiment", "wb", "--name", "up", "--learner", "s", "--budget", "3000",
+             "--model-dir", models, "--db", db)
+    assert "model up: learner s" in out and "treatments coupon_10, reco_email" in out
+    ok("uplift", "score", "--model", "up", "--data", str(tmp / "features.csv"), "--id", "user_id",
+       "--out", str(tmp / "scores.csv"), "--db", db)
+    scores = pd.read_csv(tmp / "scores.csv")
+    assert list(scores.columns)[:3] == ["user_id", "coupon_10", "reco_email"]
+    plan_path = tmp / "plan.csv"
+    out = ok("allocate", "--scores", str(tmp / "scores.csv"), "--budget", "3000", "--model", "up",
+             "--holdout", "0.2", "--record", "plan-1", "--out", str(plan_path), "--db", db)
+    assert ("note: reco_email left out: it failed guardrail(s) unsubscribed in the experiment the model came from "
+            "(allow it with --allow-treatment reco_email)") in out
+    plan = pd.read_csv(plan_path, keep_default_na=False, dtype={"user_id": str})
+    assert set(plan["treatment_key"]) <= {"coupon_10", ""}
+    assert "reco_email" not in set(plan["planned_treatment"])
+    assert "recorded plan plan-1 (" in out and "analyse it later with: winback analyze plan-1" in out
+    show = ok("experiment", "show", "plan-1", "--db", db)
+    assert "holdout" in show and "coupon_10" in show
+    from experiments.db import open_registry
+
+    database = open_registry(db)
+    counts = dict(database.execute(
+        "SELECT arm_key, COUNT(*) FROM assignments WHERE experiment_key = 'plan-1' GROUP BY arm_key").fetchall())
+    chosen = plan[plan["planned_treatment"] != ""]
+    assert counts == chosen["arm"].value_counts().to_dict()
+    assert counts["holdout"] == round(0.2 * len(chosen))
+    (source,) = database.execute("SELECT source_experiment FROM plans WHERE key = 'plan-1'").fetchone()
+    assert source == "wb"
+
+
+def test_allow_treatment_brings_back_a_treatment_that_failed_its_guardrail(loop):
+    tmp, db = loop
+    out = ok("allocate", "--scores", str(tmp / "scores.csv"), "--budget", "3000", "--model", "up",
+             "--allow-treatment", "reco_email", "--out", str(tmp / "plan2.csv"), "--db", db)
+    assert "left out" not in out
+
+
+def test_fit_from_an_unknown_experiment_is_one_clean_line(loop):
+    _, db = loop
+    result = CliRunner().invoke(cli, ["uplift", "fit", "--experiment", "nope", "--name", "x", "--db", db])
+    assert result.exit_code == 1
+    assert result.output.splitlines()[-1] == "Error: unknown experiment 'nope'; known: plan-1, wb"

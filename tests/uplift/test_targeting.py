@@ -1,0 +1,101 @@
+"""Calibrated uplift and choice by policy value (issue 15, items 1-2), on small simulated worlds with known effects."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from simulator.worlds import World, interaction_world
+from uplift.allocation import allocate
+from uplift.calibration import dr_scores, fit_calibration, plan_interval
+from uplift.plan_inputs import PlanSpec
+from uplift.targeting import ENSEMBLE, fit_targeting
+
+
+def randomized(n: int, tau: np.ndarray, seed: int, base: float = 0.4) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+    """Arms control/t at 1:1 and 0/1 outcomes; returns arm, y and the exact potential-outcome means."""
+    rng = np.random.default_rng(seed)
+    arm = rng.choice(["control", "t"], n)
+    y = (rng.random(n) < base + np.where(arm == "t", tau, 0.0)).astype(float)
+    mu = pd.DataFrame({"control": np.full(n, base), "t": base + tau})
+    return arm, y, mu
+
+
+@pytest.mark.parametrize("method", ["linear", "isotonic"])
+def test_calibration_undoes_overconfident_predictions(method):
+    # tau ~ 0.4 U(0,1); raw = 3 tau + N(0, 0.2): regression dilution gives E[tau | raw] slope
+    # 3 Var(tau) / (9 Var(tau) + 0.2^2) = 0.04 / 0.16 = 0.25 (Var(tau) = 0.16/12). Each decile's DR mean has an
+    # SE of about 0.022 (n = 4,000), so the slope through the deciles has an SE of about 0.02: tolerance 0.06.
+    rng = np.random.default_rng(1)
+    n = 40_000
+    tau = 0.4 * rng.random(n)
+    raw = pd.DataFrame({"t": 3 * tau + rng.normal(0, 0.2, n)})
+    arm, y, mu = randomized(n, tau, seed=2)
+    calibration = fit_calibration(raw, dr_scores(arm, y, mu, {"control": 1, "t": 1}, "control", ["t"]), method=method)
+    table = calibration.table
+    slope = np.polyfit(table["predicted"], table["calibrated"], 1)[0]
+    assert slope == pytest.approx(0.25, abs=0.06)
+    calibrated, se = calibration.apply(raw)
+    # The calibrated mean is the mean true uplift (0.2) within three standard errors; raw is three times too big.
+    assert calibrated["t"].mean() == pytest.approx(tau.mean(), abs=3 * se["t"].mean())
+    assert raw["t"].mean() == pytest.approx(0.6, abs=0.01)
+
+
+def test_noise_gate_buys_nothing_where_the_data_show_no_effect():
+    rng = np.random.default_rng(3)
+    n = 20_000
+    raw = pd.DataFrame({"t": rng.normal(0.05, 0.03, n)})  # confident noise about a treatment that does nothing
+    arm, y, mu = randomized(n, np.zeros(n), seed=4)
+    calibration = fit_calibration(raw, dr_scores(arm, y, mu, {"control": 1, "t": 1}, "control", ["t"]))
+    calibrated, _ = calibration.apply(raw)
+    assert (calibrated["t"] <= 0).all()
+    assert calibration.table["gated"].all()
+
+
+def test_plan_interval_adds_errors_within_a_treatment_and_in_quadrature_across():
+    total, low, high = plan_interval(np.array([0.1, 0.2, 0.3]), np.array([0.01, 0.01, 0.02]), np.array(["a", "a", "b"]))
+    # a: 0.01 + 0.01 = 0.02, b: 0.02 -> sqrt(0.02^2 + 0.02^2) * 1.959964 = 0.0554365
+    assert total == pytest.approx(0.6)
+    assert high - total == pytest.approx(1.959964 * np.sqrt(0.0008), rel=1e-6)
+    assert total - low == pytest.approx(high - total)
+
+
+def test_every_candidate_has_a_policy_value_and_qini_and_the_best_plan_is_chosen():
+    world = interaction_world(6_000, seed=2)
+    data = world.randomize(2)
+    spec = PlanSpec(world.costs, 1.5 * len(data), dict(world.capacity), population=len(data))
+    fit = fit_targeting(data, treatment_col="arm", outcome_col="retained", control="control", spec=spec,
+                        id_col="user_id", arm_weights=world.arm_weights, candidates=("s", "t"), n_estimators=40,
+                        progress=False)
+    names = [c.learner for c in fit.candidates]
+    assert names == ["s", "t", ENSEMBLE]
+    assert all(np.isfinite(c.policy_value.value_per_user) and np.isfinite(c.mean_qini) for c in fit.candidates)
+    best = max(fit.candidates, key=lambda c: c.policy_value.value_per_user)
+    assert fit.learner == best.learner
+    json.dumps(fit.metrics(), default=float)  # the model store records it as JSON
+    predicted, se = fit.model.predict_with_se(data[fit.features].head(50))
+    assert list(predicted.columns) == list(se.columns) == sorted(world.costs)
+    assert (se.to_numpy() > 0).all()
+
+
+def test_a_treatment_without_effect_is_given_to_nobody():
+    rng = np.random.default_rng(7)
+    n = 12_000
+    x = rng.normal(size=(n, 4))
+    truth = pd.DataFrame({"good": np.where(x[:, 0] > 0, 0.15, 0.0), "useless": np.zeros(n)})
+    features = pd.DataFrame({"user_id": [f"u{i}" for i in range(n)], **{f"x{j}": x[:, j] for j in range(4)}})
+    world = World("test", features, np.full(n, 0.4), truth, {"good": 1.0, "useless": 0.2}, {}, 5.0)
+    data = world.randomize(8)
+    fit_rows, plan_rows = np.arange(n) < 9_000, np.arange(n) >= 9_000
+    spec = PlanSpec(world.costs, 5.0 * fit_rows.sum(), population=int(fit_rows.sum()))
+    fit = fit_targeting(data[fit_rows], treatment_col="arm", outcome_col="retained", control="control", spec=spec,
+                        id_col="user_id", arm_weights=world.arm_weights, candidates=("s", "t"), n_estimators=40,
+                        progress=False)
+    plan = allocate(fit.model.predict(data.loc[plan_rows, fit.features]), world.costs, 5.0 * plan_rows.sum())
+    assert plan.counts["useless"] == 0
+    # Most users that the good treatment helps get it (its effect is 0.15 where x0 > 0).
+    helped = x[plan_rows, 0] > 0
+    given = plan.labels() == "good"
+    assert given[helped].mean() > 0.8 and given[~helped].mean() < 0.3
