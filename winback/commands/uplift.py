@@ -72,6 +72,8 @@ def uplift() -> None:
 @click.option("--exclude", multiple=True, help="With --data: column to leave out of the features (repeatable).")
 @click.option("--arm-weight", multiple=True, help="With --data: known assignment weight ARM=W (repeatable).")
 @click.option("--folds", type=int, default=3, show_default=True, help="Cross-fitting folds.")
+@click.option("--calibration", type=click.Choice(["isotonic", "linear"]), default="isotonic", show_default=True,
+              help="Per-decile calibration of predicted against observed (DR) uplift: monotone steps or a line.")
 @click.option("--trees", type=int, default=100, show_default=True, help="LightGBM trees per base model.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the folds and the learners.")
 @click.option("--events", "events_path", type=click.Path(exists=True, dir_okay=False), default=None,
@@ -82,7 +84,7 @@ def uplift() -> None:
 @db_option
 @clean_errors
 def fit(experiment_key, data, treatment_col, outcome_col, control, id_col, name, learner, costs, budget, population,
-        capacity, value_per_retained, exclude, arm_weight, folds, trees, seed, events_path, warehouse, model_dir,
+        capacity, value_per_retained, exclude, arm_weight, folds, calibration, trees, seed, events_path, warehouse, model_dir,
         db) -> None:
     """Fit calibrated uplift learners by cross-fitting, choose by the value of their plans, store the best."""
     from uplift.plan_inputs import parse_pairs, plan_spec
@@ -131,7 +133,7 @@ def fit(experiment_key, data, treatment_col, outcome_col, control, id_col, name,
     candidates = DEFAULT_CANDIDATES if learner == "auto" else (learner,)
     result = fit_targeting(frame, treatment_col=treatment_col, outcome_col=outcome_col, control=control, spec=spec,
                            id_col=id_col, exclude=exclude, candidates=candidates, ensemble=learner == "auto",
-                           arm_weights=weights, folds=folds, seed=seed, n_estimators=trees)
+                           arm_weights=weights, folds=folds, seed=seed, n_estimators=trees, calibration=calibration)
     unit = "incremental retained users" if spec.value is None else "net value"
     click.echo(f"plan value per user ({unit}, doubly robust, out of fold) and held-out Qini of each candidate:")
     for c in result.candidates:
