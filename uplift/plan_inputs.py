@@ -101,7 +101,7 @@ def resolve_value(raw: str | float | None, scores: pd.DataFrame | None = None) -
         bad = np.flatnonzero(~np.isfinite(values) | (values < 0))
         if len(bad):
             raise UpliftError(f"scores row {int(bad[0]) + 1}, column {column}: value per retained user must be a "
-                              f"non-negative number, got {scores[column].iloc[int(bad[0])]!r}")
+                              f"non-negative number, got {scores[column].iloc[int(bad[0])]!r}") from None
         return values, column
     if not math.isfinite(number) or number < 0:
         raise UpliftError(f"--value-per-retained must be a non-negative number, got {raw}")
