@@ -30,7 +30,7 @@ class WorldProof:
     budget: float
     learner: str
     realized: float  # true incremental retained users of the plan
-    predicted: float
+    predicted: float  # sum of the plan users' calibrated uplift (scores alone, as `allocate` reports it)
     ci_low: float
     ci_high: float
     oracle: float
@@ -48,12 +48,18 @@ class WorldProof:
         return self.realized / self.best_blanket_retained - 1.0
 
     @property
+    def forecast(self) -> tuple[float, float, float]:
+        """The plan's forecast: the chosen candidate's cross-fitted doubly robust value per user × the plan's users."""
+        chosen = next(c for c in self.candidates if c["learner"] == self.learner)
+        return tuple(chosen[k] * self.n_plan for k in ("policy_value", "ci_low", "ci_high"))  # type: ignore[return-value]
+
+    @property
     def forecast_error(self) -> float:
-        return self.predicted / self.realized - 1.0
+        return self.forecast[0] / self.realized - 1.0
 
     @property
     def covered(self) -> bool:
-        return self.ci_low <= self.realized <= self.ci_high
+        return self.forecast[1] <= self.realized <= self.forecast[2]
 
     @property
     def passed(self) -> bool:
@@ -62,7 +68,9 @@ class WorldProof:
                 and self.covered)
 
     def to_dict(self) -> dict:
+        predicted, low, high = self.forecast
         return {**asdict(self), "share_of_oracle": self.share_of_oracle, "gain_over_blanket": self.gain_over_blanket,
+                "forecast": predicted, "forecast_low": low, "forecast_high": high,
                 "forecast_error": self.forecast_error, "covered": self.covered, "passed": self.passed}
 
 

@@ -34,6 +34,7 @@ class PlanResult:
     allocation: Allocation = field(repr=False)
     frame: pd.DataFrame = field(repr=False)
     predicted: float  # incremental retained users expected from the treated (holdout excluded)
+    predicted_value: float  # their expected value (nan when no value per retained user was given)
     ci_low: float  # nan when the scores carry no standard errors
     ci_high: float
     held_out: int
@@ -53,7 +54,7 @@ class PlanResult:
         return {"objective": a.objective, "budget": a.budget, "cost": float(self.frame["cost"].sum()),
                 "treated": self.treated, "held_out": self.held_out, "users": len(self.frame),
                 "predicted_incremental_retained": self.predicted, "ci_low": self.ci_low, "ci_high": self.ci_high,
-                "expected_value": a.expected_value, "counts": self.counts(), "excluded": self.excluded,
+                "expected_value": self.predicted_value, "counts": self.counts(), "excluded": self.excluded,
                 "notes": list(self.notes)}
 
 
@@ -108,8 +109,13 @@ def plan_users(
         predicted, low, high = plan_interval(allocation.expected_uplift[rows], errors, labels[rows])
     else:
         predicted, low, high = float(allocation.expected_uplift[rows].sum()), math.nan, math.nan
+    value = math.nan
+    if allocation.objective == "value":
+        per_user = np.broadcast_to(np.asarray(spec.value, dtype=float), (len(frame),))
+        value = float((allocation.expected_uplift[rows] * per_user[rows]).sum())
     notes = list(allocation.notes)
     for key, metrics in excluded.items():
         notes.insert(0, f"{key} left out: it failed guardrail(s) {', '.join(metrics)} in the experiment the model "
                         f"came from (allow it with --allow-treatment {key})")
-    return PlanResult(allocation, frame[PLAN_COLUMNS], predicted, low, high, int(held.sum()), excluded, tuple(notes))
+    return PlanResult(allocation, frame[PLAN_COLUMNS], predicted, value, low, high, int(held.sum()), excluded,
+                      tuple(notes))

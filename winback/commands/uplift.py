@@ -141,6 +141,10 @@ def fit(experiment_key, data, treatment_col, outcome_col, control, id_col, name,
         click.echo(f"{mark} {c.learner:<9} value {c.policy_value.value_per_user:+.4f} "
                    f"[{c.policy_value.ci_low:+.4f}, {c.policy_value.ci_high:+.4f}]  qini {c.mean_qini:7.4f}  "
                    f"treats {c.treated}")
+    chosen, users = result.chosen.policy_value, spec.population or len(frame)
+    click.echo(f"forecast of the chosen plan over {users:,} users: {chosen.value_per_user * users:,.1f} "
+               f"{'incremental retained users' if spec.value is None else 'net value'} "
+               f"[95% {chosen.ci_low * users:,.1f}, {chosen.ci_high * users:,.1f}]")
     record = save_uplift_model(result, name, data=frame, experiment_key=experiment_key, db=db, model_dir=model_dir)
     click.echo(f"model {record.name}: learner {result.learner}, {len(record.features)} features, treatments "
                f"{', '.join(result.treatments)}; saved to {record.path}")
@@ -232,7 +236,7 @@ def allocate(scores, costs, budget, value_per_retained, capacity, holdout, seed,
                f"{result.held_out}; cost {result.frame['cost'].sum():,.2f} of {budget:,.2f}")
     interval = "" if math.isnan(result.ci_low) else f" [95% {_fmt(result.ci_low)}, {_fmt(result.ci_high)}]"
     click.echo(f"expected incremental retained users {_fmt(result.predicted)}{interval}"
-               + ("" if a.objective == "retained" else f"; value {a.expected_value:,.2f}") + f" -> {out}")
+               + ("" if a.objective == "retained" else f"; value {result.predicted_value:,.2f}") + f" -> {out}")
     for note in result.notes:
         click.echo(f"note: {note}")
     if record_key:
