@@ -99,3 +99,18 @@ def test_a_treatment_without_effect_is_given_to_nobody():
     helped = x[plan_rows, 0] > 0
     given = plan.labels() == "good"
     assert given[helped].mean() > 0.8 and given[~helped].mean() < 0.3
+
+
+def test_moderate_interaction_world_plan_beats_blankets_and_its_forecast_covers_the_truth():
+    # 20,000 users (a fifth of the proof's worlds, docs/uplift.md): fitted on 14,000, planned for 6,000 and
+    # judged on the true effects. At this size the plan does not reach the proof's 0.85 of the oracle (measured
+    # 0.68 on seed 0), but it beats the best blanket treatment by more than 30 % (+71 %) and the cross-fitted
+    # DR forecast's 95 % interval covers what really happens.
+    from simulator.targeting_proof import prove_world
+
+    proof = prove_world(interaction_world(20_000, seed=0), seed=0, candidates=("s", "t"), n_estimators=60)
+    assert proof.gain_over_blanket >= 0.30
+    assert proof.covered
+    assert proof.realized > 0.5 * proof.oracle
+    best = max(proof.candidates, key=lambda c: c["policy_value"])
+    assert proof.learner == best["learner"]
