@@ -3,16 +3,13 @@
 Out-of-fold predictions (cross-fitting) are cut into deciles per treatment; in each decile the
 observed uplift is the mean of the users' doubly robust (AIPW) scores for that treatment against
 control, built from cross-fitted outcome models and the known propensities (`dr_scores`): every
-randomized user counts, and what the features already explain of the outcome is taken out of the
-noise, so a decile's estimate is far tighter than a difference of arm means, and the shared control
-arm's luck does not shift every treatment at once. A weighted least-squares line through the ten (predicted, observed) points (statsmodels WLS,
-weights 1/SE², slope at least 0) maps a prediction to the uplift users with that prediction showed:
-it corrects both the level and the over-confidence of noisy learners, with two parameters per
-treatment, so its own noise stays small. Noise gate: positive calibrated uplift is kept only down to
-the lowest decile whose pooled observed uplift from the top is significantly positive (one-sided
-5 %); below it the calibrated uplift is capped at 0, so no treatment is bought where the held-out
-data show no positive effect. Each user's calibrated uplift has a standard error from the line's
-covariance.
+randomized user counts, what the features already explain of the outcome is taken out of the noise,
+and the shared control arm's luck does not shift every treatment at once. An isotonic regression
+(scikit-learn, weights 1/SE²) makes observed uplift rise with predicted uplift, pooling deciles that
+disagree; `method="linear"` fits a weighted line through the deciles instead (statsmodels WLS). A
+user's calibrated uplift interpolates between decile centres, with the standard error of its block.
+Noise gate: a decile whose isotonic block is not significantly positive (one-sided 5 %) gets at most
+0, so no treatment is bought where the held-out data show no positive effect.
 """
 from __future__ import annotations
 
