@@ -1,5 +1,5 @@
 """Uplift at scale: fit on 1M users × 5 treatments, score 10M users, allocate 10M users × 5 treatments;
-the calibrated, cross-fitted choice by policy value (`uplift.targeting.fit_targeting`) on 200,000 users.
+the calibrated, cross-fitted choice by policy value (`uplift.targeting.fit_targeting`) on 50,000 users.
 
 Synthetic randomized experiment (6 equal arms, 10 features of which one categorical, binary outcome
 with heterogeneous effects). The fit is a T-learner (LightGBM, 50 trees per arm, one thread); the
@@ -58,7 +58,7 @@ def run(scale: float) -> list[dict]:
     elapsed = time.perf_counter() - started
     rows.append({"step": "fit (T-learner)", "users": n_fit, "treatments": 5, "seconds": elapsed,
                  "users_per_second": n_fit / elapsed, "ratio_to_lp": np.nan})
-    n_target = max(int(200_000 * scale), 6_000)
+    n_target = max(int(50_000 * scale), 6_000)
     frame = X.iloc[:n_target].assign(arm=arm[:n_target], y=y[:n_target])
     spec = PlanSpec(COSTS, 1.5 * n_target, population=n_target)
     started = time.perf_counter()

@@ -28,6 +28,7 @@ from uplift.policy_value import PolicyEstimate, arm_outcome_predictions, interva
 
 ENSEMBLE = "ensemble"
 DEFAULT_CANDIDATES: tuple[str, ...] = ("s", "t", "x", "dr")
+SCALE_SAMPLE = 5_000  # users whose predictions map an averaged model onto the out-of-fold scale
 
 
 class TargetingModel:
@@ -209,13 +210,18 @@ def fit_targeting(
                                        sum(plan.counts.values()), plan.counts))
         calibrations[name], calibrated[name] = fitted, cal
     best = max(reports, key=lambda r: r.policy_value.value_per_user)
+    # Each fold model predicts a sample of the users once; the averaged models' scale maps reuse those predictions.
+    sample = np.sort(np.random.default_rng(seed).permutation(len(X))[:SCALE_SAMPLE])
+    fold_predictions = {(n, k): fold_models[n][k].predict(X.iloc[sample])[treatments].to_numpy()
+                        for n in names for k in range(folds)}
     models = {}
     for name, predicted in raw.items():
         members = names if name == ENSEMBLE else [name]
         per_fold = [[fold_models[n][k] for n in members] for k in range(folds)]
+        averaged = sum(fold_predictions[(n, k)] for n in members for k in range(folds)) / (len(members) * folds)
         model = TargetingModel(name, per_fold, calibrations[name], columns, treatments, control)
-        averaged = sum(model.predict_raw(X)) / folds
-        model.calibration = calibrations[name].for_average(predicted, averaged)
+        model.calibration = calibrations[name].for_average(
+            predicted.iloc[sample], pd.DataFrame(averaged, columns=treatments))
         models[name] = model
     return TargetingFit(learner=best.learner, model=models[best.learner], candidates=reports,
                         calibration=models[best.learner].calibration, features=columns, treatments=treatments,
