@@ -167,3 +167,51 @@ def record_plan(
               actor)
     return PlanRecord(key, source_experiment, model, objective, budget, holdout, seed,
                       {str(k): int(v) for k, v in counts.items()}, summary or {})
+
+
+@dataclass(frozen=True)
+class PlanEffect:
+    """One planned treatment: its treated users against the users held out from the same treatment."""
+
+    treatment_key: str
+    metric: str
+    n_treated: int
+    n_holdout: int
+    mean_treated: float
+    mean_holdout: float
+    effect: float  # absolute difference, treated minus held out
+    ci_low: float
+    ci_high: float
+    p_value: float
+    expected_uplift: float  # what the plan predicted per treated user (mean calibrated uplift)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def plan_effects(db: RegistryLike, key: str, metric: str | None = None) -> list[PlanEffect]:
+    """Per planned treatment, the measured effect against its own holdout (sufficient statistics by SQL GROUP BY)."""
+    from stats import Moments, compare
+
+    database = open_registry(db)
+    found = database.execute("SELECT primary_metric FROM experiments e JOIN plans p ON p.key = e.key WHERE e.key = ?",
+                             (key,)).fetchone()
+    if found is None:
+        raise ExperimentError(f"no recorded plan '{key}'")
+    metric = metric or found[0]
+    rows = database.execute(
+        "SELECT u.treatment_key, u.arm_key = ? AS held, COUNT(*), SUM(COALESCE(o.value, 0)), "
+        "SUM(COALESCE(o.value, 0) * COALESCE(o.value, 0)), AVG(u.expected_uplift) FROM plan_users u "
+        "LEFT JOIN outcomes o ON o.experiment_key = u.plan_key AND o.user_id = u.user_id AND o.metric = ? "
+        "AND o.period = 'post' WHERE u.plan_key = ? GROUP BY u.treatment_key, held ORDER BY u.treatment_key",
+        (HOLDOUT_ARM, metric, key)).fetchall()
+    cells = {(t, bool(h)): (n, s, ss, e) for t, h, n, s, ss, e in rows}
+    out = []
+    for treatment in sorted({t for t, _ in cells}):
+        if (treatment, True) not in cells or (treatment, False) not in cells:
+            continue
+        (n_h, s_h, ss_h, _), (n_t, s_t, ss_t, e_t) = cells[(treatment, True)], cells[(treatment, False)]
+        c = compare(Moments(n_h, s_h, ss_h), Moments(n_t, s_t, ss_t), relative=False)
+        out.append(PlanEffect(treatment, metric, n_t, n_h, c.mean_treatment, c.mean_control, c.effect, c.ci_low,
+                              c.ci_high, c.p_value, float(e_t)))
+    return out

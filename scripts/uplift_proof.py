@@ -35,7 +35,7 @@ def tables(results: list[dict]) -> str:
         passed = (r["share_of_oracle"] >= 0.85 and r["gain_over_blanket"] >= 0.30 and abs(error) <= 0.15 and covered)
         lines.append(
             f"| {r['world']} | {r['seed']} | {n:,} | {r['budget']:,.0f} | {r['learner']} | "
-            f"{r['realized']:,.0f} | {r['oracle']:,.0f} | {r['share_of_oracle']:.1%} | "
+            f"{r['realized']:,.0f} | {r['oracle']:,.0f} | {r['share_of_oracle']:.2%} | "
             f"{r['best_blanket']} {r['best_blanket_retained']:,.0f} | {r['gain_over_blanket']:+.0%} | "
             f"{forecast:,.0f} [{low:,.0f}, {high:,.0f}] | {error:+.1%} | {'yes' if covered else 'no'} | "
             f"{r['predicted']:,.0f} [{r['ci_low']:,.0f}, {r['ci_high']:,.0f}] | {'yes' if passed else 'no'} |")

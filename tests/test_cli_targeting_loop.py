@@ -108,3 +108,27 @@ def test_fit_from_an_unknown_experiment_is_one_clean_line(loop):
     result = CliRunner().invoke(cli, ["uplift", "fit", "--experiment", "nope", "--name", "x", "--db", db])
     assert result.exit_code == 1
     assert result.output.splitlines()[-1] == "Error: unknown experiment 'nope'; known: plan-1, wb"
+
+
+def test_plan_effect_per_treatment_against_its_own_holdout(loop):
+    """Outcomes imported for a recorded plan are read per planned treatment against that treatment's held-out users."""
+    from experiments.plans import plan_effects
+
+    tmp, db = loop
+    plan = pd.read_csv(tmp / "plan.csv", keep_default_na=False, dtype={"user_id": str})
+    chosen = plan[plan["planned_treatment"] != ""]
+    # Treated users retained with probability 0.6, held-out users with 0.3.
+    rng = np.random.default_rng(1)
+    value = np.where(chosen["arm"] == "holdout", rng.random(len(chosen)) < 0.3, rng.random(len(chosen)) < 0.6)
+    pd.DataFrame({"experiment_key": "plan-1", "user_id": chosen["user_id"], "metric": "retained",
+                  "value": value.astype(int), "period": "post", "observed_at": "2099-01-01T00:00:00Z"}
+                 ).to_csv(tmp / "plan_outcomes.csv", index=False)
+    ok("import", "outcomes", str(tmp / "plan_outcomes.csv"), "--db", db)
+    (effect,) = plan_effects(db, "plan-1")
+    treated = value[(chosen["arm"] != "holdout").to_numpy()]
+    held = value[(chosen["arm"] == "holdout").to_numpy()]
+    assert effect.treatment_key == "coupon_10"
+    assert (effect.n_treated, effect.n_holdout) == (len(treated), len(held))
+    # The effect is the plain difference of the two groups' means (computed here from the rows).
+    assert effect.effect == pytest.approx(treated.mean() - held.mean())
+    assert effect.ci_low < effect.effect < effect.ci_high
