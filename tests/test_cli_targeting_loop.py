@@ -49,7 +49,7 @@ def loop(tmp_path_factory):
     effect = np.array([truth.at[u, t] if t else 0.0 for u, t in zip(arms["user_id"], treatment)])
     retained = (rng.random(len(arms)) < np.clip(base.loc[arms["user_id"]].to_numpy() + effect, 0, 1)).astype(int)
     unsub = (rng.random(len(arms)) < np.where(treatment == "reco_email", 0.30, 0.01)).astype(int)
-    observed = "2099-01-01T00:00:00Z"
+    observed = pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%dT%H:%M:%S.%fZ")  # after assignment, not in the future
     outcomes = pd.concat([
         pd.DataFrame({"experiment_key": "wb", "user_id": arms["user_id"], "metric": "retained", "value": retained,
                       "period": "post", "observed_at": observed}),
@@ -123,7 +123,8 @@ def test_plan_effect_per_treatment_against_its_own_holdout(loop):
     rng = np.random.default_rng(1)
     value = np.where(chosen["arm"] == "holdout", rng.random(len(chosen)) < 0.3, rng.random(len(chosen)) < 0.6)
     pd.DataFrame({"experiment_key": "plan-2", "user_id": chosen["user_id"], "metric": "retained",
-                  "value": value.astype(int), "period": "post", "observed_at": "2099-01-01T00:00:00Z"}
+                  "value": value.astype(int), "period": "post",
+                  "observed_at": pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%dT%H:%M:%S.%fZ")}
                  ).to_csv(tmp / "plan_outcomes.csv", index=False)
     ok("import", "outcomes", str(tmp / "plan_outcomes.csv"), "--db", db)
     (effect,) = plan_effects(db, "plan-2")

@@ -1,8 +1,8 @@
 """Reading and checking the files the uplift commands take (experiment data, users to score, scores, costs).
 
 Cells are read as text (experiments/table_files.py) and typed here, so that every problem is one error naming
-the file, the data row and the column: a column is numeric when all its values are numbers, text when none
-are, and an error when it mixes both; numbers must be finite and at most 1e15 in size (larger ones overflow
+the file, the data row and the column: a column is numeric when all its non-empty values are numbers (an
+empty cell is a missing value), text when none are, and an error when it mixes both; numbers must be finite and at most 1e15 in size (larger ones overflow
 the sums the learners and the allocator take); ids follow the registry's identity rule. The checks run before
 any fitting, so a bad file costs nothing.
 """
@@ -37,14 +37,18 @@ def _fail(source: str, mask: np.ndarray, column: str, values: pd.Series, problem
 
 
 def typed_column(values: pd.Series, source: str, column: str) -> pd.Series:
-    """Numbers when every value is one (finite, at most 1e15 in size), text when none is, else an error."""
+    """Numbers when every non-empty value is one (finite, at most 1e15 in size; empty = missing), text when none is."""
     text = values.fillna("").astype(str).str.strip()
     numbers = pd.to_numeric(text.where(text.ne(""), None), errors="coerce")
     parsed = numbers.notna().to_numpy()
     literal_nan = text.str.lower().isin(["nan", "inf", "-inf", "+inf", "infinity", "-infinity"]).to_numpy()
     if not parsed.any() and not literal_nan.any():
+        if text.eq("").all():  # nothing but missing values: a numeric column with no value yet
+            return pd.Series(np.nan, index=values.index, dtype=float)
         return values.fillna("").astype(str)
-    _fail(source, ~parsed & ~literal_nan, column, text, "'{value}' is not a number (the column's other values are)")
+    # An empty cell in a numeric column is a missing value (a feature LightGBM handles, e.g. no order yet).
+    _fail(source, ~parsed & ~literal_nan & text.ne("").to_numpy(), column, text,
+          "'{value}' is not a number (the column's other values are)")
     _fail(source, literal_nan | ~np.isfinite(numbers.fillna(0).to_numpy()), column, text,
           "'{value}' is not a finite number")
     _fail(source, np.abs(numbers.to_numpy()) > MAX_ABS_NUMBER, column, text,
