@@ -44,6 +44,41 @@ def test_shell_blocks_run_as_one_story(path, tmp_path):
     result = subprocess.run(["bash", "-c", script], cwd=tmp_path, env=story_env(tmp_path), capture_output=True,
                             text=True, timeout=1200)
     assert result.returncode == 0, f"{path.name} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    if path.name == "README.md":
+        check_the_loop(tmp_path, result.stdout)
+
+
+def check_the_loop(folder: Path, output: str) -> None:
+    """The README's story is the end-to-end test of the loop through the CLI: check what each step left behind."""
+    import json
+    import sqlite3
+
+    import pandas as pd
+
+    db = sqlite3.connect(folder / "registry.db")
+    cohort = db.execute("SELECT COUNT(DISTINCT user_id) FROM cohorts WHERE cohort_key = 'at-risk'").fetchone()[0]
+    churn = pd.read_csv(folder / "churn-scores.csv", dtype={"user_id": str})
+    assert {"user_id", "risk", "clv", "stage", "tier", "reason"} <= set(churn.columns) and len(churn) > cohort > 0
+    send = pd.read_csv(folder / "send" / "wb-q4.csv", dtype=str)
+    assert list(send.columns) == ["user_id", "arm", "treatment_key", "assigned_at"] and len(send) == cohort
+    assert set(send["arm"]) == {"control", "coupon", "reco"}
+    imported = db.execute("SELECT kind, inserted FROM import_batches ORDER BY id").fetchall()
+    assert [kind for kind, _ in imported] == ["deliveries", "outcomes"] and all(n > 0 for _, n in imported)
+    rows = pd.read_csv(folder / "out" / "wb-q4.csv")
+    assert len(rows) == 6 and set(rows["metric"]) == {"retained", "unsubscribed", "revenue"}
+    report = json.loads((folder / "out" / "wb-q4.json").read_text())
+    assert len(report) == 6 and all(isinstance(row["effect"], float) for row in report)
+    assert (folder / "out" / "wb-q4.png").stat().st_size > 10_000
+    assert "Health checks:" in output and "[FAIL]" not in output
+    assert db.execute("SELECT status FROM experiments WHERE key = 'wb-q4'").fetchone() == ("concluded",)
+    assert db.execute("SELECT winner_arm, decided_by FROM decisions").fetchall() == [("reco", "ana")]
+    plan = pd.read_csv(folder / "plan.csv", dtype={"user_id": str})
+    assert {"user_id", "arm", "treatment_key"} <= set(plan.columns)
+    assert set(plan["treatment_key"].dropna()) <= {"coupon_10", "reco_email"}
+    chosen = plan[plan["arm"] != "untreated"] if "untreated" in set(plan["arm"]) else plan
+    held_out = (chosen["arm"] == "holdout").mean()
+    assert 0.05 < held_out < 0.15, held_out  # --holdout 0.1 of the chosen users
+    assert db.execute("SELECT status FROM experiments WHERE key = 'plan-q4'").fetchone() == ("running",)
 
 
 @pytest.mark.slow
