@@ -14,7 +14,7 @@ import sqlite_utils
 
 from experiments.choices import Status
 from experiments.definitions import list_experiments
-from experiments.summaries import _days
+from experiments.summaries import _days, latest_decisions
 
 
 @dataclass(frozen=True)
@@ -56,9 +56,7 @@ def experiment_listing(database: sqlite_utils.Database, status: Status | None = 
         "SELECT experiment_key, id, created_at, json_extract(report, '$.arms'), json_extract(report, '$.results'), "
         "health FROM analysis_snapshots s WHERE id = (SELECT MAX(id) FROM analysis_snapshots "
         "WHERE experiment_key = s.experiment_key)")}
-    decisions = {key: (winner, by) for key, winner, by in database.execute(
-        "SELECT experiment_key, winner_arm, decided_by FROM decisions d WHERE id = "
-        "(SELECT MAX(id) FROM decisions WHERE experiment_key = d.experiment_key)")}
+    decisions = latest_decisions(database)
     rows = []
     for e in experiments:
         snapshot_id, snapshot_at, arms, results, health = latest.get(e.key, (None, None, None, None, None))

@@ -42,6 +42,13 @@ def _days(start: str | None, end: str | None) -> float | None:
     return round((finish - begin).total_seconds() / 86400, 1)
 
 
+def latest_decisions(database) -> dict[str, tuple[str, str]]:
+    """Each decided experiment's newest decision: key -> (winner arm, decided by)."""
+    return {key: (winner, by) for key, winner, by in database.execute(
+        "SELECT experiment_key, winner_arm, decided_by FROM decisions d WHERE id = "
+        "(SELECT MAX(id) FROM decisions WHERE experiment_key = d.experiment_key)")}
+
+
 def experiment_summaries(db: RegistryLike, status: Status | None = None) -> list[ExperimentSummary]:
     """Every experiment (or those in one status), newest first, in a fixed number of GROUP BY queries."""
     database = open_registry(db)
@@ -51,9 +58,7 @@ def experiment_summaries(db: RegistryLike, status: Status | None = None) -> list
         counts.setdefault(key, {})[arm] = n
     deliveries = dict(database.execute("SELECT experiment_key, COUNT(*) FROM deliveries GROUP BY 1").fetchall())
     outcomes = dict(database.execute("SELECT experiment_key, COUNT(*) FROM outcomes GROUP BY 1").fetchall())
-    decisions = {key: (winner, by) for key, winner, by in database.execute(
-        "SELECT experiment_key, winner_arm, decided_by FROM decisions d WHERE id = "
-        "(SELECT MAX(id) FROM decisions WHERE experiment_key = d.experiment_key)")}
+    decisions = latest_decisions(database)
     out = []
     for e in experiments:
         by_arm = {arm.key: counts.get(e.key, {}).get(arm.key, 0) for arm in e.arms}
