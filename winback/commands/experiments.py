@@ -304,14 +304,9 @@ def experiment_assignments(key: str, out: str, arm: str | None, db: str | None) 
 
     frame = assignments_frame(db, key, arm)
     path = write_table(frame, out)
-    counts = frame["arm"].value_counts().reindex(pd_unique(frame["arm"])).to_dict() if len(frame) else {}
+    counts = frame["arm"].value_counts().sort_index().to_dict() if len(frame) else {}
     click.echo(f"{len(frame):,} assignments written to {path}"
                + (" (" + ", ".join(f"{a} {n:,}" for a, n in counts.items()) + ")" if counts else ""))
-
-
-def pd_unique(values) -> list:
-    """Values in first-seen order."""
-    return list(dict.fromkeys(values))
 
 
 @experiment.command("audit")
