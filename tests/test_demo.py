@@ -46,3 +46,31 @@ def test_demo_builds_a_registry_with_a_finished_experiment(tmp_path):
     assert {m.kind for m in list_model_records(db)} == {"churn", "uplift"}
     assert 0 < summary["plan_cost"] <= summary["budget"]
     assert summary["oracle_retained_true"] > 0
+
+    # The uplift stage goes through fit_targeting: every candidate's out-of-fold plan value and Qini are reported,
+    # the chosen one has the highest plan value, and the stored model records that choice.
+    candidates = {c["learner"]: c for c in summary["uplift_candidates"]}
+    assert set(candidates) == {"s", "t", "x", "dr", "ensemble"}
+    best = max(candidates.values(), key=lambda c: c["policy_value"]["value_per_user"])
+    assert summary["uplift_learner"] == best["learner"]
+    assert all(c["policy_value"]["estimator"] == "dr" and "mean_qini" in c for c in candidates.values())
+    uplift_model = next(m for m in list_model_records(db) if m.kind == "uplift")
+    assert uplift_model.learner == summary["uplift_learner"]
+    assert uplift_model.metrics["chosen_by"] == "doubly robust policy value"
+    # The calibrated forecast of the plan comes with an interval; the plan is still scored on the true effects.
+    assert summary["plan_forecast_low"] <= summary["plan_forecast"] <= summary["plan_forecast_high"]
+    assert summary["plan_retained_true"] > 0 and 0 < summary["share_of_oracle"] <= 1.0 + 1e-9
+
+
+def test_demo_prints_the_choice_the_forecast_and_the_truth(tmp_path):
+    result = CliRunner().invoke(
+        cli, ["demo", "--db", str(tmp_path / "r.db"), "--users", "2000", "--workdir", str(tmp_path / "work")],
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "chosen by its plan's value per user" in out
+    for learner in ("s", "t", "x", "dr", "ensemble"):
+        assert f" {learner:<9} value " in out
+    assert "forecast" in out and "[95%" in out and "realized" in out
+    assert "on the true effects" in out and "oracle" in out

@@ -2,8 +2,9 @@
 
 generate the shop → load its events into the warehouse → train the churn model and flag the at-risk
 cohort → run the 'demo-winback' experiment on that cohort (assign, deliver, observe, stop) → analyse it
-and record the winner → fit uplift models on the experiment, allocate a budget and prove the gain on
-held-out randomized users, next to the oracle allocation that knows the true effects.
+and record the winner → fit calibrated uplift on the experiment (`uplift.targeting.fit_targeting`: the
+candidate whose plan has the highest out-of-fold doubly robust value), allocate a budget, forecast it, and
+score the plan on the true effects next to the oracle allocation and the best blanket treatment.
 """
 from __future__ import annotations
 
@@ -65,8 +66,12 @@ class DemoSummary:
     winner: str
     winner_rationale: str
     uplift_learner: str
+    uplift_candidates: list[dict]  # every candidate's plan value per user (doubly robust, out of fold) and Qini
     budget: float
     plan_cost: float
+    plan_forecast: float  # incremental retained users the calibrated uplift predicts for the plan
+    plan_forecast_low: float
+    plan_forecast_high: float
     plan_retained_true: float
     oracle_retained_true: float
     best_blanket: str
@@ -153,13 +158,20 @@ def run_demo(
         t = truth[policy]
         lines.append(f"  {policy:<22} {t['incremental_retained']:>9,.1f} incremental retained users, "
                      f"net value {t['incremental_value'] - t['cost']:>11,.0f}, cost {t['cost']:>10,.0f}")
+    f, realized = run.forecast, truth["targeted"]["incremental_retained"]
+    covered = "inside" if f.ci_low <= realized <= f.ci_high else "outside"
+    lines.append(f"  plan share of the oracle {realized / truth['oracle']['incremental_retained']:.1%}; forecast "
+                 f"{f.predicted:,.1f} [95% {f.ci_low:,.1f}, {f.ci_high:,.1f}] against {realized:,.1f} realized "
+                 f"({f.predicted / realized - 1:+.1%}, {covered} the interval)")
     stages.update()
     stages.close()
     return DemoSummary(
         db=str(db), users=len(shop.users), events=len(shop.events), event_types=int(shop.events["event_type"].nunique()),
         churn_validation_auc=auc, flagged=flagged.n_flagged, assignment=assignment, winner=winner,
-        winner_rationale=rationale, uplift_learner=run.fit.learner, budget=budget,
-        plan_cost=float(run.allocation.total_cost),
+        winner_rationale=rationale, uplift_learner=run.fit.learner,
+        uplift_candidates=[c.to_dict() for c in run.fit.candidates], budget=budget,
+        plan_cost=float(run.allocation.total_cost), plan_forecast=run.forecast.predicted,
+        plan_forecast_low=run.forecast.ci_low, plan_forecast_high=run.forecast.ci_high,
         plan_retained_true=truth["targeted"]["incremental_retained"],
         oracle_retained_true=truth["oracle"]["incremental_retained"], best_blanket=blanket.removeprefix("blanket "),
         best_blanket_retained_true=truth[blanket]["incremental_retained"],
@@ -205,7 +217,7 @@ def _value_per_retained(users: pd.DataFrame, user_ids: pd.Series) -> float:
 
 
 def _run_uplift(db: Path, shop, warehouse, outcomes: pd.DataFrame, as_of: pd.Timestamp, workdir: Path, seed: int):
-    """Fit uplift on churn features of the experiment's users, allocate the budget, score it on the true effects."""
+    """Fit calibrated uplift on churn features of the experiment's users, allocate the budget, score it on the truth."""
     assignments = arm_of_users(EXPERIMENT_KEY, db).set_index("user_id")
     retained = outcomes[outcomes["metric"] == "retained"].set_index("user_id")["value"]
     features = history_features(warehouse, as_of).reindex(assignments.index)

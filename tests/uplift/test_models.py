@@ -162,10 +162,16 @@ def test_fit_and_allocate_one_call_for_pipelines(tmp_path):
     run = fit_and_allocate(frame, treatment_col="arm", outcome_col="y", control="control", id_col="user_id",
                            costs={"a": 4.0, "b": 1.0}, budget=3000.0, value_per_retained="margin",
                            capacity={"a": 800}, learner="t", name="pipe", db=str(tmp_path / "r.db"),
-                           model_dir=str(tmp_path / "m"), progress=False)
+                           model_dir=str(tmp_path / "m"), n_estimators=50, progress=False)
     assert run.record is not None and run.record.name == "pipe" and "margin" not in run.fit.features
+    # The choice goes through fit_targeting: chosen by plan value, every candidate reported and stored.
+    assert run.fit.learner == "t" and [c.learner for c in run.fit.candidates] == ["t"]
+    assert run.record.metrics["chosen_by"] == "doubly robust policy value"
     assert list(run.plan.columns) == ["user_id", "treatment", "expected_uplift", "cost"] and len(run.plan) == 4000
     assert run.plan["cost"].sum() <= 3000 and (run.plan["treatment"] == "a").sum() <= 800
-    assert [e.estimator for e in run.proof] == ["ipw", "dr"]
+    assert [e.estimator for e in run.proof] == ["dr"] and run.proof[0] == run.fit.chosen.policy_value
+    # The forecast is the plan's calibrated uplift summed over its treated users, with an interval around it.
+    assert run.forecast.predicted == pytest.approx(run.allocation.expected_retained)
+    assert run.forecast.ci_low <= run.forecast.predicted <= run.forecast.ci_high
     assert {b.policy for b in run.blankets} == {"blanket a", "blanket b"}
-    assert run.summary_lines()[0].startswith("uplift learner t")
+    assert run.summary_lines()[0].startswith("uplift learner t, chosen by its plan's value")
