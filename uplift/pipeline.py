@@ -47,10 +47,11 @@ class UpliftRun:
         a, f = self.allocation, self.forecast
         lines.append(f"allocation: {sum(a.counts.values()):,} users treated ("
                      + ", ".join(f"{k} {v:,}" for k, v in a.counts.items()) + f"), cost {a.total_cost:,.2f} of "
-                     f"{a.budget:,.2f}; forecast {f.predicted:,.1f} incremental retained users "
-                     f"[95% {f.ci_low:,.1f}, {f.ci_high:,.1f}] (calibrated uplift)")
+                     f"{a.budget:,.2f}")
+        lines.append(f"forecast: {f.predicted:,.1f} incremental retained users [95% {f.ci_low:,.1f}, "
+                     f"{f.ci_high:,.1f}] (the plan's calibrated uplift); measured effect of each blanket treatment:")
         for e in self.blankets:
-            lines.append(f"  measured {e.policy:<20} {e.value_per_user:+.4f} per user [{e.ci_low:+.4f}, {e.ci_high:+.4f}]")
+            lines.append(f"  {e.policy:<22} {e.value_per_user:+.4f} per user [{e.ci_low:+.4f}, {e.ci_high:+.4f}]")
         return lines
 
     def to_dict(self) -> dict:
