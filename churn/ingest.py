@@ -18,6 +18,7 @@ from churn.events import EVENT_TYPES, RATING_EVENT, REQUIRED_COLUMNS
 from warehouse.duckdb_engine import read_raw
 from warehouse.engine import Warehouse, open_warehouse
 from warehouse.errors import DataError
+from warehouse.event_files import EventRules, load_plain_file
 from warehouse.events_table import EVENT_COLUMNS, TEXT_COLUMNS, LoadResult, write_events
 from warehouse.events_table import TS_TEXT_FORMAT as TS_FORMAT
 
@@ -97,7 +98,7 @@ def _typed_events(raw: pd.DataFrame, source: str) -> pd.DataFrame:
     ts = _timestamps(raw["ts"])
     _first_bad(source, "ts", ts.isna(), raw["ts"],
                "{value!r} is not a timestamp; use ISO 8601 such as 2026-06-30 or 2026-06-30T14:05:00")
-    latest = pd.Timestamp.now(tz="UTC").tz_localize(None) + pd.Timedelta(days=1)
+    latest = _latest_event()
     _first_bad(source, "ts", (ts < EARLIEST_EVENT) | (ts > latest), raw["ts"],
                f"{{value!r}} is outside the plausible range {EARLIEST_EVENT.date()} .. {latest.date()} "
                "(a wrong date format or a placeholder date?)")
@@ -128,6 +129,17 @@ def _typed_events(raw: pd.DataFrame, source: str) -> pd.DataFrame:
         else:
             clean[column] = pd.Series([None] * len(clean), index=clean.index, dtype="object")
     return clean[list(EVENT_COLUMNS)]
+
+
+def _latest_event() -> pd.Timestamp:
+    """Tomorrow (UTC, naive): a later event time is a wrong format or a placeholder."""
+    return pd.Timestamp.now(tz="UTC").tz_localize(None) + pd.Timedelta(days=1)
+
+
+def _rules() -> EventRules:
+    """The rules above for the SQL fast path (warehouse/event_files.py)."""
+    return EventRules(EVENT_TYPES, RATING_EVENT, EARLIEST_EVENT.to_pydatetime(), _latest_event().to_pydatetime(),
+                      MAX_AMOUNT)
 
 
 def _timestamps(values: pd.Series) -> pd.Series:
@@ -171,8 +183,14 @@ def load_events(
         clean = _typed_events(source, name or "events frame")
         label = name or "events frame"
     else:
-        clean = _read_typed(source)
-        label = name or str(source)
+        path, label = Path(source), name or str(source)
+        if path.exists():
+            _check_csv_header(path)
+            wh = open_warehouse(warehouse, db)
+            done = load_plain_file(wh, path, _rules(), source=label, mode=mode)
+            if done is not None:
+                return done
+        clean = _read_typed(source)  # anything not in plain form: validated row by row, errors name the cell
     wh = open_warehouse(warehouse, db)
     starts = range(0, len(clean), batch_rows)
     batches = (clean.iloc[i: i + batch_rows] for i in tqdm(starts, desc="load events", unit="batch", disable=None))

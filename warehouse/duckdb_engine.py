@@ -100,12 +100,7 @@ def read_raw(path: Path) -> pd.DataFrame:
     """
     import duckdb
 
-    name = path.name.lower()
-    quoted = str(path).replace("'", "''")
-    if name.endswith((".parquet", ".pq")):
-        sql = f"SELECT * FROM read_parquet('{quoted}')"
-    else:
-        sql = f"SELECT * FROM read_csv('{quoted}', all_varchar = true, header = true, delim = ',', quote = '\"')"
+    sql = f"SELECT * FROM {reader_sql(path)}"
     conn = duckdb.connect()
     try:
         return conn.execute(sql).df()
@@ -114,3 +109,11 @@ def read_raw(path: Path) -> pd.DataFrame:
         raise DataError(str(path), None, None, f"cannot be read as CSV or Parquet ({reason})") from error
     finally:
         conn.close()
+
+
+def reader_sql(path: Path) -> str:
+    """The DuckDB table function reading an events file: Parquet typed, CSV with every cell as text."""
+    quoted = str(path).replace("'", "''")
+    if path.name.lower().endswith((".parquet", ".pq")):
+        return f"read_parquet('{quoted}')"
+    return f"read_csv('{quoted}', all_varchar = true, header = true, delim = ',', quote = '\"')"

@@ -6,7 +6,7 @@ on the way in) and never stores an empty load over existing events.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Literal
@@ -64,6 +64,33 @@ def write_events(
     table); 'append' adds it unless a source of that name and fingerprint is already there. A load
     without a single row is refused and changes nothing.
     """
+    def insert(conn) -> int:
+        written = 0
+        for batch in batches:
+            frame = batch.reindex(columns=list(EVENT_COLUMNS))
+            conn.register("_winback_batch", frame)
+            try:
+                conn.execute(INSERT_SQL)
+            finally:
+                conn.unregister("_winback_batch")
+            written += len(batch)
+        return written
+
+    return _write(warehouse, insert, source=source, fingerprint=fingerprint, mode=mode)
+
+
+def write_events_sql(
+    warehouse: DuckDBWarehouse, select_sql: str, *, source: str, fingerprint: str, mode: WriteMode = "replace",
+) -> LoadResult:
+    """Store the rows of a query over clean events (the columns of EVENT_COLUMNS, in order) by INSERT ... SELECT."""
+    def insert(conn) -> int:
+        return int(conn.execute(f"INSERT INTO events {select_sql}").fetchone()[0])
+
+    return _write(warehouse, insert, source=source, fingerprint=fingerprint, mode=mode)
+
+
+def _write(warehouse: DuckDBWarehouse, insert: Callable, *, source: str, fingerprint: str, mode: WriteMode) -> LoadResult:
+    """One transaction: the replace/append rule, the rows written by `insert(conn)`, the load log."""
     if mode not in ("replace", "append"):
         raise WarehouseError(f"unknown write mode '{mode}'; use 'replace' or 'append'")
     ensure_events_table(warehouse)
@@ -81,17 +108,10 @@ def write_events(
         else:
             conn.execute("DELETE FROM events")
             conn.execute("DELETE FROM event_loads")
-        written = 0
-        for batch in batches:
-            frame = batch.reindex(columns=list(EVENT_COLUMNS))
-            conn.register("_winback_batch", frame)
-            try:
-                conn.execute(INSERT_SQL)
-            except warehouse.Error as error:
-                raise WarehouseError(f"cannot store the events of '{source}' in {warehouse.path}: {error}") from error
-            finally:
-                conn.unregister("_winback_batch")
-            written += len(batch)
+        try:
+            written = insert(conn)
+        except warehouse.Error as error:
+            raise WarehouseError(f"cannot store the events of '{source}' in {warehouse.path}: {error}") from error
         if written == 0:
             raise WarehouseError(f"source '{source}' holds no events; the warehouse was left unchanged")
         conn.execute(
