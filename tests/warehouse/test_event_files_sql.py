@@ -24,7 +24,8 @@ def _both(tmp_path, path):
     result = load_plain_file(fast, path, _rules(), source=str(path), mode="replace")
     write_events(slow, [_read_typed(path)], source=str(path), fingerprint="validator")
     query = "SELECT * FROM events ORDER BY ALL"
-    return result, fast.query_frame(query), slow.query_frame(query)
+    stored = fast.query_frame(query) if fast.has_table("events") else None
+    return result, stored, slow.query_frame(query)
 
 
 @pytest.mark.parametrize("suffix", ["csv", "parquet"])
@@ -34,7 +35,7 @@ def test_plain_files_load_by_sql_with_the_validators_values(tmp_path, suffix):
         path.write_text(HEADER + PLAIN)
     else:  # typed columns, fractions of a second (stored floored to the second, as the validator does)
         pd.DataFrame({"user_id": ["0007", "0008"], "event_type": ["order", "login"],
-                      "ts": pd.to_datetime(["2026-01-02 10:00:00.75", "2026-01-03 08:00"]),
+                      "ts": pd.to_datetime(["2026-01-02 10:00:00.75", "2026-01-03 08:00:00.00"]),
                       "amount": [3.5, None]}).to_parquet(path)
     result, fast, slow = _both(tmp_path, path)
     assert result is not None and result.rows_written == len(slow) > 0
@@ -53,7 +54,7 @@ def test_other_forms_are_left_to_the_validator_and_load_the_same(tmp_path, row):
     path.write_text(HEADER + PLAIN + row)
     result, fast, slow = _both(tmp_path, path)
     if result is None:
-        assert fast.empty  # nothing written by the SQL path
+        assert fast is None  # nothing written by the SQL path
         wh = Warehouse(tmp_path / "via-load.duckdb")
         load_events(path, wh)
         fast = wh.query_frame("SELECT * FROM events ORDER BY ALL")
