@@ -23,7 +23,8 @@ class DuckDBWarehouse:
     dialect = Dialect("duckdb")
     engine = "duckdb"
 
-    def __init__(self, path: str | os.PathLike[str]):
+    def __init__(self, path: str | os.PathLike[str], memory_limit: str | None = None):
+        """Open (or create) the file; `memory_limit` such as '2GB' caps DuckDB's memory (it spills to disk past it)."""
         import duckdb  # here, not at import time: the CLI's --help must stay fast
 
         self.path = Path(path)
@@ -31,6 +32,8 @@ class DuckDBWarehouse:
         self.Error = duckdb.Error
         try:
             self.conn = duckdb.connect(str(self.path))
+            if memory_limit is not None:
+                self.conn.execute(f"SET memory_limit = '{memory_limit.replace(chr(39), '')}'")
         except duckdb.Error as error:
             raise WarehouseError(f"cannot open the warehouse {self.path} as a DuckDB file: {error}") from error
 
