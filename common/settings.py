@@ -19,6 +19,7 @@ ENV_VALUE_PER_RETAINED = "WINBACK_VALUE_PER_RETAINED"
 ENV_ACTOR = "WINBACK_ACTOR"
 ENV_SPARK_MASTER = "WINBACK_SPARK_MASTER"
 ENV_SECRET_KEY = "WINBACK_SECRET_KEY"
+ENV_DUCKDB_MEMORY = "WINBACK_DUCKDB_MEMORY"
 
 SETTINGS: dict[str, str] = {
     ENV_DB: "registry file (default ./registry.db)",
@@ -28,6 +29,7 @@ SETTINGS: dict[str, str] = {
     ENV_ACTOR: "who the audit log names (default: the login user)",
     ENV_SPARK_MASTER: "Spark master for --engine spark (default local[*])",
     ENV_SECRET_KEY: "the web UI's session signing key (required by `winback serve` outside the demo)",
+    ENV_DUCKDB_MEMORY: "cap on the DuckDB warehouse's memory, e.g. 2GB (it spills to disk past it; default: DuckDB's)",
 }
 
 
@@ -80,3 +82,8 @@ def resolve_spark_master(master: str | None = None) -> str:
 def secret_key_setting() -> str | None:
     """$WINBACK_SECRET_KEY, None when unset."""
     return env(ENV_SECRET_KEY)
+
+
+def duckdb_memory_setting() -> str | None:
+    """$WINBACK_DUCKDB_MEMORY (e.g. '2GB'), None when unset: DuckDB then takes its own default (80% of RAM)."""
+    return env(ENV_DUCKDB_MEMORY)

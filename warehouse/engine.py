@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from common.settings import resolve_db_path, resolve_warehouse_setting
+from common.settings import duckdb_memory_setting, resolve_db_path, resolve_warehouse_setting
 from warehouse.dialect import ENGINES, Dialect, EngineName
 from warehouse.duckdb_engine import DuckDBWarehouse
 from warehouse.errors import WarehouseError
@@ -46,7 +46,7 @@ def open_warehouse(
     """A DuckDB warehouse for a path (or the default location); an open warehouse is passed through."""
     if isinstance(warehouse, DuckDBWarehouse):
         return warehouse
-    return DuckDBWarehouse(resolve_warehouse_path(warehouse, db))
+    return DuckDBWarehouse(resolve_warehouse_path(warehouse, db), memory_limit=duckdb_memory_setting())
 
 
 def check_engine(name: str) -> EngineName:

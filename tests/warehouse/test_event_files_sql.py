@@ -86,3 +86,12 @@ def test_appending_the_same_file_twice_is_recognised(tmp_path):
     first = load_events(path, wh, mode="append")
     again = load_events(path, wh, mode="append")
     assert (first.rows_written, again.rows_written, again.skipped, again.total_rows) == (4, 0, True, 4)
+
+
+def test_the_memory_cap_comes_from_the_environment(tmp_path, monkeypatch):
+    from warehouse.engine import open_warehouse
+
+    monkeypatch.setenv("WINBACK_DUCKDB_MEMORY", "512MB")
+    warehouse = open_warehouse(tmp_path / "w.duckdb")
+    # DuckDB reports the limit in its own units (512 MB = 488.2 MiB)
+    assert warehouse.conn.execute("SELECT current_setting('memory_limit')").fetchone()[0] == "488.2 MiB"
