@@ -41,8 +41,7 @@ def to_jsonable(obj: Any) -> Any:
             else:
                 out[str(key)] = to_jsonable(value)
         if undefined:
-            out[UNDEFINED_KEY] = {**out.get(UNDEFINED_KEY, {}), **undefined} if isinstance(
-                out.get(UNDEFINED_KEY), dict) else undefined
+            out[UNDEFINED_KEY] = undefined
         return out
     if isinstance(obj, (list, tuple, set, frozenset)):
         return [to_jsonable(v) for v in obj]

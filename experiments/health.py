@@ -132,8 +132,8 @@ def _cross_arm(database, key: str) -> HealthCheck:
 
 def _undelivered(database, key: str) -> HealthCheck:
     rows = database.execute("""
-        SELECT r.arm_key, COUNT(a.user_id) AS users,
-               COUNT(a.user_id) - COUNT(DISTINCT d.user_id) AS undelivered
+        SELECT r.arm_key, COUNT(DISTINCT a.user_id) AS users,
+               COUNT(DISTINCT a.user_id) - COUNT(DISTINCT d.user_id) AS undelivered
         FROM arms r
         JOIN assignments a ON a.experiment_key = r.experiment_key AND a.arm_key = r.arm_key
         LEFT JOIN deliveries d ON d.experiment_key = a.experiment_key AND d.user_id = a.user_id
@@ -145,7 +145,7 @@ def _undelivered(database, key: str) -> HealthCheck:
     if not any_delivery:
         return HealthCheck("undelivered", title, "not_checked", 0, "no deliveries imported yet",
                            "import what was sent with `winback import deliveries`")
-    # COUNT(DISTINCT) over a join counts each user once even with several deliveries.
+    # COUNT(DISTINCT) because the join repeats a user once per delivery of their treatment.
     rates = {arm: (1 - undelivered / users if users else math.nan) for arm, users, undelivered in rows}
     missing = sum(int(undelivered) for _, _, undelivered in rows)
     text = ", ".join(f"{arm} {rate:.1%}" for arm, rate in rates.items())

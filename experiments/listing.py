@@ -14,7 +14,7 @@ import sqlite_utils
 
 from experiments.choices import Status
 from experiments.definitions import list_experiments
-from experiments.summaries import _days, latest_decisions
+from experiments.summaries import days_between, latest_decisions
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ def experiment_listing(database: sqlite_utils.Database, status: Status | None = 
         rows.append(ExperimentListing(
             key=e.key, name=e.name, status=e.status, owner=e.owner, layer=e.layer, target_cohort=e.target_cohort,
             primary_metric=e.primary_metric, created_at=e.created_at, started_at=e.started_at,
-            stopped_at=e.stopped_at, days_running=_days(e.started_at, e.stopped_at), snapshot_id=snapshot_id,
+            stopped_at=e.stopped_at, days_running=days_between(e.started_at, e.stopped_at), snapshot_id=snapshot_id,
             snapshot_at=snapshot_at,
             users_by_arm={a["arm_key"]: a["n"] for a in json.loads(arms)} if arms else {},
             srm=None if srm is None or srm["status"] == "not_checked" else ("fail" if srm["status"] == "fail" else "ok"),

@@ -34,7 +34,8 @@ class ExperimentSummary:
         return asdict(self)
 
 
-def _days(start: str | None, end: str | None) -> float | None:
+def days_between(start: str | None, end: str | None) -> float | None:
+    """Days from `start` to `end` (or now), one decimal; None before the start."""
     if start is None:
         return None
     begin = datetime.fromisoformat(start.replace("Z", "+00:00"))
@@ -66,7 +67,7 @@ def experiment_summaries(db: RegistryLike, status: Status | None = None) -> list
         out.append(ExperimentSummary(
             key=e.key, name=e.name, status=e.status, owner=e.owner, layer=e.layer, target_cohort=e.target_cohort,
             primary_metric=e.primary_metric, created_at=e.created_at, started_at=e.started_at,
-            stopped_at=e.stopped_at, days_running=_days(e.started_at, e.stopped_at), users_by_arm=by_arm,
+            stopped_at=e.stopped_at, days_running=days_between(e.started_at, e.stopped_at), users_by_arm=by_arm,
             users=sum(by_arm.values()), deliveries=int(deliveries.get(e.key, 0)), outcomes=int(outcomes.get(e.key, 0)),
             winner=winner, decided_by=decided_by))
     return out

@@ -39,10 +39,11 @@ def planted(catalog_db, make_experiment, tmp_path):
     sent = stamp(0.01)
     rows = [(u, "coupon_10") for u in control[:40]]            # 40 control users treated
     rows += [(u, "coupon_10") for u in coupon[30:]]             # 30 coupon users undelivered
+    rows += [(u, "coupon_10", stamp(0.015)) for u in coupon[30:60]]  # a second send counts the user once
     rows += [(u, "reco_email") for u in coupon[30:37]]          # 7 coupon users also sent reco's treatment
     rows += [(u, "reco_email") for u in reco[: len(reco) // 2]]  # reco delivered to half
-    deliveries = pd.DataFrame(rows, columns=["user_id", "treatment_key"]).assign(
-        experiment_key="winback-1", sent_at=sent, cost=1.0)
+    deliveries = pd.DataFrame([(*r, sent)[:3] for r in rows], columns=["user_id", "treatment_key", "sent_at"]).assign(
+        experiment_key="winback-1", cost=1.0)
     deliveries.to_csv(tmp_path / "deliveries.csv", index=False)
     import_deliveries(tmp_path / "deliveries.csv", catalog_db)
     everyone = arms["user_id"].tolist()

@@ -63,19 +63,18 @@ def simulate_outcomes_command(key: str, shop_dir: str, out: str, seed: int, db: 
 
     from experiments.exports import assignments_frame
     from simulator.experiment import DEMO_TREATMENTS, simulate_deliveries, simulate_outcomes
-    from winback.errors_cli import cli_error
 
     truth_path = Path(shop_dir) / SHOP_TRUTH
     if not truth_path.exists():
-        raise cli_error(f"{shop_dir}: no {SHOP_TRUTH}; point --shop at a folder `winback simulate shop` wrote")
+        raise click.ClickException(f"{shop_dir}: no {SHOP_TRUTH}; point --shop at a folder `winback simulate shop` wrote")
     users = pd.read_parquet(truth_path)
     assigned = assignments_frame(db, key)
     if assigned.empty:
-        raise cli_error(f"experiment '{key}' has no assigned users yet; run `winback experiment assign {key}`")
+        raise click.ClickException(f"experiment '{key}' has no assigned users yet; run `winback experiment assign {key}`")
     known = set(DEMO_TREATMENTS["key"])
     unknown = sorted(set(assigned["treatment_key"].dropna()) - known)
     if unknown:
-        raise cli_error(f"experiment '{key}' gives treatment(s) {', '.join(unknown)} that the simulated shop does not "
+        raise click.ClickException(f"experiment '{key}' gives treatment(s) {', '.join(unknown)} that the simulated shop does not "
                         f"know; it knows {', '.join(sorted(known))}")
     # The simulator keys arms by treatment: each user's arm becomes the treatment they get (or control).
     by_treatment = pd.DataFrame({"user_id": assigned["user_id"],
