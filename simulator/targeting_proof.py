@@ -16,7 +16,7 @@ from simulator.worlds import CONTROL, World
 from uplift.allocation import allocate
 from uplift.frontier import blanket_choice, evaluate_choice
 from uplift.plan_inputs import PlanSpec
-from uplift.targeting import TargetingModel, fit_targeting, forecast
+from uplift.targeting import DEFAULT_CANDIDATES, TargetingModel, fit_targeting, forecast
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ class WorldProof:
 
 
 def prove_world(world: World, *, seed: int = 0, holdout: float = 0.3, n_estimators: int = 100,
-                candidates: tuple[str, ...] = ("s", "t", "x", "dr"), calibration: str = "isotonic",
+                candidates: tuple[str, ...] = DEFAULT_CANDIDATES, calibration: str = "isotonic",
                 progress: bool = False) -> WorldProof:
     """Fit on a randomized experiment of the world, plan on held-out users, judge every candidate on the truth."""
     data = world.randomize(seed)

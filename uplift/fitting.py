@@ -17,7 +17,7 @@ from uplift.errors import UpliftError
 from uplift.evaluation import LearnerReport, choose_learner, evaluate_predictions, stratified_split
 from uplift.learners import LEARNERS, UpliftModel
 
-LearnerChoice = Literal["auto", "s", "t", "x", "dr", "forest"]
+LearnerChoice = Literal["auto", "s", "s_fine", "t", "x", "dr", "forest"]
 AUTO_CANDIDATES: tuple[str, ...] = ("s", "t", "x", "dr")
 
 

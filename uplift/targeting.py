@@ -27,7 +27,7 @@ from uplift.plan_inputs import PlanSpec
 from uplift.policy_value import PolicyEstimate, arm_outcome_predictions, interval, policy_terms
 
 ENSEMBLE = "ensemble"
-DEFAULT_CANDIDATES: tuple[str, ...] = ("s", "t", "x", "dr")
+DEFAULT_CANDIDATES: tuple[str, ...] = ("s", "s_fine", "t", "x", "dr")
 SCALE_SAMPLE = 5_000  # users whose predictions map an averaged model onto the out-of-fold scale
 
 

@@ -13,7 +13,7 @@ from common.errors import WinbackError
 from winback.cli_support import clean_errors, db_option
 
 _FILE = click.Path(exists=True, dir_okay=False)
-LEARNER_CHOICES = ["auto", "s", "t", "x", "dr", "forest"]
+LEARNER_CHOICES = ["auto", "s", "s_fine", "t", "x", "dr", "forest"]
 
 
 class UpliftCliError(WinbackError):
