@@ -5,7 +5,7 @@ Every text that reaches the SVG is escaped by markupsafe, so hostile names stay 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from markupsafe import Markup, escape
@@ -55,6 +55,24 @@ def _svg_open(width: int, height: int) -> str:
             'xmlns="http://www.w3.org/2000/svg">')
 
 
+def _open(width: int, height: int, title: str) -> list[str]:
+    """The opening <svg> tag and the chart's title, the first parts of every chart."""
+    return [_svg_open(width, height)] + ([f'<text x="4" y="16" class="chart-title">{escape(title)}</text>'] if title else [])
+
+
+def _y_grid(lo: float, hi: float, py: Callable[[float], float], left: float, right: float, percent: bool) -> list[str]:
+    """Horizontal grid lines with their tick labels on the left, between x = left and x = right."""
+    return [f'<line x1="{left}" x2="{right}" y1="{py(tick):.1f}" y2="{py(tick):.1f}" class="grid"/>'
+            f'<text x="{left - 6}" y="{py(tick) + 4:.1f}" text-anchor="end" class="tick">{escape(_tick(tick, percent))}'
+            '</text>' for tick in _ticks(lo, hi)]
+
+
+def _legend(x: float, top: float, k: int, color: str, name: str) -> str:
+    """The k-th legend entry: a colour square and the series name."""
+    return (f'<rect x="{x + 10}" y="{top + 14 * k}" width="10" height="10" fill="{color}"/>'
+            f'<text x="{x + 24}" y="{top + 14 * k + 9}" class="tick">{escape(name)}</text>')
+
+
 def forest_svg(items: Sequence[dict], *, percent: bool = True, title: str = "", zero: bool = True,
                width: int = 640) -> Markup:
     """Horizontal effect bars: each item {label, value, low, high, color?, note?}; a line at 0 when `zero`."""
@@ -67,9 +85,7 @@ def forest_svg(items: Sequence[dict], *, percent: bool = True, title: str = "", 
     def x(v: float) -> float:
         return left + (v - lo) / (hi - lo) * (width - left - right)
 
-    parts = [_svg_open(width, height)]
-    if title:
-        parts.append(f'<text x="4" y="16" class="chart-title">{escape(title)}</text>')
+    parts = _open(width, height, title)
     for tick in _ticks(lo, hi):
         parts.append(f'<line x1="{x(tick):.1f}" x2="{x(tick):.1f}" y1="{top}" y2="{height - 24}" class="grid"/>'
                      f'<text x="{x(tick):.1f}" y="{height - 8}" text-anchor="middle" class="tick">'
@@ -139,13 +155,7 @@ def line_svg(series: Sequence[dict], *, percent: bool = True, title: str = "", x
     def py(v: float) -> float:
         return top + (1 - (v - y_lo) / (y_hi - y_lo)) * (height - top - bottom)
 
-    parts = [_svg_open(width, height)]
-    if title:
-        parts.append(f'<text x="4" y="16" class="chart-title">{escape(title)}</text>')
-    for tick in _ticks(y_lo, y_hi):
-        parts.append(f'<line x1="{left}" x2="{width - right}" y1="{py(tick):.1f}" y2="{py(tick):.1f}" class="grid"/>'
-                     f'<text x="{left - 6}" y="{py(tick) + 4:.1f}" text-anchor="end" class="tick">'
-                     f'{escape(_tick(tick, percent))}</text>')
+    parts = _open(width, height, title) + _y_grid(y_lo, y_hi, py, left, width - right, percent)
     if zero and y_lo < 0 < y_hi:
         parts.append(f'<line x1="{left}" x2="{width - right}" y1="{py(0):.1f}" y2="{py(0):.1f}" class="zero"/>')
     if numeric:
@@ -180,9 +190,7 @@ def line_svg(series: Sequence[dict], *, percent: bool = True, title: str = "", x
                 tip += f" [{_fmt(low[i], percent)}, {_fmt(high[i], percent)}]"
             parts.append(f'<circle cx="{px_of(s, i):.1f}" cy="{py(v):.1f}" r="3" fill="{color}"><title>{escape(tip)}'
                          f'</title></circle>')
-        parts.append(f'<rect x="{width - right + 10}" y="{top + 14 * k}" width="10" height="10" fill="{color}"/>'
-                     f'<text x="{width - right + 24}" y="{top + 14 * k + 9}" class="tick">{escape(s.get("name", ""))}'
-                     f'</text>')
+        parts.append(_legend(width - right, top, k, color, s.get("name", "")))
     parts.append("</svg>")
     return Markup("".join(parts))
 
@@ -205,13 +213,7 @@ def decile_svg(rows: Sequence[dict], *, percent: bool = False, title: str = "", 
         return top + (1 - (v - y_lo) / (y_hi - y_lo)) * (height - top - bottom)
 
     marks = (("observed (95% CI)", PALETTE[0]), ("predicted", PALETTE[6]), ("calibrated", PALETTE[2]))
-    parts = [_svg_open(width, height)]
-    if title:
-        parts.append(f'<text x="4" y="16" class="chart-title">{escape(title)}</text>')
-    for tick in _ticks(y_lo, y_hi):
-        parts.append(f'<line x1="{left}" x2="{width - right}" y1="{py(tick):.1f}" y2="{py(tick):.1f}" class="grid"/>'
-                     f'<text x="{left - 6}" y="{py(tick) + 4:.1f}" text-anchor="end" class="tick">'
-                     f'{escape(_tick(tick, percent))}</text>')
+    parts = _open(width, height, title) + _y_grid(y_lo, y_hi, py, left, width - right, percent)
     parts.append(f'<line x1="{left}" x2="{width - right}" y1="{py(0):.1f}" y2="{py(0):.1f}" class="zero"/>')
     for i, row in enumerate(rows):
         cx = left + slot * (i + 0.5)
@@ -249,8 +251,7 @@ def decile_svg(rows: Sequence[dict], *, percent: bool = False, title: str = "", 
     parts.append(f'<text x="{(left + width - right) / 2:.1f}" y="{height - 1}" text-anchor="middle" class="tick">'
                  'decile of predicted uplift (1 = highest)</text>')
     for k, (name, color) in enumerate(marks):
-        parts.append(f'<rect x="{width - right + 10}" y="{top + 14 * k}" width="10" height="10" fill="{color}"/>'
-                     f'<text x="{width - right + 24}" y="{top + 14 * k + 9}" class="tick">{escape(name)}</text>')
+        parts.append(_legend(width - right, top, k, color, name))
     parts.append("</svg>")
     return Markup("".join(parts))
 
