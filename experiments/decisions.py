@@ -16,6 +16,29 @@ class Recommendation:
     blocked: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class WinnerAdvice:
+    """What a strategy page shows beside an analysis: the recommended winner and why, what stopped the other arms,
+    and per arm what would make declaring it the winner need an override (an empty list: nothing)."""
+
+    winner_arm: str
+    rationale: str
+    blocked: tuple[str, ...]
+    blockers: dict[str, list[str]]
+
+    @property
+    def winner_blockers(self) -> list[str]:
+        """What blocks the recommended arm itself (under a sample ratio mismatch even control needs an override)."""
+        return self.blockers.get(self.winner_arm, [])
+
+
+def advise(report: ExperimentReport) -> WinnerAdvice:
+    """`recommend_winner` and `decision_blockers` of every arm, in one result."""
+    recommendation = recommend_winner(report)
+    return WinnerAdvice(recommendation.winner_arm, recommendation.rationale, recommendation.blocked,
+                        {arm.arm_key: decision_blockers(report, arm.arm_key) for arm in report.arms})
+
+
 def decision_blockers(report: ExperimentReport, winner_arm: str) -> list[str]:
     """Why declaring `winner_arm` the winner needs an override: a sample ratio mismatch (every arm's numbers are
     suspect) or a guardrail the arm fails. Empty when nothing blocks it."""

@@ -214,6 +214,13 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         """,
     ),
     (
+        22,
+        "analysis snapshots keep the recommended winner and what blocks each arm (experiments.decisions.advise)",
+        """
+        ALTER TABLE analysis_snapshots ADD COLUMN recommendation TEXT;
+        """,
+    ),
+    (
         30,
         "warehouse-native metrics: a metric computed from behaviour events in a window after assignment",
         """

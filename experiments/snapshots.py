@@ -1,9 +1,9 @@
 """Analysis snapshots: an experiment's analysis computed once per refresh and stored, as GrowthBook does.
 
 A snapshot keeps the engine, method and options that produced it, who asked for it and when, the full
-report as strict JSON, its flat rows (the CSV), the health checks and the cumulative effect by day.
-Pages and the REST API read snapshots; only a refresh (the UI's button or `winback analyze KEY --save`)
-aggregates raw outcomes again.
+report as strict JSON, its flat rows (the CSV), the health checks, the cumulative effect by day and the
+recommended winner with what blocks each arm (`experiments.decisions.advise`). Pages and the REST API
+read snapshots; only a refresh (the UI's button or `winback analyze KEY --save`) aggregates raw outcomes again.
 """
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from common.jsonable import to_jsonable
 from common.settings import resolve_actor
 from experiments.analysis import ExperimentReport, analyze_experiment
 from experiments.db import audit, transaction, utc_now
+from experiments.decisions import advise
 from experiments.errors import ExperimentError
 from experiments.health import health_checks
 from experiments.metrics import SegmentBy
@@ -26,7 +27,7 @@ from stats import Method
 
 ENGINE = "registry-sqlite"  # sufficient statistics computed by SQL GROUP BY on the registry file
 SNAPSHOT_COLUMNS = ("id, experiment_key, engine, method, cuped, segment_by, options, created_at, created_by, "
-                    "report, rows, health, cumulative")
+                    "report, rows, health, cumulative, recommendation")
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class Snapshot:
     rows: list[dict] = field(repr=False)
     health: list[dict] = field(default_factory=list, repr=False)
     cumulative: list[dict] = field(default_factory=list, repr=False)
+    recommendation: dict | None = field(default=None, repr=False)  # WinnerAdvice as JSON; None in older snapshots
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -80,13 +82,15 @@ def store_snapshot(database: sqlite_utils.Database, report: ExperimentReport, *,
     primary = next(iter(report.results), None)
     cumulative = (cumulative_by_day(database, key, method=report.method, relative=report.relative,
                                     alpha=report.alpha).to_dict(orient="records") if primary else [])
+    recommendation = advise(report)
     created = utc_now()
     with transaction(database) as conn:
         cursor = conn.execute(
             "INSERT INTO analysis_snapshots (experiment_key, engine, method, cuped, segment_by, options, created_at, "
-            "created_by, report, rows, health, cumulative) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "created_by, report, rows, health, cumulative, recommendation) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (key, engine or ENGINE, report.method, int(report.cuped), report.segment_by, _dumps(options), created,
-             _actor(actor), _dumps(report), _dumps(rows), _dumps(health), _dumps(cumulative)),
+             _actor(actor), _dumps(report), _dumps(rows), _dumps(health), _dumps(cumulative), _dumps(recommendation)),
         )
         snapshot_id = int(cursor.lastrowid or 0)
         audit(conn, "snapshot", "experiment", key,
@@ -146,4 +150,5 @@ def _snapshot(row: tuple) -> Snapshot:
         id=row[0], experiment_key=row[1], engine=row[2], method=row[3], cuped=bool(row[4]), segment_by=row[5],
         options=json.loads(row[6]), created_at=row[7], created_by=row[8], report=json.loads(row[9]),
         rows=json.loads(row[10]), health=json.loads(row[11]), cumulative=json.loads(row[12]),
+        recommendation=json.loads(row[13]) if row[13] else None,
     )

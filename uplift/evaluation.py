@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
-from causalml.metrics import auuc_score, qini_score
+from causalml.metrics import auuc_score, get_qini, qini_score
 from sklearn.model_selection import train_test_split
 
 from uplift.errors import UpliftError
@@ -93,6 +93,26 @@ def score_treatment(
         observed_ate=ate,
         predicted_ate=float(frame["model"].mean()),
     )
+
+
+def qini_curve(
+    predicted: np.ndarray, treatment: np.ndarray, y: np.ndarray, name: str, control: str, points: int = 50
+) -> dict:
+    """causalml's Qini curve of one treatment (`get_qini`, not normalized) at about `points` + 1 evenly spaced shares.
+
+    `share` runs from 0 to 1 (users of that arm and control, highest predicted uplift first); `gain` is the
+    cumulative incremental outcome among the treated users reached so far (0 at share 0). Empty lists when
+    the treatment or control arm has no users.
+    """
+    mask = (treatment == name) | (treatment == control)
+    w = (treatment[mask] == name).astype(int)
+    if w.sum() == 0 or (1 - w).sum() == 0:
+        return {"treatment": name, "share": [], "gain": []}
+    frame = pd.DataFrame({"y": y[mask], "w": w, "model": predicted[mask]})  # 'tau' would mean the true effect
+    curve = get_qini(frame, "y", "w", normalize=False)["model"]
+    n = len(frame)
+    at = np.unique(np.round(np.linspace(0, n, min(points, n) + 1)).astype(int))
+    return {"treatment": name, "share": np.round(at / n, 4).tolist(), "gain": curve.reindex(at).astype(float).tolist()}
 
 
 def uplift_by_decile(

@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 from uplift.allocation import Allocation, allocate
 from uplift.calibration import Method, UpliftCalibration, dr_scores, fit_calibration, plan_interval
 from uplift.errors import UpliftError
-from uplift.evaluation import evaluate_predictions
+from uplift.evaluation import evaluate_predictions, qini_curve
 from uplift.fitting import feature_columns
 from uplift.learners import LEARNERS, UpliftModel
 from uplift.plan_inputs import PlanSpec
@@ -67,10 +67,12 @@ class CandidateReport:
     predicted_total: float  # the plan's sum of calibrated uplift (or value) over these users
     treated: int
     counts: dict[str, int]
+    qini_curves: list[dict] = field(default_factory=list)  # per treatment: causalml's out-of-fold curve, ~50 points
 
     def to_dict(self) -> dict:
         return {"learner": self.learner, "policy_value": self.policy_value.to_dict(), "mean_qini": self.mean_qini,
-                "predicted_total": self.predicted_total, "treated": self.treated, "counts": self.counts}
+                "predicted_total": self.predicted_total, "treated": self.treated, "counts": self.counts,
+                "qini_curves": self.qini_curves}
 
 
 @dataclass(frozen=True)
@@ -206,8 +208,9 @@ def fit_targeting(
             terms = terms - cost_of.reindex(policy).fillna(0.0).to_numpy()
         qini = evaluate_predictions(name, predicted, arm, y, control).mean_qini
         total = plan.expected_retained if spec.value is None else plan.net_value
+        curves = [qini_curve(predicted[t].to_numpy(float), arm, y, t, control) for t in treatments]
         reports.append(CandidateReport(name, interval(name, "dr", terms, 0.05), qini, total,
-                                       sum(plan.counts.values()), plan.counts))
+                                       sum(plan.counts.values()), plan.counts, curves))
         calibrations[name], calibrated[name] = fitted, cal
     best = max(reports, key=lambda r: r.policy_value.value_per_user)
     # Each fold model predicts a sample of the users once; the averaged models' scale maps reuse those predictions.

@@ -5,7 +5,7 @@ Every text that reaches the SVG is escaped by markupsafe, so hostile names stay 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from markupsafe import Markup, escape
@@ -55,6 +55,24 @@ def _svg_open(width: int, height: int) -> str:
             'xmlns="http://www.w3.org/2000/svg">')
 
 
+def _open(width: int, height: int, title: str) -> list[str]:
+    """The opening <svg> tag and the chart's title, the first parts of every chart."""
+    return [_svg_open(width, height)] + ([f'<text x="4" y="16" class="chart-title">{escape(title)}</text>'] if title else [])
+
+
+def _y_grid(lo: float, hi: float, py: Callable[[float], float], left: float, right: float, percent: bool) -> list[str]:
+    """Horizontal grid lines with their tick labels on the left, between x = left and x = right."""
+    return [f'<line x1="{left}" x2="{right}" y1="{py(tick):.1f}" y2="{py(tick):.1f}" class="grid"/>'
+            f'<text x="{left - 6}" y="{py(tick) + 4:.1f}" text-anchor="end" class="tick">{escape(_tick(tick, percent))}'
+            '</text>' for tick in _ticks(lo, hi)]
+
+
+def _legend(x: float, top: float, k: int, color: str, name: str) -> str:
+    """The k-th legend entry: a colour square and the series name."""
+    return (f'<rect x="{x + 10}" y="{top + 14 * k}" width="10" height="10" fill="{color}"/>'
+            f'<text x="{x + 24}" y="{top + 14 * k + 9}" class="tick">{escape(name)}</text>')
+
+
 def forest_svg(items: Sequence[dict], *, percent: bool = True, title: str = "", zero: bool = True,
                width: int = 640) -> Markup:
     """Horizontal effect bars: each item {label, value, low, high, color?, note?}; a line at 0 when `zero`."""
@@ -67,9 +85,7 @@ def forest_svg(items: Sequence[dict], *, percent: bool = True, title: str = "", 
     def x(v: float) -> float:
         return left + (v - lo) / (hi - lo) * (width - left - right)
 
-    parts = [_svg_open(width, height)]
-    if title:
-        parts.append(f'<text x="4" y="16" class="chart-title">{escape(title)}</text>')
+    parts = _open(width, height, title)
     for tick in _ticks(lo, hi):
         parts.append(f'<line x1="{x(tick):.1f}" x2="{x(tick):.1f}" y1="{top}" y2="{height - 24}" class="grid"/>'
                      f'<text x="{x(tick):.1f}" y="{height - 8}" text-anchor="middle" class="tick">'
@@ -139,13 +155,7 @@ def line_svg(series: Sequence[dict], *, percent: bool = True, title: str = "", x
     def py(v: float) -> float:
         return top + (1 - (v - y_lo) / (y_hi - y_lo)) * (height - top - bottom)
 
-    parts = [_svg_open(width, height)]
-    if title:
-        parts.append(f'<text x="4" y="16" class="chart-title">{escape(title)}</text>')
-    for tick in _ticks(y_lo, y_hi):
-        parts.append(f'<line x1="{left}" x2="{width - right}" y1="{py(tick):.1f}" y2="{py(tick):.1f}" class="grid"/>'
-                     f'<text x="{left - 6}" y="{py(tick) + 4:.1f}" text-anchor="end" class="tick">'
-                     f'{escape(_tick(tick, percent))}</text>')
+    parts = _open(width, height, title) + _y_grid(y_lo, y_hi, py, left, width - right, percent)
     if zero and y_lo < 0 < y_hi:
         parts.append(f'<line x1="{left}" x2="{width - right}" y1="{py(0):.1f}" y2="{py(0):.1f}" class="zero"/>')
     if numeric:
@@ -180,11 +190,81 @@ def line_svg(series: Sequence[dict], *, percent: bool = True, title: str = "", x
                 tip += f" [{_fmt(low[i], percent)}, {_fmt(high[i], percent)}]"
             parts.append(f'<circle cx="{px_of(s, i):.1f}" cy="{py(v):.1f}" r="3" fill="{color}"><title>{escape(tip)}'
                          f'</title></circle>')
-        parts.append(f'<rect x="{width - right + 10}" y="{top + 14 * k}" width="10" height="10" fill="{color}"/>'
-                     f'<text x="{width - right + 24}" y="{top + 14 * k + 9}" class="tick">{escape(s.get("name", ""))}'
-                     f'</text>')
+        parts.append(_legend(width - right, top, k, color, s.get("name", "")))
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+def decile_svg(rows: Sequence[dict], *, percent: bool = False, title: str = "", width: int = 720,
+               height: int = 260) -> Markup:
+    """Observed uplift per decile with its interval as a whisker, the predicted value beside it and the calibrated
+    value as a dash: rows {decile, observed, ci_low, ci_high, predicted, calibrated, n?, gated?} (decile 1 first)."""
+    left, right, top, bottom = 64, 170, 24 if title else 8, 34
+    values = [r.get(k) for r in rows for k in ("observed", "ci_low", "ci_high", "predicted", "calibrated")]
+    ys = [v for v in values if _finite(v)] + [0.0]
+    if not rows or len(ys) == 1:
+        return Markup(f'<p class="muted">{escape(title)}: nothing to draw yet.</p>')
+    y_lo, y_hi = min(ys), max(ys)
+    pad = (y_hi - y_lo) * 0.06 or 1.0
+    y_lo, y_hi = y_lo - pad, y_hi + pad
+    slot = (width - left - right) / len(rows)
+
+    def py(v: float) -> float:
+        return top + (1 - (v - y_lo) / (y_hi - y_lo)) * (height - top - bottom)
+
+    marks = (("observed (95% CI)", PALETTE[0]), ("predicted", PALETTE[6]), ("calibrated", PALETTE[2]))
+    parts = _open(width, height, title) + _y_grid(y_lo, y_hi, py, left, width - right, percent)
+    parts.append(f'<line x1="{left}" x2="{width - right}" y1="{py(0):.1f}" y2="{py(0):.1f}" class="zero"/>')
+    for i, row in enumerate(rows):
+        cx = left + slot * (i + 0.5)
+        decile = row.get("decile", i + 1)
+        parts.append(f'<text x="{cx:.1f}" y="{height - 18}" text-anchor="middle" class="tick">{escape(str(decile))}'
+                     '</text>')
+        size = f" (n = {row['n']:,})" if isinstance(row.get("n"), int) else ""
+        observed, low, high = row.get("observed"), row.get("ci_low"), row.get("ci_high")
+        if _finite(observed):
+            tip = f"decile {decile} observed: {_fmt(observed, percent)}"
+            if _finite(low, high):
+                tip += f" [{_fmt(low, percent)}, {_fmt(high, percent)}]"
+                parts.append(f'<line x1="{cx:.1f}" x2="{cx:.1f}" y1="{py(low):.1f}" y2="{py(high):.1f}" '
+                             f'stroke="{PALETTE[0]}" stroke-width="2"/>'
+                             f'<line x1="{cx - 4:.1f}" x2="{cx + 4:.1f}" y1="{py(low):.1f}" y2="{py(low):.1f}" '
+                             f'stroke="{PALETTE[0]}" stroke-width="2"/>'
+                             f'<line x1="{cx - 4:.1f}" x2="{cx + 4:.1f}" y1="{py(high):.1f}" y2="{py(high):.1f}" '
+                             f'stroke="{PALETTE[0]}" stroke-width="2"/>')
+            parts.append(f'<circle cx="{cx:.1f}" cy="{py(observed):.1f}" r="4" fill="{PALETTE[0]}">'
+                         f'<title>{escape(tip + size)}</title></circle>')
+        predicted = row.get("predicted")
+        if _finite(predicted):
+            px = cx - slot * 0.25
+            parts.append(f'<rect x="{px - 3.5:.1f}" y="{py(predicted) - 3.5:.1f}" width="7" height="7" '
+                         f'fill="{PALETTE[6]}"><title>{escape(f"decile {decile} predicted: {_fmt(predicted, percent)}")}'
+                         '</title></rect>')
+        calibrated = row.get("calibrated")
+        if _finite(calibrated):
+            px = cx + slot * 0.25
+            gate = " (gated to 0: not significantly positive)" if row.get("gated") else ""
+            parts.append(f'<line x1="{px - 6:.1f}" x2="{px + 6:.1f}" y1="{py(calibrated):.1f}" '
+                         f'y2="{py(calibrated):.1f}" stroke="{PALETTE[2]}" stroke-width="4">'
+                         f'<title>{escape(f"decile {decile} calibrated: {_fmt(calibrated, percent)}{gate}")}</title>'
+                         '</line>')
+    parts.append(f'<text x="{(left + width - right) / 2:.1f}" y="{height - 1}" text-anchor="middle" class="tick">'
+                 'decile of predicted uplift (1 = highest)</text>')
+    for k, (name, color) in enumerate(marks):
+        parts.append(_legend(width - right, top, k, color, name))
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def qini_svg(curves: Sequence[dict], *, title: str = "", width: int = 720, height: int = 260) -> Markup:
+    """Qini curves of one treatment, one line per candidate {learner, chosen, share, gain, random}, and random targeting
+    (the straight line to the first curve's end)."""
+    series = [{"name": c["learner"] + (" (chosen)" if c.get("chosen") else ""), "x": c["share"], "y": c["gain"]}
+              for c in curves]
+    if curves:
+        series.append({"name": "random", "x": [0.0, 1.0], "y": [0.0, curves[0]["gain"][-1]], "color": PALETTE[6]})
+    return line_svg(series, percent=False, title=title, x_label="share of users targeted, highest predicted uplift first",
+                    zero=True, width=width, height=height)
 
 
 def verdict_color(verdict: str | None) -> str:

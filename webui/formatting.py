@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask
 
-from webui.charts import forest_svg, line_svg, verdict_color
+from webui.charts import decile_svg, forest_svg, line_svg, qini_svg, verdict_color
 
 DASH = "–"
 
@@ -77,4 +77,5 @@ def init_app(app: Flask) -> None:
     for name, fn in {"num": num, "count": count, "pct": pct, "money": money, "pvalue": pvalue, "effect": effect,
                      "interval": interval, "when": when, "points": points, "money_interval": money_interval, "days_since": days_since}.items():
         app.jinja_env.filters[name] = fn
-    app.jinja_env.globals.update(forest_svg=forest_svg, line_svg=line_svg, verdict_color=verdict_color)
+    app.jinja_env.globals.update(decile_svg=decile_svg, forest_svg=forest_svg, line_svg=line_svg, qini_svg=qini_svg,
+                                  verdict_color=verdict_color)

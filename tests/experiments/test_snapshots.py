@@ -82,3 +82,19 @@ def test_risk_breakdown_by_stage_tier_and_reason(tmp_path) -> None:
     assert table.loc[("tier", "(none)"), "users"] == 1 and table.loc[("reason", "price"), "users"] == 4
     assert risk_breakdown(database, "no-such-cohort").empty
     database.conn.close()
+
+
+def test_a_snapshot_keeps_the_recommended_winner_and_what_blocks_each_arm(seeded) -> None:
+    from experiments.decisions import decision_blockers, recommend_winner
+
+    database, _ = seeded
+    snapshot = take_snapshot(database, "exp1", actor="a")
+    report = analyze_experiment("exp1", database)  # what `record_decision` checks its blockers on
+    expected = recommend_winner(report)
+    advice = snapshot.recommendation
+    assert (advice["winner_arm"], advice["rationale"], advice["blocked"]) == (
+        expected.winner_arm, expected.rationale, list(expected.blocked))
+    assert advice["blockers"] == {a.arm_key: decision_blockers(report, a.arm_key) for a in report.arms}
+    # A snapshot stored before migration 22 has no recommendation: read as None, never an error.
+    database.execute("UPDATE analysis_snapshots SET recommendation = NULL")
+    assert latest_snapshot(database, "exp1").recommendation is None

@@ -5,6 +5,7 @@ import csv
 import io
 import json
 
+from markupsafe import escape
 from webui_client import post
 from webui_shop import COHORT, EXPERIMENT
 
@@ -128,6 +129,35 @@ def test_strategy_shows_arms_decisions_and_audit(shop, as_user) -> None:
     assert "Audit trail" in page and ">gina<" in page  # created, started and stopped by gina
     data = as_user("stella").get("/api/v1/experiments/wb-q4/strategy").json
     assert [a["action"] for a in data["audit"]][:3] == ["create", "running", "assign"]
+
+
+def test_strategy_recommends_the_winner_experiments_decisions_picks(shop, as_user) -> None:
+    from experiments.analysis import analyze_experiment
+    from experiments.decisions import decision_blockers, recommend_winner
+
+    _snapshot(shop)
+    report = analyze_experiment(EXPERIMENT, shop.db)  # the analysis `record_decision` checks blockers on
+    expected = recommend_winner(report)
+    client = as_user("stella")
+    page = client.get("/experiments/wb-q4/strategy").text
+    assert page.index("Arms side by side") < page.index("Recommended winner") < page.index("Declare the winner")
+    assert f'<b class="winner">{escape(expected.winner_arm)}</b>' in page and str(escape(expected.rationale)) in page
+    # The coupon arm lifts retention most but raises unsubscribes 2% → 12% (webui_shop.UNSUBSCRIBED): never recommended.
+    assert expected.winner_arm != "coupon" and "coupon worsens unsubscribed" in expected.blocked
+    for reason in expected.blocked:
+        assert f"<li>{escape(reason)}</li>" in page
+    assert str(escape("arm 'coupon' fails guardrail(s) unsubscribed")) in page  # declaring coupon needs an override
+    assert f'value="{expected.winner_arm}" selected' in page  # the winner form starts on the recommendation
+    data = client.get("/api/v1/experiments/wb-q4/strategy").json
+    advice = data["recommendation"]
+    assert (advice["winner_arm"], advice["rationale"], advice["blocked"]) == (
+        expected.winner_arm, expected.rationale, list(expected.blocked))
+    assert advice["blockers"] == {a.arm_key: decision_blockers(report, a.arm_key) for a in report.arms}
+    with registry(shop.db) as database:  # a snapshot taken before recommendations were kept
+        database.execute("UPDATE analysis_snapshots SET recommendation = NULL")
+    page = client.get("/experiments/wb-q4/strategy").text
+    assert "computed before recommendations were kept; refresh the analysis" in page
+    assert client.get("/api/v1/experiments/wb-q4/strategy").json["recommendation"] is None
 
 
 def test_models_page_lists_stored_models(as_user) -> None:

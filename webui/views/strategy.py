@@ -17,10 +17,13 @@ bp = Blueprint("strategy", __name__)
 
 
 def strategy_data(key: str) -> dict[str, Any]:
-    """The experiment, its newest snapshot (arms side by side), its decisions and its audit trail."""
+    """The experiment, its newest snapshot (arms side by side) with the recommended winner and what blocks each arm
+    (`experiments.decisions.advise`, stored with the snapshot), its decisions and its audit trail."""
     experiment = get_experiment(key, get_db())
     options = analysis_options()
-    return {"experiment": experiment, "options": options, "snapshot": latest_snapshot(get_db(), key, **options),
+    snapshot = latest_snapshot(get_db(), key, **options)
+    return {"experiment": experiment, "options": options, "snapshot": snapshot,
+            "recommendation": snapshot.recommendation if snapshot else None,
             "decisions": list_decisions(key, get_db()), "audit": read_audit_log(get_db(), object_key=key, limit=200)}
 
 

@@ -1,0 +1,130 @@
+"""The models page, its JSON twin and decile CSV for an uplift model fitted by `uplift.targeting.fit_targeting` on the
+shop's experiment: uplift by decile and Qini curves carry the numbers the fit recorded; older records say what is missing."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from statistics import NormalDist
+
+import pandas as pd
+import pytest
+from markupsafe import escape
+from webui_shop import COHORT, EXPERIMENT
+
+from experiments.cohorts import read_cohort
+from experiments.models import ModelRecord, save_model_record
+from uplift.plan_inputs import PlanSpec
+from uplift.store import save_uplift_model
+from uplift.targeting import TargetingFit, fit_targeting
+
+MODEL = "wb-q4-uplift"
+Z95 = NormalDist().inv_cdf(0.975)  # the 95% interval the page draws: observed ± z × se
+
+
+def _g(value: float) -> str:
+    """How the charts print a number that is not a share (webui.charts._fmt with percent=False)."""
+    return f"{value:,.4g}"
+
+
+@pytest.fixture(scope="module")
+def training(shop_template) -> pd.DataFrame:
+    """The shop's retained outcome per user with the cohort's features (risk, stage, tier, reason)."""
+    retained = shop_template.outcomes[shop_template.outcomes["metric"] == "retained"][["user_id", "arm", "value"]]
+    features = read_cohort(COHORT, shop_template.db)[["user_id", "risk", "stage", "tier", "reason"]]
+    return retained.merge(features, on="user_id")
+
+
+@pytest.fixture(scope="module")
+def fitted(training) -> TargetingFit:
+    return fit_targeting(training, treatment_col="arm", outcome_col="value", control="control", id_col="user_id",
+                         spec=PlanSpec({"coupon": 8.0, "reco": 0.5}, 2_000.0), candidates=("s", "t"), folds=2,
+                         n_estimators=20, progress=False)
+
+
+@pytest.fixture
+def stored(shop, fitted, training, tmp_path) -> ModelRecord:
+    return save_uplift_model(fitted, MODEL, data=training, experiment_key=EXPERIMENT, db=shop.db,
+                             model_dir=tmp_path / "models")
+
+
+def test_uplift_by_decile_shows_the_recorded_calibration_with_95_intervals(stored, fitted, as_user) -> None:
+    page = as_user("gina").get("/models").text
+    table = fitted.metrics()["calibration"]  # what fit_targeting recorded: per treatment × decile
+    assert len(table) == 20  # coupon and reco, 10 deciles each
+    for row in table:
+        d, observed, se = row["decile"], row["observed"], row["se"]
+        tip = f"decile {d} observed: {_g(observed)} [{_g(observed - Z95 * se)}, {_g(observed + Z95 * se)}] (n = {row['n']:,})"
+        assert f"<title>{escape(tip)}</title>" in page, tip
+        assert f"<title>decile {d} predicted: {_g(row['predicted'])}</title>" in page
+        gate = " (gated to 0: not significantly positive)" if row["gated"] else ""
+        assert f"<title>decile {d} calibrated: {_g(row['calibrated'])}{gate}</title>" in page
+    assert page.count("uplift by decile: observed on held-out users") == 2
+    assert "not recorded for this model" not in page
+
+
+def test_qini_curves_of_every_candidate_end_at_the_arms_incremental_outcome(stored, fitted, shop, as_user) -> None:
+    page = as_user("gina").get("/models").text
+    retained = shop.outcomes[shop.outcomes["metric"] == "retained"]
+    for treatment in ("coupon", "reco"):
+        # The Qini curve at 100%: treated outcomes minus control outcomes scaled to the treated count (Radcliffe 2007),
+        # from the imported outcomes themselves.
+        y_t = retained.loc[retained["arm"] == treatment, "value"]
+        y_c = retained.loc[retained["arm"] == "control", "value"]
+        end = y_t.sum() - y_c.sum() * len(y_t) / len(y_c)
+        for candidate in fitted.candidates:
+            [curve] = [c for c in candidate.qini_curves if c["treatment"] == treatment]
+            assert len(curve["share"]) == 51 and curve["share"][0] == 0.0 and curve["share"][-1] == 1.0
+            assert curve["gain"][-1] == pytest.approx(end)
+            name = candidate.learner + (" (chosen)" if candidate.learner == fitted.learner else "")
+            assert f"<title>{escape(name)} 1.0: {_g(curve['gain'][-1])}</title>" in page
+            share, gain = curve["share"][25], curve["gain"][25]  # about half way
+            assert f"<title>{escape(name)} {share}: {_g(gain)}</title>" in page
+        assert f"<title>random 1.0: {_g(end)}</title>" in page
+    assert page.count("Qini curve (out of fold)") == 2
+
+
+def test_models_json_and_decile_csv_carry_the_same_numbers(stored, fitted, as_user) -> None:
+    client = as_user("finn")
+    response = client.get("/api/v1/models")
+    data = json.loads(response.data)  # strict JSON: no NaN or Infinity
+    [record] = data["models"]
+    evidence = data["evidence"][MODEL]
+    assert record["name"] == MODEL and evidence["treatments"] == ["coupon", "reco"]
+    recorded = {(r["treatment"], r["decile"]): r for r in fitted.metrics()["calibration"]}
+    for row in evidence["deciles"]:
+        source = recorded[(row["treatment"], row["decile"])]
+        assert row["observed"] == pytest.approx(source["observed"])
+        assert row["ci_high"] == pytest.approx(source["observed"] + Z95 * source["se"])
+    chosen = [c for c in evidence["curves"] if c["chosen"]]
+    assert {c["learner"] for c in chosen} == {fitted.learner} and len(evidence["curves"]) == 2 * len(fitted.candidates)
+    rows = list(csv.DictReader(io.StringIO(client.get(f"/models/{MODEL}/deciles.csv").text)))
+    assert list(rows[0]) == ["treatment", "decile", "n", "predicted", "observed", "se", "ci_low", "ci_high",
+                             "calibrated", "gated"]
+    assert len(rows) == 20
+    for row in rows:
+        source = recorded[(row["treatment"], int(row["decile"]))]
+        assert float(row["calibrated"]) == pytest.approx(source["calibrated"])
+        assert int(row["n"]) == source["n"]
+
+
+def test_older_records_say_what_was_not_recorded(shop, fitted, as_user) -> None:
+    metrics = fitted.metrics()
+    no_curves = {**metrics, "candidates": [{k: v for k, v in c.items() if k != "qini_curves"}
+                                           for c in metrics["candidates"]]}
+    save_model_record(ModelRecord("before-curves", "uplift", fitted.learner, fitted.features, "0" * 64, no_curves),
+                      shop.db)
+    # A record of the held-out learner choice (uplift.fitting.UpliftFit) has neither calibration nor curves.
+    save_model_record(ModelRecord("holdout-choice", "uplift", "t", ["risk"], "1" * 64,
+                                  {"chosen": "t", "learners": {"t": {"mean_qini": 0.1, "per_treatment": []}}}), shop.db)
+    client = as_user("gina")
+    page = client.get("/models")
+    assert page.status_code == 200
+    assert page.text.count("Qini curves not recorded for this model") == 2
+    assert page.text.count("uplift by decile not recorded for this model") == 1
+    assert page.text.count("uplift by decile: observed on held-out users") == 2  # before-curves still has its deciles
+    response = client.get("/models/holdout-choice/deciles.csv")
+    assert response.status_code == 404 and "uplift by decile not recorded" in response.text
+    evidence = client.get("/api/v1/models").json["evidence"]
+    assert evidence["holdout-choice"]["deciles"] == [] and evidence["before-curves"]["curves"] == []
+    assert evidence["before-curves"]["curves_note"].startswith("Qini curves not recorded")
