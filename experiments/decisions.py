@@ -52,15 +52,26 @@ def decision_blockers(report: ExperimentReport, winner_arm: str) -> list[str]:
     return blockers
 
 
+def _lifts(report: ExperimentReport, primary) -> bool:
+    """Significant by the report's own method: Holm-adjusted p below alpha, or (Bayesian) chance to win ≥ 1 − alpha."""
+    if report.method == "bayesian":
+        return primary.comparison.chance_to_win >= 1.0 - report.alpha
+    return primary.p_holm < report.alpha
+
+
 def recommend_winner(report: ExperimentReport) -> Recommendation:
     """The arm with the best ROI among those that lift the primary metric significantly (Holm), fail no guardrail
-    and pay (ROI > 0); control when none does, saying what stopped each arm."""
+    and pay (ROI > 0); control when none does, saying what stopped each arm.
+
+    A Bayesian read has no p-value: there an arm lifts when its chance to beat control is at least 1 − alpha
+    (95 % by default, GrowthBook's threshold for a winner).
+    """
     candidates, blocked = [], []
     for money in report.economics:
         primary = report.result(money.arm_key, report.primary_metric)
         failed = [r.metric for r in report.results if r.arm_key == money.arm_key and r.guardrail == "fail"]
         roi = money.economics.roi
-        if not (primary.p_holm < report.alpha and primary.comparison.effect > 0):
+        if not (_lifts(report, primary) and primary.comparison.effect > 0):
             blocked.append(f"{money.arm_key} no significant lift")
         elif failed:
             blocked.append(f"{money.arm_key} worsens {', '.join(failed)}")
@@ -74,6 +85,8 @@ def recommend_winner(report: ExperimentReport) -> Recommendation:
         return Recommendation(control, "keep control: no treatment both pays and is safe ("
                               + ("; ".join(blocked) or "no treatment arm has a money view") + ")", tuple(blocked))
     roi, arm, economics, primary = max(candidates, key=lambda c: (c[0], c[1]))
-    return Recommendation(arm, f"retention {primary.comparison.effect:+.1%} relative (Holm p = {primary.p_holm:.2g}), "
+    evidence = (f"chance to win {primary.comparison.chance_to_win:.1%}" if report.method == "bayesian"
+                else f"Holm p = {primary.p_holm:.2g}")
+    return Recommendation(arm, f"retention {primary.comparison.effect:+.1%} relative ({evidence}), "
                           f"{economics.cost_per_retained:,.2f} per incremental retained user, ROI {roi:+.0%}",
                           tuple(blocked))

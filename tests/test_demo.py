@@ -50,7 +50,7 @@ def test_demo_builds_a_registry_with_a_finished_experiment(tmp_path):
     # The uplift stage goes through fit_targeting: every candidate's out-of-fold plan value and Qini are reported,
     # the chosen one has the highest plan value, and the stored model records that choice.
     candidates = {c["learner"]: c for c in summary["uplift_candidates"]}
-    assert set(candidates) == {"s", "t", "x", "dr", "ensemble"}
+    assert set(candidates) == {"s", "s_fine", "t", "x", "dr", "ensemble"}
     best = max(candidates.values(), key=lambda c: c["policy_value"]["value_per_user"])
     assert summary["uplift_learner"] == best["learner"]
     assert all(c["policy_value"]["estimator"] == "dr" and "mean_qini" in c for c in candidates.values())
@@ -70,7 +70,7 @@ def test_demo_prints_the_choice_the_forecast_and_the_truth(tmp_path):
     assert result.exit_code == 0, result.output
     out = result.output
     assert "chosen by its plan's value per user" in out
-    for learner in ("s", "t", "x", "dr", "ensemble"):
+    for learner in ("s", "s_fine", "t", "x", "dr", "ensemble"):
         assert f" {learner:<9} value " in out
     assert "forecast" in out and "[95%" in out and "realized" in out
     assert "on the true effects" in out and "oracle" in out

@@ -52,3 +52,23 @@ def test_segments_and_bad_frames(tmp_path):
         analyze_frame(frame, metrics={"revenue": "binary"})
     with pytest.raises(ExperimentError, match="the frame has no column"):
         analyze_frame(frame, metrics={"orders": "continuous"})
+
+
+def test_the_recommendation_reads_a_bayesian_report_by_its_chance_to_win():
+    """A Bayesian read has no p-values; its winner is the arm whose chance to beat control is at least 95 %."""
+    from experiments.decisions import recommend_winner
+
+    rng = np.random.default_rng(5)
+    arms = np.repeat(["control", "coupon", "email"], 4_000)
+    lift = {"control": 0.30, "coupon": 0.36, "email": 0.30}  # coupon: +6 points, email: none
+    frame = pd.DataFrame({"arm": arms, "retained": (rng.random(arms.size) < np.vectorize(lift.get)(arms)).astype(int),
+                          "cost": np.where(arms == "control", 0.0, 1.0)})
+    for method, evidence in (("ttest", "Holm p = "), ("bayesian", "chance to win ")):
+        report = analyze_frame(frame, metrics={"retained": "binary"}, cost="cost", value_per_retained=50,
+                               method=method)
+        advice = recommend_winner(report)
+        assert advice.winner_arm == "coupon" and evidence in advice.rationale, (method, advice)
+        assert "email no significant lift" in advice.blocked
+        if method == "bayesian":
+            coupon = report.result("coupon", "retained").comparison
+            assert coupon.chance_to_win >= 0.95 and f"chance to win {coupon.chance_to_win:.1%}" in advice.rationale

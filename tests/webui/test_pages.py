@@ -131,6 +131,15 @@ def test_strategy_shows_arms_decisions_and_audit(shop, as_user) -> None:
     assert [a["action"] for a in data["audit"]][:3] == ["create", "running", "assign"]
 
 
+def test_strategy_of_a_concluded_experiment_points_at_its_decision(shop, as_user) -> None:
+    from experiments.lifecycle import record_decision
+
+    _snapshot(shop)
+    record_decision(EXPERIMENT, "control", "nothing paid", "stella", db=shop.db)
+    page = as_user("stella").get("/experiments/wb-q4/strategy").text
+    assert "its winner is declared (see Decisions below)" in page and "once it is stopped" not in page
+
+
 def test_strategy_recommends_the_winner_experiments_decisions_picks(shop, as_user) -> None:
     from experiments.analysis import analyze_experiment
     from experiments.decisions import decision_blockers, recommend_winner
@@ -213,3 +222,14 @@ def test_charts_draw_without_estimates_and_escape_labels() -> None:
     unbounded = forest_svg([{"label": "x", "value": 10.0, "low": 4.0, "high": None}], percent=False)
     assert "[4, ∞]" in unbounded and "<path" in unbounded
     assert "nothing to draw yet" in line_svg([{"name": "a", "x": [], "y": []}], title="t")
+
+
+def test_strategy_of_a_bayesian_snapshot_states_its_threshold(shop, as_user) -> None:
+    from experiments.analysis import analyze_experiment
+    from experiments.decisions import recommend_winner
+
+    _snapshot(shop, method="bayesian")
+    page = as_user("stella").get("/experiments/wb-q4/strategy?method=bayesian").text
+    assert "chance to beat control at least 95 %" in page
+    expected = recommend_winner(analyze_experiment(EXPERIMENT, shop.db, method="bayesian"))
+    assert f'<b class="winner">{escape(expected.winner_arm)}</b>' in page
