@@ -4,6 +4,7 @@
     .venv/bin/python scripts/uplift_proof.py --tables                # prints the markdown tables from the JSON
     .venv/bin/python scripts/uplift_proof.py --frontier              # the budget-frontier chart (demo seed 7)
     .venv/bin/python scripts/uplift_proof.py --ceiling               # what the features allow: a model of the true uplift
+    .venv/bin/python scripts/uplift_proof.py --demo-users 100000     # the demo seeds only, from a bigger shop (own JSON)
 
 Worlds: the harmful-treatment world and the interaction world (100,000 users, seed 0), the demo shop
 (60,000 users of which the ~36,000 flagged at risk, seeds 7-11), then the first two worlds again (seed 1).
@@ -81,6 +82,9 @@ def main() -> None:
     quick = "--quick" in sys.argv
     docs = Path(__file__).resolve().parents[1] / "docs"
     out_path = docs / ("uplift_proof_quick.json" if quick else "uplift_proof.json")
+    demo_users = int(sys.argv[sys.argv.index("--demo-users") + 1]) if "--demo-users" in sys.argv else None
+    if demo_users:
+        out_path = docs / f"uplift_proof_demo{demo_users}.json"
     if "--tables" in sys.argv:
         print(tables(json.loads(out_path.read_text())))
         return
@@ -97,6 +101,9 @@ def main() -> None:
     worlds += [(lambda s=s: demo_world(30_000 if quick else 60_000, seed=s), s) for s in (7, 8, 9, 10, 11)]
     worlds += [(lambda: harmful_world(size, seed=1), 1), (lambda: interaction_world(size, seed=1), 1)]
     names = ["harmful", "interaction", *(f"demo (seed {s})" for s in (7, 8, 9, 10, 11)), "harmful", "interaction"]
+    if demo_users:
+        worlds = [(lambda s=s: demo_world(demo_users, seed=s), s) for s in (7, 8, 9, 10, 11)]
+        names = [f"demo (seed {s})" for s in (7, 8, 9, 10, 11)]
     for (make, seed), name in zip(worlds, names):
         if (name, seed) in done:
             continue

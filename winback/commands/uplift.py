@@ -60,7 +60,7 @@ def uplift() -> None:
 @click.option("--id", "id_col", default=None, help="With --data: user id column (not used as a feature).")
 @click.option("--name", required=True, help="Name to store the model under.")
 @click.option("--learner", type=click.Choice(LEARNER_CHOICES), default="auto", show_default=True,
-              help="auto: S, T, X, DR and their average, chosen by the doubly robust value of the plan each produces.")
+              help="auto: S, S on finer trees (s_fine), T, X, DR and their average, chosen by the doubly robust value of the plan each produces.")
 @click.option("--costs", type=_FILE, default=None,
               help="JSON treatment -> unit cost for the plan the choice is judged on (default: the catalog's costs).")
 @click.option("--budget", type=float, default=None, help="Budget of that plan (default: enough to treat everybody).")
