@@ -97,3 +97,27 @@ def cdnow_holdout(events: pd.DataFrame) -> CdnowHoldout:
                         holdout_actual=actual,
                         holdout_predicted=float(model.expected_purchases(summary, HOLDOUT_WEEKS).sum()),
                         holdout_predicted_unconditional=unconditional)
+
+
+def holdout_by_frequency(events: pd.DataFrame, *, censor: int = 7) -> pd.DataFrame:
+    """Weeks 40-78 per customer against BG/NBD's conditional expectation, by calibration-period repeat purchases.
+
+    The comparison BTYD draws with `PlotFreqVsConditionalExpectedFrequency` (frequencies of `censor` and more
+    pooled): one row per bin with its customers, the mean actual holdout purchase days and the mean forecast.
+    It shows where a total holdout gap comes from.
+    """
+    orders = events[events["event_type"] == "order"][["user_id", "ts", "amount"]]
+    summary = rfm_summary(orders, CALIBRATION_END)
+    model = ClvModel().fit(summary, CALIBRATION_END)
+    days = pd.to_datetime(orders["ts"]).dt.normalize()
+    later = orders.assign(day=days)[(days > pd.Timestamp(CALIBRATION_END)) & (days <= pd.Timestamp(HOLDOUT_END))]
+    actual = later.drop_duplicates(["user_id", "day"]).groupby("user_id").size().reindex(summary.index, fill_value=0)
+    forecast = model.expected_purchases(summary, HOLDOUT_WEEKS)
+    frequency = summary["frequency"].clip(upper=censor).astype(int).rename("calibration_purchases")
+    table = pd.DataFrame({"customers": frequency.groupby(frequency).size(),
+                          "actual_mean": actual.groupby(frequency).mean(),
+                          "forecast_mean": forecast.groupby(frequency).mean()})
+    table["actual_total"] = table["actual_mean"] * table["customers"]
+    table["forecast_total"] = table["forecast_mean"] * table["customers"]
+    return table.reset_index()
+

@@ -19,7 +19,7 @@ from scipy.stats import spearmanr
 from sklearn.metrics import roc_auc_score
 from tqdm.auto import tqdm
 
-from churn.cdnow import cdnow_holdout, read_cdnow, read_cdnow_sample
+from churn.cdnow import cdnow_holdout, holdout_by_frequency, read_cdnow, read_cdnow_sample
 from churn.clv import ClvSettings
 from churn.compare import RISK, compare_scores, paired_bootstrap_auc_gap
 from churn.features import compute_features, compute_labels
@@ -123,6 +123,13 @@ def clv_report(master: Path) -> str:
         unc = run.holdout_predicted_unconditional
         lines.append(f"| {name} | {run.calibration_purchases:,} | {run.holdout_actual:,} | {run.holdout_predicted:,.1f} | "
                      f"{run.holdout_error:+.1%} | {unc:,.1f} | {unc / run.holdout_actual - 1:+.1%} |")
+    bins = holdout_by_frequency(read_cdnow_sample())
+    lines += ["", "| repeat purchases, weeks 1-39 | customers | weeks 40-78 actual (mean) | forecast (mean) | "
+              "actual total | forecast total | gap |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    for row in bins.itertuples():
+        label = f"{row.calibration_purchases}+" if row.Index == len(bins) - 1 else str(row.calibration_purchases)
+        lines.append(f"| {label} | {row.customers:,} | {row.actual_mean:.4f} | {row.forecast_mean:.4f} | "
+                     f"{row.actual_total:,.0f} | {row.forecast_total:,.1f} | {row.forecast_total - row.actual_total:+,.1f} |")
     return "\n".join(lines)
 
 

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from churn.cdnow import HOLDOUT_WEEKS, cdnow_holdout, read_cdnow, read_cdnow_sample
+from churn.cdnow import HOLDOUT_WEEKS, cdnow_holdout, holdout_by_frequency, read_cdnow, read_cdnow_sample
 from churn.clv import ClvModel, ClvSettings, customer_value, rfm_summary
 from churn.errors import ChurnError
 from simulator.shop import simulate
@@ -79,6 +79,21 @@ def test_holdout_forecast_is_the_models_own(holdout, sample):
     assert holdout.holdout_actual == len(later) == 1_882
     assert holdout.holdout_predicted_unconditional == pytest.approx(holdout.holdout_predicted, rel=0.02)
     assert -0.13 < holdout.holdout_error < -0.11
+
+
+def test_holdout_gap_by_calibration_frequency(holdout, sample):
+    """Where the 12 % falls short: BTYD's frequency-vs-conditional-expectation view of the same data.
+
+    The bins' sizes are the data's (1,411 customers without a repeat purchase in weeks 1-39, ..., 64 with
+    seven or more: BTYD's cdnowSummary bins); they add up to the holdout totals of `cdnow_holdout`.
+    """
+    bins = holdout_by_frequency(sample)
+    assert bins["customers"].tolist() == [1_411, 439, 214, 100, 62, 38, 29, 64]
+    assert bins["actual_total"].sum() == pytest.approx(holdout.holdout_actual)
+    assert bins["forecast_total"].sum() == pytest.approx(holdout.holdout_predicted)
+    assert bins.loc[0, "actual_mean"] == pytest.approx(334 / 1_411)  # 334 purchase days by the 1,411 one-time buyers
+    gap = bins["forecast_total"] - bins["actual_total"]
+    assert (gap.iloc[1:3] < 0).all() and gap.iloc[1:3].sum() < 0.5 * gap.sum()  # 1-2 repeat buyers: over half the gap
 
 
 @pytest.mark.parametrize(("n_users", "seed", "months"), [(3_000, 11, 2), (2_000, 12, 3)])
