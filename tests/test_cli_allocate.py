@@ -118,6 +118,13 @@ def test_holdout_keeps_a_random_share_of_each_treatments_users_untreated(tmp_pat
     assert set(plan.loc[plan["arm"] == "holdout", "treatment_key"]) == {""}
     assert plan.loc[plan["arm"] == "holdout", "cost"].sum() == 0
     assert result.output.splitlines()[0] == "treated 150 of 200 users (a 150); held out 50; cost 300.00 of 400.00"
+    # With room to spare (a for all 200 users costs 400.00 of 800.00) the notes speak of the plan, then say what
+    # the held-out users' treatments leave unsent, so the send list's spend is stated too.
+    result, plan, _ = run(tmp_path, big, COSTS, "--budget", "800", "--holdout", "0.25", "--seed", "3")
+    assert result.exit_code == 0, result.output
+    assert "note: 400.00 of the 800.00 budget is left unspent" in result.output
+    assert ("note: the 50 held-out users' treatments (100.00) are not sent: the send list spends 300.00 of the "
+            "800.00 budget") in result.output
 
 
 def test_holdout_out_of_range_is_one_clean_line(tmp_path):

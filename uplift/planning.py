@@ -114,6 +114,12 @@ def plan_users(
         per_user = np.broadcast_to(np.asarray(spec.value, dtype=float), (len(frame),))
         value = float((allocation.expected_uplift[rows] * per_user[rows]).sum())
     notes = list(allocation.notes)
+    if held.any() and allocation.notes:
+        # The allocation's notes speak of the plan before the holdout; say what the held-out users leave unspent.
+        kept_back = float(allocation.cost[held & chosen].sum())
+        spent = float(frame["cost"].sum())
+        notes.append(f"the {int((held & chosen).sum())} held-out users' treatments ({kept_back:,.2f}) are not sent: "
+                     f"the send list spends {spent:,.2f} of the {spec.budget:,.2f} budget")
     for key, metrics in excluded.items():
         notes.insert(0, f"{key} left out: it failed guardrail(s) {', '.join(metrics)} in the experiment the model "
                         f"came from (allow it with --allow-treatment {key})")
