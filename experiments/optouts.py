@@ -56,3 +56,9 @@ def opted_out(user_ids, db: str | os.PathLike[str] | None = None) -> np.ndarray:
     mask = np.zeros(len(ids), dtype=bool)
     mask[hits] = True
     return mask
+
+
+def opted_out_ids(db: str | os.PathLike[str] | None = None) -> list[str]:
+    """Every opted-out user id (for engines that filter users where they are, such as Spark)."""
+    with registry(db) as database:
+        return [r[0] for r in database.execute("SELECT user_id FROM opt_outs ORDER BY user_id")]

@@ -25,6 +25,7 @@ from scipy.optimize import linprog
 
 from uplift.errors import UpliftError
 from uplift.plan_notes import explain
+from uplift.prices import find_prices
 
 CONTROL = "control"
 Objective = Literal["retained", "value"]
@@ -161,27 +162,6 @@ def _usage(choice: np.ndarray, costs: np.ndarray) -> tuple[float, np.ndarray]:
     return float(counts @ costs.astype(np.float64)), counts
 
 
-def _bisect(feasible, guess: float, hi: float, rel: float = 1e-9) -> float:
-    """Smallest multiplier >= 0 for which feasible(multiplier) holds (feasibility is monotone), searched near guess."""
-    if feasible(0.0):
-        return 0.0
-    lo = 0.0
-    if guess > 0:
-        lo, hi = guess * 0.95, guess * 1.05
-        while not feasible(hi):
-            lo, hi = hi, hi * 2.0
-        while lo > 1e-12 and feasible(lo):
-            hi, lo = lo, lo * 0.5
-        lo = lo if lo > 1e-12 else 0.0
-    while hi - lo > rel * max(hi, 1e-12):
-        mid = 0.5 * (lo + hi)
-        if feasible(mid):
-            hi = mid
-        else:
-            lo = mid
-    return hi
-
-
 def _repair(problem: AllocationProblem, net: np.ndarray, choice: np.ndarray) -> np.ndarray:
     """Drop the treated users with the least net value per cost until budget and capacities hold."""
     choice = choice.copy()
@@ -209,21 +189,33 @@ def _fill(problem: AllocationProblem, net: np.ndarray, choice: np.ndarray) -> np
     if left <= 0 or not open_t.any():
         return choice
     idle = np.flatnonzero(choice < 0)
-    candidate = np.where(open_t[None, :], net[idle], -np.inf)
-    best = candidate.argmax(axis=1)
-    gain = candidate[np.arange(len(idle)), best]
+    best, gain = best_open(net[idle], open_t)
     positive = gain > 0
     idle, best, gain = idle[positive], best[positive], gain[positive]
-    cost = problem.costs[best].astype(np.float64)
-    order = np.argsort(-(gain / np.maximum(cost, 1e-12)), kind="stable")
-    idle, best, cost = idle[order], best[order], cost[order]
-    rank_in_t = pd.Series(best).groupby(best).cumcount().to_numpy()
-    within_cap = rank_in_t < room[best]
-    cost = np.where(within_cap, cost, 0.0)
-    take = within_cap & (np.cumsum(cost) <= left)
+    take = greedy_take(best, gain, problem.costs[best].astype(np.float64), room, left)
     choice = choice.copy()
     choice[idle[take]] = best[take]
     return choice
+
+
+def best_open(net: np.ndarray, open_t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each user's best treatment among the open ones and its gain (−inf when none is open)."""
+    candidate = np.where(open_t[None, :], net, -np.inf)
+    best = candidate.argmax(axis=1)
+    return best, candidate[np.arange(len(net)), best]
+
+
+def greedy_take(best: np.ndarray, gain: np.ndarray, cost: np.ndarray, room: np.ndarray, left: float) -> np.ndarray:
+    """Which candidates the fill takes: best gain per cost first, at most `room[t]` per treatment, while the
+    running cost stays within `left` (it stops at the first one that does not fit). Ties keep the given order."""
+    order = np.argsort(-(gain / np.maximum(cost, 1e-12)), kind="stable")
+    ordered_best = best[order]
+    rank_in_t = pd.Series(ordered_best).groupby(ordered_best).cumcount().to_numpy()
+    within_cap = rank_in_t < room[ordered_best]
+    spent = np.cumsum(np.where(within_cap, cost[order], 0.0))
+    take = np.zeros(len(best), dtype=bool)
+    take[order[within_cap & (spent <= left)]] = True
+    return take
 
 
 def allocate(
@@ -271,30 +263,6 @@ def _multipliers(
     top_net = float(net.max(initial=0.0))
     return find_prices(problem, lambda x, m: _usage(_choose(net, costs_arr, x, m), costs_arr), lam, mu,
                        top_ratio, top_net, max_rounds, rel)
-
-
-def find_prices(problem: AllocationProblem, usage, lam: float, mu: np.ndarray, top_ratio: float, top_net: float,
-                max_rounds: int, rel: float) -> tuple[float, np.ndarray]:
-    """The bisection of `_multipliers` over any `usage(lam, mu) -> (spend, counts)`: in memory, or one aggregate
-    pass per call in Spark (uplift/spark_allocation.py), so both find the same prices."""
-    capped = np.flatnonzero(np.isfinite(problem.capacity))
-    lam_hi = max(top_ratio, 0.0) * 2 + 1.0
-    mu_hi = float(max(top_net, 0.0)) * 2 + 1.0
-    mu = mu.copy()
-    for _ in range(max_rounds):
-        previous = (lam, mu.copy())
-        lam = _bisect(lambda x: usage(x, mu)[0] <= problem.budget, lam, lam_hi, rel)
-        for t in capped:
-            def holds(x: float, t: int = t, lam: float = lam) -> bool:
-                trial = mu.copy()
-                trial[t] = x
-                return usage(lam, trial)[1][t] <= problem.capacity[t]
-            mu[t] = _bisect(holds, mu[t], mu_hi, rel)
-        spend, counts = usage(lam, mu)
-        steady = abs(lam - previous[0]) <= 1e-4 * max(lam, 1e-6) and np.allclose(mu, previous[1], rtol=1e-4, atol=1e-6)
-        if spend <= problem.budget and (counts <= problem.capacity).all() and steady:
-            break
-    return lam, mu
 
 
 def _summarize(problem: AllocationProblem, choice: np.ndarray, lam: float, mu: np.ndarray) -> Allocation:

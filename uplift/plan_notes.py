@@ -1,6 +1,12 @@
-"""Why a plan treats nobody or leaves budget unspent: plain sentences a marketer can act on."""
+"""Why a plan treats nobody or leaves budget unspent: plain sentences a marketer can act on.
+
+The sentences are written from a few counts (`NoteFacts`), so a plan made in memory (`facts_of` over the
+user × treatment array) and one made in Spark (the same counts summed over batches,
+uplift/spark_margin.py) say the same thing.
+"""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -11,43 +17,76 @@ if TYPE_CHECKING:
 UNSPENT_SHARE = 0.2  # a plan leaving more than this share of its budget unspent says why
 
 
+@dataclass(frozen=True)
+class NoteFacts:
+    """What the notes are written from: users, counts per treatment, and the best value when nothing pays."""
+
+    users: int
+    counts: np.ndarray  # treated users per treatment
+    wanted: np.ndarray  # untreated users with a positive gain per treatment
+    positive_users: int  # users with a positive gain for some treatment
+    top_gap: np.ndarray  # per treatment: the largest uplift × value − cost (value objective)
+    top_worth: np.ndarray  # per treatment: the largest uplift × value
+
+    def __add__(self, other: NoteFacts) -> NoteFacts:
+        """Facts of two disjoint sets of users (batches) pooled."""
+        return NoteFacts(self.users + other.users, self.counts + other.counts, self.wanted + other.wanted,
+                         self.positive_users + other.positive_users, np.maximum(self.top_gap, other.top_gap),
+                         np.maximum(self.top_worth, other.top_worth))
+
+
+def facts_of(problem: AllocationProblem, choice: np.ndarray, net: np.ndarray | None = None) -> NoteFacts:
+    """The facts of a choice vector over the problem's users (`net` may be passed when already computed)."""
+    net = problem.net if net is None else net
+    positive = net > 0
+    idle = choice < 0
+    counts = np.bincount(choice[choice >= 0], minlength=len(problem.treatments))
+    worth = problem.uplift.astype(np.float64) * problem.value.astype(np.float64)[:, None]
+    return NoteFacts(users=len(net), counts=counts, wanted=(positive & idle[:, None]).sum(axis=0),
+                     positive_users=int(positive.any(axis=1).sum()),
+                     top_gap=(worth - problem.costs.astype(np.float64)[None, :]).max(axis=0, initial=-np.inf),
+                     top_worth=worth.max(axis=0, initial=-np.inf))
+
+
 def explain(problem: AllocationProblem, choice: np.ndarray, total_cost: float) -> tuple[str, ...]:
     """Sentences explaining an empty plan or one that leaves more than a fifth of the budget unspent."""
     treated = int((choice >= 0).sum())
+    if treated and (problem.budget <= 0 or problem.budget - total_cost <= UNSPENT_SHARE * problem.budget):
+        return ()
+    return explain_facts(problem, facts_of(problem, choice), total_cost)
+
+
+def explain_facts(problem: AllocationProblem, facts: NoteFacts, total_cost: float) -> tuple[str, ...]:
+    """`explain` from the facts alone (problem gives treatments, costs, capacities, budget and objective)."""
+    treated = int(facts.counts.sum())
     left = problem.budget - total_cost
     if treated and (problem.budget <= 0 or left <= UNSPENT_SHARE * problem.budget):
         return ()
-    net = problem.net
     gain = "predicted uplift" if problem.objective == "retained" else "expected value net of cost"
-    positive = net > 0
     notes: list[str] = []
-    if not positive.any():
+    if facts.positive_users == 0:
         if problem.objective == "retained":
             notes.append("no user has a positive predicted uplift for any treatment, so there is nothing worth buying")
         else:
-            worth = problem.uplift * problem.value[:, None]
-            t = int(np.unravel_index(np.argmax(worth - problem.costs[None, :]), worth.shape)[1])
+            t = int(np.argmax(facts.top_gap))
             notes.append(
                 f"no user's expected value (uplift × value per retained user) exceeds a treatment's cost: the best "
-                f"is {float(worth[:, t].max()):.4g} against {problem.treatments[t]}'s cost {float(problem.costs[t]):.4g}; "
+                f"is {float(facts.top_worth[t]):.4g} against {problem.treatments[t]}'s cost {float(problem.costs[t]):.4g}; "
                 "give a larger value per retained user, or none to maximize incremental retained users within budget"
             )
         return tuple(notes)
-    idle = choice < 0
-    counts = np.bincount(choice[choice >= 0], minlength=len(problem.treatments))
-    wanted = (positive & idle[:, None]).sum(axis=0)
     for t, key in enumerate(problem.treatments):
-        if wanted[t] == 0:
+        if facts.wanted[t] == 0:
             continue
-        if counts[t] >= problem.capacity[t]:
-            notes.append(f"{key} is at its capacity of {int(problem.capacity[t])} users; {int(wanted[t])} more "
+        if facts.counts[t] >= problem.capacity[t]:
+            notes.append(f"{key} is at its capacity of {int(problem.capacity[t])} users; {int(facts.wanted[t])} more "
                          f"untreated user(s) have a positive {gain} for it")
         elif problem.costs[t] > left:
             notes.append(f"{key} costs {float(problem.costs[t]):.4g}, more than the {left:,.2f} left; "
-                         f"{int(wanted[t])} untreated user(s) have a positive {gain} for it")
-    if not (positive & idle[:, None]).any():
+                         f"{int(facts.wanted[t])} untreated user(s) have a positive {gain} for it")
+    if not facts.wanted.any():
         notes.insert(0, f"every user with a positive {gain} is treated "
-                        f"({int(positive.any(axis=1).sum())} of {len(net)}); the rest of the budget would buy nothing")
+                        f"({facts.positive_users} of {facts.users}); the rest of the budget would buy nothing")
     if not treated and not notes:
         notes.append(f"the budget {problem.budget:,.2f} buys no treatment with a positive {gain}")
     if left > 0:

@@ -86,12 +86,7 @@ def plan_users(
     """Allocate spec's budget over the scored users, keep a holdout, and forecast the plan (see module doc)."""
     value_column = spec.value_source if spec.value_source not in ("none", "number") else None
     ids, uplift, se = split_scores(scores, id_col, value_column)
-    excluded = {k: list(v) for k, v in (exclude or {}).items() if k in uplift.columns}
-    kept = [c for c in uplift.columns if c not in excluded]
-    if not kept:
-        raise UpliftError(f"every treatment is left out ({', '.join(excluded)}); allow one with --allow-treatment")
-    costs = {t: c for t, c in spec.costs.items() if t not in excluded}
-    capacity = {t: c for t, c in spec.capacity.items() if t not in excluded}
+    kept, costs, capacity, excluded, exclusion_notes = drop_excluded(list(uplift.columns), spec, exclude)
     allocation = allocate(uplift[kept], costs, spec.budget, spec.value, capacity)
     labels = allocation.labels()
     chosen = labels != CONTROL
@@ -120,8 +115,20 @@ def plan_users(
         spent = float(frame["cost"].sum())
         notes.append(f"the {int((held & chosen).sum())} held-out users' treatments ({kept_back:,.2f}) are not sent: "
                      f"the send list spends {spent:,.2f} of the {spec.budget:,.2f} budget")
-    for key, metrics in excluded.items():
-        notes.insert(0, f"{key} left out: it failed guardrail(s) {', '.join(metrics)} in the experiment the model "
-                        f"came from (allow it with --allow-treatment {key})")
     return PlanResult(allocation, frame[PLAN_COLUMNS], predicted, value, low, high, int(held.sum()), excluded,
-                      tuple(notes))
+                      (*exclusion_notes, *notes))
+
+
+def drop_excluded(treatments: list[str], spec: PlanSpec, exclude: Mapping[str, Iterable[str]] | None
+                  ) -> tuple[list[str], dict[str, float], dict[str, int], dict[str, list[str]], tuple[str, ...]]:
+    """The treatments kept (those that failed no guardrail, or were allowed), their costs and capacities, the
+    ones left out with their guardrails, and a note for each left out."""
+    excluded = {k: list(v) for k, v in (exclude or {}).items() if k in treatments}
+    kept = [c for c in treatments if c not in excluded]
+    if not kept:
+        raise UpliftError(f"every treatment is left out ({', '.join(excluded)}); allow one with --allow-treatment")
+    costs = {t: c for t, c in spec.costs.items() if t not in excluded}
+    capacity = {t: c for t, c in spec.capacity.items() if t not in excluded}
+    notes = tuple(f"{key} left out: it failed guardrail(s) {', '.join(metrics)} in the experiment the model came "
+                  f"from (allow it with --allow-treatment {key})" for key, metrics in reversed(excluded.items()))
+    return kept, costs, capacity, excluded, notes

@@ -11,6 +11,7 @@ import click
 
 from common.errors import WinbackError
 from winback.cli_support import clean_errors, db_option
+from winback.commands.warehouse import ENGINES
 
 _FILE = click.Path(exists=True, dir_okay=False)
 LEARNER_CHOICES = ["auto", "s", "s_fine", "t", "x", "dr", "forest"]
@@ -176,7 +177,9 @@ def score(model_name: str, data: str, id_col: str, out: str, db: str | None) -> 
 
 
 @click.command("allocate")
-@click.option("--scores", required=True, type=_FILE, help="Uplift scores: user id, one column per treatment key.")
+@click.option("--scores", required=True, type=click.Path(exists=True),
+              help="Uplift scores: user id, one column per treatment key (CSV or Parquet; with --engine spark, a "
+                   "Parquet file or folder).")
 @click.option("--costs", type=_FILE, default=None,
               help="JSON treatment key -> unit cost (control may be listed at 0); default: the catalog's costs.")
 @click.option("--budget", required=True, type=float, help="Total spend allowed.")
@@ -193,12 +196,16 @@ def score(model_name: str, data: str, id_col: str, out: str, db: str | None) -> 
 @click.option("--record", "record_key", default=None,
               help="Record the plan in the registry under this key, as an experiment whose holdout is the control.")
 @click.option("--id", "id_col", default="user_id", show_default=True, help="User id column of the scores file.")
-@click.option("--out", required=True, type=click.Path(dir_okay=False),
-              help="CSV to write: user_id, arm, treatment_key, planned_treatment, expected_uplift, cost.")
+@click.option("--engine", type=click.Choice(ENGINES), default=None,
+              help="spark: allocate where the scores are, in Spark ($WINBACK_SPARK_MASTER, default local[*]), and "
+                   "write the plan as Parquet (no --holdout or --record); duckdb or none: in memory on this machine.")
+@click.option("--out", required=True, type=click.Path(),
+              help="CSV to write (with --engine spark: a Parquet folder): user_id, arm, treatment_key, planned_treatment, "
+                   "expected_uplift, cost.")
 @db_option
 @clean_errors
 def allocate(scores, costs, budget, value_per_retained, capacity, holdout, seed, model_name, allow_treatment,
-             record_key, id_col, out, db) -> None:
+             record_key, id_col, engine, out, db) -> None:
     """Give each user at most one treatment within budget and capacities; write the plan the CRM sends."""
     from common.settings import resolve_db_path
     from experiments.optouts import opted_out
@@ -206,12 +213,25 @@ def allocate(scores, costs, budget, value_per_retained, capacity, holdout, seed,
     from uplift.plan_inputs import plan_spec
     from uplift.planning import plan_users, split_scores
 
-    table = read_csv(scores, id_col)
-    check_scores(table, scores, id_col)
-    left_out = opted_out(table[id_col], db) if resolve_db_path(db).exists() else None
-    if left_out is not None and left_out.any():  # opt-outs win: a plan never offers them a treatment
-        click.echo(f"{int(left_out.sum())} opted-out users left out of the plan")
-        table = table[~left_out].reset_index(drop=True)
+    spark = engine == "spark"
+    if spark:
+        for option, given in (("--holdout", holdout > 0), ("--record", record_key)):
+            if given:
+                raise UpliftCliError(f"{option} is not supported with --engine spark; plan without it, or in memory")
+        from uplift.spark_plan import read_scores
+
+        spark_scores = read_scores(scores, id_col)
+        table = spark_scores.header
+    else:
+        for option, path in (("--scores", scores), ("--out", out)):
+            if Path(path).is_dir():
+                raise UpliftCliError(f"{option} {path} is a folder; folders of Parquet files need --engine spark")
+        table = read_csv(scores, id_col)
+        check_scores(table, scores, id_col)
+        left_out = opted_out(table[id_col], db) if resolve_db_path(db).exists() else None
+        if left_out is not None and left_out.any():  # opt-outs win: a plan never offers them a treatment
+            click.echo(f"{int(left_out.sum())} opted-out users left out of the plan")
+            table = table[~left_out].reset_index(drop=True)
     value_col = value_per_retained if value_per_retained and value_per_retained in table.columns else None
     _, uplift_cols, _ = split_scores(table, id_col, value_col)
     cost_source = costs if costs else _catalog_costs(db, [str(c) for c in uplift_cols.columns])
@@ -227,18 +247,21 @@ def allocate(scores, costs, budget, value_per_retained, capacity, holdout, seed,
 
             metric = get_experiment(source, db).primary_metric
             exclude = {k: v for k, v in failed_guardrails(db, source).items() if k not in allow_treatment}
+    if spark:
+        from experiments.optouts import opted_out_ids
+        from uplift.spark_plan import plan_in_spark
+
+        ids = opted_out_ids(db) if resolve_db_path(db).exists() else []
+        planned = plan_in_spark(spark_scores, spec, out, id_col=id_col, exclude=exclude, opted_out=ids)
+        if planned.left_out:
+            click.echo(f"{planned.left_out} opted-out users left out of the plan")
+        _echo_plan(planned, planned.users, planned.cost, budget, out)
+        return
     result = plan_users(table, spec, id_col=id_col, holdout=holdout, seed=seed, exclude=exclude)
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     result.frame.to_csv(out, index=False)
     a = result.allocation
-    counts = ", ".join(f"{k} {v}" for k, v in result.counts().items() if k in a.counts)
-    click.echo(f"treated {result.treated} of {len(result.frame)} users ({counts or 'none'}); held out "
-               f"{result.held_out}; cost {result.frame['cost'].sum():,.2f} of {budget:,.2f}")
-    interval = "" if math.isnan(result.ci_low) else f" [95% {_fmt(result.ci_low)}, {_fmt(result.ci_high)}]"
-    click.echo(f"expected incremental retained users {_fmt(result.predicted)}{interval}"
-               + ("" if a.objective == "retained" else f"; value {result.predicted_value:,.2f}") + f" -> {out}")
-    for note in result.notes:
-        click.echo(f"note: {note}")
+    _echo_plan(result, len(result.frame), result.frame["cost"].sum(), budget, out)
     if record_key:
         from experiments.plans import record_plan
 
@@ -250,3 +273,16 @@ def allocate(scores, costs, budget, value_per_retained, capacity, holdout, seed,
                              summary=result.summary())
         click.echo(f"recorded plan {stored.key} ({', '.join(f'{k} {v}' for k, v in stored.arms.items())}); "
                    f"analyse it later with: winback analyze {stored.key}")
+
+
+def _echo_plan(result, users: int, cost: float, budget: float, out: str) -> None:
+    """What a plan spent and treated, its forecast and its notes: the same lines for both engines' results."""
+    a = result.allocation
+    counts = ", ".join(f"{k} {v}" for k, v in result.counts().items() if k in a.counts)
+    click.echo(f"treated {result.treated} of {users} users ({counts or 'none'}); held out "
+               f"{result.held_out}; cost {cost:,.2f} of {budget:,.2f}")
+    interval = "" if math.isnan(result.ci_low) else f" [95% {_fmt(result.ci_low)}, {_fmt(result.ci_high)}]"
+    click.echo(f"expected incremental retained users {_fmt(result.predicted)}{interval}"
+               + ("" if a.objective == "retained" else f"; value {result.predicted_value:,.2f}") + f" -> {out}")
+    for note in result.notes:
+        click.echo(f"note: {note}")
