@@ -264,6 +264,9 @@ def allocate_in_spark(scores: DataFrame, id_col: str, costs: Mapping[str, float]
     `treatments` are the uplift columns (default: every column of `costs` but control); `value_per_retained`
     is a number, a column of `scores`, or None to maximize incremental retained users; `sum_columns` maps a
     treatment to a column summed over its treated users (the plan sums the calibration errors `se:<t>`).
+    Per-user rows reach the driver only for the repair and the fill, bounded as the module doc says (the
+    excess over each capacity, the overspend over the cheapest cost, the budget left over each open
+    treatment's cost, each plus one): `margin_rows` reports how many did.
     """
     names = list(treatments) if treatments is not None else [t for t in costs if t != CONTROL]
     problem, gains = net_gains(names, costs, budget, value_per_retained, capacity)
