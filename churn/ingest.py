@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
@@ -18,7 +19,7 @@ from churn.events import EVENT_TYPES, RATING_EVENT, REQUIRED_COLUMNS
 from warehouse.duckdb_engine import read_raw
 from warehouse.engine import Warehouse, open_warehouse
 from warehouse.errors import DataError
-from warehouse.event_files import EventRules, load_plain_file
+from warehouse.event_files import EventRules, count_rows, inspect_file, sliceable, suspect_frames, write_file
 from warehouse.events_table import EVENT_COLUMNS, TEXT_COLUMNS, LoadResult, write_events
 from warehouse.events_table import TS_TEXT_FORMAT as TS_FORMAT
 
@@ -72,8 +73,36 @@ def validate_events(raw: pd.DataFrame, source: str) -> pd.DataFrame:
     return _as_text(_typed_events(raw, source))
 
 
-def _typed_events(raw: pd.DataFrame, source: str) -> pd.DataFrame:
-    """validate_events with ts kept as datetime64 (UTC, naive)."""
+class BadCell(DataError):
+    """The first bad cell of a frame, with `check`: the rank of the rule it breaks (rules run in a fixed order)."""
+
+    def __init__(self, source: str, row: int, column: str, problem: str, check: int):
+        super().__init__(source, row, column, problem)
+        self.check = check
+
+
+class _FirstBad:
+    """Raises BadCell for the first row a rule refuses; counts the rules asked, and maps positions to file rows."""
+
+    def __init__(self, source: str, rows: list[int] | None):
+        self.source, self.rows, self.checks = source, rows, 0
+
+    def __call__(self, column: str, bad: pd.Series, values: pd.Series, message: str) -> None:
+        self.checks += 1
+        mask = np.asarray(bad, dtype=bool)
+        if mask.any():
+            i = int(np.argmax(mask))
+            row = self.rows[i] if self.rows is not None else i + 1
+            raise BadCell(self.source, row, column, message.format(value=values.iloc[i]), self.checks)
+
+
+def _typed_events(raw: pd.DataFrame, source: str, *, rows: list[int] | None = None,
+                  latest: pd.Timestamp | None = None) -> pd.DataFrame:
+    """validate_events with ts kept as datetime64 (UTC, naive).
+
+    `rows` are the file rows of a slice of a file (row numbers in errors); `latest` the newest plausible
+    event time, fixed once per load so a file's slices are judged alike.
+    """
     missing = [c for c in REQUIRED_COLUMNS if c not in raw.columns]
     if missing:
         raise DataError(source, None, missing[0], f"required column is missing (have: {', '.join(map(str, raw.columns))})")
@@ -81,39 +110,40 @@ def _typed_events(raw: pd.DataFrame, source: str) -> pd.DataFrame:
         raise DataError(source, None, None, "holds no events (only a header or nothing); nothing was loaded "
                         "and the warehouse was left unchanged")
     raw = raw.reset_index(drop=True)
+    _first_bad = _FirstBad(source, rows)
     user = raw["user_id"]
-    _first_bad(source, "user_id", user.isna() | (user.astype(str).str.strip() == ""), raw["user_id"], "user id is empty")
+    _first_bad("user_id", user.isna() | (user.astype(str).str.strip() == ""), raw["user_id"], "user id is empty")
     ids = user.astype("str")
     # One identity rule everywhere (experiments/identity.py): ids are compared byte for byte, never trimmed.
-    _first_bad(source, "user_id", ids.str.strip() != ids, ids,
+    _first_bad("user_id", ids.str.strip() != ids, ids,
                "user id {value!r} has leading or trailing whitespace; ids are matched exactly, so fix the file")
     for column in [c for c in raw.columns if raw[c].dtype == object or pd.api.types.is_string_dtype(raw[c])]:
         text = raw[column].astype("str").where(raw[column].notna(), "")
-        _first_bad(source, str(column), text.str.contains(CONTROL_CHARACTERS, regex=True), text,
+        _first_bad(str(column), text.str.contains(CONTROL_CHARACTERS, regex=True), text,
                    "{value!r} holds a control character (a NUL or similar byte: the file is damaged or binary)")
     etype = raw["event_type"].astype("str").str.strip()
     unknown = ~etype.isin(EVENT_TYPES)
-    _first_bad(source, "event_type", unknown, etype,
+    _first_bad("event_type", unknown, etype,
                "unknown event type {value!r}; known types: " + ", ".join(EVENT_TYPES))
     ts = _timestamps(raw["ts"])
-    _first_bad(source, "ts", ts.isna(), raw["ts"],
+    _first_bad("ts", ts.isna(), raw["ts"],
                "{value!r} is not a timestamp; use ISO 8601 such as 2026-06-30 or 2026-06-30T14:05:00")
-    latest = _latest_event()
-    _first_bad(source, "ts", (ts < EARLIEST_EVENT) | (ts > latest), raw["ts"],
+    latest = _latest_event() if latest is None else latest
+    _first_bad("ts", (ts < EARLIEST_EVENT) | (ts > latest), raw["ts"],
                f"{{value!r}} is outside the plausible range {EARLIEST_EVENT.date()} .. {latest.date()} "
                "(a wrong date format or a placeholder date?)")
     if "amount" in raw.columns:
         text = raw["amount"]
         amount = pd.to_numeric(text, errors="coerce")
-        _first_bad(source, "amount", amount.isna() & text.notna(), text, "{value!r} is not a number")
+        _first_bad("amount", amount.isna() & text.notna(), text, "{value!r} is not a number")
         amount = amount.fillna(0.0).astype(float)
-        _first_bad(source, "amount", ~np.isfinite(amount), text, "{value!r} is not a finite number")
-        _first_bad(source, "amount", amount.abs() > MAX_AMOUNT, text,
+        _first_bad("amount", ~np.isfinite(amount), text, "{value!r} is not a finite number")
+        _first_bad("amount", amount.abs() > MAX_AMOUNT, text,
                    f"{{value!r}} is beyond the largest plausible amount ({MAX_AMOUNT:g})")
-        _first_bad(source, "amount", amount < 0, text,
+        _first_bad("amount", amount < 0, text,
                    "negative amount {value} makes no sense (refunds and discounts are positive amounts)")
         stars = etype == RATING_EVENT
-        _first_bad(source, "amount", stars & ((amount < 1) | (amount > 5)), text,
+        _first_bad("amount", stars & ((amount < 1) | (amount > 5)), text,
                    "a rating's amount is its stars and must be between 1 and 5, got {value}")
     else:
         amount = pd.Series(0.0, index=raw.index)
@@ -136,10 +166,10 @@ def _latest_event() -> pd.Timestamp:
     return pd.Timestamp.now(tz="UTC").tz_localize(None) + pd.Timedelta(days=1)
 
 
-def _rules() -> EventRules:
+def _rules(latest: pd.Timestamp | None = None) -> EventRules:
     """The rules above for the SQL fast path (warehouse/event_files.py)."""
-    return EventRules(EVENT_TYPES, RATING_EVENT, EARLIEST_EVENT.to_pydatetime(), _latest_event().to_pydatetime(),
-                      MAX_AMOUNT)
+    latest = _latest_event() if latest is None else latest
+    return EventRules(EVENT_TYPES, RATING_EVENT, EARLIEST_EVENT.to_pydatetime(), latest.to_pydatetime(), MAX_AMOUNT)
 
 
 def _timestamps(values: pd.Series) -> pd.Series:
@@ -151,15 +181,6 @@ def _timestamps(values: pd.Series) -> pd.Series:
         return parsed
     parsed = pd.to_datetime(values.astype("str").str.strip(), errors="coerce", format="ISO8601", utc=True)
     return parsed.dt.tz_localize(None)
-
-
-def _first_bad(source: str, column: str, bad: pd.Series, values: pd.Series, message: str) -> None:
-    """Raise a DataError for the first True in `bad` (row numbers 1-based, header not counted)."""
-    mask = np.asarray(bad, dtype=bool)
-    if mask.any():
-        i = int(np.argmax(mask))
-        value = values.iloc[i]
-        raise DataError(source, i + 1, column, message.format(value=value))
 
 
 def fingerprint_events(frame: pd.DataFrame) -> str:
@@ -186,12 +207,48 @@ def load_events(
         path, label = Path(source), name or str(source)
         if path.exists():
             _check_csv_header(path)
-            wh = open_warehouse(warehouse, db)
-            done = load_plain_file(wh, path, _rules(), source=label, mode=mode)
+            done = _load_file(open_warehouse(warehouse, db), path, label, mode)
             if done is not None:
                 return done
-        clean = _read_typed(source)  # anything not in plain form: validated row by row, errors name the cell
+        clean = _read_typed(source)  # DuckDB could not settle it: validated whole, errors name the cell
     wh = open_warehouse(warehouse, db)
     starts = range(0, len(clean), batch_rows)
     batches = (clean.iloc[i: i + batch_rows] for i in tqdm(starts, desc="load events", unit="batch", disable=None))
     return write_events(wh, batches, source=label, fingerprint=fingerprint_events(clean), mode=mode)
+
+
+def _load_file(wh: Warehouse, path: Path, label: str, mode: Literal["replace", "append"]) -> LoadResult | None:
+    """Load a file inside DuckDB, pandas seeing only its suspect rows; None when the whole file must be read.
+
+    SQL settles the rows in the common forms (warehouse/event_files.py); only the others can break a rule,
+    so the validator judges them alone, slice by slice, with their file rows. Its rules run in a fixed
+    order and it reports the first rule any row breaks, at the first such row: across slices that is the
+    smallest (rule, row), the very error a read of the whole file gives.
+    """
+    latest = _latest_event()
+    file = inspect_file(wh, path, _rules(latest))
+    counts = count_rows(wh, file) if file is not None else None
+    if file is None or counts is None:
+        return None  # DuckDB's reader fails on the file or some row: read_raw names the problem
+    if file.settled is not None and counts.rows and not counts.suspects:
+        return write_file(wh, file, source=label, mode=mode)
+    if file.missing or counts.rows == 0:  # the first row (or none) tells: a column is missing, or no events
+        frame, _ = next(suspect_frames(wh, file, counts, limit=1))
+        _typed_events(frame, label, latest=latest)
+    if file.settled is None or not sliceable(file):
+        return None
+    first: BadCell | None = None
+    for frame, rows in suspect_frames(wh, file, counts):
+        try:
+            _typed_events(frame, label, rows=rows, latest=latest)
+        except BadCell as bad:
+            if first is None or (bad.check, bad.row) < (first.check, first.row):
+                first = bad
+    if first is not None:
+        raise DataError(first.source, first.row, first.column, first.problem)
+
+    def clean_suspects() -> Iterator[pd.DataFrame]:
+        for frame, rows in suspect_frames(wh, file, counts):
+            yield _typed_events(frame, label, rows=rows, latest=latest)
+
+    return write_file(wh, file, source=label, mode=mode, suspects=clean_suspects)

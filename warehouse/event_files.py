@@ -1,30 +1,49 @@
 """Events files loaded inside DuckDB: rules checked by SQL over DuckDB's reader, rows moved by INSERT ... SELECT.
 
-The fast path takes a file only when every row is in the plain form the loader's rules accept without
-interpretation (ASCII ids without surrounding space, known event types spelled exactly, ISO timestamps
-without zone or fractions, plain decimal amounts, no control characters). Any other file, a bad one
-included, is left to the row-by-row validator in churn/ingest.py, which stores it or names its first bad
-cell (file, 1-based data row, column) as before; so the fast path never accepts a row the validator
-would refuse and stores the very values it would store, without a DataFrame of the whole file.
+A row is *settled* when SQL alone can tell the loader's rules accept it and what they store: ids
+without whitespace at either end, known event types (spaces or tabs around them are dropped), ISO
+timestamps with or without seconds, fractions (up to 9 digits, floored to the second) and a zone (`Z`,
+`+HH`, `+HHMM`, `+HH:MM`, converted to UTC), decimal amounts of at most 15 digits with an optional sign
+`+` and exponent, no control characters; typed Parquet columns. A file of settled rows only is stored
+by one `INSERT ... SELECT` (`load_plain_file`). The other rows, the *suspects*, are the only ones that
+can be bad or need pandas' reading: `suspect_frames` streams them (with their 1-based file row) in
+slices, so churn/ingest.py judges them with its row-by-row validator, whose rules and messages stay the
+only source of truth, and `write_file` stores settled rows by SQL and the validated suspects beside them
+in one transaction. The SQL settles no row the validator would refuse and stores the very values it
+would store (tests/warehouse/test_event_files_sql.py compares both on every form).
 """
 from __future__ import annotations
 
 import hashlib
+import re
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
+
+import pandas as pd
 
 from warehouse.duckdb_engine import DuckDBWarehouse, reader_sql
 from warehouse.events_table import EVENT_COLUMNS, LoadResult, WriteMode, write_events_sql
 
-ID_FORM = r"[!-~]([ -~]*[!-~])?"  # printable ASCII, no space at either end
-TS_FORM = r"\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])([T ]([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?)?"
-AMOUNT_FORM = r"\d{1,9}(\.\d{1,6})?"  # at most 15 digits: every reader rounds it to the same double
+# Python's str.strip() and Unicode's White_Space, C1 controls and the no-break space: never at an id's end.
+STRIPPED = r"\x00-\x20\x7f-\xa0\x{1680}\x{180e}\x{2000}-\x{200b}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}\x{feff}"
+ID_FORM = rf"(?s)[^{STRIPPED}](.*[^{STRIPPED}])?"
+TS_FORM = (r"\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])"
+           r"([T ]([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{0,9})?)?(Z|[+-]([01]\d|2[0-3])(:?[0-5]\d)?)?)?")
+TS_LOCAL = r"^\d{4}-\d\d-\d\d([T ]\d\d:\d\d(:\d\d)?)?"  # the part before any fraction or zone
+TS_ZONE = r"\d\d:\d\d(?::\d\d(?:\.\d*)?)?([+-]\d\d(?::?\d\d)?)$"  # '' for none or Z
+AMOUNT_FORM = r"\+?(\d{1,9}(\.\d{0,6})?|\.\d{1,6})([eE][+-]?\d{1,2})?"  # <= 15 digits: one double everywhere
+TYPE_SPACE = " \t"
 CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
 TIMESTAMP_TYPES = ("TIMESTAMP", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S")
 NUMBER_TYPES = ("DOUBLE", "FLOAT", "BIGINT", "INTEGER", "SMALLINT", "TINYINT", "UBIGINT", "UINTEGER",
                 "USMALLINT", "UTINYINT", "HUGEINT")
 PLAIN_TYPES = ("VARCHAR", "BOOLEAN", "DATE", *TIMESTAMP_TYPES, *NUMBER_TYPES)
+# Types whose pandas dtype does not change with NULLs (an int column with a NULL reads as Int64): a slice
+# of such a file reads as the whole file would, so the validator's messages are the same.
+SLICE_TYPES = ("VARCHAR", "DOUBLE", "FLOAT", "DATE", *TIMESTAMP_TYPES)
+ROW = "_winback_row"
 
 
 @dataclass(frozen=True)
@@ -38,12 +57,48 @@ class EventRules:
     max_amount: float
 
 
+@dataclass(frozen=True)
+class EventFile:
+    """A readable events file as DuckDB sees it: its reader, column types and the settled-row rule."""
+
+    path: Path
+    reader: str
+    columns: dict[str, str]
+    settled: str | None  # SQL condition of a settled row; None when the file's types are not handled
+    select: str | None  # the stored columns of a settled row, in EVENT_COLUMNS order
+
+    @property
+    def missing(self) -> list[str]:
+        return [c for c in EVENT_COLUMNS[:3] if c not in self.columns]
+
+
+@dataclass(frozen=True)
+class FileCounts:
+    """Rows of the file, how many are suspects, and which text columns hold no value at all."""
+
+    rows: int
+    suspects: int
+    empty_text_columns: tuple[str, ...]
+
+
 def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def _ts_sql(ts_type: str) -> tuple[str, str]:
+    """(form check, UTC value floored to the second) of the ts column."""
+    if ts_type != "VARCHAR":
+        return "ts IS NOT NULL", "date_trunc('second', CAST(ts AS TIMESTAMP))"
+    local = f"TRY_CAST(regexp_extract(ts, {_literal(TS_LOCAL)}) AS TIMESTAMP)"
+    zone = f"replace(regexp_extract(ts, {_literal(TS_ZONE)}, 1), ':', '')"  # '', '+HH' or '+HHMM'
+    minutes = (f"(CASE WHEN left({zone}, 1) = '-' THEN -1 ELSE 1 END) * (COALESCE(TRY_CAST(substr({zone}, 2, 2) "
+               f"AS INTEGER), 0) * 60 + COALESCE(TRY_CAST(substr({zone}, 4, 2) AS INTEGER), 0))")
+    return (f"regexp_full_match(ts, {_literal(TS_FORM)}) AND {local} IS NOT NULL",
+            f"{local} - to_minutes({minutes})")
+
+
 def _plan(columns: dict[str, str], rules: EventRules) -> tuple[str, str] | None:
-    """(condition every row must meet, SELECT list of the stored columns), or None when the file's types don't fit."""
+    """(condition a settled row meets, SELECT list of the stored columns), or None when the file's types don't fit."""
     if any(t not in PLAIN_TYPES for t in columns.values()):
         return None
     if any(columns.get(c) != "VARCHAR" for c in ("user_id", "event_type")):
@@ -54,14 +109,13 @@ def _plan(columns: dict[str, str], rules: EventRules) -> tuple[str, str] | None:
     if ts_type not in ("VARCHAR", *TIMESTAMP_TYPES) or amount_type not in (None, "VARCHAR", *NUMBER_TYPES):
         return None
     types = ", ".join(_literal(t) for t in rules.event_types)
-    earliest = f"TIMESTAMP {_literal(rules.earliest.strftime('%Y-%m-%d %H:%M:%S.%f'))}"
-    latest = f"TIMESTAMP {_literal(rules.latest.strftime('%Y-%m-%d %H:%M:%S.%f'))}"
-    if ts_type == "VARCHAR":
-        ts_ok = f"regexp_full_match(ts, {_literal(TS_FORM)}) AND TRY_CAST(ts AS TIMESTAMP) IS NOT NULL"
-        ts_value = "TRY_CAST(ts AS TIMESTAMP)"
-    else:
-        ts_ok = "ts IS NOT NULL"
-        ts_value = "CAST(ts AS TIMESTAMP)"
+    etype = f"trim(event_type, {_literal(TYPE_SPACE)})"
+    earliest = rules.earliest.replace(microsecond=0)
+    if earliest < rules.earliest:
+        earliest += timedelta(seconds=1)
+    # A value floored to the second is at most 1 s below the exact one: settle it only 1 s short of the limit.
+    latest = rules.latest - timedelta(seconds=1)
+    ts_ok, ts_value = _ts_sql(str(ts_type))
     if amount_type is None:
         amount_ok, amount_value = "TRUE", "0.0"
     elif amount_type == "VARCHAR":
@@ -72,20 +126,90 @@ def _plan(columns: dict[str, str], rules: EventRules) -> tuple[str, str] | None:
         amount_value = "COALESCE(CAST(amount AS DOUBLE), 0.0)"
     conditions = [
         f"user_id IS NOT NULL AND regexp_full_match(user_id, {_literal(ID_FORM)})",
-        f"event_type IS NOT NULL AND event_type IN ({types})",
+        f"event_type IS NOT NULL AND {etype} IN ({types})",
         ts_ok,
-        f"{ts_value} >= {earliest} AND {ts_value} <= {latest}",
+        f"{ts_value} >= TIMESTAMP {_literal(earliest.isoformat(sep=' '))} "
+        f"AND {ts_value} <= TIMESTAMP {_literal(latest.isoformat(sep=' '))}",
         amount_ok,
         f"{amount_value} >= 0 AND {amount_value} <= {rules.max_amount!r}",
-        f"(event_type <> {_literal(rules.rating_event)} OR {amount_value} BETWEEN 1 AND 5)",
+        f"({etype} <> {_literal(rules.rating_event)} OR {amount_value} BETWEEN 1 AND 5)",
     ]
     conditions += [f'NOT COALESCE(regexp_matches("{c}", {_literal(CONTROL)}), FALSE)'
                    for c, t in columns.items() if t == "VARCHAR"]
     select = ", ".join([
-        "user_id", "event_type", f"date_trunc('second', {ts_value}) AS ts", f"{amount_value} AS amount",
+        "user_id", f"{etype} AS event_type", f"{ts_value} AS ts", f"{amount_value} AS amount",
         *[(f'"{c}"' if c in columns else f"CAST(NULL AS VARCHAR) AS {c}") for c in EVENT_COLUMNS[4:]],
     ])
     return " AND ".join(f"({c})" for c in conditions), select
+
+
+def inspect_file(warehouse: DuckDBWarehouse, path: Path, rules: EventRules) -> EventFile | None:
+    """The file's columns and settled-row rule; None when DuckDB cannot describe it or names a column twice."""
+    reader = reader_sql(path)
+    try:
+        described = warehouse.conn.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()
+    except warehouse.Error:
+        return None  # unreadable: the validator reports it
+    columns = {str(row[0]): str(row[1]) for row in described}
+    if len(columns) != len(described) or ROW in columns or "ordinality" in columns:
+        return None
+    if any(re.search(r'[\x00-\x1f"]', c) for c in columns):  # names SQL would quote badly: the validator's job
+        return None
+    plan = _plan(columns, rules) if all(c in columns for c in EVENT_COLUMNS[:3]) else None
+    settled, select = plan if plan is not None else (None, None)
+    return EventFile(path, reader, columns, settled, select)
+
+
+def count_rows(warehouse: DuckDBWarehouse, file: EventFile) -> FileCounts | None:
+    """One pass over the whole file (every column read); None when DuckDB's reader fails on some row."""
+    text = [c for c, t in file.columns.items() if t == "VARCHAR"]
+    suspects = f"COUNT(*) FILTER (WHERE NOT COALESCE({file.settled}, FALSE))" if file.settled else "COUNT(*)"
+    filled = [f'COUNT("{c}")' for c in file.columns]  # reads every cell, as the validator's reader does
+    try:
+        row = warehouse.conn.execute(f"SELECT COUNT(*), {suspects}, {', '.join(filled)} FROM {file.reader}").fetchone()
+    except warehouse.Error:
+        return None
+    counts = dict(zip(file.columns, row[2:]))
+    return FileCounts(int(row[0]), int(row[1]), tuple(c for c in text if counts[c] == 0))
+
+
+def sliceable(file: EventFile) -> bool:
+    """Whether a slice of the file reads with the dtypes of the whole (see SLICE_TYPES)."""
+    return all(t in SLICE_TYPES for t in file.columns.values())
+
+
+def suspect_frames(
+    warehouse: DuckDBWarehouse, file: EventFile, counts: FileCounts, *, limit: int | None = None,
+    slice_rows: int = 100_000,
+) -> Iterator[tuple[pd.DataFrame, list[int]]]:
+    """The file's suspect rows (or its first `limit` rows) in file order, as read_raw would type them, in slices.
+
+    Each slice comes with the 1-based file row of each of its rows, so an error names the row of the file.
+    """
+    numbered = (f"(SELECT file_row_number + 1 AS {ROW}, * EXCLUDE (file_row_number) FROM "
+                f"{file.reader[:-1]}, file_row_number = true))" if file.reader.startswith("read_parquet(")
+                else f"(SELECT ordinality AS {ROW}, * EXCLUDE (ordinality) FROM "
+                     f"{file.reader[:-1]}, parallel = false) WITH ORDINALITY)")
+    where = f"WHERE NOT COALESCE({file.settled}, FALSE)" if file.settled and limit is None else ""
+    tail = f"LIMIT {int(limit)}" if limit is not None else ""
+    cursor = warehouse.conn.cursor()
+    try:
+        text_dtype = cursor.execute("SELECT 'x'::VARCHAR AS c").df()["c"].dtype  # how the reader types text
+        result = cursor.execute(f"SELECT * FROM {numbered} {where} ORDER BY {ROW} {tail}")
+        vectors = max(1, slice_rows // 2048)
+        while True:
+            frame = result.fetch_df_chunk(vectors)
+            if frame is None or (len(frame) == 0 and limit is None):
+                return
+            rows = frame.pop(ROW).astype("int64").tolist()
+            for column, kind in file.columns.items():  # a column with values reads as text even where a slice has none
+                if kind == "VARCHAR" and column not in counts.empty_text_columns:
+                    frame[column] = frame[column].astype(text_dtype)
+            yield frame, rows
+            if limit is not None:
+                return
+    finally:
+        cursor.close()
 
 
 def file_fingerprint(path: Path) -> str:
@@ -97,28 +221,24 @@ def file_fingerprint(path: Path) -> str:
     return "file-sha256:" + digest.hexdigest()
 
 
+def write_file(
+    warehouse: DuckDBWarehouse, file: EventFile, *, source: str, mode: WriteMode,
+    suspects: Callable[[], Iterable[pd.DataFrame]] = tuple,
+) -> LoadResult:
+    """Store the settled rows by INSERT ... SELECT and the clean frames of `suspects()` beside them, in one transaction."""
+    return write_events_sql(
+        warehouse, f"SELECT {file.select} FROM {file.reader} WHERE COALESCE({file.settled}, FALSE)",
+        source=source, fingerprint=file_fingerprint(file.path), mode=mode, batches=suspects)
+
+
 def load_plain_file(
     warehouse: DuckDBWarehouse, path: Path, rules: EventRules, *, source: str, mode: WriteMode,
 ) -> LoadResult | None:
-    """Load a file whose every row is in plain form in one transaction; None (nothing written) for any other file."""
-    src = reader_sql(path)
-    try:
-        described = warehouse.conn.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()
-    except warehouse.Error:
-        return None  # unreadable: the validator reports it
-    columns = {str(row[0]): str(row[1]) for row in described}
-    if len(columns) != len(described) or any(c not in columns for c in EVENT_COLUMNS[:3]):
+    """Load a file whose every row is settled in one transaction; None (nothing written) for any other file."""
+    file = inspect_file(warehouse, path, rules)
+    if file is None or file.settled is None:
         return None
-    plan = _plan(columns, rules)
-    if plan is None:
+    counts = count_rows(warehouse, file)
+    if counts is None or counts.rows == 0 or counts.suspects:
         return None
-    condition, select = plan
-    try:
-        rows, bad = warehouse.conn.execute(
-            f"SELECT COUNT(*), COUNT(*) FILTER (WHERE NOT COALESCE({condition}, FALSE)) FROM {src}").fetchone()
-    except warehouse.Error:
-        return None
-    if rows == 0 or bad:
-        return None
-    return write_events_sql(warehouse, f"SELECT {select} FROM {src}", source=source,
-                            fingerprint=file_fingerprint(path), mode=mode)
+    return write_file(warehouse, file, source=source, mode=mode)

@@ -65,28 +65,36 @@ def write_events(
     without a single row is refused and changes nothing.
     """
     def insert(conn) -> int:
-        written = 0
-        for batch in batches:
-            frame = batch.reindex(columns=list(EVENT_COLUMNS))
-            conn.register("_winback_batch", frame)
-            try:
-                conn.execute(INSERT_SQL)
-            finally:
-                conn.unregister("_winback_batch")
-            written += len(batch)
-        return written
+        return _insert_frames(conn, batches)
 
     return _write(warehouse, insert, source=source, fingerprint=fingerprint, mode=mode)
 
 
 def write_events_sql(
     warehouse: DuckDBWarehouse, select_sql: str, *, source: str, fingerprint: str, mode: WriteMode = "replace",
+    batches: Callable[[], Iterable[pd.DataFrame]] = tuple,
 ) -> LoadResult:
-    """Store the rows of a query over clean events (the columns of EVENT_COLUMNS, in order) by INSERT ... SELECT."""
+    """Store the rows of a query over clean events (the columns of EVENT_COLUMNS, in order) by INSERT ... SELECT,
+    then the clean frames `batches()` yields (made inside the transaction, so they may stream), as one load."""
     def insert(conn) -> int:
-        return int(conn.execute(f"INSERT INTO events {select_sql}").fetchone()[0])
+        written = int(conn.execute(f"INSERT INTO events {select_sql}").fetchone()[0])
+        return written + _insert_frames(conn, batches())
 
     return _write(warehouse, insert, source=source, fingerprint=fingerprint, mode=mode)
+
+
+def _insert_frames(conn, batches: Iterable[pd.DataFrame]) -> int:
+    """Insert clean frames through a registered view; the number of rows inserted."""
+    written = 0
+    for batch in batches:
+        frame = batch.reindex(columns=list(EVENT_COLUMNS))
+        conn.register("_winback_batch", frame)
+        try:
+            conn.execute(INSERT_SQL)
+        finally:
+            conn.unregister("_winback_batch")
+        written += len(batch)
+    return written
 
 
 def _write(warehouse: DuckDBWarehouse, insert: Callable, *, source: str, fingerprint: str, mode: WriteMode) -> LoadResult:
