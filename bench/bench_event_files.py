@@ -32,7 +32,7 @@ try:
     outcome = f"{load_events(sys.argv[1], Warehouse(sys.argv[2], memory_limit='2GB')).rows_written:,} rows"
 except DataError as error:
     outcome = "error: " + str(error).split(', ', 1)[1][:60]
-print(json.dumps({"seconds": time.perf_counter() - started, "outcome": outcome,
+print("RESULT", json.dumps({"seconds": time.perf_counter() - started, "outcome": outcome,
                   "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
@@ -63,7 +63,7 @@ def load_in_child(path: Path, warehouse: Path, code: str | None = None) -> dict:
         env["PYTHONPATH"] = code
     done = subprocess.run([sys.executable, "-c", LOAD, str(path), str(warehouse)], env=env, check=True,
                           capture_output=True, text=True)
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return json.loads(done.stdout.rsplit("RESULT ", 1)[1])  # DuckDB may draw a progress bar before it
 
 
 def run(scale: float, code: str | None = None) -> list[dict]:
