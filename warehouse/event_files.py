@@ -44,6 +44,7 @@ PLAIN_TYPES = ("VARCHAR", "BOOLEAN", "DATE", *TIMESTAMP_TYPES, *NUMBER_TYPES)
 # of such a file reads as the whole file would, so the validator's messages are the same.
 SLICE_TYPES = ("VARCHAR", "DOUBLE", "FLOAT", "DATE", *TIMESTAMP_TYPES)
 ROW = "_winback_row"
+DERIVED = ("_wb_type", "_wb_ts", "_wb_amount", "_wb_local", "_wb_zone")
 
 
 @dataclass(frozen=True)
@@ -64,8 +65,14 @@ class EventFile:
     path: Path
     reader: str
     columns: dict[str, str]
-    settled: str | None  # SQL condition of a settled row; None when the file's types are not handled
+    settled: str | None  # SQL condition of a settled row (over `rows()`); None when the file's types are not handled
     select: str | None  # the stored columns of a settled row, in EVENT_COLUMNS order
+    derive: str | None  # the file's rows with the derived columns the rule uses, `{rows}` standing for them
+
+    def rows(self, source: str | None = None) -> str:
+        """The relation the rule reads: `source` (default: the file's reader) with the derived columns."""
+        source = source or self.reader
+        return self.derive.replace("{rows}", source) if self.derive else source
 
     @property
     def missing(self) -> list[str]:
@@ -85,20 +92,21 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _ts_sql(ts_type: str) -> tuple[str, str]:
-    """(form check, UTC value floored to the second) of the ts column."""
+def _ts_sql(ts_type: str) -> tuple[str, list[str], str]:
+    """(form check, columns derived once per row, UTC value floored to the second) of the ts column."""
     if ts_type != "VARCHAR":
-        return "ts IS NOT NULL", "date_trunc('second', CAST(ts AS TIMESTAMP))"
-    local = f"TRY_CAST(regexp_extract(ts, {_literal(TS_LOCAL)}) AS TIMESTAMP)"
-    zone = f"replace(regexp_extract(ts, {_literal(TS_ZONE)}, 1), ':', '')"  # '', '+HH' or '+HHMM'
-    minutes = (f"(CASE WHEN left({zone}, 1) = '-' THEN -1 ELSE 1 END) * (COALESCE(TRY_CAST(substr({zone}, 2, 2) "
-               f"AS INTEGER), 0) * 60 + COALESCE(TRY_CAST(substr({zone}, 4, 2) AS INTEGER), 0))")
-    return (f"regexp_full_match(ts, {_literal(TS_FORM)}) AND {local} IS NOT NULL",
-            f"{local} - to_minutes({minutes})")
+        return "ts IS NOT NULL", [], "date_trunc('second', CAST(ts AS TIMESTAMP))"
+    derived = [f"TRY_CAST(regexp_extract(ts, {_literal(TS_LOCAL)}) AS TIMESTAMP) AS _wb_local",
+               f"replace(regexp_extract(ts, {_literal(TS_ZONE)}, 1), ':', '') AS _wb_zone"]  # '', '+HH' or '+HHMM'
+    minutes = ("(CASE WHEN left(_wb_zone, 1) = '-' THEN -1 ELSE 1 END) * (COALESCE(TRY_CAST(substr(_wb_zone, 2, 2) "
+               "AS INTEGER), 0) * 60 + COALESCE(TRY_CAST(substr(_wb_zone, 4, 2) AS INTEGER), 0))")
+    return (f"regexp_full_match(ts, {_literal(TS_FORM)}) AND _wb_local IS NOT NULL", derived,
+            f"_wb_local - to_minutes({minutes})")
 
 
-def _plan(columns: dict[str, str], rules: EventRules) -> tuple[str, str] | None:
-    """(condition a settled row meets, SELECT list of the stored columns), or None when the file's types don't fit."""
+def _plan(columns: dict[str, str], rules: EventRules) -> tuple[str, str, str] | None:
+    """(condition a settled row meets, SELECT list of the stored columns, the derived relation with `{rows}` standing
+    for the file's rows), or None when the file's types don't fit. Values used by several rules are derived once."""
     if any(t not in PLAIN_TYPES for t in columns.values()):
         return None
     if any(columns.get(c) != "VARCHAR" for c in ("user_id", "event_type")):
@@ -115,7 +123,7 @@ def _plan(columns: dict[str, str], rules: EventRules) -> tuple[str, str] | None:
         earliest += timedelta(seconds=1)
     # A value floored to the second is at most 1 s below the exact one: settle it only 1 s short of the limit.
     latest = rules.latest - timedelta(seconds=1)
-    ts_ok, ts_value = _ts_sql(str(ts_type))
+    ts_ok, ts_derived, ts_value = _ts_sql(str(ts_type))
     if amount_type is None:
         amount_ok, amount_value = "TRUE", "0.0"
     elif amount_type == "VARCHAR":
@@ -124,23 +132,26 @@ def _plan(columns: dict[str, str], rules: EventRules) -> tuple[str, str] | None:
     else:
         amount_ok = "(amount IS NULL OR isfinite(CAST(amount AS DOUBLE)))"
         amount_value = "COALESCE(CAST(amount AS DOUBLE), 0.0)"
+    inner = ", ".join(["*", *ts_derived])
+    derive = (f"(SELECT *, {etype} AS _wb_type, {ts_value} AS _wb_ts, {amount_value} AS _wb_amount "
+              f"FROM (SELECT {inner} FROM {{rows}}))")
     conditions = [
         f"user_id IS NOT NULL AND regexp_full_match(user_id, {_literal(ID_FORM)})",
-        f"event_type IS NOT NULL AND {etype} IN ({types})",
+        f"event_type IS NOT NULL AND _wb_type IN ({types})",
         ts_ok,
-        f"{ts_value} >= TIMESTAMP {_literal(earliest.isoformat(sep=' '))} "
-        f"AND {ts_value} <= TIMESTAMP {_literal(latest.isoformat(sep=' '))}",
+        f"_wb_ts >= TIMESTAMP {_literal(earliest.isoformat(sep=' '))} "
+        f"AND _wb_ts <= TIMESTAMP {_literal(latest.isoformat(sep=' '))}",
         amount_ok,
-        f"{amount_value} >= 0 AND {amount_value} <= {rules.max_amount!r}",
-        f"({etype} <> {_literal(rules.rating_event)} OR {amount_value} BETWEEN 1 AND 5)",
+        f"_wb_amount >= 0 AND _wb_amount <= {rules.max_amount!r}",
+        f"(_wb_type <> {_literal(rules.rating_event)} OR _wb_amount BETWEEN 1 AND 5)",
     ]
     conditions += [f'NOT COALESCE(regexp_matches("{c}", {_literal(CONTROL)}), FALSE)'
                    for c, t in columns.items() if t == "VARCHAR"]
     select = ", ".join([
-        "user_id", f"{etype} AS event_type", f"{ts_value} AS ts", f"{amount_value} AS amount",
+        "user_id", "_wb_type AS event_type", "_wb_ts AS ts", "_wb_amount AS amount",
         *[(f'"{c}"' if c in columns else f"CAST(NULL AS VARCHAR) AS {c}") for c in EVENT_COLUMNS[4:]],
     ])
-    return " AND ".join(f"({c})" for c in conditions), select
+    return " AND ".join(f"({c})" for c in conditions), select, derive
 
 
 def inspect_file(warehouse: DuckDBWarehouse, path: Path, rules: EventRules) -> EventFile | None:
@@ -151,13 +162,13 @@ def inspect_file(warehouse: DuckDBWarehouse, path: Path, rules: EventRules) -> E
     except warehouse.Error:
         return None  # unreadable: the validator reports it
     columns = {str(row[0]): str(row[1]) for row in described}
-    if len(columns) != len(described) or ROW in columns or "ordinality" in columns:
+    if len(columns) != len(described) or any(c in columns for c in (ROW, "ordinality", *DERIVED)):
         return None
     if any(re.search(r'[\x00-\x1f"]', c) for c in columns):  # names SQL would quote badly: the validator's job
         return None
     plan = _plan(columns, rules) if all(c in columns for c in EVENT_COLUMNS[:3]) else None
-    settled, select = plan if plan is not None else (None, None)
-    return EventFile(path, reader, columns, settled, select)
+    settled, select, derive = plan if plan is not None else (None, None, None)
+    return EventFile(path, reader, columns, settled, select, derive)
 
 
 def count_rows(warehouse: DuckDBWarehouse, file: EventFile) -> FileCounts | None:
@@ -166,7 +177,7 @@ def count_rows(warehouse: DuckDBWarehouse, file: EventFile) -> FileCounts | None
     suspects = f"COUNT(*) FILTER (WHERE NOT COALESCE({file.settled}, FALSE))" if file.settled else "COUNT(*)"
     filled = [f'COUNT("{c}")' for c in file.columns]  # reads every cell, as the validator's reader does
     try:
-        row = warehouse.conn.execute(f"SELECT COUNT(*), {suspects}, {', '.join(filled)} FROM {file.reader}").fetchone()
+        row = warehouse.conn.execute(f"SELECT COUNT(*), {suspects}, {', '.join(filled)} FROM {file.rows()}").fetchone()
     except warehouse.Error:
         return None
     counts = dict(zip(file.columns, row[2:]))
@@ -195,7 +206,8 @@ def suspect_frames(
     cursor = warehouse.conn.cursor()
     try:
         text_dtype = cursor.execute("SELECT 'x'::VARCHAR AS c").df()["c"].dtype  # how the reader types text
-        result = cursor.execute(f"SELECT * FROM {numbered} {where} ORDER BY {ROW} {tail}")
+        columns = ", ".join([ROW, *(f'"{c}"' for c in file.columns)])  # the file's own, not the derived ones
+        result = cursor.execute(f"SELECT {columns} FROM {file.rows(numbered)} {where} ORDER BY {ROW} {tail}")
         vectors = max(1, slice_rows // 2048)
         while True:
             frame = result.fetch_df_chunk(vectors)
@@ -227,7 +239,7 @@ def write_file(
 ) -> LoadResult:
     """Store the settled rows by INSERT ... SELECT and the clean frames of `suspects()` beside them, in one transaction."""
     return write_events_sql(
-        warehouse, f"SELECT {file.select} FROM {file.reader} WHERE COALESCE({file.settled}, FALSE)",
+        warehouse, f"SELECT {file.select} FROM {file.rows()} WHERE COALESCE({file.settled}, FALSE)",
         source=source, fingerprint=file_fingerprint(file.path), mode=mode, batches=suspects)
 
 
