@@ -19,7 +19,8 @@ NOTES = ("3M events × scale in one CSV, written by DuckDB: 100,000 × scale use
          "timestamps a second apart. `plain`: `2025-01-01T00:00:00`; `zoned`: `2025-01-01T02:00:00.250+02:00`; "
          "`bad near end`: `zoned` with a negative amount 10 rows before the end (the load exits with that cell's "
          "error). Each load is `load_events(path, Warehouse(..., memory_limit='2GB'))` in a fresh process: peak "
-         "RSS is that process's maximum resident set, Python, pandas and DuckDB included. See docs/warehouse.md.")
+         "RSS is that process's maximum resident set, Python, pandas and DuckDB included; cpu_seconds (user + system, all "
+         "threads, imports included) is steadier than wall time on a shared machine. See docs/warehouse.md.")
 FULL_EVENTS = 3_000_000
 TYPES = ("signup", "login", "session_start", "search", "product_view", "order", "payment", "add_to_cart")
 LOAD = """
@@ -32,8 +33,10 @@ try:
     outcome = f"{load_events(sys.argv[1], Warehouse(sys.argv[2], memory_limit='2GB')).rows_written:,} rows"
 except DataError as error:
     outcome = "error: " + str(error).split(', ', 1)[1][:60]
-print("RESULT", json.dumps({"seconds": time.perf_counter() - started, "outcome": outcome,
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+usage = resource.getrusage(resource.RUSAGE_SELF)
+print("RESULT", json.dumps({"seconds": round(time.perf_counter() - started, 2), "cpu_seconds":
+                  round(usage.ru_utime + usage.ru_stime, 2), "peak_rss_mb": round(usage.ru_maxrss / 1024),
+                  "outcome": outcome}))
 """
 
 
@@ -43,7 +46,7 @@ def write_csv(path: Path, events: int, *, zoned: bool, bad_row: int | None = Non
 
     users = max(100, events // 30)
     local = "strftime(TIMESTAMP '2025-01-01' + to_seconds(i), '%Y-%m-%dT%H:%M:%S')"
-    ts = (f"strftime(TIMESTAMP '2025-01-01 02:00:00' + to_seconds(i), '%Y-%m-%dT%H:%M:%S') || '.250+02:00'"
+    ts = ("strftime(TIMESTAMP '2025-01-01 02:00:00' + to_seconds(i), '%Y-%m-%dT%H:%M:%S') || '.250+02:00'"
           if zoned else local)
     types = "[" + ", ".join(f"'{t}'" for t in TYPES) + "]"
     amount = f"CASE WHEN i + 1 = {bad_row or -1} THEN '-3' WHEN i % 8 IN (5, 6) THEN (i % 400)::VARCHAR || '.50' END"
@@ -58,11 +61,10 @@ def write_csv(path: Path, events: int, *, zoned: bool, bad_row: int | None = Non
 
 def load_in_child(path: Path, warehouse: Path, code: str | None = None) -> dict:
     """One load in a fresh interpreter; its seconds, peak RSS and outcome."""
-    env = dict(os.environ)
-    if code:
-        env["PYTHONPATH"] = code
-    done = subprocess.run([sys.executable, "-c", LOAD, str(path), str(warehouse)], env=env, check=True,
-                          capture_output=True, text=True)
+    code = code or str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": code}
+    done = subprocess.run([sys.executable, "-c", LOAD, str(path), str(warehouse)], env=env, cwd=code, check=True,
+                          capture_output=True, text=True)  # cwd too: `python -c` puts it first on sys.path
     return json.loads(done.stdout.rsplit("RESULT ", 1)[1])  # DuckDB may draw a progress bar before it
 
 
