@@ -96,8 +96,13 @@ def _ts_sql(ts_type: str) -> tuple[str, list[str], str]:
     """(form check, columns derived once per row, UTC value floored to the second) of the ts column."""
     if ts_type != "VARCHAR":
         return "ts IS NOT NULL", [], "date_trunc('second', CAST(ts AS TIMESTAMP))"
-    derived = [f"TRY_CAST(regexp_extract(ts, {_literal(TS_LOCAL)}) AS TIMESTAMP) AS _wb_local",
-               f"replace(regexp_extract(ts, {_literal(TS_ZONE)}, 1), ':', '') AS _wb_zone"]  # '', '+HH' or '+HHMM'
+    # Of the strings TS_FORM matches, those of 10, 16 or 19 characters (':' 17th) have no fraction or zone:
+    # they skip the two regular expressions below.
+    plain = "(length(ts) IN (10, 16) OR (length(ts) = 19 AND ts[17] = ':'))"
+    derived = [f"TRY_CAST(CASE WHEN {plain} THEN ts ELSE regexp_extract(ts, {_literal(TS_LOCAL)}) END AS TIMESTAMP) "
+               "AS _wb_local",
+               f"CASE WHEN {plain} THEN '' ELSE replace(regexp_extract(ts, {_literal(TS_ZONE)}, 1), ':', '') END "
+               "AS _wb_zone"]  # '', '+HH' or '+HHMM'
     minutes = ("(CASE WHEN left(_wb_zone, 1) = '-' THEN -1 ELSE 1 END) * (COALESCE(TRY_CAST(substr(_wb_zone, 2, 2) "
                "AS INTEGER), 0) * 60 + COALESCE(TRY_CAST(substr(_wb_zone, 4, 2) AS INTEGER), 0))")
     return (f"regexp_full_match(ts, {_literal(TS_FORM)}) AND _wb_local IS NOT NULL", derived,
