@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 TITLE = "Events file load: plain, zone-offset and bad CSV (one process per load)"
-NOTES = ("3M events × scale in one CSV, written by DuckDB: 100,000 × scale users, the 24 event types in turn, "
+NOTES = ("3M events × scale in one CSV, written by DuckDB: 100,000 × scale users, eight event types in turn (amounts on order and payment), "
          "timestamps a second apart. `plain`: `2025-01-01T00:00:00`; `zoned`: `2025-01-01T02:00:00.250+02:00`; "
          "`bad near end`: `zoned` with a negative amount 10 rows before the end (the load exits with that cell's "
          "error). Each load is `load_events(path, Warehouse(..., memory_limit='2GB'))` in a fresh process: peak "
