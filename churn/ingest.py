@@ -1,7 +1,8 @@
 """Reading behaviour events from CSV, Parquet or a DataFrame, validating them, and loading the warehouse.
 
 Every check is vectorized; the first bad row is reported with its file, 1-based data row (the header
-does not count: row 1 is the first line under it) and column, so the user can fix the file.
+does not count: row 1 is the first line under it) and column, so the user can fix the file. Files load
+inside DuckDB (warehouse/event_files.py); these checks see only the rows SQL cannot settle (`_load_file`).
 """
 from __future__ import annotations
 
