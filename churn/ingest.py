@@ -20,8 +20,16 @@ from churn.events import EVENT_TYPES, RATING_EVENT, REQUIRED_COLUMNS
 from warehouse.duckdb_engine import read_raw
 from warehouse.engine import Warehouse, open_warehouse
 from warehouse.errors import DataError
-from warehouse.event_files import EventRules, count_rows, inspect_file, sliceable, suspect_frames, write_file
-from warehouse.events_table import EVENT_COLUMNS, TEXT_COLUMNS, LoadResult, write_events
+from warehouse.event_files import (
+    FILE_FINGERPRINT,
+    EventRules,
+    count_rows,
+    inspect_file,
+    sliceable,
+    suspect_frames,
+    write_file,
+)
+from warehouse.events_table import EVENT_COLUMNS, TEXT_COLUMNS, LoadResult, recorded_fingerprint, write_events
 from warehouse.events_table import TS_TEXT_FORMAT as TS_FORMAT
 
 EventSource = str | os.PathLike[str] | pd.DataFrame
@@ -226,6 +234,8 @@ def _load_file(wh: Warehouse, path: Path, label: str, mode: Literal["replace", "
     order and it reports the first rule any row breaks, at the first such row: across slices that is the
     smallest (rule, row), the very error a read of the whole file gives.
     """
+    if mode == "append" and not (recorded_fingerprint(wh, label) or FILE_FINGERPRINT).startswith(FILE_FINGERPRINT):
+        return None  # appended before files were fingerprinted by their bytes: the content fingerprint recognises it
     latest = _latest_event()
     file = inspect_file(wh, path, _rules(latest))
     counts = count_rows(wh, file) if file is not None else None

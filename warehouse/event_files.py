@@ -229,13 +229,16 @@ def suspect_frames(
         cursor.close()
 
 
+FILE_FINGERPRINT = "file-sha256:"  # older loads recorded a hash of the parsed content, without this prefix
+
+
 def file_fingerprint(path: Path) -> str:
     """SHA-256 of the file's bytes: the same file appended twice is recognised without reading it into memory."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 22), b""):
             digest.update(block)
-    return "file-sha256:" + digest.hexdigest()
+    return FILE_FINGERPRINT + digest.hexdigest()
 
 
 def write_file(

@@ -130,6 +130,14 @@ def _write(warehouse: DuckDBWarehouse, insert: Callable, *, source: str, fingerp
     return LoadResult(source, written, int(total), False)
 
 
+def recorded_fingerprint(warehouse: DuckDBWarehouse, source: str) -> str | None:
+    """The fingerprint the load log holds for a source (None if it was never loaded)."""
+    if not warehouse.has_table("event_loads"):
+        return None
+    found = warehouse.scalar("SELECT fingerprint FROM event_loads WHERE source = :source", {"source": source})
+    return None if found is None else str(found)
+
+
 def event_time_range(warehouse) -> tuple[str | None, str | None]:
     """The first and last event timestamps as ISO text (None, None when there are none); any engine."""
     if not warehouse.has_table("events"):

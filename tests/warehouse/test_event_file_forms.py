@@ -183,3 +183,20 @@ def test_null_and_odd_cells_get_the_whole_file_message(tmp_path, cell, column):
         load_events(path, Warehouse(tmp_path / "wh.duckdb"))
     assert str(error.value) == _validator_message(path)
     assert f"row 2501, column '{column}'" in str(error.value)
+
+
+def test_a_file_appended_before_byte_fingerprints_is_still_recognised(tmp_path):
+    """Older versions read non-plain files whole and logged a hash of their content; appending that file again
+    must stay a no-op (idempotent), not be refused as 'other content'."""
+    from churn.ingest import fingerprint_events
+
+    rows = _shop_rows(800)
+    rows[3][2] = "2026-03-05T10:00:00+01:00"  # a zone offset: an older version read this file with pandas
+    path = tmp_path / "events.csv"
+    _write_rows(path, rows)
+    wh = Warehouse(tmp_path / "wh.duckdb")
+    load_events(path, wh, mode="append")
+    legacy = fingerprint_events(_read_typed(path))
+    wh.execute("UPDATE event_loads SET fingerprint = :f WHERE source = :s", {"f": legacy, "s": str(path)})
+    again = load_events(path, wh, mode="append")
+    assert (again.rows_written, again.skipped, again.total_rows) == (0, True, 800)
