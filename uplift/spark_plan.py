@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from uplift.calibration import plan_interval
+from uplift.errors import UpliftError
 from uplift.inputs import check_scores
 from uplift.plan_inputs import PlanSpec
 from uplift.planning import PLAN_COLUMNS, SE_PREFIX, UNTREATED_ARM, drop_excluded, split_scores
@@ -41,9 +42,13 @@ class SparkScores:
 
 def read_scores(path: str | os.PathLike[str], id_col: str, master: str | None = None) -> SparkScores:
     """A Parquet file or folder of scores in a Spark session on `master` (default: $WINBACK_SPARK_MASTER)."""
-    from warehouse.spark_engine import spark_session
+    from warehouse.spark_engine import _first_line, spark_session
 
-    frame = spark_session(master).read.parquet(str(path))
+    session = spark_session(master)
+    try:
+        frame = session.read.parquet(str(path))
+    except Exception as error:  # Spark's reader fails as JVM errors of many types (a CSV, a damaged file)
+        raise UpliftError(f"{path}: cannot be read as Parquet by Spark ({_first_line(error)})") from error
     kinds = dict(frame.dtypes)
     numeric = {c for c, kind in kinds.items() if kind in NUMERIC_TYPES or kind.startswith("decimal")}
     header = pd.DataFrame({c: pd.Series(dtype=float if c in numeric else object) for c in kinds})

@@ -68,3 +68,15 @@ def test_options_spark_does_not_support_are_refused(tmp_path, option):
                                       "--engine", "spark", *option, "--out", str(tmp_path / "plan")])
     assert result.exit_code == 1
     assert result.output == f"Error: {option[0]} is not supported with --engine spark; plan without it, or in memory\n"
+
+
+def test_scores_spark_cannot_read_are_one_error_line(spark, tmp_path):
+    scores, costs = tmp_path / "scores.csv", tmp_path / "costs.json"
+    scores.write_text("user_id,coupon\nu1,0.1\n")
+    costs.write_text('{"coupon": 1}')
+    result = CliRunner().invoke(cli, ["allocate", "--scores", str(scores), "--costs", str(costs), "--budget", "5",
+                                      "--engine", "spark", "--out", str(tmp_path / "plan"),
+                                      "--db", str(tmp_path / "r.db")])
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith(f"Error: {scores}: cannot be read as Parquet by Spark (")
+    assert len(result.output.splitlines()) == 1
