@@ -80,3 +80,17 @@ def test_scores_spark_cannot_read_are_one_error_line(spark, tmp_path):
     assert result.exit_code == 1, result.output
     assert result.output.startswith(f"Error: {scores}: cannot be read as Parquet by Spark (")
     assert len(result.output.splitlines()) == 1
+
+
+def test_spark_reads_scores_by_url_and_memory_refuses_a_missing_file(spark, files):
+    """--scores is where Spark reads (README: an s3a:// folder), so only the in-memory path needs a local file."""
+    folder, db = files
+    url = (folder / "scores.parquet").as_uri()  # file:///...: a URL Spark reads that is no local path
+    remote = CliRunner().invoke(cli, ["allocate", "--scores", url, "--costs", str(folder / "costs.json"), "--budget",
+                                      "1500", "--engine", "spark", "--out", str(folder / "plan"), "--db", str(db)])
+    assert remote.exit_code == 0, remote.output
+    assert len(pd.read_parquet(folder / "plan")) == 598
+    missing = folder / "nope.csv"
+    memory = CliRunner().invoke(cli, ["allocate", "--scores", str(missing), "--costs", str(folder / "costs.json"),
+                                      "--budget", "5", "--out", str(folder / "plan.csv"), "--db", str(db)])
+    assert (memory.exit_code, memory.output) == (1, f"Error: --scores {missing}: file not found\n")

@@ -177,7 +177,7 @@ def score(model_name: str, data: str, id_col: str, out: str, db: str | None) -> 
 
 
 @click.command("allocate")
-@click.option("--scores", required=True, type=click.Path(exists=True),
+@click.option("--scores", required=True, type=click.Path(),
               help="Uplift scores: user id, one column per treatment key (CSV or Parquet; with --engine spark, a "
                    "Parquet file or folder).")
 @click.option("--costs", type=_FILE, default=None,
@@ -223,6 +223,8 @@ def allocate(scores, costs, budget, value_per_retained, capacity, holdout, seed,
         spark_scores = read_scores(scores, id_col)
         table = spark_scores.header
     else:
+        if not Path(scores).exists():  # checked here, not by click: with --engine spark it may be a URL (s3a://)
+            raise UpliftCliError(f"--scores {scores}: file not found")
         for option, path in (("--scores", scores), ("--out", out)):
             if Path(path).is_dir():
                 raise UpliftCliError(f"{option} {path} is a folder; folders of Parquet files need --engine spark")
