@@ -111,6 +111,9 @@ PUBLISHED = {  # Fader, Hardie and Lee (2005), BG/NBD on the 2,357-customer samp
 }
 
 
+CENSOR = 7  # customers with this many repeat purchases or more share the last bin (BTYD's censor)
+
+
 def clv_report(master: Path) -> str:
     """BG/NBD and Gamma-Gamma on CDNOW (weeks 1-39) beside the published parameters, and the 39-week holdout."""
     runs = {"sample (2,357, lifetimes' CDNOW_sample.txt)": cdnow_holdout(read_cdnow_sample()),
@@ -123,11 +126,11 @@ def clv_report(master: Path) -> str:
         unc = run.holdout_predicted_unconditional
         lines.append(f"| {name} | {run.calibration_purchases:,} | {run.holdout_actual:,} | {run.holdout_predicted:,.1f} | "
                      f"{run.holdout_error:+.1%} | {unc:,.1f} | {unc / run.holdout_actual - 1:+.1%} |")
-    bins = holdout_by_frequency(read_cdnow_sample())
+    bins = holdout_by_frequency(read_cdnow_sample(), censor=CENSOR)
     lines += ["", "| repeat purchases, weeks 1-39 | customers | weeks 40-78 actual (mean) | forecast (mean) | "
               "actual total | forecast total | gap |", "| --- | --- | --- | --- | --- | --- | --- |"]
     for row in bins.itertuples():
-        label = f"{row.calibration_purchases}+" if row.Index == len(bins) - 1 else str(row.calibration_purchases)
+        label = f"{CENSOR}+" if row.calibration_purchases == CENSOR else str(row.calibration_purchases)
         lines.append(f"| {label} | {row.customers:,} | {row.actual_mean:.4f} | {row.forecast_mean:.4f} | "
                      f"{row.actual_total:,.0f} | {row.forecast_total:,.1f} | {row.forecast_total - row.actual_total:+,.1f} |")
     return "\n".join(lines)

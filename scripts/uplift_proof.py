@@ -82,7 +82,12 @@ def main() -> None:
     quick = "--quick" in sys.argv
     docs = Path(__file__).resolve().parents[1] / "docs"
     out_path = docs / ("uplift_proof_quick.json" if quick else "uplift_proof.json")
-    demo_users = int(sys.argv[sys.argv.index("--demo-users") + 1]) if "--demo-users" in sys.argv else None
+    demo_users = None
+    if "--demo-users" in sys.argv:
+        given = sys.argv[sys.argv.index("--demo-users") + 1:][:1]
+        if not given or not given[0].isdigit():
+            raise SystemExit("--demo-users needs a number of shop users, e.g. --demo-users 100000")
+        demo_users = int(given[0])
     if demo_users:
         out_path = docs / f"uplift_proof_demo{demo_users}.json"
     if "--tables" in sys.argv:

@@ -125,6 +125,12 @@ def test_holdout_keeps_a_random_share_of_each_treatments_users_untreated(tmp_pat
     assert "note: 400.00 of the 800.00 budget is left unspent" in result.output
     assert ("note: the 50 held-out users' treatments (100.00) are not sent: the send list spends 300.00 of the "
             "800.00 budget") in result.output
+    # A plan that spends its whole budget says nothing of its own, but a 25 % holdout leaves a quarter unsent.
+    result, _, _ = run(tmp_path, big, COSTS, "--budget", "400", "--holdout", "0.25", "--seed", "3")
+    assert ("note: the 50 held-out users' treatments (100.00) are not sent: the send list spends 300.00 of the "
+            "400.00 budget") in result.output
+    result, _, _ = run(tmp_path, big, COSTS, "--budget", "400", "--holdout", "0.1", "--seed", "3")
+    assert "note:" not in result.output  # 10 % unsent: under the fifth that earns a note
 
 
 def test_holdout_out_of_range_is_one_clean_line(tmp_path):

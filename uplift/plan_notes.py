@@ -28,12 +28,6 @@ class NoteFacts:
     top_gap: np.ndarray  # per treatment: the largest uplift × value − cost (value objective)
     top_worth: np.ndarray  # per treatment: the largest uplift × value
 
-    def __add__(self, other: NoteFacts) -> NoteFacts:
-        """Facts of two disjoint sets of users (batches) pooled."""
-        return NoteFacts(self.users + other.users, self.counts + other.counts, self.wanted + other.wanted,
-                         self.positive_users + other.positive_users, np.maximum(self.top_gap, other.top_gap),
-                         np.maximum(self.top_worth, other.top_worth))
-
 
 def facts_of(problem: AllocationProblem, choice: np.ndarray, net: np.ndarray | None = None) -> NoteFacts:
     """The facts of a choice vector over the problem's users (`net` may be passed when already computed)."""

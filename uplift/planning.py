@@ -21,6 +21,7 @@ from uplift.allocation import CONTROL, Allocation, allocate
 from uplift.calibration import plan_interval
 from uplift.errors import UpliftError
 from uplift.plan_inputs import CLV_COLUMN, PlanSpec
+from uplift.plan_notes import UNSPENT_SHARE
 
 SE_PREFIX = "se:"
 UNTREATED_ARM = "untreated"
@@ -109,10 +110,10 @@ def plan_users(
         per_user = np.broadcast_to(np.asarray(spec.value, dtype=float), (len(frame),))
         value = float((allocation.expected_uplift[rows] * per_user[rows]).sum())
     notes = list(allocation.notes)
-    if held.any() and allocation.notes:
+    spent = float(frame["cost"].sum())
+    if held.any() and (allocation.notes or spent < (1 - UNSPENT_SHARE) * spec.budget):
         # The allocation's notes speak of the plan before the holdout; say what the held-out users leave unspent.
         kept_back = float(allocation.cost[held & chosen].sum())
-        spent = float(frame["cost"].sum())
         notes.append(f"the {int((held & chosen).sum())} held-out users' treatments ({kept_back:,.2f}) are not sent: "
                      f"the send list spends {spent:,.2f} of the {spec.budget:,.2f} budget")
     return PlanResult(allocation, frame[PLAN_COLUMNS], predicted, value, low, high, int(held.sum()), excluded,

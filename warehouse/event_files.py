@@ -5,7 +5,7 @@ without whitespace at either end, known event types (spaces or tabs around them 
 timestamps with or without seconds, fractions (up to 9 digits, floored to the second) and a zone (`Z`,
 `+HH`, `+HHMM`, `+HH:MM`, converted to UTC), decimal amounts of at most 15 digits with an optional sign
 `+` and exponent, no control characters; typed Parquet columns. A file of settled rows only is stored
-by one `INSERT ... SELECT` (`load_plain_file`). The other rows, the *suspects*, are the only ones that
+by one `INSERT ... SELECT` (`write_file`, called by churn/ingest.py). The other rows, the *suspects*, are the only ones that
 can be bad or need pandas' reading: `suspect_frames` streams them (with their 1-based file row) in
 slices, so churn/ingest.py judges them with its row-by-row validator, whose rules and messages stay the
 only source of truth, and `write_file` stores settled rows by SQL and the validated suspects beside them
