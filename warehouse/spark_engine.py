@@ -76,15 +76,16 @@ class SparkWarehouse:
         if events is not None and table is not None:
             raise WarehouseError("give the events as Parquet files or as a table, not both")
         if events is not None:
-            self._register(self._read_parquet(Path(events)), str(events))
+            self._register(self._read_parquet(str(events)), str(events))
         elif table is not None:
             self._register(self._table(table), table)
 
     def __repr__(self) -> str:
         return f"SparkWarehouse({self.path!r})"
 
-    def _read_parquet(self, path: Path) -> DataFrame:
-        if not path.exists():
+    def _read_parquet(self, path: str) -> DataFrame:
+        """Parquet files or a folder: a local path must exist; a URL (s3a://, hdfs://, file://) is Spark's to read."""
+        if "://" not in path and not Path(path).exists():
             raise WarehouseError(f"{path}: file not found")
         try:
             return self.spark.read.parquet(str(path))

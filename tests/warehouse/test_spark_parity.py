@@ -36,6 +36,17 @@ def test_features_and_labels_agree_to_1e_9(engines):
         assert 0 < la.mean() < 1  # both classes present, so the comparison is not vacuous
 
 
+def test_events_by_url_read_like_a_local_path(spark, shop_files, engines):
+    """README points --events at s3a://...: a URL goes to Spark's reader unchecked by the local file system."""
+    from warehouse.spark_engine import SparkWarehouse
+
+    _, parquet = shop_files
+    by_url = SparkWarehouse(spark, events=f"file://{parquet}")
+    by_path = engines[1]
+    as_of = DATES["validate"]
+    pd.testing.assert_frame_equal(compute_features(by_url, as_of).sort_index(), compute_features(by_path, as_of).sort_index())
+
+
 def test_missing_files_and_columns_are_clear_errors(spark, tmp_path):
     from warehouse.spark_engine import SparkWarehouse
 
