@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from click.testing import CliRunner
 
@@ -73,4 +74,7 @@ def test_demo_prints_the_choice_the_forecast_and_the_truth(tmp_path):
     for learner in ("s", "s_fine", "t", "x", "dr", "ensemble"):
         assert f" {learner:<9} value " in out
     assert "forecast" in out and "[95%" in out and "realized" in out
+    # A plan leaving over a fifth of its budget says why, as `winback allocate` does.
+    spent, budget = (float(x.replace(",", "")) for x in re.search(r"cost ([\d,.]+) of ([\d,.]+)\n", out).groups())
+    assert (spent < 0.8 * budget) == ("  note: " in out.split("forecast:")[0])
     assert "on the true effects" in out and "oracle" in out

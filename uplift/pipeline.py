@@ -48,6 +48,7 @@ class UpliftRun:
         lines.append(f"allocation: {sum(a.counts.values()):,} users treated ("
                      + ", ".join(f"{k} {v:,}" for k, v in a.counts.items()) + f"), cost {a.total_cost:,.2f} of "
                      f"{a.budget:,.2f}")
+        lines.extend(f"  note: {note}" for note in a.notes)  # why budget is left, as `winback allocate` says
         lines.append(f"forecast: {f.predicted:,.1f} incremental retained users [95% {f.ci_low:,.1f}, "
                      f"{f.ci_high:,.1f}] (the plan's calibrated uplift); measured effect of each blanket treatment:")
         for e in self.blankets:
