@@ -5,7 +5,8 @@ After pricing (uplift/spark_allocation.py) every user holds a priced choice. The
 net gain; (2) when over budget, drops the treated users with the least gain per cost until within it;
 (3) spends what is left on untreated users, best gain per cost first, within each treatment's room.
 Each step touches only users at the margin, so here each is a top-k query in Spark (`orderBy().limit(k)`:
-a top k per partition, then merged, no shuffle of the table) that brings home only those users' ids,
+a top k per partition, then merged, no shuffle of the table; ties broken by user id, so a re-run makes the
+same plan) that brings home only those users' ids,
 gains and costs; the step itself then runs on the driver with the in-memory code (`greedy_take`). What
 reaches the driver is bounded:
 
@@ -134,7 +135,7 @@ def _repair(frame: DataFrame, id_col: str, gains: NetGains, prices: SparkPrices,
     excess = {t: int(counts[t] - capacity[t]) for t in np.flatnonzero(np.isfinite(capacity)) if counts[t] > capacity[t]}
     if excess:
         treated = _treated(frame, id_col, gains, lam, mu, {})
-        parts = [treated.filter(f"t = {t}").orderBy("gain").limit(e) for t, e in excess.items()]
+        parts = [treated.filter(f"t = {t}").orderBy("gain", "id").limit(e) for t, e in excess.items()]
         low = reduce(lambda a, b: a.unionByName(b), parts).toPandas()
         queries, rows_home = 1, len(low)
         dropped.update(dict.fromkeys(low["id"], -1))
@@ -146,7 +147,7 @@ def _repair(frame: DataFrame, id_col: str, gains: NetGains, prices: SparkPrices,
         k = min(int(counts.sum()), math.ceil(over / positive.min()) + 1 if len(positive) else int(counts.sum()))
         treated = _treated(frame, id_col, gains, lam, mu, dropped)
         while True:
-            low = treated.orderBy("ratio").limit(k).toPandas()
+            low = treated.orderBy("ratio", "id").limit(k).toPandas()
             queries, rows_home = queries + 1, rows_home + len(low)
             covered = np.flatnonzero(spend - np.cumsum(low["cost"].to_numpy()) <= budget)
             if len(covered) or k >= counts.sum():
@@ -174,8 +175,8 @@ def _fill(frame: DataFrame, id_col: str, gains: NetGains, prices: SparkPrices, b
     if not limits:
         return {}, 0, 0
     idle = _idle(frame, id_col, gains, prices.budget_multiplier, prices.mu(gains.treatments), overrides, open_t)
-    parts = [idle.filter(f"t = {t}").orderBy("gain", ascending=False).limit(k) for t, k in limits.items()]
-    top = reduce(lambda a, b: a.unionByName(b), parts).toPandas()
+    parts = [idle.filter(f"t = {t}").orderBy(["gain", "id"], ascending=[False, True]).limit(k) for t, k in limits.items()]
+    top = reduce(lambda a, b: a.unionByName(b), parts).toPandas().sort_values("id", kind="stable")
     best = top["t"].to_numpy(dtype=np.int64)
     take = greedy_take(best, top["gain"].to_numpy(), top["cost"].to_numpy(), room, left)
     return dict(zip(top["id"][take], best[take].tolist())), len(top), 1

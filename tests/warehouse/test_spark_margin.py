@@ -110,3 +110,24 @@ def test_budget_repair_and_fill_at_prices_that_overspend(scores, remote):
     assert (got == expected).all()
     # rows home: coupon's excess (77), then at most 380 / 5 + 1 for the budget, at most one vip to fill
     assert list(overrides.values()).count(-1) > 77 and rows_home <= 77 + 77 + 1 + 1
+
+
+def test_tied_users_at_the_margin_are_taken_the_same_way_whatever_the_partitioning(spark):
+    """Stepwise scores tie; the repair and the fill break ties by user id, so the plan does not depend on how
+    Spark happens to split or order the rows."""
+    from uplift.spark_margin import allocate_in_spark, final_choices
+
+    ids = [f"u{i:04d}" for i in range(600)]
+    tied = pd.DataFrame({"user_id": ids, "coupon": np.repeat([0.10, 0.05, 0.02], 200), "vip": 0.0})
+    plans = []
+    for parts, seed in ((1, 0), (3, 1), (5, 2)):
+        shuffled = tied.sample(frac=1.0, random_state=seed)
+        remote = spark.createDataFrame(shuffled).repartition(parts)
+        result = allocate_in_spark(remote, "user_id", COSTS, 5.0 * 250, None, {})  # 250 of the 600 get a coupon
+        plan = final_choices(remote, "user_id", result).toPandas().set_index("user_id").loc[ids]
+        plans.append(plan["treatment"].fillna("control").to_numpy())
+        assert (plan["treatment"] == "coupon").sum() == 250
+    assert (plans[0] == plans[1]).all() and (plans[0] == plans[2]).all()
+    # The 200 best are all taken; the other 50 are the 0.05 users with the smallest ids.
+    taken = set(np.asarray(ids)[plans[0] == "coupon"])
+    assert taken == set(ids[:200]) | set(ids[200:250])
