@@ -163,18 +163,18 @@ def _usage(choice: np.ndarray, costs: np.ndarray) -> tuple[float, np.ndarray]:
 
 
 def _repair(problem: AllocationProblem, net: np.ndarray, choice: np.ndarray) -> np.ndarray:
-    """Drop the treated users with the least net value per cost until budget and capacities hold."""
+    """Drop the treated users with the least net value per cost until budget and capacities hold (ties: row order)."""
     choice = choice.copy()
     rows = np.flatnonzero(choice >= 0)
     for t in np.flatnonzero(np.isfinite(problem.capacity)):
         mine = rows[choice[rows] == t]
         excess = len(mine) - int(problem.capacity[t])
         if excess > 0:
-            choice[mine[np.argsort(net[mine, t])[:excess]]] = -1
+            choice[mine[np.argsort(net[mine, t], kind="stable")[:excess]]] = -1
     rows = np.flatnonzero(choice >= 0)
     cost = problem.costs[choice[rows]].astype(np.float64)
     if cost.sum() > problem.budget:
-        order = np.argsort(-(net[rows, choice[rows]] / np.maximum(cost, 1e-12)))
+        order = np.argsort(-(net[rows, choice[rows]] / np.maximum(cost, 1e-12)), kind="stable")
         keep = np.cumsum(cost[order]) <= problem.budget
         choice[rows[order[~keep]]] = -1
     return choice
