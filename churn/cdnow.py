@@ -83,18 +83,24 @@ class CdnowHoldout:
         return {**asdict(self), "holdout_error": self.holdout_error}
 
 
-def cdnow_holdout(events: pd.DataFrame) -> CdnowHoldout:
-    """Fit on orders to 1997-09-30 and forecast the 39 weeks to 1998-06-30 (Fader, Hardie and Lee 2005)."""
+def _fit_and_holdout(events: pd.DataFrame) -> tuple[pd.DataFrame, ClvModel, pd.Series]:
+    """The weeks 1-39 summary, the model fitted on it, and each customer's purchase days in weeks 40-78."""
     orders = events[events["event_type"] == "order"][["user_id", "ts", "amount"]]
     summary = rfm_summary(orders, CALIBRATION_END)
     model = ClvModel().fit(summary, CALIBRATION_END)
     days = pd.to_datetime(orders["ts"]).dt.normalize()
     later = orders.assign(day=days)[(days > pd.Timestamp(CALIBRATION_END)) & (days <= pd.Timestamp(HOLDOUT_END))]
-    actual = int(later[later["user_id"].isin(summary.index)].drop_duplicates(["user_id", "day"]).shape[0])
+    actual = later.drop_duplicates(["user_id", "day"]).groupby("user_id").size().reindex(summary.index, fill_value=0)
+    return summary, model, actual
+
+
+def cdnow_holdout(events: pd.DataFrame) -> CdnowHoldout:
+    """Fit on orders to 1997-09-30 and forecast the 39 weeks to 1998-06-30 (Fader, Hardie and Lee 2005)."""
+    summary, model, actual = _fit_and_holdout(events)
     expected = model.bgnbd_.expected_number_of_purchases_up_to_time
     unconditional = float((expected(summary["T"] + HOLDOUT_WEEKS) - expected(summary["T"])).sum())
     return CdnowHoldout(parameters=model.parameters_, calibration_purchases=int(summary["frequency"].sum()),
-                        holdout_actual=actual,
+                        holdout_actual=int(actual.sum()),
                         holdout_predicted=float(model.expected_purchases(summary, HOLDOUT_WEEKS).sum()),
                         holdout_predicted_unconditional=unconditional)
 
@@ -106,12 +112,7 @@ def holdout_by_frequency(events: pd.DataFrame, *, censor: int = 7) -> pd.DataFra
     pooled): one row per bin with its customers, the mean actual holdout purchase days and the mean forecast.
     It shows where a total holdout gap comes from.
     """
-    orders = events[events["event_type"] == "order"][["user_id", "ts", "amount"]]
-    summary = rfm_summary(orders, CALIBRATION_END)
-    model = ClvModel().fit(summary, CALIBRATION_END)
-    days = pd.to_datetime(orders["ts"]).dt.normalize()
-    later = orders.assign(day=days)[(days > pd.Timestamp(CALIBRATION_END)) & (days <= pd.Timestamp(HOLDOUT_END))]
-    actual = later.drop_duplicates(["user_id", "day"]).groupby("user_id").size().reindex(summary.index, fill_value=0)
+    summary, model, actual = _fit_and_holdout(events)
     forecast = model.expected_purchases(summary, HOLDOUT_WEEKS)
     frequency = summary["frequency"].clip(upper=censor).astype(int).rename("calibration_purchases")
     table = pd.DataFrame({"customers": frequency.groupby(frequency).size(),
@@ -120,4 +121,3 @@ def holdout_by_frequency(events: pd.DataFrame, *, censor: int = 7) -> pd.DataFra
     table["actual_total"] = table["actual_mean"] * table["customers"]
     table["forecast_total"] = table["forecast_mean"] * table["customers"]
     return table.reset_index()
-

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from simulator.targeting_proof import feature_ceiling, prove_world
@@ -64,13 +65,24 @@ def frontier() -> None:
     print(table.to_string())
 
 
+DEMO_SEEDS = (7, 8, 9, 10, 11)
+
+
+def worlds(size: int = 100_000, demo_size: int = 60_000, demo_only: bool = False) -> list[tuple[str, int, Callable]]:
+    """(name, seed, maker) of every world the proof runs, in its order: harmful and interaction (seed 0), the demo
+    seeds, then harmful and interaction again (seed 1); only the demo seeds with `demo_only`."""
+    demo = [(f"demo (seed {s})", s, lambda s=s: demo_world(demo_size, seed=s)) for s in DEMO_SEEDS]
+    if demo_only:
+        return demo
+    pair = [(name, seed, lambda make=make, seed=seed: make(size, seed=seed))
+            for seed in (0, 1) for name, make in (("harmful", harmful_world), ("interaction", interaction_world))]
+    return [*pair[:2], *demo, *pair[2:]]
+
+
 def ceiling(out_path: Path) -> None:
     """Every world's feature ceiling (simulator.targeting_proof.feature_ceiling), printed and written as JSON."""
-    runs = [("harmful", 0, lambda: harmful_world(100_000, seed=0)), ("interaction", 0, lambda: interaction_world(100_000, seed=0))]
-    runs += [(f"demo (seed {s})", s, lambda s=s: demo_world(60_000, seed=s)) for s in (7, 8, 9, 10, 11)]
-    runs += [("harmful", 1, lambda: harmful_world(100_000, seed=1)), ("interaction", 1, lambda: interaction_world(100_000, seed=1))]
     out = []
-    for name, seed, make in runs:
+    for name, seed, make in worlds():
         share = feature_ceiling(make(), seed=seed)
         out.append({"world": name, "seed": seed, "feature_ceiling": share})
         print(f"{name:<16} seed {seed}: a model of the true uplift reaches {share:.1%} of the oracle", flush=True)
@@ -102,14 +114,8 @@ def main() -> None:
     results = json.loads(out_path.read_text()) if out_path.exists() and "--resume" in sys.argv else []
     done = {(r["world"], r["seed"]) for r in results}
     size = 20_000 if quick else 100_000  # the issue's shop: 100k users, fitted on a randomized experiment of it
-    worlds = [(lambda: harmful_world(size, seed=0), 0), (lambda: interaction_world(size, seed=0), 0)]
-    worlds += [(lambda s=s: demo_world(30_000 if quick else 60_000, seed=s), s) for s in (7, 8, 9, 10, 11)]
-    worlds += [(lambda: harmful_world(size, seed=1), 1), (lambda: interaction_world(size, seed=1), 1)]
-    names = ["harmful", "interaction", *(f"demo (seed {s})" for s in (7, 8, 9, 10, 11)), "harmful", "interaction"]
-    if demo_users:
-        worlds = [(lambda s=s: demo_world(demo_users, seed=s), s) for s in (7, 8, 9, 10, 11)]
-        names = [f"demo (seed {s})" for s in (7, 8, 9, 10, 11)]
-    for (make, seed), name in zip(worlds, names):
+    runs = worlds(size, demo_users or (30_000 if quick else 60_000), demo_only=bool(demo_users))
+    for name, seed, make in runs:
         if (name, seed) in done:
             continue
         world = make()

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from simulator.worlds import CONTROL, World
-from uplift.allocation import allocate
+from uplift.allocation import Allocation, allocate
 from uplift.frontier import blanket_choice, evaluate_choice
 from uplift.plan_inputs import PlanSpec
 from uplift.targeting import DEFAULT_CANDIDATES, TargetingModel, fit_targeting, forecast
@@ -74,13 +74,26 @@ class WorldProof:
                 "forecast_error": self.forecast_error, "covered": self.covered, "passed": self.passed}
 
 
+def held_out(world: World, seed: int, holdout: float) -> np.ndarray:
+    """Which users the proof plans for (the others are the experiment it fits on): the same draw everywhere."""
+    return np.random.default_rng(seed + 101).random(len(world.base)) < holdout
+
+
+def true_retained(uplift: pd.DataFrame, truth: pd.DataFrame, world: World, budget: float,
+                  capacity: dict[str, int]) -> tuple[float, Allocation]:
+    """The allocation of `uplift` at this budget and its incremental retained users on the true effects."""
+    plan = allocate(uplift, world.costs, budget, None, capacity)
+    costs = np.array([world.costs[t] for t in truth.columns])
+    got = evaluate_choice(plan.choice, truth.to_numpy(float), costs, np.ones(len(truth)))["incremental_retained"]
+    return got, plan
+
+
 def prove_world(world: World, *, seed: int = 0, holdout: float = 0.3, n_estimators: int = 100,
                 candidates: tuple[str, ...] = DEFAULT_CANDIDATES, calibration: str = "isotonic",
                 progress: bool = False) -> WorldProof:
     """Fit on a randomized experiment of the world, plan on held-out users, judge every candidate on the truth."""
     data = world.randomize(seed)
-    rng = np.random.default_rng(seed + 101)
-    held = rng.random(len(data)) < holdout
+    held = held_out(world, seed, holdout)
     fit_rows, plan_rows = np.flatnonzero(~held), np.flatnonzero(held)
     n_plan = len(plan_rows)
     spec = PlanSpec(world.costs, world.budget_per_user * n_plan, dict(world.capacity), population=n_plan)
@@ -96,13 +109,11 @@ def prove_world(world: World, *, seed: int = 0, holdout: float = 0.3, n_estimato
     costs = np.array([world.costs[t] for t in fit.treatments])
     value = np.ones(n_plan)
 
-    def realized(model: TargetingModel) -> tuple[float, object, pd.DataFrame]:
+    def realized(model: TargetingModel) -> tuple[float, Allocation, pd.DataFrame]:
         predicted, se = model.predict_with_se(plan_X)
-        plan = allocate(predicted, world.costs, spec.budget, None, spec.capacity)
-        return evaluate_choice(plan.choice, truth.to_numpy(float), costs, value)["incremental_retained"], plan, se
+        return (*true_retained(predicted, truth, world, spec.budget, spec.capacity), se)
 
-    oracle = allocate(truth, world.costs, spec.budget, None, spec.capacity)
-    oracle_retained = evaluate_choice(oracle.choice, truth.to_numpy(float), costs, value)["incremental_retained"]
+    oracle_retained = true_retained(truth, truth, world, spec.budget, spec.capacity)[0]
     blankets = {}
     for t, key in enumerate(fit.treatments):
         cap = spec.capacity.get(key, np.inf)
@@ -137,21 +148,15 @@ def feature_ceiling(world: World, *, seed: int = 0, holdout: float = 0.3, n_esti
 
     from uplift.learners import as_text, build_encoder
 
-    data = world.randomize(seed)
-    held = np.random.default_rng(seed + 101).random(len(data)) < holdout
+    held = held_out(world, seed, holdout)
     features = world.features.drop(columns="user_id")
     matrix = build_encoder(features).fit_transform(as_text(features)).astype(float)
-    n_plan = int(held.sum())
-    budget = world.budget_per_user * n_plan
+    budget = world.budget_per_user * int(held.sum())
     truth = world.truth[held].reset_index(drop=True)
-    costs = np.array([world.costs[t] for t in truth.columns])
     modelled = pd.DataFrame({
         t: LGBMRegressor(n_estimators=n_estimators, learning_rate=0.05, num_leaves=31, random_state=seed, n_jobs=1,
                          verbose=-1).fit(matrix[~held], world.truth[t].to_numpy()[~held]).predict(matrix[held])
         for t in truth.columns})
-
-    def retained(uplift: pd.DataFrame) -> float:
-        plan = allocate(uplift, world.costs, budget, None, dict(world.capacity))
-        return evaluate_choice(plan.choice, truth.to_numpy(float), costs, np.ones(n_plan))["incremental_retained"]
-
-    return retained(modelled) / retained(truth)
+    capacity = dict(world.capacity)
+    return (true_retained(modelled, truth, world, budget, capacity)[0]
+            / true_retained(truth, truth, world, budget, capacity)[0])
