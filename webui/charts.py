@@ -77,6 +77,11 @@ def forest_svg(items: Sequence[dict], *, percent: bool = True, title: str = "", 
                width: int = 640) -> Markup:
     """Horizontal effect bars: each item {label, value, low, high, color?, note?}; a line at 0 when `zero`."""
     drawn = [i for i in items if _finite(i.get("value"))]
+    if items and not drawn:
+        # Nothing to place on an axis: say why per row in text rather than drawing an empty axis under clipped notes.
+        reasons = "".join(f'<li>{escape(i.get("label", ""))}: {escape(i.get("note") or "undefined")}</li>' for i in items)
+        return Markup(f'<div class="chart-empty"><p class="muted">{escape(title)}: no estimate to draw.</p>'
+                      f'<ul class="muted">{reasons}</ul></div>')
     row_h, left, right, top = 26, 190, 24, 26 if title else 8
     height = top + row_h * max(len(items), 1) + 28
     ends = [v for i in drawn for v in (i.get("low"), i.get("high")) if _finite(v)]
@@ -99,8 +104,12 @@ def forest_svg(items: Sequence[dict], *, percent: bool = True, title: str = "", 
         parts.append(f'<text x="{left - 8}" y="{y + 4:.1f}" text-anchor="end" class="label">{label}</text>')
         value, low, high = item.get("value"), item.get("low"), item.get("high")
         if not _finite(value):
-            parts.append(f'<text x="{left + 4}" y="{y + 4:.1f}" class="tick">no estimate: '
-                         f'{escape(item.get("note") or "undefined")}</text>')
+            # The note is cut to the plot's width (about 6 px a character); the full note is the hover text.
+            note = f'no estimate: {item.get("note") or "undefined"}'
+            room = max(int((width - left - right) / 6), 12)
+            shown = note if len(note) <= room else note[:room - 1].rstrip() + "…"
+            parts.append(f'<text x="{left + 4}" y="{y + 4:.1f}" class="tick"><title>{escape(note)}</title>'
+                         f'{escape(shown)}</text>')
             continue
         tip = f'{item.get("label", "")}: {_fmt(value, percent)}'
         if _finite(low) or _finite(high):

@@ -128,7 +128,7 @@ def test_errors_are_pages_not_tracebacks(app, as_user) -> None:
 
     client = as_user("gina")
     unknown = client.get("/experiments/no-such/results")
-    assert unknown.status_code == 400
+    assert unknown.status_code == 404
     assert "unknown experiment &#39;no-such&#39;" in unknown.text and "Traceback" not in unknown.text
     missing = client.get("/nowhere")
     assert missing.status_code == 404 and "404 · Not Found" in missing.text
@@ -136,7 +136,7 @@ def test_errors_are_pages_not_tracebacks(app, as_user) -> None:
     assert broken.status_code == 500
     assert "secret internals" not in broken.text and "Traceback" not in broken.text
     api = client.get("/api/v1/experiments/no-such/results")
-    assert api.status_code == 400 and api.json["error"] == "Not possible"
+    assert api.status_code == 404 and api.json["error"] == "Not Found"
     assert client.get("/experiments/wb-q4/results?method=magic").status_code == 400
 
 

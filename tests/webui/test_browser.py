@@ -85,7 +85,7 @@ def _login(browser, base: str, name: str):
 
 def _allocate(finance, tmp_path: Path, shots: Path) -> None:
     """finance runs a budget allocation from the experiment and downloads the plan the CRM sends."""
-    finance.click("text=run an allocation from this experiment's model")
+    finance.click("text=run an allocation with this experiment's guardrails")
     write_scores(tmp_path / "scores.csv")  # the data team's uplift scores for the cohort
     finance.set_input_files("input[name=scores]", str(tmp_path / "scores.csv"))
     finance.fill("input[name=key]", "plan-e2e")

@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING, Any
 from flask import Blueprint, abort, render_template, request
 
 from experiments.catalog import list_treatments
-from experiments.definitions import get_experiment, list_experiments
+from experiments.definitions import list_experiments
 from experiments.metrics import SEGMENT_COLUMNS
 from experiments.snapshots import latest_snapshot
 from webui.auth import requires
 from webui.registry import get_db
-from webui.views.shared import actor, analysis_options, number_field
+from webui.views.shared import actor, analysis_options, experiment_or_404, number_field
 
 if TYPE_CHECKING:
     from uplift.plan_runs import PlanRun
@@ -23,7 +23,7 @@ bp = Blueprint("finance", __name__)
 
 def finance_data(key: str) -> dict[str, Any]:
     """The experiment and the newest snapshot with the request's options (its money view per arm and segment)."""
-    experiment = get_experiment(key, get_db())
+    experiment = experiment_or_404(key)
     options = analysis_options()
     return {"experiment": experiment, "options": options, "snapshot": latest_snapshot(get_db(), key, **options)}
 

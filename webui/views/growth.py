@@ -10,7 +10,7 @@ from experiments.catalog import list_metrics, list_treatments
 from experiments.choices import SEGMENT_COLUMNS, STATUSES
 from experiments.cohort_summary import risk_breakdown
 from experiments.cohorts import list_cohorts
-from experiments.definitions import Arm, Experiment, create_experiment, get_experiment
+from experiments.definitions import Arm, Experiment, create_experiment
 from experiments.exports import assignments_frame
 from experiments.lifecycle import start_experiment, stop_experiment
 from experiments.listing import experiment_listing
@@ -20,7 +20,7 @@ from experiments.snapshots import latest_snapshot, snapshot_history, take_snapsh
 from experiments.targeting import assign_users
 from webui.auth import requires
 from webui.registry import get_db
-from webui.views.shared import actor, analysis_options, csv_response, number_field
+from webui.views.shared import actor, analysis_options, csv_response, experiment_or_404, finite_field, number_field
 
 bp = Blueprint("growth", __name__)
 MAX_ARMS = 6
@@ -93,10 +93,7 @@ def parse_launch_form(form) -> Experiment:
         if not key:
             continue
         treatment = form.get(f"arm_treatment_{i}") or None
-        try:
-            weight = float(form.get(f"arm_weight_{i}", ""))
-        except ValueError:
-            abort(400, description=f"arm '{key}': the weight must be a number")
+        weight = finite_field(form, f"arm_weight_{i}", f"arm '{key}': the weight")
         arms.append(Arm(key, treatment, weight, is_control=not arms))
     total = sum(arm.weight for arm in arms)
     if arms and total > 0:
@@ -162,7 +159,7 @@ def lifecycle(key: str, action: str) -> Any:
 
 def results_data(key: str) -> dict[str, Any]:
     """The experiment, the newest snapshot made with the request's options, and the snapshot history."""
-    experiment = get_experiment(key, get_db())
+    experiment = experiment_or_404(key)
     options = analysis_options()
     snapshot = latest_snapshot(get_db(), key, **options)
     return {"experiment": experiment, "options": options, "snapshot": snapshot,

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from typing import Any
 
 import pandas as pd
@@ -11,6 +12,9 @@ from flask import Response, abort, g, jsonify, request
 from common.choices import METHODS
 from common.jsonable import to_jsonable
 from experiments.choices import SEGMENT_COLUMNS
+from experiments.definitions import Experiment, get_experiment
+from experiments.errors import ExperimentError
+from webui.registry import get_db
 
 
 def _frames_as_records(value: Any) -> Any:
@@ -70,3 +74,23 @@ def number_field(form, name: str, label: str, default: float | None = None) -> f
 def actor() -> str:
     """Who the audit log names: the logged-in user."""
     return g.user.name
+
+
+def experiment_or_404(key: str) -> Experiment:
+    """The experiment a page is about; an unknown key is a 404 (Not Found) with the registry's message, not a 400."""
+    try:
+        return get_experiment(key, get_db())
+    except ExperimentError as error:
+        abort(404, description=str(error))
+
+
+def finite_field(form, name: str, label: str) -> float:
+    """A finite number typed into a required form field; anything else is a 400 naming the field."""
+    text = form.get(name, "").strip()
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        abort(400, description=f"{label} must be a number, got {text!r}")
+    return value

@@ -6,12 +6,11 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from experiments.audit_log import read_audit_log
-from experiments.definitions import get_experiment
 from experiments.lifecycle import list_decisions, record_decision
 from experiments.snapshots import latest_snapshot
 from webui.auth import requires
 from webui.registry import get_db
-from webui.views.shared import actor, analysis_options
+from webui.views.shared import actor, analysis_options, experiment_or_404
 
 bp = Blueprint("strategy", __name__)
 
@@ -19,7 +18,7 @@ bp = Blueprint("strategy", __name__)
 def strategy_data(key: str) -> dict[str, Any]:
     """The experiment, its newest snapshot (arms side by side) with the recommended winner and what blocks each arm
     (`experiments.decisions.advise`, stored with the snapshot), its decisions and its audit trail."""
-    experiment = get_experiment(key, get_db())
+    experiment = experiment_or_404(key)
     options = analysis_options()
     snapshot = latest_snapshot(get_db(), key, **options)
     return {"experiment": experiment, "options": options, "snapshot": snapshot,

@@ -1,0 +1,94 @@
+"""What a walk through the pages as growth, finance and strategy found: each test pins one fixed defect."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from webui_client import login, post
+from webui_shop import PASSWORD
+
+from experiments.db import registry
+from experiments.snapshots import take_snapshot
+from experiments.users import add_user
+from webui import create_app
+from webui.charts import forest_svg
+
+LAUNCH = {  # the launch form of test_actions.py, trimmed to what creating a draft needs
+    "key": "wb-walk", "name": "Walk", "cohort": "at-risk", "layer": "walk",
+    "arm_key_0": "control", "arm_weight_0": "1", "arm_key_1": "coupon", "arm_treatment_1": "coupon_10",
+    "arm_weight_1": "1", "primary_metric": "retained", "action": "create",
+}
+
+
+def test_an_unknown_experiment_is_not_found_on_every_page_and_its_json(as_user) -> None:
+    client = as_user("stella")
+    for path in ("results", "finance", "strategy"):
+        page = client.get(f"/experiments/no-such/{path}")
+        assert page.status_code == 404 and "404 · Not Found" in page.text
+        assert "unknown experiment &#39;no-such&#39;" in page.text and "Traceback" not in page.text
+        api = client.get(f"/api/v1/experiments/no-such/{path}")
+        assert api.status_code == 404 and api.json["message"].startswith("unknown experiment 'no-such'")
+
+
+def test_a_weight_that_is_not_a_finite_number_names_the_arm(as_user) -> None:
+    client = as_user("gina")
+    for typed in ("abc", "nan", "inf", ""):
+        response = post(client, "/launch", {**LAUNCH, "arm_weight_1": typed})
+        assert response.status_code == 400
+        assert f"arm &#39;coupon&#39;: the weight must be a number, got &#39;{typed}&#39;" in response.text
+    assert client.get("/experiments/wb-walk/results").status_code == 404  # nothing was created
+
+
+def test_a_chart_note_too_long_for_the_plot_is_cut_with_the_whole_note_on_hover() -> None:
+    note = "undefined: control mean is 0, so a relative lift has no meaning " * 3
+    svg = forest_svg([{"label": "a", "value": 0.1, "low": 0.0, "high": 0.2}, {"label": "b", "value": None, "note": note}],
+                     width=520)
+    shown = re.search(r"<title>[^<]*</title>([^<]*)</text>", svg).group(1)
+    assert shown.endswith("…") and len(shown) <= (520 - 190 - 24) // 6
+    assert f"<title>no estimate: {note}</title>" in svg
+
+
+def test_the_list_says_no_guardrail_fails_rather_than_all_ok(shop, as_user) -> None:
+    with registry(shop.db) as database:  # the shop's experiment: its coupon arm fails the unsubscribe guardrail
+        take_snapshot(database, "wb-q4", actor="gina")
+    client = as_user("gina")
+    post(client, "/launch", LAUNCH)
+    post(client, "/experiments/wb-walk/start", {"confirm": "yes"})  # running, no outcomes: every verdict undefined
+    page = client.get("/experiments").text
+    assert "guardrails ok" not in page
+    assert page.count("no guardrail fails") == 1 and page.count("guardrail fail<") == 1
+
+
+def test_finance_links_an_allocation_with_the_guardrails_of_a_stopped_experiment_only(shop, as_user) -> None:
+    client = as_user("finn")
+    stopped = client.get("/experiments/wb-q4/finance").text  # the shop's experiment is stopped
+    assert "run an allocation with this experiment's guardrails" in stopped
+    assert "/allocate?source_experiment=wb-q4" in stopped and "this experiment's model" not in stopped
+    gina = as_user("gina")
+    post(gina, "/launch", LAUNCH)
+    draft = client.get("/experiments/wb-walk/finance").text
+    assert "source_experiment=wb-walk" not in draft and "This experiment is draft" in draft
+
+
+def test_finance_by_segment_says_why_a_figure_is_undefined(shop, as_user) -> None:
+    with registry(shop.db) as database:
+        snapshot = take_snapshot(database, "wb-q4", actor="finn", segment_by="tier")
+    reasons = {s["economics"]["reason"] for s in snapshot.report["segments"] if s.get("economics")} - {""}
+    assert reasons  # the small shop leaves some tier × arm without a defined cost per retained user
+    page = as_user("finn").get("/experiments/wb-q4/finance?segment=tier").text
+    assert "Money by tier" in page and "Cost per incremental retained user" in page
+    for reason in reasons:  # each undefined cost or ROI of a segment shows the service's reason beside it
+        assert reason.replace("'", "&#39;") in page
+
+
+def test_an_empty_catalog_says_what_to_add_before_launching_or_allocating(tmp_path: Path) -> None:
+    db = tmp_path / "empty.db"
+    with registry(db) as database:
+        add_user(database, "ada", PASSWORD, "admin", actor="test setup")
+    client = create_app({"DB": str(db), "SECRET_KEY": "test-secret", "TESTING": True}).test_client()
+    login(client, "ada")
+    launch = client.get("/launch").text
+    assert "The catalog has no treatments and no metrics yet" in launch and "winback metric add" in launch
+    allocation = client.get("/allocate").text
+    assert "no treatments yet, so there is nothing to allocate" in allocation
+    assert client.get("/experiments").status_code == 200 and "No experiments match" in client.get("/experiments").text
