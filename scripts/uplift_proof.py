@@ -5,6 +5,7 @@
     .venv/bin/python scripts/uplift_proof.py --frontier              # the budget-frontier chart (demo seed 7)
     .venv/bin/python scripts/uplift_proof.py --ceiling               # what the features allow: a model of the true uplift
     .venv/bin/python scripts/uplift_proof.py --demo-users 100000     # the demo seeds only, from a bigger shop (own JSON)
+    .venv/bin/python scripts/uplift_proof.py --world-seeds 2,3,4     # harmful and interaction on more seeds (own JSON)
 
 Worlds: the harmful-treatment world and the interaction world (100,000 users, seed 0), the demo shop
 (60,000 users of which the ~36,000 flagged at risk, seeds 7-11), then the first two worlds again (seed 1).
@@ -68,14 +69,19 @@ def frontier() -> None:
 DEMO_SEEDS = (7, 8, 9, 10, 11)
 
 
+def generated(size: int, seeds: tuple[int, ...]) -> list[tuple[str, int, Callable]]:
+    """(name, seed, maker) of the harmful and the interaction world on each seed, in that order."""
+    return [(name, seed, lambda make=make, seed=seed: make(size, seed=seed))
+            for seed in seeds for name, make in (("harmful", harmful_world), ("interaction", interaction_world))]
+
+
 def worlds(size: int = 100_000, demo_size: int = 60_000, demo_only: bool = False) -> list[tuple[str, int, Callable]]:
     """(name, seed, maker) of every world the proof runs, in its order: harmful and interaction (seed 0), the demo
     seeds, then harmful and interaction again (seed 1); only the demo seeds with `demo_only`."""
     demo = [(f"demo (seed {s})", s, lambda s=s: demo_world(demo_size, seed=s)) for s in DEMO_SEEDS]
     if demo_only:
         return demo
-    pair = [(name, seed, lambda make=make, seed=seed: make(size, seed=seed))
-            for seed in (0, 1) for name, make in (("harmful", harmful_world), ("interaction", interaction_world))]
+    pair = generated(size, (0, 1))
     return [*pair[:2], *demo, *pair[2:]]
 
 
@@ -102,6 +108,13 @@ def main() -> None:
         demo_users = int(given[0])
     if demo_users:
         out_path = docs / f"uplift_proof_demo{demo_users}.json"
+    world_seeds: tuple[int, ...] = ()
+    if "--world-seeds" in sys.argv:
+        given = sys.argv[sys.argv.index("--world-seeds") + 1:][:1]
+        if not given or not all(part.isdigit() for part in given[0].split(",")):
+            raise SystemExit("--world-seeds needs seeds separated by commas, e.g. --world-seeds 2,3,4")
+        world_seeds = tuple(int(part) for part in given[0].split(","))
+        out_path = docs / f"uplift_proof_seeds{'-'.join(map(str, world_seeds))}.json"
     if "--tables" in sys.argv:
         print(tables(json.loads(out_path.read_text())))
         return
@@ -114,7 +127,8 @@ def main() -> None:
     results = json.loads(out_path.read_text()) if out_path.exists() and "--resume" in sys.argv else []
     done = {(r["world"], r["seed"]) for r in results}
     size = 20_000 if quick else 100_000  # the issue's shop: 100k users, fitted on a randomized experiment of it
-    runs = worlds(size, demo_users or (30_000 if quick else 60_000), demo_only=bool(demo_users))
+    runs = (generated(size, world_seeds) if world_seeds
+            else worlds(size, demo_users or (30_000 if quick else 60_000), demo_only=bool(demo_users)))
     for name, seed, make in runs:
         if (name, seed) in done:
             continue
