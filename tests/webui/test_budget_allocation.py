@@ -51,6 +51,10 @@ def test_finance_runs_an_allocation_and_downloads_the_plan(shop, as_user, tmp_pa
     chosen = len(rows)
     assert abs(len(held) - 0.1 * chosen) <= 2
     assert f"<b>{len(treated):,}</b> of 1,200 users treated, <b>{len(held):,}</b> held out" in page.text
+    # The frontier plans before the holdout; the page says by how much the plan sends and expects less.
+    share = len(held) / len(rows)
+    assert (f"holds out {len(held):,} of the {len(rows):,} users it chose, so at the same budget it spends and "
+            f"expects about {share:.1%} less") in page.text
     plan = get_experiment("plan-dec", shop.db)
     assert plan.status == "running" and plan.control.key == "holdout"
     with registry(shop.db) as database:
