@@ -8,6 +8,7 @@ re-aggregate raw rows, so the list reads what the last refresh stored.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 
 import sqlite_utils
@@ -38,6 +39,7 @@ class ExperimentListing:
     srm: str | None = None  # ok / fail from the snapshot's health checks
     srm_p_value: float | None = None
     guardrail_failures: list[str] = field(default_factory=list)  # "arm: metric" that fail a guardrail
+    guardrail_verdicts: dict[str, int] = field(default_factory=dict)  # arm × guardrail rows per verdict (pass/warn/...)
     problems: list[dict] = field(default_factory=list)  # health checks that warn or fail: name, title, count
     winner: str | None = None
     decided_by: str | None = None
@@ -63,6 +65,7 @@ def experiment_listing(database: sqlite_utils.Database, status: Status | None = 
         checks = json.loads(health) if health else []
         srm = next((c for c in checks if c["name"] == "srm"), None)
         winner, decided_by = decisions.get(e.key, (None, None))
+        judged = [r for r in json.loads(results or "[]") if r.get("guardrail")]
         rows.append(ExperimentListing(
             key=e.key, name=e.name, status=e.status, owner=e.owner, layer=e.layer, target_cohort=e.target_cohort,
             primary_metric=e.primary_metric, created_at=e.created_at, started_at=e.started_at,
@@ -71,8 +74,8 @@ def experiment_listing(database: sqlite_utils.Database, status: Status | None = 
             users_by_arm={a["arm_key"]: a["n"] for a in json.loads(arms)} if arms else {},
             srm=None if srm is None or srm["status"] == "not_checked" else ("fail" if srm["status"] == "fail" else "ok"),
             srm_p_value=(srm or {}).get("detail", {}).get("p_value"),
-            guardrail_failures=sorted({f"{r['arm_key']}: {r['metric']}" for r in json.loads(results or "[]")
-                                       if r.get("guardrail") == "fail"}),
+            guardrail_failures=sorted({f"{r['arm_key']}: {r['metric']}" for r in judged if r["guardrail"] == "fail"}),
+            guardrail_verdicts=dict(Counter(r["guardrail"] for r in judged)),
             problems=[{"name": c["name"], "title": c["title"], "count": c["count"], "status": c["status"]}
                       for c in checks if c["status"] in ("warn", "fail") and c["name"] != "srm"],
             winner=winner, decided_by=decided_by))

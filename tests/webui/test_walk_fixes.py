@@ -1,6 +1,8 @@
 """What a walk through the pages as growth, finance and strategy found: each test pins one fixed defect."""
 from __future__ import annotations
 
+import csv
+import io
 import re
 from pathlib import Path
 
@@ -48,15 +50,18 @@ def test_a_chart_note_too_long_for_the_plot_is_cut_with_the_whole_note_on_hover(
     assert f"<title>no estimate: {note}</title>" in svg
 
 
-def test_the_list_says_no_guardrail_fails_rather_than_all_ok(shop, as_user) -> None:
+def test_the_list_tells_a_failed_guardrail_from_one_not_yet_judged(shop, as_user) -> None:
+    client = as_user("gina")
+    post(client, "/launch", {**LAUNCH, "guardrails": "unsubscribed"})
+    post(client, "/experiments/wb-walk/start", {"confirm": "yes"})  # running, no outcomes: its verdict is undefined
     with registry(shop.db) as database:  # the shop's experiment: its coupon arm fails the unsubscribe guardrail
         take_snapshot(database, "wb-q4", actor="gina")
-    client = as_user("gina")
-    post(client, "/launch", LAUNCH)
-    post(client, "/experiments/wb-walk/start", {"confirm": "yes"})  # running, no outcomes: every verdict undefined
+        take_snapshot(database, "wb-walk", actor="gina")
     page = client.get("/experiments").text
-    assert "guardrails ok" not in page
-    assert page.count("no guardrail fails") == 1 and page.count("guardrail fail<") == 1
+    badges = re.findall(r'<span class="badge[^"]*"[^>]*>([^<]*guardrail[^<]*)</span>', page)
+    assert sorted(badges) == ["guardrail fail", "guardrails not judged 1"]
+    rows = {r["key"]: r for r in csv.DictReader(io.StringIO(client.get("/experiments.csv").text))}
+    assert rows["wb-walk"]["guardrails_undefined"] == "1" and rows["wb-q4"]["guardrails_fail"] == "1"
 
 
 def test_finance_links_an_allocation_with_the_guardrails_of_a_stopped_experiment_only(shop, as_user) -> None:

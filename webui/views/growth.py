@@ -5,7 +5,7 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
-from common.choices import METHODS
+from common.choices import METHODS, VERDICTS
 from experiments.catalog import list_metrics, list_treatments
 from experiments.choices import SEGMENT_COLUMNS, STATUSES
 from experiments.cohort_summary import risk_breakdown
@@ -50,6 +50,7 @@ def experiments_csv() -> Any:
         flat = {k: v for k, v in row.to_dict().items() if not isinstance(v, (list, dict))}
         flat.update({f"users_{arm}": n for arm, n in row.users_by_arm.items()})
         flat["guardrail_failures"] = "; ".join(row.guardrail_failures)
+        flat.update({f"guardrails_{verdict}": row.guardrail_verdicts.get(verdict, 0) for verdict in VERDICTS})
         flat["problems"] = "; ".join(f"{p['title']}: {p['count']}" for p in row.problems)
         rows.append(flat)
     return csv_response(rows, "experiments.csv")
