@@ -20,6 +20,7 @@ ENV_ACTOR = "WINBACK_ACTOR"
 ENV_SPARK_MASTER = "WINBACK_SPARK_MASTER"
 ENV_SECRET_KEY = "WINBACK_SECRET_KEY"
 ENV_DUCKDB_MEMORY = "WINBACK_DUCKDB_MEMORY"
+ENV_CURRENCY = "WINBACK_CURRENCY"
 
 SETTINGS: dict[str, str] = {
     ENV_DB: "registry file (default ./registry.db)",
@@ -30,6 +31,7 @@ SETTINGS: dict[str, str] = {
     ENV_SPARK_MASTER: "Spark master for --engine spark (default local[*])",
     ENV_SECRET_KEY: "the web UI's session signing key (required by `winback serve` outside the demo)",
     ENV_DUCKDB_MEMORY: "cap on the DuckDB warehouse's memory, e.g. 2GB (it spills to disk past it; default: DuckDB's)",
+    ENV_CURRENCY: "currency shown after money amounts, e.g. EUR (default: none; costs and values are plain numbers)",
 }
 
 
@@ -87,3 +89,8 @@ def secret_key_setting() -> str | None:
 def duckdb_memory_setting() -> str | None:
     """$WINBACK_DUCKDB_MEMORY (e.g. '2GB'), None when unset: DuckDB then takes its own default (80% of RAM)."""
     return env(ENV_DUCKDB_MEMORY)
+
+
+def currency_setting() -> str | None:
+    """$WINBACK_CURRENCY (e.g. 'EUR'), shown after money amounts; None when unset."""
+    return env(ENV_CURRENCY)

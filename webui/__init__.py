@@ -12,7 +12,7 @@ from typing import Any
 from flask import Flask
 
 from common.errors import WinbackError
-from common.settings import resolve_db_path, secret_key_setting
+from common.settings import currency_setting, resolve_db_path, secret_key_setting
 
 
 class WebConfigError(WinbackError):
@@ -20,11 +20,12 @@ class WebConfigError(WinbackError):
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    """Build the Flask app; `config` overrides DB (registry path) and SECRET_KEY (else $WINBACK_SECRET_KEY)."""
+    """Build the Flask app; `config` overrides DB (registry path), SECRET_KEY and CURRENCY (else their WINBACK_* settings)."""
     app = Flask(__name__)
     app.config.from_mapping(
         DB=str(resolve_db_path()),
         SECRET_KEY=secret_key_setting(),
+        CURRENCY=currency_setting(),  # shown after every money amount; None: plain numbers
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         MAX_CONTENT_LENGTH=256 * 1024 * 1024,  # a scores file of a few million users

@@ -28,8 +28,11 @@ def pct(value: Any, signed: bool = True) -> str:
     return DASH if _undefined(value) else (f"{value:+.2%}" if signed else f"{value:.1%}")
 
 
-def money(value: Any) -> str:
-    return DASH if _undefined(value) else f"{value:,.2f}"
+def money(value: Any, currency: str | None = None) -> str:
+    """An amount with two decimals, followed by the shop's currency when one is set (WINBACK_CURRENCY)."""
+    if _undefined(value):
+        return DASH
+    return f"{value:,.2f} {currency}" if currency else f"{value:,.2f}"
 
 
 def pvalue(value: Any) -> str:
@@ -52,11 +55,12 @@ def points(value: Any) -> str:
     return DASH if _undefined(value) else f"{value * 100:+.2f} pp"
 
 
-def money_interval(low: Any, high: Any) -> str:
-    """[low, high] in money; a missing end of an interval with a finite other end is unbounded."""
+def money_interval(low: Any, high: Any, currency: str | None = None) -> str:
+    """[low, high] in money, the currency once after it; a missing end with a finite other end is unbounded."""
     if _undefined(low) and _undefined(high):
         return DASH
-    return f"[{'−∞' if _undefined(low) else money(low)}, {'∞' if _undefined(high) else money(high)}]"
+    bounds = f"[{'−∞' if _undefined(low) else money(low)}, {'∞' if _undefined(high) else money(high)}]"
+    return f"{bounds} {currency}" if currency else bounds
 
 
 def when(value: Any) -> str:
@@ -74,8 +78,15 @@ def days_since(start: Any, end: Any = None) -> str:
 
 
 def init_app(app: Flask) -> None:
-    for name, fn in {"num": num, "count": count, "pct": pct, "money": money, "pvalue": pvalue, "effect": effect,
-                     "interval": interval, "when": when, "points": points, "money_interval": money_interval, "days_since": days_since}.items():
+    def shop_money(value: Any) -> str:
+        return money(value, app.config.get("CURRENCY"))
+
+    def shop_money_interval(low: Any, high: Any) -> str:
+        return money_interval(low, high, app.config.get("CURRENCY"))
+
+    for name, fn in {"num": num, "count": count, "pct": pct, "money": shop_money, "pvalue": pvalue, "effect": effect,
+                     "interval": interval, "when": when, "points": points, "money_interval": shop_money_interval,
+                     "days_since": days_since}.items():
         app.jinja_env.filters[name] = fn
     app.jinja_env.globals.update(decile_svg=decile_svg, forest_svg=forest_svg, line_svg=line_svg, qini_svg=qini_svg,
                                   verdict_color=verdict_color)

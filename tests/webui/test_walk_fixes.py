@@ -97,3 +97,20 @@ def test_an_empty_catalog_says_what_to_add_before_launching_or_allocating(tmp_pa
     allocation = client.get("/allocate").text
     assert "no treatments yet, so there is nothing to allocate" in allocation
     assert client.get("/experiments").status_code == 200 and "No experiments match" in client.get("/experiments").text
+
+
+def test_money_carries_the_shop_currency_when_one_is_set(shop, app, monkeypatch) -> None:
+    with registry(shop.db) as database:
+        take_snapshot(database, "wb-q4", actor="finn")
+    client = app.test_client()
+    login(client, "finn")
+    plain = client.get("/experiments/wb-q4/finance").text
+    assert "EUR" not in plain and re.search(r'<td class="num">[\d,]+\.\d\d</td>', plain)  # no currency: plain
+    monkeypatch.setenv("WINBACK_CURRENCY", "EUR")
+    priced = create_app({"DB": str(shop.db), "SECRET_KEY": "test-secret", "TESTING": True})
+    client = priced.test_client()
+    login(client, "finn")
+    page = client.get("/experiments/wb-q4/finance").text
+    # The per-arm cost and the cost-per-retained interval: the amount, then the currency once.
+    assert re.search(r'<td class="num">[\d,]+\.\d\d EUR</td>', page)
+    assert re.search(r"\[[^\]]+\] EUR</td>", page)
