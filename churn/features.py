@@ -73,10 +73,22 @@ def compute_labels(warehouse: Warehouse, as_of: str | pd.Timestamp, horizon_days
         raise ChurnError(
             f"labels for {horizon_days} days after {stamp.date()} need events until "
             f"{(label_end - pd.Timedelta(days=1)).date()}, but the events end at {last}"
+            + _label_fix(stamp, int(horizon_days), last)
         )
     params["label_end"] = label_end
     frame = warehouse.query_frame(labels_sql(), params)
     return frame.set_index(frame["user_id"].astype("str"))["churned"].astype(int)
+
+
+def _label_fix(as_of: pd.Timestamp, horizon_days: int, last: str | None) -> str:
+    """What would fit the events: the latest as-of date for this horizon, or the longest horizon for this date."""
+    if last is None:
+        return ""
+    last_day = pd.Timestamp(last[:10])
+    latest = (last_day - pd.Timedelta(days=horizon_days)).date()
+    longest = (last_day - as_of.normalize()).days
+    shorter = f", or a horizon of at most {longest} days" if longest >= 1 else ""
+    return f"; train as of {latest} or earlier{shorter}"
 
 
 def labels_available(warehouse: Warehouse, as_of: str | pd.Timestamp, horizon_days: int) -> bool:

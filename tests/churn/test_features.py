@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from churn.errors import ChurnError
-from churn.features import compute_features, compute_labels
+from churn.features import compute_features, compute_labels, labels_available
 from churn.ingest import load_events
 from warehouse.engine import Warehouse
 
@@ -55,7 +55,10 @@ def test_labels_look_only_at_the_horizon(tiny_warehouse):
     with pytest.raises(ChurnError) as error:
         compute_labels(tiny_warehouse, AS_OF, 30)
     assert str(error.value) == ("labels for 30 days after 2026-03-31 need events until 2026-04-30, "
-                                "but the events end at 2026-04-15T10:00:00")
+                                "but the events end at 2026-04-15T10:00:00; train as of 2026-03-16 or earlier, "
+                                "or a horizon of at most 15 days")  # 04-15 - 30 days; 04-15 - 03-31
+    assert labels_available(tiny_warehouse, "2026-03-16", 30) and not labels_available(tiny_warehouse, "2026-03-17", 30)
+    compute_labels(tiny_warehouse, "2026-03-16", 30)  # the date the message suggests is accepted
 
 
 def test_bad_dates_and_empty_history(tiny_warehouse, tmp_path):
