@@ -106,7 +106,7 @@ def record_decision(
         # Read the status under the write lock, so two concurrent decisions cannot both conclude it.
         status = conn.execute("SELECT status FROM experiments WHERE key = ?", (key,)).fetchone()[0]
         if status != "stopped":
-            raise ExperimentError(f"experiment '{key}' is {status}; stop it before recording a decision")
+            raise ExperimentError(_not_decidable(conn, key, status))
         conn.execute(
             "INSERT INTO decisions (experiment_key, winner_arm, rationale, decided_by, decided_at, override) "
             "VALUES (?, ?, ?, ?, ?, ?)",
@@ -120,6 +120,18 @@ def record_decision(
         detail = {**decision.to_dict(), "overridden": blockers if decision.override else []}
         audit(conn, "decide", "experiment", key, json.dumps(detail), decided_by)
     return decision
+
+
+def _not_decidable(conn, key: str, status: str) -> str:
+    """Why an experiment in `status` cannot take a decision now, and what would let it."""
+    if status == "concluded":
+        winner, by, at = conn.execute(
+            "SELECT winner_arm, decided_by, decided_at FROM decisions WHERE experiment_key = ? ORDER BY id DESC LIMIT 1",
+            (key,)).fetchone()
+        return f"experiment '{key}' is already concluded: winner '{winner}', decided by {by} at {at}; a decision is final"
+    if status == "draft":
+        return f"experiment '{key}' is draft; start it, let it run, then stop it before recording a decision"
+    return f"experiment '{key}' is {status}; stop it before recording a decision"
 
 
 def list_decisions(key: str, db: RegistryLike = None) -> list[Decision]:

@@ -52,6 +52,10 @@ def test_full_lifecycle_through_the_cli(run, tmp_path):
     assert run("experiment", "stop", "wb-1").exit_code == 0
     decided = run("decide", "wb-1", "--winner", "coupon", "--rationale", "cheapest per retained user", "--by", "ana")
     assert decided.output == "experiment wb-1 concluded: winner coupon (decided by ana)\n"
+    again = run("decide", "wb-1", "--winner", "reco", "--rationale", "second thoughts", "--by", "bo")
+    assert again.exit_code == 1 and again.output.startswith(
+        "Error: experiment 'wb-1' is already concluded: winner 'coupon', decided by ana at ")
+    assert again.output.endswith("; a decision is final\n")
     shown = run("experiment", "show", "wb-1").output.splitlines()
     assert shown[0] == "wb-1: Win back Q4 [concluded]  layer default, coverage 1"
     assert shown[-1].endswith("by ana: winner coupon (cheapest per retained user)")

@@ -109,6 +109,8 @@ def test_duplicate_experiment_key_is_rejected(draft_db, make_experiment):
 def test_lifecycle_moves_forward_only(draft_db):
     with pytest.raises(ExperimentError, match="experiment 'winback-1' is draft; it cannot become stopped"):
         stop_experiment("winback-1", draft_db)
+    with pytest.raises(ExperimentError, match="is draft; start it, let it run, then stop it before recording a decision"):
+        record_decision("winback-1", "coupon", "p < 0.01", "ana", draft_db)
     assert start_experiment("winback-1", draft_db).started_at
     with pytest.raises(ExperimentError, match="is running; it cannot become running"):
         start_experiment("winback-1", draft_db)
@@ -119,6 +121,12 @@ def test_lifecycle_moves_forward_only(draft_db):
     found = get_experiment("winback-1", draft_db)
     assert found.status == "concluded" and found.concluded_at == decision.decided_at
     assert [d.winner_arm for d in list_decisions("winback-1", draft_db)] == ["coupon"]
+    # A second decision names the first rather than asking to stop a concluded experiment.
+    with pytest.raises(ExperimentError) as error:
+        record_decision("winback-1", "control", "changed my mind", "bo", draft_db)
+    assert str(error.value) == ("experiment 'winback-1' is already concluded: winner 'coupon', decided by ana at "
+                                f"{decision.decided_at}; a decision is final")
+    assert len(list_decisions("winback-1", draft_db)) == 1
 
 
 def test_decision_must_name_an_existing_arm(draft_db):
