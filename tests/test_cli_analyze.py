@@ -52,6 +52,21 @@ def test_table_shows_effect_srm_adjusted_p_and_money(db: str) -> None:
     assert "16.67" in money and "+200.00%" in money and money.endswith("+2.00 pp")
 
 
+def test_money_without_a_value_says_why_once_and_how_to_give_one(db: str, monkeypatch) -> None:
+    monkeypatch.delenv("WINBACK_VALUE_PER_RETAINED", raising=False)
+    result = run("wb", "--db", db)
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    start = lines.index("Money (retention metric 'retained', value per retained user: not given):")
+    assert lines[start + 1].split() == ["arm", "users", "cost", "extra", "retained", "cost/retained", "(Fieller", "CI)",
+                                        "margin", "ROI", "break-even", "uplift"]  # no wide "why undefined" column
+    # The reason comes once under the table (stats/money.py's text), then how to give a value.
+    assert lines[start + 3:start + 5] == [
+        "  coupon: no value per retained user given: margin, ROI and break-even need one",
+        "  give one with `winback analyze wb --value-per-retained V` (or $WINBACK_VALUE_PER_RETAINED)",
+    ]
+
+
 def test_json_output_is_strict_json(db: str) -> None:
     result = run("wb", "--db", db, "--json", "--method", "bayesian")
     assert result.exit_code == 0

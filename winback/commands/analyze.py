@@ -197,7 +197,8 @@ def render(report) -> str:
     if report.economics:
         value = "not given" if math.isnan(report.value_per_retained) else _num(report.value_per_retained)
         lines.append(f"Money (retention metric '{report.primary_metric}', value per retained user: {value}):")
-        lines += [_money_table([(m.arm_key, m.economics) for m in report.economics]), ""]
+        items = [(m.arm_key, m.economics) for m in report.economics]
+        lines += [_money_table(items), *_money_notes(items, report.key), ""]
     if report.segment_by:
         lines.append(f"Segments by {report.segment_by} ('{report.primary_metric}'):")
         seg_rows = []
@@ -230,6 +231,18 @@ def _money_table(items: list) -> str:
                                                    f"{_num(e.cost_per_retained_ci_high)}]",
                      "margin": _money(e.incremental_margin),
                      "ROI": f"{_effect(e.roi, True)} [{_effect(e.roi_ci_low, True)}, {_effect(e.roi_ci_high, True)}]",
-                     "break-even uplift": _points(e.break_even_uplift),
-                     "why undefined": e.reason if not (math.isfinite(e.cost_per_retained) and math.isfinite(e.roi)) else ""})
+                     "break-even uplift": _points(e.break_even_uplift)})
     return _table(rows)
+
+
+def _money_notes(items: list, key: str) -> list[str]:
+    """Why a money figure is missing or unbounded, once per reason with the arms it applies to (not a column
+    repeated on every row), and how to supply a value per retained user when none was given."""
+    arms_by_reason: dict[str, list[str]] = {}
+    for arm, e in items:
+        for reason in filter(None, e.reason.split("; ")):
+            arms_by_reason.setdefault(reason, []).append(arm)
+    lines = [f"  {', '.join(arms)}: {reason}" for reason, arms in arms_by_reason.items()]
+    if any(math.isnan(e.value_per_retained) for _, e in items):
+        lines.append(f"  give one with `winback analyze {key} --value-per-retained V` (or $WINBACK_VALUE_PER_RETAINED)")
+    return lines
