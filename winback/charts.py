@@ -31,10 +31,15 @@ def _interval(ax, y: float, value: float, low: float, high: float, colour: str, 
 
 
 def _limits(points: list[float], lows: list[float], highs: list[float], scale: float = 1.0) -> tuple[float, float]:
-    """Axis limits that show every point and 0, and intervals up to three times the widest point spread."""
+    """Axis limits that show every point and 0, and each interval in full unless it reaches further than 1.5 times
+    the larger of the points' spread and the typical (median) interval width: then it runs off the axis. So a row
+    of similar, wide intervals around small effects is drawn whole, and only an outlier (a Fieller interval near a
+    zero uplift, say) is cut."""
     finite = [p * scale for p in points if math.isfinite(p)] or [0.0]
     low, high = min(finite + [0.0]), max(finite + [0.0])
-    spread = max(high - low, 1e-9)
+    widths = sorted((h - lo) * scale for lo, h in zip(lows, highs) if math.isfinite(lo) and math.isfinite(h))
+    typical = widths[len(widths) // 2] if widths else 0.0
+    spread = max(high - low, typical, 1e-9)
     ends_lo = [v * scale for v in lows if math.isfinite(v)]
     ends_hi = [v * scale for v in highs if math.isfinite(v)]
     left = max(min(ends_lo + [low]), low - 1.5 * spread)
@@ -72,6 +77,7 @@ def plot_effects(report: ExperimentReport, path: str | Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
+    from matplotlib.ticker import MaxNLocator
 
     path = Path(path)
     if path.suffix.lower() not in CHART_SUFFIXES:
@@ -131,12 +137,18 @@ def plot_effects(report: ExperimentReport, path: str | Path) -> Path:
                             label=f"value per retained user {value:,.0f}")
             cost_ax.legend(fontsize=8, loc="best")
         roi_ax.set_title("ROI" + ("" if math.isfinite(value) else " (needs a value per retained user)"), fontsize=10)
-        roi_ax.set_xlabel("return on spend (%)", fontsize=9)
-        roi_ax.axvline(0, color="#999999", linewidth=1)
+        if math.isfinite(value):
+            roi_ax.set_xlabel("return on spend (%)", fontsize=9)
+            roi_ax.axvline(0, color="#999999", linewidth=1)
         for ax in (cost_ax, roi_ax):
+            ax.xaxis.set_major_locator(MaxNLocator(nbins=5))  # wide ROI ranges: labels must not run together
             ax.set_yticks(range(len(labels)), labels, fontsize=8)
             ax.set_ylim(-0.7, len(labels) - 0.3)
             ax.grid(axis="x", alpha=0.3)
+        if not math.isfinite(value):  # an empty panel with a made-up axis would read as ROI 0
+            roi_ax.set_xticks([])
+            roi_ax.text(0.5, 0.5, f"give one: winback analyze {report.key} --value-per-retained V",
+                        transform=roi_ax.transAxes, ha="center", va="center", fontsize=8, color="#8d99ae")
         for ax in axes[1][2:]:
             ax.axis("off")
     handles = [Line2D([], [], marker="o", linestyle="", color=VERDICT_COLOURS[v], label=VERDICT_LABELS[v])
