@@ -310,7 +310,10 @@ def _check_references(conn, spec: TableSpec, path: str) -> None:
 
 
 def _check_conflicts(conn, spec: TableSpec, path: str) -> None:
-    """A row whose key is already stored must carry the same value (re-imports are no-ops, not edits)."""
+    """A row whose key is already stored must carry the same value (re-imports are no-ops, not edits).
+
+    An optional column the file leaves blank or out (a delivery's channel) says nothing, so it never clashes:
+    re-importing deliveries exported without their channel finds them already present."""
     join = " AND ".join(f"t.{c} = s.{c}" for c in spec.key)
     for column in spec.values:
         if column in spec.stamped_if_blank:
@@ -318,10 +321,12 @@ def _check_conflicts(conn, spec: TableSpec, path: str) -> None:
         differs = f"NOT (t.{column} IS s.{column})"
         if column in spec.numeric:
             differs = f"ABS(t.{column} - s.{column}) > 1e-9 * MAX(1, ABS(t.{column}))"
+        if spec.optional.get(column, "") is None:
+            differs += f" AND s.{column} IS NOT NULL"
         _first_bad(
             conn,
-            f"SELECT s._row, t.{column}, s.{column} FROM staging s JOIN {spec.table} t ON {join} "
-            f"WHERE {differs} ORDER BY s._row LIMIT 1",
+            f"SELECT s._row, COALESCE(t.{column}, '(blank)'), COALESCE(s.{column}, '(blank)') FROM staging s "
+            f"JOIN {spec.table} t ON {join} WHERE {differs} ORDER BY s._row LIMIT 1",
             path, column, "duplicate key with a different value: the registry has '{}', the file has '{}'",
         )
 

@@ -85,6 +85,19 @@ def test_deliveries_import(assigned_db, tmp_path):
     sent = open_registry(assigned_db).execute("SELECT DISTINCT sent_at FROM deliveries").fetchall()
     assert sent == [("2026-11-02T09:00:00.000000Z",)]
     assert import_deliveries(tmp_path / "deliveries.csv", assigned_db).inserted == 0
+    # The same deliveries with only the required columns (no channel) are already present, not a clash.
+    bare = import_deliveries(write(tmp_path, "bare.csv", frame.drop(columns="channel")), assigned_db)
+    assert (bare.inserted, bare.unchanged) == (0, len(coupon_users))
+    assert open_registry(assigned_db).execute("SELECT DISTINCT channel FROM deliveries").fetchall() == [("email",)]
+    # A channel that differs is still a clash, and a stored blank shows as such, not as Python's None.
+    with pytest.raises(ImportDataError, match="row 1, column 'channel': duplicate key with a different value: "
+                                              "the registry has 'email', the file has 'sms'"):
+        import_deliveries(write(tmp_path, "sms.csv", frame.assign(channel="sms")), assigned_db)
+    later = frame.assign(sent_at="2026-11-09 09:00").drop(columns="channel")
+    import_deliveries(write(tmp_path, "later.csv", later), assigned_db)
+    with pytest.raises(ImportDataError, match="the registry has '\\(blank\\)', the file has 'push'"):
+        import_deliveries(write(tmp_path, "push.csv", later.assign(channel="push")), assigned_db)
+    assert len(table_rows(assigned_db, "deliveries")) == 2 * len(coupon_users)
 
 
 BAD_OUTCOMES = [
