@@ -100,7 +100,8 @@ def test_value_per_retained_clv_reads_the_per_user_column(tmp_path):
     assert result.exit_code == 0, result.output
     assert dict(zip(plan["user_id"], plan["treatment_key"]))["u2"] == "b"
     assert (plan["treatment_key"] != "").sum() == 1
-    assert "value 40.00" in result.output.splitlines()[1]
+    # 0.40 x 100 = 40 of value for b's cost of 5: a finance reader needs the net beside the gross.
+    assert result.output.splitlines()[1].startswith("expected incremental retained users 0.4; value 40.00, net of cost 35.00 -> ")
 
 
 def test_clv_column_is_not_taken_for_a_treatment_when_unused(tmp_path):

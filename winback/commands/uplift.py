@@ -285,6 +285,8 @@ def _echo_plan(result, users: int, cost: float, budget: float, out: str) -> None
                f"{result.held_out}; cost {cost:,.2f} of {budget:,.2f}")
     interval = "" if math.isnan(result.ci_low) else f" [95% {_fmt(result.ci_low)}, {_fmt(result.ci_high)}]"
     click.echo(f"expected incremental retained users {_fmt(result.predicted)}{interval}"
-               + ("" if a.objective == "retained" else f"; value {result.predicted_value:,.2f}") + f" -> {out}")
+               + ("" if a.objective == "retained" else
+                  f"; value {result.predicted_value:,.2f}, net of cost {result.predicted_value - cost:,.2f}")
+               + f" -> {out}")
     for note in result.notes:
         click.echo(f"note: {note}")
