@@ -240,6 +240,11 @@ def _compare(data: ExperimentData, control: str, arm: str, metric: str, segment:
              options: dict, notes: list[str]) -> Comparison:
     """One comparison; CUPED only where the metric has pre-period outcomes (otherwise noted)."""
     a, b = data.moments_for(control, metric, segment), data.moments_for(arm, metric, segment)
+    if data.measured is not None and metric not in data.measured:
+        # Users without an outcome row count as 0, which is right beside other rows but, with none at all,
+        # would show a mean of 0 in every arm and blame it on the arithmetic.
+        notes.append(f"no outcomes imported for '{metric}' yet: import them with `winback import outcomes FILE`")
+        return _no_outcomes(compare(a, b, **options), metric)
     use_cuped = cuped and a.has_pre and b.has_pre
     if cuped and not use_cuped:
         notes.append(f"CUPED skipped for '{metric}': no pre-period outcomes")
@@ -251,6 +256,13 @@ def _compare(data: ExperimentData, control: str, arm: str, metric: str, segment:
         result = replace(result, chance_to_win=1.0 - result.chance_to_win, risk=result.risk_control,
                          risk_control=result.risk)
     return result
+
+
+def _no_outcomes(result: Comparison, metric: str) -> Comparison:
+    """A comparison with every estimate undefined because the metric has no outcome rows."""
+    return replace(result, mean_control=math.nan, mean_treatment=math.nan, effect=math.nan, std_error=math.nan,
+                   ci_low=math.nan, ci_high=math.nan, p_value=math.nan, chance_to_win=math.nan, risk=math.nan,
+                   risk_control=math.nan, reason=f"no outcomes imported for '{metric}' yet")
 
 
 def _money_metric(data: ExperimentData, notes: list[str]) -> bool:

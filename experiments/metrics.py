@@ -72,6 +72,9 @@ class ExperimentData:
     cost_sources: dict[str, CostSource] = field(default_factory=dict)
     moments: dict[tuple[str, str, str], Moments] = field(default_factory=dict)
     opted_out: dict[str, int] = field(default_factory=dict)  # assigned users who opted out later, per arm
+    # Metrics with at least one imported outcome row of an assigned user; None when not known (a warehouse
+    # engine or a DataFrame gave the sums). A metric outside it has no data, not a mean of 0.
+    measured: frozenset[str] | None = None
 
     @property
     def control(self) -> ArmDesign:
@@ -155,7 +158,8 @@ def _collect(conn, key: str, segment_by: SegmentBy | None, pre_period: bool, sum
     return ExperimentData(key=key, status=status, primary_metric=primary, guardrail_metrics=guardrails,
                           target_cohort=cohort, value_per_retained=value_per_retained, arms=arms, metrics=tuple(metrics[m] for m in names),
                           segment_by=segment_by, segments=segments, counts=counts, costs=costs,
-                          cost_sources=sources, moments=moments, opted_out=opted_out)
+                          cost_sources=sources, moments=moments, opted_out=opted_out,
+                          measured=None if sums_source is not None else frozenset(m for _, m, _ in sums))
 
 
 def _arms(conn, key: str) -> tuple[ArmDesign, ...]:

@@ -67,6 +67,24 @@ def test_money_without_a_value_says_why_once_and_how_to_give_one(db: str, monkey
     ]
 
 
+def test_no_outcomes_yet_is_said_not_shown_as_means_of_zero(db: str, tmp_path: Path) -> None:
+    with transaction(open_registry(db)) as conn:
+        conn.execute("DELETE FROM outcomes")
+    chart = tmp_path / "none.png"
+    result = run("wb", "--db", db, "--value-per-retained", "50", "--chart", str(chart))
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert "Results vs control (Holm and BH over 1 test):" in lines
+    row = next(line for line in lines if line.split()[:2] == ["coupon", "retained"])
+    # Before: control 0, treatment 0 and "control mean is 0, so a relative lift has no meaning (use relative=False)".
+    assert row.split()[2:] == ["primary", "-", "-", "-", "[-,", "-]", "-", "-", "-", "no", "outcomes", "imported",
+                               "for", "'retained'", "yet"]
+    assert "  coupon: no uplift estimate (no outcomes imported for 'retained' yet)" in lines
+    assert lines[-4:-2] == ["Notes:", "- no outcomes imported for 'retained' yet: import them with "
+                                      "`winback import outcomes FILE`"]
+    assert lines[-1] == f"chart: {chart}" and chart.exists()
+
+
 def test_json_output_is_strict_json(db: str) -> None:
     result = run("wb", "--db", db, "--json", "--method", "bayesian")
     assert result.exit_code == 0

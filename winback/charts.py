@@ -30,6 +30,11 @@ def _interval(ax, y: float, value: float, low: float, high: float, colour: str, 
         ax.plot([shown_lo], [y], marker="<", color=colour, markersize=6)
 
 
+def _no_estimate(ax, y: float, left: float, text: str = "no estimate") -> None:
+    """Say in the row why it is empty (the table's "why undefined" tells more)."""
+    ax.annotate(text, (left, y), xytext=(4, -3), textcoords="offset points", fontsize=7, color="#8d99ae")
+
+
 def _limits(points: list[float], lows: list[float], highs: list[float], scale: float = 1.0) -> tuple[float, float]:
     """Axis limits that show every point and 0, and each interval in full unless it reaches further than 1.5 times
     the larger of the points' spread and the typical (median) interval width: then it runs off the axis. So a row
@@ -103,6 +108,8 @@ def plot_effects(report: ExperimentReport, path: str | Path) -> Path:
             used_verdicts.add(verdict)
             _interval(ax, y, c.effect, c.ci_low, c.ci_high, VERDICT_COLOURS.get(verdict, VERDICT_COLOURS[None]),
                       scale, limits)
+            if math.isnan(c.effect):
+                _no_estimate(ax, y, limits[0])
         ax.set_xlim(*limits)
         ax.axvline(0, color="#999999", linewidth=1)
         ax.set_yticks(range(len(chosen)), [label for label, *_ in chosen], fontsize=8)
@@ -124,10 +131,12 @@ def plot_effects(report: ExperimentReport, path: str | Path) -> Path:
         for y, e in enumerate(econ):
             _interval(cost_ax, y, e.cost_per_retained, e.cost_per_retained_ci_low, e.cost_per_retained_ci_high,
                       "#264653", 1.0, cost_limits)
-            if not math.isfinite(e.cost_per_retained):
-                cost_ax.annotate("no extra retention", (cost_limits[0], y), xytext=(4, -3),
-                                 textcoords="offset points", fontsize=7, color="#8d99ae")
+            if not math.isfinite(e.cost_per_retained):  # inf: the uplift is not positive; nan: no estimate
+                _no_estimate(cost_ax, y, cost_limits[0],
+                             "no extra retention" if math.isinf(e.cost_per_retained) else "no estimate")
             _interval(roi_ax, y, e.roi, e.roi_ci_low, e.roi_ci_high, "#6a4c93", 100.0, roi_limits)
+            if math.isnan(e.roi) and math.isfinite(value):
+                _no_estimate(roi_ax, y, roi_limits[0])
         cost_ax.set_xlim(*cost_limits)
         roi_ax.set_xlim(*roi_limits)
         cost_ax.set_title("cost per incremental retained user (Fieller CI)", fontsize=10)

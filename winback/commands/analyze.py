@@ -192,7 +192,8 @@ def render(report) -> str:
         row["guardrail"] = r.guardrail or ""
         row["why undefined"] = c.reason if math.isnan(c.effect) or math.isnan(c.ci_low) else ""
         rows.append(row)
-    family = f" (Holm and BH over {len(report.results)} tests)" if not bayes else ""
+    tests = len(report.results)
+    family = f" (Holm and BH over {tests} test{'s' if tests != 1 else ''})" if not bayes else ""
     lines += [f"Results vs control{family}:", _table(rows), ""]
     if report.economics:
         value = "not given" if math.isnan(report.value_per_retained) else _num(report.value_per_retained)
