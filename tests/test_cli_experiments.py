@@ -40,11 +40,11 @@ def test_full_lifecycle_through_the_cli(run, tmp_path):
     result = run("experiment", "assign", "wb-1", "--users", str(users))
     assert result.exit_code == 0
     assert result.output.splitlines()[0] == (
-        "1000 candidates: 998 newly assigned, 0 already, 2 opted out, 0 in another experiment of the layer, "
+        "1,000 candidates: 998 newly assigned, 0 already, 2 opted out, 0 in another experiment of the layer, "
         "0 over the contact cap, 0 outside coverage"
     )
     again = run("experiment", "assign", "wb-1", "--users", str(users))
-    assert again.output.splitlines()[0].startswith("1000 candidates: 0 newly assigned, 998 already")
+    assert again.output.splitlines()[0].startswith("1,000 candidates: 0 newly assigned, 998 already")
     outcomes = tmp_path / "outcomes.csv"
     pd.DataFrame({"experiment_key": "wb-1", "user_id": [f"{i:05d}" for i in range(2, 1000)], "metric": "retained",
                   "value": 1}).to_csv(outcomes, index=False)
@@ -106,3 +106,23 @@ def test_every_command_documents_itself():
                 walk(command, path + [name])
 
     walk(cli, [])
+
+
+def test_an_assignment_that_assigns_nobody_says_why_and_what_to_do(run, tmp_path):
+    setup_experiment(run)  # wb-1 in the default layer
+    run("experiment", "start", "wb-1")
+    users = tmp_path / "users.csv"
+    pd.DataFrame({"user_id": [f"{i:05d}" for i in range(1200)]}).to_csv(users, index=False)
+    run("experiment", "assign", "wb-1", "--users", str(users))
+    run("experiment", "create", "wb-2", "--name", "Same layer", "--primary-metric", "retained",
+        "--arm", "control:-:0.5", "--arm", "coupon:coupon_10:0.5")
+    run("experiment", "start", "wb-2")
+    result = run("experiment", "assign", "wb-2", "--users", str(users))
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        "1,200 candidates: 0 newly assigned, 0 already, 0 opted out, 1,200 in another experiment of the layer, "
+        "0 over the contact cap, 0 outside coverage",
+        "arm sizes: control 0, coupon 0",
+        "warning: nobody is assigned; 1,200 in another running experiment of the same layer: stop that one, or "
+        "create this one in another --layer",
+    ]

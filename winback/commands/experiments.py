@@ -281,14 +281,27 @@ def experiment_assign(key, users, id_column, contact_cap, cap_window_days, as_js
         click.echo(dumps(summary))
         return
     click.echo(
-        f"{summary.candidates} candidates: {summary.newly_assigned} newly assigned, {summary.already_assigned} already, "
-        f"{summary.excluded_opt_out} opted out, {summary.excluded_layer} in another experiment of the layer, "
-        f"{summary.excluded_contact_cap} over the contact cap, {summary.outside_coverage} outside coverage"
+        f"{summary.candidates:,} candidates: {summary.newly_assigned:,} newly assigned, "
+        f"{summary.already_assigned:,} already, {summary.excluded_opt_out:,} opted out, "
+        f"{summary.excluded_layer:,} in another experiment of the layer, "
+        f"{summary.excluded_contact_cap:,} over the contact cap, {summary.outside_coverage:,} outside coverage"
     )
-    click.echo("arm sizes: " + ", ".join(f"{arm} {n}" for arm, n in summary.arm_sizes.items()))
+    click.echo("arm sizes: " + ", ".join(f"{arm} {n:,}" for arm, n in summary.arm_sizes.items()))
+    if summary.candidates and not any(summary.arm_sizes.values()):
+        click.echo("warning: nobody is assigned; " + _why_nobody(summary))
     if summary.outside_cohort:
         click.echo(f"warning: {summary.outside_cohort} newly assigned users are not in the target cohort "
                    "(they have no stage, tier or reason segment)")
+
+
+def _why_nobody(summary) -> str:
+    """What kept every candidate out of an experiment, each with what would let them in."""
+    fixes = [(summary.excluded_layer, "in another running experiment of the same layer: stop that one, or create "
+                                      "this one in another --layer"),
+             (summary.excluded_contact_cap, "over the contact cap: raise --contact-cap or shorten --cap-window-days"),
+             (summary.excluded_opt_out, "opted out"),
+             (summary.outside_coverage, "outside the experiment's coverage")]
+    return "; ".join(f"{n:,} {why}" for n, why in fixes if n)
 
 
 @experiment.command("assignments")
@@ -373,7 +386,7 @@ def imports() -> None:
 
 
 def _report(summary) -> None:
-    click.echo(f"{summary.path}: {summary.rows_read} rows, {summary.inserted} new, {summary.unchanged} already present"
+    click.echo(f"{summary.path}: {summary.rows_read:,} rows, {summary.inserted:,} new, {summary.unchanged:,} already present"
                + (f" (import {summary.import_id})" if summary.import_id is not None else ""))
     for note in summary.notes:
         click.echo(f"  note: {note}")
