@@ -37,6 +37,12 @@ def test_analyze_writes_a_chart(tmp_path):
     assert result.exit_code == 0, result.output
     assert result.output.rstrip().endswith(f"chart: {chart}")
     assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and chart.stat().st_size > 10_000
+    # --cuped without pre-period outcomes: the title must not claim CUPED (the table's notes say it was skipped).
+    svg = tmp_path / "cuped.svg"
+    result = CliRunner().invoke(cli, ["analyze", "chart", "--db", str(db), "--cuped", "--chart", str(svg)])
+    assert result.exit_code == 0, result.output
+    assert "CUPED skipped for 'retained': no pre-period outcomes" in result.output
+    assert "CUPED not applied (no pre-period outcomes), 95% intervals" in svg.read_text()
 
 
 def test_similar_wide_intervals_are_drawn_whole_and_only_an_outlier_is_cut():

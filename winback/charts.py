@@ -165,7 +165,9 @@ def plot_effects(report: ExperimentReport, path: str | Path) -> Path:
     handles.append(Line2D([], [], marker=">", linestyle="", color="#555555", label="interval continues off the axis"))
     fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8, frameon=False)
     segment = f", by {report.segment_by}" if report.segment_by else ""
-    fig.suptitle(f"{report.key}: {report.method}{', CUPED' if report.cuped else ''}{segment}, "
+    applied = any(getattr(c, "cuped", False) for _, _, c, _, _ in effects)
+    cuped = (", CUPED" if applied else ", CUPED not applied (no pre-period outcomes)") if report.cuped else ""
+    fig.suptitle(f"{report.key}: {report.method}{cuped}{segment}, "
                  f"{100 * (1 - report.alpha):.0f}% intervals, SRM p = {report.srm_p_value:.3g}", fontsize=11)
     fig.tight_layout(rect=(0, 0.05, 1, 1))
     path.parent.mkdir(parents=True, exist_ok=True)
