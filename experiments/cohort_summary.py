@@ -15,7 +15,9 @@ def risk_breakdown(database: sqlite_utils.Database, cohort_key: str | None = Non
     parts = [
         f"SELECT cohort_key, '{column}' AS dimension, COALESCE({column}, '(none)') AS value, COUNT(*) AS users, "
         f"AVG(risk) AS mean_risk, SUM(risk >= ?) AS high_risk_users FROM cohorts "
-        f"WHERE (? IS NULL OR cohort_key = ?) GROUP BY cohort_key, COALESCE({column}, '(none)')"
+        f"WHERE (? IS NULL OR cohort_key = ?) AND version = "
+        f"(SELECT MAX(version) FROM cohorts newest WHERE newest.cohort_key = cohorts.cohort_key) "
+        f"GROUP BY cohort_key, COALESCE({column}, '(none)')"
         for column in SEGMENT_COLUMNS  # fixed column names, never user input
     ]
     params: list = []

@@ -180,7 +180,9 @@ def _outside_cohort(database, key: str, cohort: str | None) -> HealthCheck:
         return HealthCheck("outside_cohort", title, "not_checked", 0, "the experiment has no target cohort")
     n = _one(database, """
         SELECT COUNT(*) FROM assignments a WHERE a.experiment_key = ? AND NOT EXISTS (
-            SELECT 1 FROM cohorts c WHERE c.cohort_key = ? AND c.user_id = a.user_id)""", (key, cohort))
+            SELECT 1 FROM cohorts c WHERE c.cohort_key = ? AND c.user_id = a.user_id AND c.version = COALESCE(
+                (SELECT cohort_version FROM experiments WHERE key = a.experiment_key),
+                (SELECT MAX(version) FROM cohorts WHERE cohort_key = c.cohort_key)))""", (key, cohort))
     if n:
         return HealthCheck("outside_cohort", title, "warn", n,
                            f"{n:,} assigned users are not in the target cohort '{cohort}'",

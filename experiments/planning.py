@@ -90,7 +90,9 @@ def plan_experiment(db: RegistryLike, metric: str, weights: tuple[float, ...] | 
     cohort_size = None
     detectable = math.nan
     if cohort is not None:
-        cohort_size = int(database.execute("SELECT COUNT(*) FROM cohorts WHERE cohort_key = ?", (cohort,)).fetchone()[0])
+        cohort_size = int(database.execute(  # its newest version: the one an experiment would start with
+            "SELECT COUNT(*) FROM cohorts WHERE cohort_key = ? AND version = "
+            "(SELECT MAX(version) FROM cohorts WHERE cohort_key = ?)", (cohort, cohort)).fetchone()[0])
         if cohort_size == 0:
             check_known("cohort", cohort, [r[0] for r in database.execute("SELECT DISTINCT cohort_key FROM cohorts")])
         n_control = cohort_size * share_control

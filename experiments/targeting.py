@@ -150,8 +150,9 @@ def assign_users(
         if experiment.target_cohort:
             outside_cohort = conn.execute(
                 "SELECT COUNT(*) FROM assignments a WHERE a.experiment_key = ? AND a.assigned_at = ? AND NOT EXISTS "
-                "(SELECT 1 FROM cohorts c WHERE c.cohort_key = ? AND c.user_id = a.user_id)",
-                (key, assigned_at, experiment.target_cohort)).fetchone()[0]
+                "(SELECT 1 FROM cohorts c WHERE c.cohort_key = ? AND c.user_id = a.user_id AND c.version = "
+                "COALESCE(?, (SELECT MAX(version) FROM cohorts WHERE cohort_key = c.cohort_key)))",
+                (key, assigned_at, experiment.target_cohort, cohort_version)).fetchone()[0]
         arm_sizes = dict(
             conn.execute(
                 "SELECT arm_key, COUNT(*) FROM assignments WHERE experiment_key = ? GROUP BY arm_key", (key,)
