@@ -74,7 +74,7 @@ def plan_experiment(db: RegistryLike, metric: str, weights: tuple[float, ...] | 
     source = "given"
     if baseline is None:
         baseline, observed_variance, n = observed_baseline(database, metric)
-        source = f"control arms of past experiments ({n:,} users)"
+        source = f"control arms of past experiments, {n:,} users"
         if math.isnan(baseline):
             raise ExperimentError(f"no past outcomes of '{metric}' to estimate a baseline from; give --baseline")
         variance = variance if variance is not None else observed_variance

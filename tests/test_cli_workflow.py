@@ -130,6 +130,19 @@ def test_plan_prints_size_detectable_effect_and_days(run, running):
     assert bad.output.startswith("Error: unknown metric 'retaind' (did you mean 'retained'?)")
 
 
+def test_plan_baseline_from_past_experiments_names_its_source_plainly(run, running):
+    run("experiment", "assignments", "wb", "--out", str(running / "send.csv"))
+    sent = pd.read_csv(running / "send.csv", dtype=str)
+    control = sent[sent["arm"] == "control"]["user_id"]
+    pd.DataFrame({"experiment_key": "wb", "user_id": control, "metric": "retained",
+                  "value": [1 if i % 4 == 0 else 0 for i in range(len(control))]}).to_csv(running / "o.csv", index=False)
+    assert run("import", "outcomes", str(running / "o.csv")).exit_code == 0
+    first = run("plan", "--metric", "retained").output.splitlines()[0]
+    rate = sum(1 for i in range(len(control)) if i % 4 == 0) / len(control)  # every 4th control user retained
+    assert first == (f"Metric retained: baseline rate {rate:.4g} (control arms of past experiments, "
+                     f"{len(control):,} users)")  # not "(... experiments (1,020 users))"
+
+
 def test_options_with_bounds_and_chart_suffix(run, running):
     assert run("experiment", "assign", "wb", "--cap-window-days", "-30").exit_code == 2
     chart = run("analyze", "wb", "--chart", str(running / "chart.txt"))
