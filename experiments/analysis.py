@@ -178,7 +178,7 @@ def analyze_data(
     results = tuple(
         MetricResult(arm_key=arm, metric=info.key, kind=info.kind, role=_role(data, info.key),
                      higher_is_better=info.higher_is_better, comparison=comp, p_holm=ph, p_bh=pb,
-                     guardrail=guardrail_verdict(comp, info.higher_is_better)
+                     guardrail=_guardrail(data, control, arm, info, comp, options, notes)
                      if info.key in data.guardrail_metrics else None)
         for (arm, info, comp), ph, pb in zip(raw, holm, bh)
     )
@@ -256,6 +256,22 @@ def _compare(data: ExperimentData, control: str, arm: str, metric: str, segment:
         result = replace(result, chance_to_win=1.0 - result.chance_to_win, risk=result.risk_control,
                          risk_control=result.risk)
     return result
+
+
+def _guardrail(data: ExperimentData, control: str, arm: str, info, comp: Comparison, options: dict,
+               notes: list[str]):
+    """The guardrail verdict; when a relative effect is undefined only because the control mean is 0 (no
+    unsubscribes in control, say), the absolute difference judges it, so harm in the treatment arm still fails."""
+    verdict = guardrail_verdict(comp, info.higher_is_better)
+    if verdict != "undefined" or not comp.relative or comp.n_control == 0 or comp.mean_control != 0:
+        return verdict
+    absolute = _compare(data, control, arm, info.key, ALL, False, {**options, "relative": False}, [])
+    judged = guardrail_verdict(absolute, info.higher_is_better)
+    if judged != "undefined":
+        notes.append(f"guardrail '{info.key}' for arm '{arm}' is judged on the absolute difference "
+                     f"({absolute.effect:+.4g}, {1 - absolute.alpha:.0%} CI [{absolute.ci_low:+.4g}, "
+                     f"{absolute.ci_high:+.4g}]): its control mean is 0, so a relative change is undefined")
+    return judged
 
 
 def _no_outcomes(result: Comparison, metric: str) -> Comparison:

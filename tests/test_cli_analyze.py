@@ -85,6 +85,29 @@ def test_no_outcomes_yet_is_said_not_shown_as_means_of_zero(db: str, tmp_path: P
     assert lines[-1] == f"chart: {chart}" and chart.exists()
 
 
+def test_a_guardrail_with_none_in_control_is_judged_on_the_difference_and_blocks_a_decision(db: str) -> None:
+    with transaction(open_registry(db)) as conn:
+        conn.execute("INSERT INTO metrics VALUES ('unsubscribed', 'binary', 0, '')")
+        conn.execute("UPDATE experiments SET guardrail_metrics = '[\"unsubscribed\"]'")
+        conn.executemany("INSERT INTO outcomes (experiment_key, user_id, metric, period, value, observed_at) "
+                         "VALUES ('wb', ?, 'unsubscribed', 'post', 1, ?)", [(f"t{i}", NOW) for i in range(60)])
+    result = run("wb", "--db", db)
+    assert result.exit_code == 0, result.output
+    row = next(line for line in result.output.splitlines() if line.split()[:2] == ["coupon", "unsubscribed"])
+    # Control 0/1000, coupon 60/1000: relative change undefined, absolute +0.06 with Welch SE
+    # sqrt(0.06 x 0.94 / 999) = 0.0075, so the 95% CI is about [+0.045, +0.075]: wholly on the bad side.
+    assert row.split()[:10] == ["coupon", "unsubscribed", "guardrail", "0", "0.06", "-", "[-,", "-]", "-", "-"]
+    assert row.split()[11:13] == ["fail", "undefined:"]  # the verdict, then why the relative effect is blank
+    note = next(line for line in result.output.splitlines() if line.startswith("- guardrail 'unsubscribed'"))
+    assert note.startswith("- guardrail 'unsubscribed' for arm 'coupon' is judged on the absolute difference (+0.06, "
+                           "95% CI [+0.045")
+    CliRunner().invoke(cli, ["experiment", "stop", "wb", "--db", db])
+    decided = CliRunner().invoke(cli, ["decide", "wb", "--winner", "coupon", "--rationale", "more retained",
+                                       "--by", "ana", "--db", db])
+    assert decided.exit_code == 1
+    assert "cannot declare 'coupon' the winner: arm 'coupon' fails guardrail(s) unsubscribed" in decided.output
+
+
 def test_json_output_is_strict_json(db: str) -> None:
     result = run("wb", "--db", db, "--json", "--method", "bayesian")
     assert result.exit_code == 0
