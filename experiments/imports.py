@@ -323,12 +323,14 @@ def _check_conflicts(conn, spec: TableSpec, path: str) -> None:
             differs = f"ABS(t.{column} - s.{column}) > 1e-9 * MAX(1, ABS(t.{column}))"
         if spec.optional.get(column, "") is None:
             differs += f" AND s.{column} IS NOT NULL"
-        _first_bad(
-            conn,
-            f"SELECT s._row, COALESCE(t.{column}, '(blank)'), COALESCE(s.{column}, '(blank)') FROM staging s "
-            f"JOIN {spec.table} t ON {join} WHERE {differs} ORDER BY s._row LIMIT 1",
-            path, column, "duplicate key with a different value: the registry has '{}', the file has '{}'",
-        )
+        row = conn.execute(
+            f"SELECT s._row, COALESCE(t.{column}, '(blank)'), COALESCE(s.{column}, '(blank)'), t.import_id "
+            f"FROM staging s JOIN {spec.table} t ON {join} WHERE {differs} ORDER BY s._row LIMIT 1").fetchone()
+        if row is not None:
+            fix = "" if row[3] is None else (
+                f"; an import never changes stored rows: to replace them, `winback import undo {row[3]}` first")
+            raise ImportDataError(path, int(row[0]), column, "duplicate key with a different value: the registry "
+                                  f"has '{row[1]}', the file has '{row[2]}'{fix}")
 
 
 def import_deliveries(path: str | os.PathLike[str], db: RegistryLike = None,

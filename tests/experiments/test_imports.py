@@ -137,7 +137,8 @@ def test_clash_with_the_registry_is_rejected_and_nothing_written(assigned_db, tm
         import_outcomes(write(tmp_path, "second.csv", changed), assigned_db)
     assert str(error.value) == (
         f"{tmp_path}/second.csv, row 1, column 'value': duplicate key with a different value: "
-        "the registry has '0.0', the file has '5.0'"
+        "the registry has '0.0', the file has '5.0'; an import never changes stored rows: to replace them, "
+        "`winback import undo 1` first"  # import 1 wrote the stored row
     )
     assert table_rows(assigned_db, "outcomes") == before
 
