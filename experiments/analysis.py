@@ -258,19 +258,28 @@ def _compare(data: ExperimentData, control: str, arm: str, metric: str, segment:
     return result
 
 
+SEVERITY = {"undefined": 0, "pass": 1, "warn": 2, "fail": 3}
+
+
 def _guardrail(data: ExperimentData, control: str, arm: str, info, comp: Comparison, options: dict,
                notes: list[str]):
-    """The guardrail verdict; when a relative effect is undefined only because the control mean is 0 (no
-    unsubscribes in control, say), the absolute difference judges it, so harm in the treatment arm still fails."""
+    """The guardrail verdict: the stricter of the relative and the absolute reads.
+
+    The relative interval comes from the delta method, whose variance grows with 1 / control mean**4: for a rare
+    event (unsubscribes: 1 in control, 14 in treatment) it spans thousands of percent and never fails, and with
+    none in control it is undefined. The absolute difference has no such blow-up, so harm still fails."""
     verdict = guardrail_verdict(comp, info.higher_is_better)
-    if verdict != "undefined" or not comp.relative or comp.n_control == 0 or comp.mean_control != 0:
+    if not comp.relative or comp.n_control == 0 or math.isnan(comp.mean_control):
         return verdict
     absolute = _compare(data, control, arm, info.key, ALL, False, {**options, "relative": False}, [])
     judged = guardrail_verdict(absolute, info.higher_is_better)
-    if judged != "undefined":
-        notes.append(f"guardrail '{info.key}' for arm '{arm}' is judged on the absolute difference "
-                     f"({absolute.effect:+.4g}, {1 - absolute.alpha:.0%} CI [{absolute.ci_low:+.4g}, "
-                     f"{absolute.ci_high:+.4g}]): its control mean is 0, so a relative change is undefined")
+    if SEVERITY[judged] <= SEVERITY[verdict]:
+        return verdict
+    why = ("its control mean is 0, so a relative change is undefined" if comp.mean_control == 0 else
+           f"the relative interval of a rate this close to 0 is too wide to judge (relative read: {verdict})")
+    notes.append(f"guardrail '{info.key}' for arm '{arm}' is judged on the absolute difference "
+                 f"({absolute.effect:+.4g}, {1 - absolute.alpha:.0%} CI [{absolute.ci_low:+.4g}, "
+                 f"{absolute.ci_high:+.4g}]): {why}")
     return judged
 
 

@@ -108,6 +108,24 @@ def test_a_guardrail_with_none_in_control_is_judged_on_the_difference_and_blocks
     assert "cannot declare 'coupon' the winner: arm 'coupon' fails guardrail(s) unsubscribed" in decided.output
 
 
+def test_a_rare_event_guardrail_fails_on_the_absolute_difference_when_the_relative_interval_is_too_wide(db: str):
+    with transaction(open_registry(db)) as conn:
+        conn.execute("INSERT INTO metrics VALUES ('unsubscribed', 'binary', 0, '')")
+        conn.execute("UPDATE experiments SET guardrail_metrics = '[\"unsubscribed\"]'")
+        conn.executemany("INSERT INTO outcomes (experiment_key, user_id, metric, period, value, observed_at) "
+                         "VALUES ('wb', ?, 'unsubscribed', 'post', 1, ?)", [("c0", NOW)] + [(f"t{i}", NOW) for i in range(14)])
+    result = run("wb", "--db", db)
+    assert result.exit_code == 0, result.output
+    row = next(line for line in result.output.splitlines() if line.split()[:2] == ["coupon", "unsubscribed"])
+    # 1/1000 vs 14/1000: the delta-method relative interval spans zero by a wide margin (+1300%, p > 0.05), the
+    # absolute one is 0.013 ± 1.96 x sqrt(0.014 x 0.986 / 999 + 0.001 x 0.999 / 999) = [+0.0055, +0.0205].
+    assert row.split()[-1] == "fail"
+    assert float(row.split()[-4]) > 0.05  # the relative read's p-value, as printed (then p holm, p bh, verdict)
+    note = next(line for line in result.output.splitlines() if line.startswith("- guardrail 'unsubscribed'"))
+    assert note.endswith("the relative interval of a rate this close to 0 is too wide to judge (relative read: warn)")
+    assert "(+0.013, 95% CI [+0.005451, +0.02055])" in note
+
+
 def test_json_output_is_strict_json(db: str) -> None:
     result = run("wb", "--db", db, "--json", "--method", "bayesian")
     assert result.exit_code == 0
