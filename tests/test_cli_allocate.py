@@ -104,6 +104,16 @@ def test_value_per_retained_clv_reads_the_per_user_column(tmp_path):
     assert result.output.splitlines()[1].startswith("expected incremental retained users 0.4; value 40.00, net of cost 35.00 -> ")
 
 
+def test_money_lines_name_the_currency_when_one_is_set(tmp_path, monkeypatch):
+    monkeypatch.setenv("WINBACK_CURRENCY", "EUR")
+    scores = SCORES.assign(clv=[1.0, 100.0, 1.0, 1.0, 1.0, 1.0])
+    result, _, out = run(tmp_path, scores, COSTS, "--budget", "10", "--value-per-retained", "clv")
+    assert result.output.splitlines()[:2] == [
+        "treated 1 of 6 users (b 1); held out 0; cost 5.00 of 10.00 EUR",
+        f"expected incremental retained users 0.4; value 40.00, net of cost 35.00 EUR -> {out}",
+    ]
+
+
 def test_clv_column_is_not_taken_for_a_treatment_when_unused(tmp_path):
     result, plan, _ = run(tmp_path, SCORES.assign(clv=50.0), COSTS, "--budget", "10")
     assert result.exit_code == 0, result.output

@@ -126,6 +126,12 @@ def test_a_rare_event_guardrail_fails_on_the_absolute_difference_when_the_relati
     assert "(+0.013, 95% CI [+0.005451, +0.02055])" in note
 
 
+def test_money_heading_names_the_currency_when_one_is_set(db: str, monkeypatch) -> None:
+    monkeypatch.setenv("WINBACK_CURRENCY", "EUR")
+    lines = run("wb", "--db", db, "--value-per-retained", "50").output.splitlines()
+    assert "Money in EUR (retention metric 'retained', value per retained user: 50):" in lines
+
+
 def test_json_output_is_strict_json(db: str) -> None:
     result = run("wb", "--db", db, "--json", "--method", "bayesian")
     assert result.exit_code == 0

@@ -197,7 +197,10 @@ def render(report) -> str:
     lines += [f"Results vs control{family}:", _table(rows), ""]
     if report.economics:
         value = "not given" if math.isnan(report.value_per_retained) else _num(report.value_per_retained)
-        lines.append(f"Money (retention metric '{report.primary_metric}', value per retained user: {value}):")
+        from common.settings import currency_setting
+
+        unit = f" in {currency_setting()}" if currency_setting() else ""
+        lines.append(f"Money{unit} (retention metric '{report.primary_metric}', value per retained user: {value}):")
         items = [(m.arm_key, m.economics) for m in report.economics]
         lines += [_money_table(items), *_money_notes(items, report.key), ""]
     if report.segment_by:

@@ -279,14 +279,17 @@ def allocate(scores, costs, budget, value_per_retained, capacity, holdout, seed,
 
 def _echo_plan(result, users: int, cost: float, budget: float, out: str) -> None:
     """What a plan spent and treated, its forecast and its notes: the same lines for both engines' results."""
+    from common.settings import currency_setting
+
     a = result.allocation
+    unit = f" {currency_setting()}" if currency_setting() else ""
     counts = ", ".join(f"{k} {v}" for k, v in result.counts().items() if k in a.counts)
     click.echo(f"treated {result.treated} of {users} users ({counts or 'none'}); held out "
-               f"{result.held_out}; cost {cost:,.2f} of {budget:,.2f}")
+               f"{result.held_out}; cost {cost:,.2f} of {budget:,.2f}{unit}")
     interval = "" if math.isnan(result.ci_low) else f" [95% {_fmt(result.ci_low)}, {_fmt(result.ci_high)}]"
     click.echo(f"expected incremental retained users {_fmt(result.predicted)}{interval}"
                + ("" if a.objective == "retained" else
-                  f"; value {result.predicted_value:,.2f}, net of cost {result.predicted_value - cost:,.2f}")
+                  f"; value {result.predicted_value:,.2f}, net of cost {result.predicted_value - cost:,.2f}{unit}")
                + f" -> {out}")
     for note in result.notes:
         click.echo(f"note: {note}")
