@@ -110,7 +110,10 @@ def test_import_list_and_undo(run, running):
 def test_drafts_edit_and_delete_through_the_cli(run, running):
     run("experiment", "create", "d1", "--name", "Draft", "--primary-metric", "retained", "--arm", "c:-:0.5",
         "--arm", "t:coupon_10:0.5")
-    assert run("experiment", "edit", "d1", "--name", "Renamed").output == "experiment d1 updated (arms c, t)\n"
+    assert run("experiment", "edit", "d1", "--name", "Renamed").output == "experiment d1 updated: name\n"
+    assert run("experiment", "edit", "d1", "--hypothesis", "h", "--arm", "c:-:0.5", "--arm", "t:coupon_10:0.5",
+               "--value-per-retained", "60").output == (
+        "experiment d1 updated: hypothesis; value per retained; arms c, t\n")  # what changed, not always the arms
     assert run("experiment", "edit", "wb", "--name", "x").output == (
         "Error: experiment 'wb' is running; only drafts can be edited\n")
     assert run("experiment", "delete", "d1", "--yes").output == "experiment d1 deleted\n"

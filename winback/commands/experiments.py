@@ -169,7 +169,9 @@ def experiment_edit(key, name, primary_metric, arms, control, hypothesis, owner,
     if all(value is None for value in changes.values()):
         raise click.UsageError("nothing to change: give at least one option")
     updated = update_draft(key, db, **changes)
-    click.echo(f"experiment {updated.key} updated (arms {', '.join(a.key for a in updated.arms)})")
+    changed = [f"arms {', '.join(a.key for a in updated.arms)}" if field == "arms" else field.replace("_", " ")
+               for field, value in changes.items() if value is not None]
+    click.echo(f"experiment {updated.key} updated: {'; '.join(changed)}")
 
 
 @experiment.command("delete")
