@@ -286,6 +286,15 @@ def _check_references(conn, spec: TableSpec, path: str) -> None:
             known = [r[0] for r in conn.execute("SELECT key FROM metrics")]
             message = str(unknown_name("metric", bad[1], known, "declare it first with `winback metric add`"))
             raise ImportDataError(path, int(bad[0]), "metric", message)
+        # A binary metric (as frozen when the experiment started, else as declared) takes 0 or 1: anything else
+        # would be imported and then stop every analysis of the experiment.
+        _first_bad(
+            conn,
+            "SELECT s._row, s.metric, s.value FROM staging s JOIN experiments e ON e.key = s.experiment_key "
+            "JOIN metrics m ON m.key = s.metric WHERE s.value NOT IN (0.0, 1.0) AND COALESCE("
+            "json_extract(e.metric_kinds, '$.\"' || s.metric || '\".kind'), m.kind) = 'binary' ORDER BY s._row LIMIT 1",
+            path, "value", "metric '{}' is binary: a value must be 0 or 1 (yes or no), got {:g}",
+        )
         # A pre-period value (the CUPED covariate) must predate the assignment, or it may carry the effect.
         _first_bad(
             conn,

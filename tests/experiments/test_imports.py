@@ -113,6 +113,8 @@ BAD_OUTCOMES = [
      "bad.csv, row 8, column 'observed_at': not an ISO-8601 timestamp: 'last tuesday'"),
     ("bad period", lambda f: f.assign(period=["post"] * 3 + ["during"] + ["post"] * 1996),
      "bad.csv, row 4, column 'period': 'during' is not one of pre, post"),
+    ("binary metric, not 0 or 1", lambda f: f.assign(value=[0] * 12 + [7] + [0] * 1987),
+     "bad.csv, row 13, column 'value': metric 'retained' is binary: a value must be 0 or 1 (yes or no), got 7"),
     ("duplicate key, other value", lambda f: pd.concat([f, f.iloc[[3]].assign(value=7)]),
      "bad.csv, row 2001, column 'value': duplicate key {'experiment_key': 'winback-1', 'user_id': '000003', "
      "'metric': 'retained', 'period': 'post'} with a different value than row 4"),
@@ -131,13 +133,13 @@ def test_bad_outcome_files_are_rejected_whole(assigned_db, tmp_path, case, corru
 
 def test_clash_with_the_registry_is_rejected_and_nothing_written(assigned_db, tmp_path):
     import_outcomes(write(tmp_path, "first.csv", outcomes_frame()[:10]), assigned_db)
-    changed = outcomes_frame().assign(value=[5] + [i % 2 for i in range(1, 2000)])
+    changed = outcomes_frame().assign(value=[1] + [i % 2 for i in range(1, 2000)])  # row 1 was 0
     before = table_rows(assigned_db, "outcomes")
     with pytest.raises(ImportDataError) as error:
         import_outcomes(write(tmp_path, "second.csv", changed), assigned_db)
     assert str(error.value) == (
         f"{tmp_path}/second.csv, row 1, column 'value': duplicate key with a different value: "
-        "the registry has '0.0', the file has '5.0'; an import never changes stored rows: to replace them, "
+        "the registry has '0.0', the file has '1.0'; an import never changes stored rows: to replace them, "
         "`winback import undo 1` first"  # import 1 wrote the stored row
     )
     assert table_rows(assigned_db, "outcomes") == before
