@@ -76,7 +76,7 @@ def test_fit_from_the_experiment_then_a_recorded_plan_without_the_failed_treatme
     out = ok("allocate", "--scores", str(tmp / "scores.csv"), "--budget", "3000", "--model", "up",
              "--holdout", "0.2", "--record", "plan-1", "--out", str(plan_path), "--db", db)
     assert ("note: reco_email left out: it failed guardrail(s) unsubscribed in the experiment the model came from "
-            "(allow it with --allow-treatment reco_email)") in out
+            "(allow it with --allow-treatment reco_email, or tick it under") in out
     plan = pd.read_csv(plan_path, keep_default_na=False, dtype={"user_id": str})
     assert set(plan["treatment_key"]) <= {"coupon_10", ""}
     assert "reco_email" not in set(plan["planned_treatment"])

@@ -127,9 +127,11 @@ def drop_excluded(treatments: list[str], spec: PlanSpec, exclude: Mapping[str, I
     excluded = {k: list(v) for k, v in (exclude or {}).items() if k in treatments}
     kept = [c for c in treatments if c not in excluded]
     if not kept:
-        raise UpliftError(f"every treatment is left out ({', '.join(excluded)}); allow one with --allow-treatment")
+        raise UpliftError(f"every treatment is left out ({', '.join(excluded)}); allow one explicitly "
+                          f"(`--allow-treatment KEY`, or 'Allow even if it failed a guardrail' on the budget page)")
     costs = {t: c for t, c in spec.costs.items() if t not in excluded}
     capacity = {t: c for t, c in spec.capacity.items() if t not in excluded}
     notes = tuple(f"{key} left out: it failed guardrail(s) {', '.join(metrics)} in the experiment the model came "
-                  f"from (allow it with --allow-treatment {key})" for key, metrics in reversed(excluded.items()))
+                  f"from (allow it with --allow-treatment {key}, or tick it under 'Allow even if it failed a "
+                  f"guardrail' on the budget page)" for key, metrics in reversed(excluded.items()))
     return kept, costs, capacity, excluded, notes
