@@ -108,7 +108,7 @@ def compare(
     except (ZeroDivisionError, OverflowError):  # a mean so near 0 that its square or 4th power underflows
         effect, variance = NAN, NAN
         degenerate = (f"undefined: the control mean ({a.unadjusted_mean:.3g}) is too close to 0 for a relative "
-                      "effect in floating point; use relative=False")
+                      "effect in floating point; read the absolute difference (relative=False; `winback analyze --absolute`)")
     if degenerate:
         return Comparison(**base, effect=NAN, std_error=NAN, ci_low=NAN, ci_high=NAN, p_value=NAN,
                           chance_to_win=NAN, risk=NAN, risk_control=NAN,
@@ -154,7 +154,8 @@ def _undefined_reason(a: Adjusted, b: Adjusted, relative: bool) -> str:
     if not (math.isfinite(a.mean) and math.isfinite(b.mean)):
         return "undefined: a ratio metric's denominator sums to 0 in one arm"
     if relative and a.unadjusted_mean == 0:
-        return "undefined: control mean is 0, so a relative lift has no meaning (use relative=False)"
+        return ("undefined: control mean is 0, so a relative lift has no meaning; read the absolute difference "
+                "(relative=False; `winback analyze --absolute`)")
     if not (a.variance >= 0 and b.variance >= 0) or a.variance + b.variance <= 0:
         return "undefined: the metric has no variance in either arm"
     return ""
@@ -167,7 +168,8 @@ def _degenerate_reason(effect: float, variance: float, relative: bool) -> str:
     if variance <= 0:
         if relative:
             return ("undefined: the relative effect's standard error is 0 (the treatment arm's mean is 0 with no "
-                    "variance, so the delta method gives no spread; use relative=False)")
+                    "variance, so the delta method gives no spread); read the absolute difference (relative=False; "
+                    "`winback analyze --absolute`)")
         return "undefined: the effect's standard error is 0"
     return ""
 

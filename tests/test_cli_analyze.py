@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from scipy import stats
 
 from experiments.db import open_registry, transaction
 from winback.cli import cli
@@ -155,3 +157,22 @@ def test_help_documents_every_option() -> None:
     assert result.exit_code == 0
     for option in ("--db", "--method", "--cuped", "--segment", "--value-per-retained", "--json"):
         assert option in result.output
+
+
+def test_absolute_reads_the_difference_in_rate_points(db: str) -> None:
+    result = run("wb", "--db", db, "--absolute", "--value-per-retained", "50")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert "Experiment wb (running): ttest, absolute effects, 95% intervals, CUPED off" in lines
+    row = next(line for line in lines if line.split()[:2] == ["coupon", "retained"])
+    # 0.36 - 0.30 = +0.06. A 0/1 metric's variance is p(1 - p) per arm (gbstats' convention for proportions), so
+    # SE = sqrt(.3 × .7 / 1000 + .36 × .64 / 1000) = 0.020986, with Welch's degrees of freedom (scipy's t quantile).
+    var_c, var_t = 0.3 * 0.7 / 1000, 0.36 * 0.64 / 1000
+    df = (var_c + var_t) ** 2 / (var_c**2 / 999 + var_t**2 / 999)
+    half = stats.t.ppf(0.975, df) * math.sqrt(var_c + var_t)
+    assert "+0.06" in row and f"[{0.06 - half:+.4g}, {0.06 + half:+.4g}]" == "[+0.01884, +0.1012]"
+    assert "[+0.01884, +0.1012]" in row
+    money = next(line for line in lines if line.startswith("coupon 1,000"))
+    assert "16.67" in money and "+200.00%" in money  # the money view is the same whichever effect is shown
+    refused = run("wb", "--db", db, "--absolute", "--by-day")
+    assert refused.exit_code == 2 and "--absolute reads the effects table" in refused.output

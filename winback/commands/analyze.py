@@ -20,6 +20,9 @@ STATUS_MARKS = {"ok": "ok  ", "warn": "WARN", "fail": "FAIL", "not_checked": "--
 @click.option("--method", type=click.Choice(METHODS), default="ttest", show_default=True,
               help="ttest: Welch; sequential: always-valid intervals for daily peeking; bayesian: chance to win and risk.")
 @click.option("--cuped", is_flag=True, help="Adjust for the pre-period value of each metric (narrower intervals).")
+@click.option("--absolute", is_flag=True,
+              help="Effects as differences (rate points for binary metrics, units otherwise) instead of relative lifts; "
+                   "defined when the control mean is 0.")
 @click.option("--segment", "segment", type=click.Choice(SEGMENT_COLUMNS), default=None,
               help="Break the primary metric down by the target cohort's lifecycle stage, value tier or churn reason.")
 @click.option("--value-per-retained", type=click.FloatRange(min=0, max=1e12), default=None,
@@ -36,7 +39,8 @@ STATUS_MARKS = {"ok": "ok  ", "warn": "WARN", "fail": "FAIL", "not_checked": "--
 @engine_options
 @click.option("--save", is_flag=True, help="Also store the analysis as a snapshot (what the web UI's pages show).")
 @clean_errors
-def analyze(key: str, db: str | None, method: str, cuped: bool, segment: str | None, value_per_retained: float | None,
+def analyze(key: str, db: str | None, method: str, cuped: bool, absolute: bool, segment: str | None,
+            value_per_retained: float | None,
             by_day: bool, as_json: bool, fmt: str | None, out: str | None, chart: str | None, engine: str | None,
             warehouse: str | None, events: str | None, save: bool) -> None:
     """Analyse experiment KEY: health checks, effects vs control, adjusted p-values, guardrails, cost per retained
@@ -48,6 +52,9 @@ def analyze(key: str, db: str | None, method: str, cuped: bool, segment: str | N
 
     if fmt and not out:
         raise click.UsageError("--format needs --out FILE")
+    if absolute and (by_day or save):
+        raise click.UsageError("--absolute reads the effects table; --by-day and --save (the web UI's snapshots) "
+                               "are relative lifts")
     if out:
         table_format(out, fmt)  # refuse an unknown format before any work
     if chart:
@@ -75,7 +82,7 @@ def analyze(key: str, db: str | None, method: str, cuped: bool, segment: str | N
             sums = engine_sums(engine, warehouse=warehouse, db=db, events=events)
         report = analyze_experiment(key, database, method=method, cuped=cuped,  # type: ignore[arg-type]
                                     value_per_retained=value_per_retained, segment_by=segment,  # type: ignore[arg-type]
-                                    sums_source=sums)
+                                    sums_source=sums, relative=not absolute)
         if save:
             from experiments.snapshots import store_snapshot
 
