@@ -87,8 +87,13 @@ def compare(
         if theta == 0.0:
             reasons.append("CUPED not applied: the pooled pre- or post-period metric has no variance")
     if cuped and theta != 0.0:
-        a, b = adjust(control, theta), adjust(treatment, theta)  # type: ignore[arg-type]
-    else:
+        try:
+            a, b = adjust(control, theta), adjust(treatment, theta)  # type: ignore[arg-type]
+        except OverflowError:  # a pre-period variance so near 0 (subnormal) that theta squared overflows
+            reasons.append("CUPED not applied: the pooled pre-period metric's variance is too close to 0 to adjust "
+                           "with in floating point")
+            theta = 0.0
+    if not (cuped and theta != 0.0):
         a, b = _plain(control), _plain(treatment)
     applied = bool(cuped and theta != 0.0)
     base = dict(

@@ -80,3 +80,14 @@ def test_all_zero_treatment_against_a_nonzero_control_is_nan_with_the_reason():
         assert "standard error is 0" in result.reason
     absolute = compare(Moments(100, 30.0), Moments(100, 0.0), relative=False)
     assert absolute.effect == -0.3  # the absolute effect still has a spread from control's variance
+
+
+def test_cuped_with_a_subnormal_pre_period_variance_falls_back_with_the_reason():
+    """Found by hypothesis (test_cuped_never_raises): theta = covariance / a subnormal variance, whose square overflowed."""
+    control = Moments(n=3, sum=1.0, sum_squares=1.0, pre_sum=0.0, pre_sum_squares=0.0, pre_post_sum=0.0)
+    treatment = Moments(n=2, sum=1.0, sum_squares=1.0, pre_sum=1.349093952508784e-157,
+                        pre_sum_squares=1.820054493e-314, pre_post_sum=1.349093952508784e-157)
+    result = compare(control, treatment, cuped=True, relative=False)
+    plain = compare(control, treatment, relative=False)
+    assert "too close to 0 to adjust" in result.reason
+    assert result.effect == plain.effect and result.ci_low == plain.ci_low  # the unadjusted read
