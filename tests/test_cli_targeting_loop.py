@@ -135,3 +135,28 @@ def test_plan_effect_per_treatment_against_its_own_holdout(loop):
     # The effect is the plain difference of the two groups' means (computed here from the rows).
     assert effect.effect == pytest.approx(treated.mean() - held.mean())
     assert effect.ci_low < effect.effect < effect.ci_high
+
+
+def test_scores_carry_the_clv_of_churn_score_so_allocate_can_weigh_users_by_value(loop):
+    tmp, db, _ = loop
+    users = pd.read_csv(tmp / "features.csv", usecols=["user_id"], dtype={"user_id": str})["user_id"]
+    values = np.random.default_rng(3).gamma(2.0, 40.0, len(users)).round(2)
+    pd.DataFrame({"user_id": users, "risk": 0.5, "clv": values}).to_csv(tmp / "churn-scores.csv", index=False)
+    out = ok("uplift", "score", "--model", "up", "--data", str(tmp / "features.csv"), "--id", "user_id",
+             "--clv", str(tmp / "churn-scores.csv"), "--out", str(tmp / "scores-clv.csv"), "--db", db)
+    assert f"scored {len(users):,} users with model up (s), with their clv" in out
+    scores = pd.read_csv(tmp / "scores-clv.csv", dtype={"user_id": str})
+    assert np.allclose(scores.set_index("user_id")["clv"].loc[users].to_numpy(), values)
+    planned = ok("allocate", "--scores", str(tmp / "scores-clv.csv"), "--budget", "2000", "--value-per-retained", "clv",
+                 "--out", str(tmp / "plan-clv.csv"), "--db", db)
+    assert "value" in planned and "net of cost" in planned
+    # A user without a clv is refused by name, and nothing is written.
+    pd.DataFrame({"user_id": users[1:], "clv": values[1:]}).to_csv(tmp / "partial.csv", index=False)
+    result = CliRunner().invoke(cli, ["uplift", "score", "--model", "up", "--data", str(tmp / "features.csv"), "--id",
+                                      "user_id", "--clv", str(tmp / "partial.csv"), "--out", str(tmp / "no.csv"),
+                                      "--db", db])
+    assert result.exit_code == 1 and f"1 scored user(s) have no clv, e.g. '{users.iloc[0]}'" in result.output
+    assert not (tmp / "no.csv").exists()
+    missing = CliRunner().invoke(cli, ["allocate", "--scores", str(tmp / "scores.csv"), "--budget", "2000",
+                                       "--value-per-retained", "clv", "--out", str(tmp / "no.csv"), "--db", db])
+    assert missing.exit_code == 1 and "--clv CHURN_SCORES" in missing.output

@@ -94,7 +94,8 @@ def resolve_value(raw: str | float | None, scores: pd.DataFrame | None = None) -
     except ValueError:
         column = str(raw)
         if scores is None or column not in scores.columns:
-            hint = " (the customer value column `churn score` writes)" if column == CLV_COLUMN else ""
+            hint = (" (the customer value column `churn score` writes: add it with `winback uplift score ... "
+                    "--clv CHURN_SCORES`)" if column == CLV_COLUMN else "")
             raise UpliftError(f"--value-per-retained '{raw}' is neither a number nor a column of the scores file{hint}") from None
         values = pd.to_numeric(scores[column], errors="coerce").to_numpy(float)
         bad = np.flatnonzero(~np.isfinite(values) | (values < 0))

@@ -7,6 +7,7 @@ from tqdm.auto import tqdm
 
 from experiments.models import ModelRecord
 from uplift.errors import UpliftError
+from uplift.plan_inputs import CLV_COLUMN
 from uplift.planning import SE_PREFIX
 from uplift.store import score_uplift
 
@@ -30,3 +31,28 @@ def score_users(model, record: ModelRecord, data: pd.DataFrame, *, id_col: str, 
         errors.append(se.add_prefix(SE_PREFIX))
     body = pd.concat([pd.concat(values), pd.concat(errors)], axis=1).reset_index(drop=True)
     return pd.concat([data[[id_col]].reset_index(drop=True), body], axis=1)
+
+
+def attach_clv(scores: pd.DataFrame, values: pd.DataFrame, *, id_col: str, source: str) -> pd.DataFrame:
+    """The scores with each user's `clv` from `churn score`'s output (`user_id` and `clv` columns), so that
+    `allocate --value-per-retained clv` can weigh users by their value; every scored user must have one."""
+    key = "user_id" if "user_id" in values.columns else id_col
+    missing = [c for c in (key, CLV_COLUMN) if c not in values.columns]
+    if missing:
+        raise UpliftError(f"{source}: no column {' or '.join(missing)}; expected the output of `winback churn score` "
+                          f"(user_id, ..., clv)")
+    if values[key].duplicated().any():
+        raise UpliftError(f"{source}: user {values[key][values[key].duplicated()].iloc[0]!r} appears twice")
+    clv = pd.to_numeric(values[CLV_COLUMN], errors="coerce")
+    bad = np.flatnonzero(~np.isfinite(clv.to_numpy(float)) | (clv.to_numpy(float) < 0))
+    if len(bad):
+        raise UpliftError(f"{source}: row {int(bad[0]) + 1}, column {CLV_COLUMN}: expected a non-negative number, "
+                          f"got {values[CLV_COLUMN].iloc[int(bad[0])]!r}")
+    by_user = pd.Series(clv.to_numpy(float), index=values[key].astype(str))
+    found = scores[id_col].astype(str).map(by_user)
+    absent = scores[id_col][found.isna()]
+    if len(absent):
+        raise UpliftError(f"{source}: {len(absent):,} scored user(s) have no clv, e.g. {absent.iloc[0]!r}; score "
+                          f"the same users with `winback churn score`")
+    return scores.assign(**{CLV_COLUMN: found.to_numpy(float)})
+

@@ -157,12 +157,14 @@ def fit(experiment_key, data, treatment_col, outcome_col, control, id_col, name,
 @click.option("--id", "id_col", required=True, help="User id column.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False),
               help="CSV to write: id, one calibrated uplift column per treatment, then se:<treatment> columns.")
+@click.option("--clv", "clv_path", type=_FILE, default=None,
+              help="`winback churn score` output: add each user's clv column, for allocate --value-per-retained clv.")
 @db_option
 @clean_errors
-def score(model_name: str, data: str, id_col: str, out: str, db: str | None) -> None:
+def score(model_name: str, data: str, id_col: str, out: str, clv_path: str | None, db: str | None) -> None:
     """Predict each user's calibrated uplift for every treatment with a stored model."""
     from uplift.inputs import check_score_input
-    from uplift.scoring import score_users
+    from uplift.scoring import attach_clv, score_users
     from uplift.store import load_uplift_model
 
     model, record = load_uplift_model(model_name, db)
@@ -171,9 +173,12 @@ def score(model_name: str, data: str, id_col: str, out: str, db: str | None) -> 
     encoder = fold_models[0][0].encoder_ if fold_models else getattr(model, "encoder_", None)
     check_score_input(encoder, table, data)
     scores = score_users(model, record, table, id_col=id_col)
+    if clv_path:
+        scores = attach_clv(scores, read_csv(clv_path, "user_id"), id_col=id_col, source=clv_path)
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     scores.to_csv(out, index=False)
-    click.echo(f"scored {len(scores)} users with model {record.name} ({record.learner}) -> {out}")
+    click.echo(f"scored {len(scores):,} users with model {record.name} ({record.learner})"
+               f"{', with their clv' if clv_path else ''} -> {out}")
 
 
 @click.command("allocate")
