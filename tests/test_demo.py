@@ -11,6 +11,7 @@ from experiments.db import open_registry
 from experiments.definitions import get_experiment
 from experiments.lifecycle import list_decisions
 from experiments.models import list_model_records
+from experiments.plans import failed_guardrails
 from winback.cli import cli
 
 
@@ -61,6 +62,11 @@ def test_demo_builds_a_registry_with_a_finished_experiment(tmp_path):
     # The calibrated forecast of the plan comes with an interval; the plan is still scored on the true effects.
     assert summary["plan_forecast_low"] <= summary["plan_forecast"] <= summary["plan_forecast_high"]
     assert summary["plan_retained_true"] > 0 and 0 < summary["share_of_oracle"] <= 1.0 + 1e-9
+    # What failed a guardrail in the experiment is not sent, as `winback allocate --model` does, and says so.
+    assert summary["left_out"] == failed_guardrails(db, "demo-winback")
+    for treatment in summary["left_out"]:
+        assert summary["plan_counts"].get(treatment, 0) == 0
+        assert any(line.startswith(f"  note: {treatment} left out: it failed guardrail(s)") for line in summary["lines"])
 
 
 def test_demo_prints_the_choice_the_forecast_and_the_truth(tmp_path):

@@ -16,6 +16,7 @@ from experiments.models import ModelRecord
 from uplift.allocation import Allocation, allocate
 from uplift.errors import UpliftError
 from uplift.plan_inputs import PlanSpec, check_costs
+from uplift.planning import drop_excluded
 from uplift.policy_value import PolicyEstimate, blanket_values
 from uplift.store import save_uplift_model
 from uplift.targeting import DEFAULT_CANDIDATES, PlanForecast, TargetingFit, fit_targeting, forecast
@@ -33,6 +34,13 @@ class UpliftRun:
     forecast: PlanForecast  # the plan's incremental retained users from calibrated uplift, 95 % interval
     proof: list[PolicyEstimate]  # the chosen candidate's plan value per user (doubly robust, out of fold)
     blankets: list[PolicyEstimate]  # each treatment's measured gain per user over control
+    left_out: dict[str, list[str]] = field(default_factory=dict)  # treatment -> guardrails it failed (not planned)
+    notes: tuple[str, ...] = ()  # why each left-out treatment is not in the plan
+
+    @property
+    def planned_treatments(self) -> list[str]:
+        """The treatments the plan could give: the fitted ones less those left out."""
+        return [t for t in self.fit.treatments if t not in self.left_out]
 
     def summary_lines(self) -> list[str]:
         """Human-readable lines for a printed summary."""
@@ -48,7 +56,7 @@ class UpliftRun:
         lines.append(f"allocation: {sum(a.counts.values()):,} users treated ("
                      + ", ".join(f"{k} {v:,}" for k, v in a.counts.items()) + f"), cost {a.total_cost:,.2f} of "
                      f"{a.budget:,.2f}")
-        lines.extend(f"  note: {note}" for note in a.notes)  # why budget is left, as `winback allocate` says
+        lines.extend(f"  note: {note}" for note in (*self.notes, *a.notes))  # as `winback allocate` says
         lines.append(f"forecast: {f.predicted:,.1f} incremental retained users [95% {f.ci_low:,.1f}, "
                      f"{f.ci_high:,.1f}] (the plan's calibrated uplift); measured effect of each blanket treatment:")
         for e in self.blankets:
@@ -60,7 +68,8 @@ class UpliftRun:
         return {"fit": self.fit.to_dict(), "record": self.record.to_dict() if self.record else None,
                 "allocation": self.allocation.to_dict(),
                 "forecast": {"predicted": f.predicted, "ci_low": f.ci_low, "ci_high": f.ci_high},
-                "proof": [e.to_dict() for e in self.proof], "blankets": [e.to_dict() for e in self.blankets]}
+                "proof": [e.to_dict() for e in self.proof], "blankets": [e.to_dict() for e in self.blankets],
+                "left_out": self.left_out, "notes": list(self.notes)}
 
 
 def fit_and_allocate(
@@ -77,6 +86,7 @@ def fit_and_allocate(
     arm_weights: dict[str, float] | None = None,
     learner: str = "auto",
     exclude: Sequence[str] = (),
+    left_out: Mapping[str, Sequence[str]] | None = None,
     name: str | None = None,
     experiment_key: str | None = None,
     db: str | None = None,
@@ -86,7 +96,11 @@ def fit_and_allocate(
     seed: int = 0,
     progress: bool = True,
 ) -> UpliftRun:
-    """Fit by `fit_targeting` (learner chosen by plan value), store the model if named, allocate and forecast."""
+    """Fit by `fit_targeting` (learner chosen by plan value), store the model if named, allocate and forecast.
+
+    `exclude` names data columns that are not features; `left_out` maps treatments that failed a guardrail to those
+    guardrails (`experiments.plans.failed_guardrails`): they are fitted but not planned, as `winback allocate
+    --model` does, with a note each."""
     if isinstance(value_per_retained, str):
         if value_per_retained not in data.columns:
             raise UpliftError(f"value column '{value_per_retained}' is not in the data")
@@ -101,11 +115,12 @@ def fit_and_allocate(
     record = (save_uplift_model(fit, name, data=data, experiment_key=experiment_key, db=db, model_dir=model_dir)
               if name else None)
     scores, se = fit.model.predict_with_se(data[fit.features].reset_index(drop=True))
-    allocation = allocate(scores, spec.costs, spec.budget, value, spec.capacity)
+    kept, costs_kept, capacity_kept, dropped, notes = drop_excluded(list(fit.treatments), spec, left_out)
+    allocation = allocate(scores[kept], costs_kept, spec.budget, value, capacity_kept)
     frame = data.reset_index(drop=True)
     arms, outcome = frame[treatment_col].astype(str), pd.to_numeric(frame[outcome_col]).astype(float)
     return UpliftRun(fit=fit, record=record, allocation=allocation, plan=allocation.to_frame(frame[id_col].to_numpy()),
-                     scores=scores, forecast=forecast(allocation, se), proof=[fit.chosen.policy_value],
-                     blankets=blanket_values(arms, outcome, control=control))
+                     scores=scores, forecast=forecast(allocation, se[kept]), proof=[fit.chosen.policy_value],
+                     blankets=blanket_values(arms, outcome, control=control), left_out=dropped, notes=notes)
 
 

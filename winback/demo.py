@@ -28,6 +28,7 @@ from experiments.decisions import recommend_winner
 from experiments.definitions import Arm, Experiment, create_experiment
 from experiments.imports import import_deliveries, import_outcomes
 from experiments.lifecycle import record_decision, start_experiment, stop_experiment
+from experiments.plans import failed_guardrails
 from experiments.targeting import AssignmentSummary, arm_of_users, assign_users
 from simulator.experiment import (
     DEMO_ARMS,
@@ -79,6 +80,8 @@ class DemoSummary:
     plan_net_value_true: float
     oracle_net_value_true: float
     best_blanket_net_value_true: float
+    plan_counts: dict[str, int] = field(default_factory=dict)  # users per treatment in the plan
+    left_out: dict[str, list[str]] = field(default_factory=dict)  # treatment -> guardrails it failed: not planned
     lines: list[str] = field(default_factory=list)
 
     @property
@@ -152,7 +155,8 @@ def run_demo(
     stages.set_postfix_str("uplift")
     run, budget, truth = _run_uplift(db, shop, warehouse, outcomes, dates["score"], workdir, seed)
     lines += run.summary_lines()
-    blanket = max((k for k in truth if k.startswith("blanket ")), key=lambda k: truth[k]["incremental_retained"])
+    # The best blanket by what the plan maximizes: value net of cost (the demo values a retained user).
+    blanket = max((k for k in truth if k.startswith("blanket ")), key=lambda k: _net(truth[k]))
     lines.append("on the true effects (known because the shop is simulated), same budget:")
     for policy in ("targeted", "oracle", blanket):
         t = truth[policy]
@@ -176,7 +180,8 @@ def run_demo(
         oracle_retained_true=truth["oracle"]["incremental_retained"], best_blanket=blanket.removeprefix("blanket "),
         best_blanket_retained_true=truth[blanket]["incremental_retained"],
         plan_net_value_true=_net(truth["targeted"]), oracle_net_value_true=_net(truth["oracle"]),
-        best_blanket_net_value_true=_net(truth[blanket]), lines=lines,
+        best_blanket_net_value_true=_net(truth[blanket]), plan_counts=dict(run.allocation.counts),
+        left_out=dict(run.left_out), lines=lines,
     )
 
 
@@ -234,12 +239,15 @@ def _run_uplift(db: Path, shop, warehouse, outcomes: pd.DataFrame, as_of: pd.Tim
         budget=budget, value_per_retained="value", capacity=capacity,
         arm_weights={key: weight for key, _, weight, _ in DEMO_ARMS}, name=UPLIFT_MODEL,
         experiment_key=EXPERIMENT_KEY, db=str(db), model_dir=str(workdir / "models"), seed=seed, progress=False,
+        left_out=failed_guardrails(db, EXPERIMENT_KEY),  # what failed a guardrail is not sent, as allocate --model
     )
-    # Score plan, oracle and blankets on the true effects (known only because the shop is simulated).
-    treatments = list(run.fit.treatments)
+    # Score plan, oracle and blankets on the true effects (known only because the shop is simulated), all over the
+    # treatments the plan may give.
+    treatments = run.planned_treatments
     truth = true_uplift(shop.users.set_index("user_id").loc[data["user_id"]].reset_index())[treatments]
     value = data["value"].to_numpy(float)
-    checks = budget_frontier(run.scores, costs, [budget], value, capacity, truth=truth, seed=seed)
+    checks = budget_frontier(run.scores[treatments], {t: costs[t] for t in treatments}, [budget], value,
+                             {t: n for t, n in capacity.items() if t in treatments}, truth=truth, seed=seed)
     return run, budget, checks.set_index("policy").to_dict(orient="index")
 
 
