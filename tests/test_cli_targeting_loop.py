@@ -70,6 +70,13 @@ def loop(tmp_path_factory):
 def test_fit_from_the_experiment_then_a_recorded_plan_without_the_failed_treatment(loop):
     tmp, db, fitted = loop
     assert "model up: learner s" in fitted and "treatments coupon_10, reco_email" in fitted
+    # The fit already plans without what failed a guardrail, so its choice and forecast are about that plan.
+    assert ("note: reco_email failed guardrail(s) unsubscribed in wb: fitted, but left out of every candidate's "
+            "plan") in fitted
+    from experiments.models import list_model_records
+
+    record = next(m for m in list_model_records(db) if m.name == "up")
+    assert all(c["counts"].get("reco_email", 0) == 0 for c in record.metrics["candidates"])
     scores = pd.read_csv(tmp / "scores.csv")
     assert list(scores.columns)[:3] == ["user_id", "coupon_10", "reco_email"]
     plan_path = tmp / "plan.csv"

@@ -111,6 +111,7 @@ def fit_and_allocate(
     candidates = DEFAULT_CANDIDATES if learner == "auto" else (learner,)
     fit = fit_targeting(data, treatment_col=treatment_col, outcome_col=outcome_col, control=control, spec=spec,
                         id_col=id_col, exclude=exclude, candidates=candidates, ensemble=learner == "auto",
+                        unplanned=tuple(left_out or ()),
                         arm_weights=arm_weights, folds=folds, seed=seed, n_estimators=n_estimators, progress=progress)
     record = (save_uplift_model(fit, name, data=data, experiment_key=experiment_key, db=db, model_dir=model_dir)
               if name else None)

@@ -10,7 +10,7 @@ The stored model calibrates the average prediction of its K fold models.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -145,9 +145,13 @@ def fit_targeting(
     seed: int = 0,
     n_estimators: int = 100,
     calibration: Method = "isotonic",
+    unplanned: Collection[str] = (),
     progress: bool = True,
 ) -> TargetingFit:
-    """Cross-fit each candidate, calibrate, plan and estimate each plan's value; keep the best plan's model."""
+    """Cross-fit each candidate, calibrate, plan and estimate each plan's value; keep the best plan's model.
+
+    `unplanned` treatments (those that failed a guardrail) are fitted and calibrated but left out of every
+    candidate's plan, so the choice and the forecast are about the plan `allocate --model` will make."""
     required = [c for c in (treatment_col, outcome_col, id_col) if c]
     missing = [c for c in required if c not in data.columns]
     if missing:
@@ -170,6 +174,8 @@ def fit_targeting(
         found = ", ".join(sorted(set(arm))[:5])
         raise UpliftError(f"control arm '{control}' not found in the treatment column (found: {found})")
     treatments = sorted(set(arm) - {control})
+    if treatments and set(treatments) <= set(unplanned):
+        raise UpliftError(f"every treatment is left out of the plan ({', '.join(treatments)}): each failed a guardrail")
     weights = arm_weights or pd.Series(arm).value_counts(normalize=True).to_dict()
     fold = _folds(arm, y, folds, seed)
     names = list(dict.fromkeys(candidates))
@@ -201,7 +207,7 @@ def fit_targeting(
     for name, predicted in raw.items():
         fitted = fit_calibration(predicted, scores, method=calibration)
         cal = fitted.apply(predicted)[0]
-        plan, policy = plan_for(cal, spec, control)
+        plan, policy = plan_for(cal.drop(columns=[t for t in unplanned if t in cal.columns]), spec, control)
         terms = policy_terms(arm, y * value, policy, weights, control=control,
                              outcome_predictions=mu.mul(value, axis=0))
         if spec.value is not None:

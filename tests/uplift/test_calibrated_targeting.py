@@ -10,6 +10,7 @@ import pytest
 from simulator.worlds import World, interaction_world
 from uplift.allocation import allocate
 from uplift.calibration import dr_scores, fit_calibration, plan_interval
+from uplift.errors import UpliftError
 from uplift.plan_inputs import PlanSpec
 from uplift.targeting import ENSEMBLE, fit_targeting
 
@@ -78,6 +79,20 @@ def test_every_candidate_has_a_policy_value_and_qini_and_the_best_plan_is_chosen
     predicted, se = fit.model.predict_with_se(data[fit.features].head(50))
     assert list(predicted.columns) == list(se.columns) == sorted(world.costs)
     assert (se.to_numpy() > 0).all()
+
+
+def test_unplanned_treatments_are_fitted_but_in_no_candidate_plan():
+    world = interaction_world(6_000, seed=2)
+    data = world.randomize(2)
+    spec = PlanSpec(world.costs, 1.5 * len(data), dict(world.capacity), population=len(data))
+    kwargs = dict(treatment_col="arm", outcome_col="retained", control="control", spec=spec, id_col="user_id",
+                  arm_weights=world.arm_weights, candidates=("s",), n_estimators=40, progress=False)
+    fit = fit_targeting(data, unplanned=("reco_email",), **kwargs)
+    assert fit.treatments == sorted(world.costs)  # still fitted and scored, so --allow-treatment can plan it later
+    assert all(c.counts.get("reco_email", 0) == 0 for c in fit.candidates)
+    assert sum(fit.candidates[0].counts.values()) > 0
+    with pytest.raises(UpliftError, match="every treatment is left out of the plan"):
+        fit_targeting(data, unplanned=tuple(world.costs), **kwargs)
 
 
 def test_a_treatment_without_effect_is_given_to_nobody():

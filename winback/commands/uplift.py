@@ -71,6 +71,8 @@ def uplift() -> None:
 @click.option("--value-per-retained", default=None,
               help="Value of a retained user (number or data column); default: maximize incremental retained users.")
 @click.option("--exclude", multiple=True, help="With --data: column to leave out of the features (repeatable).")
+@click.option("--allow-treatment", multiple=True,
+              help="Plan this treatment even though it failed a guardrail in the experiment (repeatable).")
 @click.option("--arm-weight", multiple=True, help="With --data: known assignment weight ARM=W (repeatable).")
 @click.option("--folds", type=int, default=3, show_default=True, help="Cross-fitting folds.")
 @click.option("--calibration", type=click.Choice(["isotonic", "linear"]), default="isotonic", show_default=True,
@@ -85,9 +87,10 @@ def uplift() -> None:
 @db_option
 @clean_errors
 def fit(experiment_key, data, treatment_col, outcome_col, control, id_col, name, learner, costs, budget, population,
-        capacity, value_per_retained, exclude, arm_weight, folds, calibration, trees, seed, events_path, warehouse, model_dir,
-        db) -> None:
+        capacity, value_per_retained, exclude, allow_treatment, arm_weight, folds, calibration, trees, seed, events_path,
+        warehouse, model_dir, db) -> None:
     """Fit calibrated uplift learners by cross-fitting, choose by the value of their plans, store the best."""
+    from common.settings import resolve_db_path
     from uplift.plan_inputs import parse_pairs, plan_spec
     from uplift.store import save_uplift_model
     from uplift.targeting import DEFAULT_CANDIDATES, fit_targeting
@@ -132,9 +135,19 @@ def fit(experiment_key, data, treatment_col, outcome_col, control, id_col, name,
     spec = plan_spec(cost_source, budget, capacity=capacity, value=value_per_retained, scores=frame,
                      population=population or len(frame))
     candidates = DEFAULT_CANDIDATES if learner == "auto" else (learner,)
+    unplanned: dict[str, list[str]] = {}
+    if experiment_key and resolve_db_path(db).exists():
+        from experiments.plans import failed_guardrails
+
+        unplanned = {k: v for k, v in failed_guardrails(db, experiment_key).items()
+                     if k in treatments and k not in allow_treatment}
+    for key, metrics in unplanned.items():
+        click.echo(f"note: {key} failed guardrail(s) {', '.join(metrics)} in {experiment_key}: fitted, but left out of "
+                   f"every candidate's plan, as allocate --model will leave it out (--allow-treatment {key} to plan it)")
     result = fit_targeting(frame, treatment_col=treatment_col, outcome_col=outcome_col, control=control, spec=spec,
                            id_col=id_col, exclude=exclude, candidates=candidates, ensemble=learner == "auto",
-                           arm_weights=weights, folds=folds, seed=seed, n_estimators=trees, calibration=calibration)
+                           arm_weights=weights, folds=folds, seed=seed, n_estimators=trees, calibration=calibration,
+                           unplanned=tuple(unplanned))
     unit = "incremental retained users" if spec.value is None else "net value"
     click.echo(f"plan value per user ({unit}, doubly robust, out of fold) and held-out Qini of each candidate:")
     for c in result.candidates:
