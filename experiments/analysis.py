@@ -261,26 +261,43 @@ def _compare(data: ExperimentData, control: str, arm: str, metric: str, segment:
 SEVERITY = {"undefined": 0, "pass": 1, "warn": 2, "fail": 3}
 
 
+INTERVAL_NAMES = {"ttest": "CI", "bayesian": "credible interval", "sequential": "confidence sequence"}
+
+
 def _guardrail(data: ExperimentData, control: str, arm: str, info, comp: Comparison, options: dict,
                notes: list[str]):
-    """The guardrail verdict: the stricter of the relative and the absolute reads.
+    """The guardrail verdict: the stricter of the relative and the absolute reads, whichever one is displayed.
 
     The relative interval comes from the delta method, whose variance grows with 1 / control mean**4: for a rare
-    event (unsubscribes: 1 in control, 14 in treatment) it spans thousands of percent and never fails, and with
-    none in control it is undefined. The absolute difference has no such blow-up, so harm still fails."""
+    event (unsubscribes: 1 in control, 14 in treatment) it can span thousands of percent, and with none in control
+    it is undefined, while the absolute difference still shows the harm. For a metric that drops, the relative
+    interval can be the narrower one. Keeping the stricter read makes `analyze` and `analyze --absolute` (and
+    `decide`, which reads relative) give one verdict."""
     verdict = guardrail_verdict(comp, info.higher_is_better)
-    if not comp.relative or comp.n_control == 0 or math.isnan(comp.mean_control):
+    if comp.n_control == 0 or math.isnan(comp.mean_control):
         return verdict
-    absolute = _compare(data, control, arm, info.key, ALL, False, {**options, "relative": False}, [])
-    judged = guardrail_verdict(absolute, info.higher_is_better)
-    if SEVERITY[judged] <= SEVERITY[verdict]:
+    other = _compare(data, control, arm, info.key, ALL, False, {**options, "relative": not comp.relative}, [])
+    other_verdict = guardrail_verdict(other, info.higher_is_better)
+    if SEVERITY[other_verdict] <= SEVERITY[verdict]:
         return verdict
-    why = ("its control mean is 0, so a relative change is undefined" if comp.mean_control == 0 else
-           f"the relative interval of a rate this close to 0 is too wide to judge (relative read: {verdict})")
-    notes.append(f"guardrail '{info.key}' for arm '{arm}' is judged on the absolute difference "
-                 f"({absolute.effect:+.4g}, {1 - absolute.alpha:.0%} CI [{absolute.ci_low:+.4g}, "
-                 f"{absolute.ci_high:+.4g}]): {why}")
-    return judged
+    relative, relative_verdict = (comp, verdict) if comp.relative else (other, other_verdict)
+    interval = INTERVAL_NAMES.get(str(options.get("method")), "interval")
+    level = f"{1 - other.alpha:.0%} {interval}"
+    if other.relative:
+        shown = f"{other.effect:+.2%}, {level} [{other.ci_low:+.2%}, {other.ci_high:+.2%}]"
+        why = f"its interval lies wholly on the bad side; the absolute read alone says {verdict}"
+    else:
+        shown = f"{other.effect:+.4g}, {level} [{other.ci_low:+.4g}, {other.ci_high:+.4g}]"
+        if comp.mean_control == 0:
+            why = "its control mean is 0, so a relative change is undefined"
+        elif relative_verdict == "undefined":
+            why = f"the relative read is {relative.reason or 'undefined'}"
+        else:
+            why = f"the relative interval is too wide to judge (relative read: {relative_verdict})"
+    notes.append(f"guardrail '{info.key}' for arm '{arm}' is judged on the "
+                 f"{'relative change' if other.relative else 'absolute difference'} ({shown}): {why}; "
+                 f"a guardrail keeps the stricter of the relative and the absolute read")
+    return other_verdict
 
 
 def _no_outcomes(result: Comparison, metric: str) -> Comparison:

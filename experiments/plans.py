@@ -9,6 +9,7 @@ users), so the effect can be read per treatment against its own held-out users.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -62,6 +63,12 @@ def experiment_training_rows(db: RegistryLike, key: str) -> TrainingRows:
     rows["arm"] = rows["arm_key"].map(names)
     weights = {names[a]: float(w) for a, _, w, _ in arms}
     return TrainingRows(key, metric, control, weights, rows)
+
+
+def excluded_treatments(db: RegistryLike, key: str, allow: Iterable[str] = ()) -> dict[str, list[str]]:
+    """The treatments a plan from experiment `key` leaves out: those that failed a guardrail there, less `allow`."""
+    allowed = set(allow)
+    return {k: v for k, v in failed_guardrails(db, key).items() if k not in allowed}
 
 
 def failed_guardrails(db: RegistryLike, key: str) -> dict[str, list[str]]:

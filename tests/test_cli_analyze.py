@@ -124,7 +124,8 @@ def test_a_rare_event_guardrail_fails_on_the_absolute_difference_when_the_relati
     assert row.split()[-1] == "fail"
     assert float(row.split()[-4]) > 0.05  # the relative read's p-value, as printed (then p holm, p bh, verdict)
     note = next(line for line in result.output.splitlines() if line.startswith("- guardrail 'unsubscribed'"))
-    assert note.endswith("the relative interval of a rate this close to 0 is too wide to judge (relative read: warn)")
+    assert note.endswith("the relative interval is too wide to judge (relative read: warn); a guardrail keeps the "
+                         "stricter of the relative and the absolute read")
     assert "(+0.013, 95% CI [+0.005451, +0.02055])" in note
 
 
@@ -176,3 +177,23 @@ def test_absolute_reads_the_difference_in_rate_points(db: str) -> None:
     assert "16.67" in money and "+200.00%" in money  # the money view is the same whichever effect is shown
     refused = run("wb", "--db", db, "--absolute", "--by-day")
     assert refused.exit_code == 2 and "--absolute reads the effects table" in refused.output
+
+
+def test_a_guardrail_verdict_does_not_depend_on_showing_absolute_effects(db: str) -> None:
+    # A higher-is-better guardrail that drops: control 500/1000 active, coupon 457/1000. The delta-method relative
+    # interval (-8.6 % [-16.98 %, -0.22 %]) is narrower than the absolute one (-0.043 [-0.0868, +0.0008]), so the
+    # relative read fails where the absolute read only warns; both displays keep the stricter verdict.
+    with transaction(open_registry(db)) as conn:
+        conn.execute("INSERT INTO metrics VALUES ('active', 'binary', 1, '')")
+        conn.execute("UPDATE experiments SET guardrail_metrics = '[\"active\"]'")
+        active = [f"c{i}" for i in range(500)] + [f"t{i}" for i in range(457)]
+        conn.executemany("INSERT INTO outcomes (experiment_key, user_id, metric, period, value, observed_at) "
+                         "VALUES ('wb', ?, 'active', 'post', 1, ?)", [(u, NOW) for u in active])
+    for extra in ([], ["--absolute"]):
+        output = run("wb", "--db", db, *extra).output
+        row = next(line for line in output.splitlines() if line.split()[:2] == ["coupon", "active"])
+        assert row.split()[-1] == "fail", (extra, row)
+    note = next(line for line in output.splitlines() if line.startswith("- guardrail 'active'"))
+    assert note.startswith("- guardrail 'active' for arm 'coupon' is judged on the relative change (-8.60%, 95% CI "
+                           "[-16.98%, -0.22%]): its interval lies wholly on the bad side; the absolute read alone "
+                           "says warn")

@@ -167,3 +167,18 @@ def test_scores_carry_the_clv_of_churn_score_so_allocate_can_weigh_users_by_valu
     missing = CliRunner().invoke(cli, ["allocate", "--scores", str(tmp / "scores.csv"), "--budget", "2000",
                                        "--value-per-retained", "clv", "--out", str(tmp / "no.csv"), "--db", db])
     assert missing.exit_code == 1 and "--clv CHURN_SCORES" in missing.output
+
+
+def test_fit_from_a_file_with_an_experiment_label_not_in_the_registry_checks_no_guardrails(loop):
+    tmp, db, _ = loop
+    from experiments.exports import assignments_frame
+
+    arms = assignments_frame(db, "wb").set_index("user_id")["arm"]
+    features = pd.read_csv(tmp / "features.csv", dtype={"user_id": str}).set_index("user_id").loc[arms.index]
+    outcomes = pd.read_csv(tmp / "outcomes.csv", dtype={"user_id": str})
+    retained = outcomes[outcomes["metric"] == "retained"].set_index("user_id")["value"]
+    features.assign(arm=arms, retained=retained.reindex(arms.index)).reset_index().to_csv(tmp / "exp.csv", index=False)
+    out = ok("uplift", "fit", "--data", str(tmp / "exp.csv"), "--treatment", "arm", "--outcome", "retained",
+             "--control", "control", "--id", "user_id", "--experiment", "q3-offline", "--name", "up-file",
+             "--learner", "s", "--trees", "20", "--budget", "3000", "--model-dir", str(tmp / "models"), "--db", db)
+    assert "left out of every candidate's plan" not in out and "model up-file: learner s" in out

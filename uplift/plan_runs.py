@@ -20,7 +20,7 @@ from common.errors import InputRowError
 from experiments.catalog import list_treatments
 from experiments.db import RegistryLike
 from experiments.definitions import get_experiment
-from experiments.plans import PlanRecord, failed_guardrails, record_plan
+from experiments.plans import PlanRecord, excluded_treatments, record_plan
 from uplift.errors import UpliftError
 from uplift.frontier import budget_frontier
 from uplift.plan_inputs import plan_spec
@@ -94,7 +94,7 @@ def run_plan(
     metric, exclude = "retained", {}
     if source_experiment:
         metric = get_experiment(source_experiment, database).primary_metric
-        exclude = {k: v for k, v in failed_guardrails(database, source_experiment).items() if k not in allow}
+        exclude = excluded_treatments(database, source_experiment, allow)
     result = plan_users(scores, spec, id_col=id_col, holdout=holdout, seed=seed, exclude=exclude)
     allocation = result.allocation
     chosen = result.frame.assign(treatment_key=result.frame["planned_treatment"].replace("", None),

@@ -123,7 +123,8 @@ def plan_for(predicted: pd.DataFrame, spec: PlanSpec, control: str) -> tuple[All
     missing = [t for t in predicted.columns if t not in local.costs]
     if missing:
         raise UpliftError(f"no unit cost for treatment(s) {', '.join(missing)}; add them to the costs")
-    plan = allocate(predicted, costs, local.budget, local.value, local.capacity)
+    capacity = {t: c for t, c in local.capacity.items() if t in predicted.columns}  # none for unplanned treatments
+    plan = allocate(predicted, costs, local.budget, local.value, capacity)
     labels = plan.labels()
     return plan, np.where(labels == "control", control, labels)
 
@@ -175,7 +176,9 @@ def fit_targeting(
         raise UpliftError(f"control arm '{control}' not found in the treatment column (found: {found})")
     treatments = sorted(set(arm) - {control})
     if treatments and set(treatments) <= set(unplanned):
-        raise UpliftError(f"every treatment is left out of the plan ({', '.join(treatments)}): each failed a guardrail")
+        raise UpliftError(f"every treatment is left out of the plan ({', '.join(treatments)}): each failed a "
+                          f"guardrail; allow one explicitly (`--allow-treatment KEY`, or 'Allow even if it failed a "
+                          f"guardrail' on the budget page)")
     weights = arm_weights or pd.Series(arm).value_counts(normalize=True).to_dict()
     fold = _folds(arm, y, folds, seed)
     names = list(dict.fromkeys(candidates))

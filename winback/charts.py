@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from common.settings import currency_setting
 from experiments.analysis import ExperimentReport
 
 VERDICT_COLOURS = {"pass": "#2a9d8f", "warn": "#e9c46a", "fail": "#e76f51", None: "#264653", "undefined": "#8d99ae"}
@@ -115,7 +116,8 @@ def plot_effects(report: ExperimentReport, path: str | Path) -> Path:
         ax.set_yticks(range(len(chosen)), [label for label, *_ in chosen], fontsize=8)
         ax.set_ylim(-0.7, len(chosen) - 0.3)
         ax.set_title(panel, fontsize=10)
-        ax.set_xlabel("effect vs control" + (" (%)" if report.relative else ""), fontsize=9)
+        ax.set_xlabel("relative effect vs control (%)" if report.relative
+                      else "absolute effect vs control (difference of rates or means)", fontsize=9)
         ax.grid(axis="x", alpha=0.3)
     for ax in axes[0][len(panels):]:
         ax.axis("off")
@@ -140,7 +142,7 @@ def plot_effects(report: ExperimentReport, path: str | Path) -> Path:
         cost_ax.set_xlim(*cost_limits)
         roi_ax.set_xlim(*roi_limits)
         cost_ax.set_title("cost per incremental retained user (Fieller CI)", fontsize=10)
-        cost_ax.set_xlabel("money per extra retained user", fontsize=9)
+        cost_ax.set_xlabel(f"{currency_setting() or 'money'} per extra retained user", fontsize=9)
         if math.isfinite(value):
             cost_ax.axvline(value, color="#e76f51", linestyle="--", linewidth=1,
                             label=f"value per retained user {value:,.0f}")
@@ -167,7 +169,8 @@ def plot_effects(report: ExperimentReport, path: str | Path) -> Path:
     segment = f", by {report.segment_by}" if report.segment_by else ""
     applied = any(getattr(c, "cuped", False) for _, _, c, _, _ in effects)
     cuped = (", CUPED" if applied else ", CUPED not applied (no pre-period outcomes)") if report.cuped else ""
-    fig.suptitle(f"{report.key}: {report.method}{cuped}{segment}, "
+    effects_kind = "relative" if report.relative else "absolute"
+    fig.suptitle(f"{report.key}: {report.method}, {effects_kind} effects{cuped}{segment}, "
                  f"{100 * (1 - report.alpha):.0f}% intervals, SRM p = {report.srm_p_value:.3g}", fontsize=11)
     fig.tight_layout(rect=(0, 0.05, 1, 1))
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -87,10 +87,11 @@ def test_unplanned_treatments_are_fitted_but_in_no_candidate_plan():
     spec = PlanSpec(world.costs, 1.5 * len(data), dict(world.capacity), population=len(data))
     kwargs = dict(treatment_col="arm", outcome_col="retained", control="control", spec=spec, id_col="user_id",
                   arm_weights=world.arm_weights, candidates=("s",), n_estimators=40, progress=False)
-    fit = fit_targeting(data, unplanned=("reco_email",), **kwargs)
-    assert fit.treatments == sorted(world.costs)  # still fitted and scored, so --allow-treatment can plan it later
-    assert all(c.counts.get("reco_email", 0) == 0 for c in fit.candidates)
-    assert sum(fit.candidates[0].counts.values()) > 0
+    for left in ("reco_email", "vip_call"):  # vip_call has a capacity, which goes with it
+        fit = fit_targeting(data, unplanned=(left,), **kwargs)
+        assert fit.treatments == sorted(world.costs)  # still fitted and scored, so --allow-treatment can plan it
+        assert all(c.counts.get(left, 0) == 0 for c in fit.candidates)
+        assert sum(fit.candidates[0].counts.values()) > 0
     with pytest.raises(UpliftError, match="every treatment is left out of the plan"):
         fit_targeting(data, unplanned=tuple(world.costs), **kwargs)
 

@@ -28,6 +28,21 @@ def read_csv(path: str, id_col: str | None = None):
     return read_table(path, id_col)
 
 
+def _in_registry(key: str, db: str | None, *, required: bool) -> bool:
+    """Whether experiment `key` is in the registry; with --data it may be a label only (then its guardrails are not
+    checked), with --experiment alone the registry's own error stands."""
+    from experiments.definitions import get_experiment
+    from experiments.errors import ExperimentError
+
+    try:
+        get_experiment(key, db)
+    except ExperimentError:
+        if required:
+            raise
+        return False
+    return True
+
+
 def _catalog_costs(db: str | None, treatments: list[str], required: bool = True) -> dict[str, float] | None:
     """Unit costs of the given treatment keys from the registry's catalog (None when some are missing and not required)."""
     from experiments.catalog import list_treatments
@@ -136,11 +151,11 @@ def fit(experiment_key, data, treatment_col, outcome_col, control, id_col, name,
                      population=population or len(frame))
     candidates = DEFAULT_CANDIDATES if learner == "auto" else (learner,)
     unplanned: dict[str, list[str]] = {}
-    if experiment_key and resolve_db_path(db).exists():
-        from experiments.plans import failed_guardrails
+    if experiment_key and resolve_db_path(db).exists() and _in_registry(experiment_key, db, required=data is None):
+        from experiments.plans import excluded_treatments
 
-        unplanned = {k: v for k, v in failed_guardrails(db, experiment_key).items()
-                     if k in treatments and k not in allow_treatment}
+        unplanned = {k: v for k, v in excluded_treatments(db, experiment_key, allow_treatment).items()
+                     if k in treatments}
     for key, metrics in unplanned.items():
         click.echo(f"note: {key} failed guardrail(s) {', '.join(metrics)} in {experiment_key}: fitted, but left out of "
                    f"every candidate's plan, as allocate --model will leave it out (--allow-treatment {key} to plan it)")
@@ -259,14 +274,14 @@ def allocate(scores, costs, budget, value_per_retained, capacity, holdout, seed,
     source, metric, exclude = None, "retained", {}
     if model_name:
         from experiments.models import load_model_record
-        from experiments.plans import failed_guardrails
+        from experiments.plans import excluded_treatments
 
         source = load_model_record(model_name, db).experiment_key
         if source:
             from experiments.definitions import get_experiment
 
             metric = get_experiment(source, db).primary_metric
-            exclude = {k: v for k, v in failed_guardrails(db, source).items() if k not in allow_treatment}
+            exclude = excluded_treatments(db, source, allow_treatment)
     if spark:
         from experiments.optouts import opted_out_ids
         from uplift.spark_plan import plan_in_spark
