@@ -77,6 +77,21 @@ def test_fit_from_the_experiment_then_a_recorded_plan_without_the_failed_treatme
 
     record = next(m for m in list_model_records(db) if m.name == "up")
     assert all(c["counts"].get("reco_email", 0) == 0 for c in record.metrics["candidates"])
+    assert record.metrics["left_out_of_plans"] == ["reco_email"]
+    # The models page says so beside the candidates.
+    import re
+
+    from experiments.db import registry
+    from experiments.users import add_user
+    from webui import create_app
+
+    with registry(db) as database:
+        add_user(database, "fiona", "a-long-password", "finance")
+    client = create_app({"DB": db, "SECRET_KEY": "test", "TESTING": True}).test_client()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text).group(1)
+    client.post("/login", data={"username": "fiona", "password": "a-long-password", "csrf_token": token})
+    page = client.get("/models").text
+    assert "The candidates' plans leave out reco_email: it failed a guardrail in wb" in page
     scores = pd.read_csv(tmp / "scores.csv")
     assert list(scores.columns)[:3] == ["user_id", "coupon_10", "reco_email"]
     plan_path = tmp / "plan.csv"

@@ -89,6 +89,7 @@ class TargetingFit:
     objective: str = "retained"
     oof: dict = field(default_factory=dict, repr=False)  # candidate -> calibrated out-of-fold uplift
     models: dict = field(default_factory=dict, repr=False)  # candidate -> its TargetingModel (the chosen one is `model`)
+    unplanned: list[str] = field(default_factory=list)  # fitted but in no candidate's plan (failed a guardrail)
 
     @property
     def chosen(self) -> CandidateReport:
@@ -97,7 +98,7 @@ class TargetingFit:
     def metrics(self) -> dict:
         """What the model store records: the choice, every candidate's policy value and Qini, the calibration."""
         return {"chosen": self.learner, "chosen_by": "doubly robust policy value", "objective": self.objective,
-                "candidates": [c.to_dict() for c in self.candidates],
+                "left_out_of_plans": self.unplanned, "candidates": [c.to_dict() for c in self.candidates],
                 "calibration": self.calibration.to_records()}
 
     def to_dict(self) -> dict:
@@ -238,7 +239,7 @@ def fit_targeting(
     return TargetingFit(learner=best.learner, model=models[best.learner], candidates=reports,
                         calibration=models[best.learner].calibration, features=columns, treatments=treatments,
                         control=control, objective="retained" if spec.value is None else "value", oof=calibrated,
-                        models=models)
+                        models=models, unplanned=[t for t in treatments if t in set(unplanned)])
 
 
 @dataclass(frozen=True)
