@@ -1,7 +1,11 @@
 """prove_on_holdout on a generated world, where the held-out users' true effects are known."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+import pandas as pd
+import pytest
 
 from simulator.worlds import interaction_world
 from uplift.holdout_proof import prove_on_holdout
@@ -40,4 +44,24 @@ def test_the_forecast_gap_adds_the_two_standard_errors_in_quadrature():
     proof = HoldoutProof("s", 1000, 500, 15.0, 150, 15.0, forecast, held)
     gap, low, high = proof.forecast_gap
     assert abs(gap - 0.004) < 1e-12 and abs(high - gap - z * 0.005) < 1e-9  # sqrt(0.003² + 0.004²) = 0.005
+    assert proof.forecast_consistent
+
+
+@pytest.mark.slow
+def test_on_hillstrom_the_plan_beats_mailing_the_womens_email_to_random_users():
+    path = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "hillstrom.csv"
+    if not path.exists():
+        pytest.skip(f"Hillstrom data not found at {path}")
+    data = pd.read_csv(path).drop(columns=["history_segment", "conversion", "spend"])
+    third = 1 / 3
+    proof = prove_on_holdout(data, treatment_col="segment", outcome_col="visit", control="No E-Mail",
+                             costs={"Mens E-Mail": 0.10, "Womens E-Mail": 0.10}, budget_per_user=0.03,
+                             arm_weights={"No E-Mail": third, "Mens E-Mail": third, "Womens E-Mail": third},
+                             seed=0, candidates=("s",), n_estimators=60)
+    # docs/uplift.md (all candidates, 100 trees) measured +0.0246 [+0.0175, +0.0318] held out on this seed, and a
+    # gain over the random Womens e-mail of +0.0153 [+0.0066, +0.0241]; one learner on fewer trees lands nearby.
+    assert abs(proof.treated - 0.3 * proof.n_plan) < 0.01 * proof.n_plan  # the budget mails 30 %
+    assert proof.targeted.ci_low > 0
+    womens = next(g for g in proof.gains if g.policy == "targeted - blanket Womens E-Mail")
+    assert womens.ci_low > 0
     assert proof.forecast_consistent
