@@ -2,6 +2,8 @@
 leaving out a treatment that failed its guardrail (issue 11, item 3; issue 15)."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -71,8 +73,8 @@ def test_fit_from_the_experiment_then_a_recorded_plan_without_the_failed_treatme
     tmp, db, fitted = loop
     assert "model up: learner s" in fitted and "treatments coupon_10, reco_email" in fitted
     # The fit already plans without what failed a guardrail, so its choice and forecast are about that plan.
-    assert ("note: reco_email failed guardrail(s) unsubscribed in wb: fitted, but left out of every candidate's "
-            "plan") in fitted
+    assert ("note: reco_email failed guardrail(s) unsubscribed in wb: fitted, but left out of every "
+            "plan, as allocate --model will leave it out") in fitted
     from experiments.models import list_model_records
 
     record = next(m for m in list_model_records(db) if m.name == "up")
@@ -196,4 +198,30 @@ def test_fit_from_a_file_with_an_experiment_label_not_in_the_registry_checks_no_
     out = ok("uplift", "fit", "--data", str(tmp / "exp.csv"), "--treatment", "arm", "--outcome", "retained",
              "--control", "control", "--id", "user_id", "--experiment", "q3-offline", "--name", "up-file",
              "--learner", "s", "--trees", "20", "--budget", "3000", "--model-dir", str(tmp / "models"), "--db", db)
-    assert "left out of every candidate's plan" not in out and "model up-file: learner s" in out
+    assert "left out of every plan" not in out and "model up-file: learner s" in out
+
+
+def test_prove_judges_the_plan_on_held_out_users_without_the_failed_treatment(loop, tmp_path):
+    tmp, db, _ = loop
+    chart = tmp_path / "proof.png"
+    out = ok("uplift", "prove", "--experiment", "wb", "--budget-per-user", "2", "--learner", "s", "--trees", "30",
+             "--chart", str(chart), "--db", db)
+    assert "note: reco_email failed guardrail(s) unsubscribed in wb" in out
+    lines = out.splitlines()
+    setup = next(line for line in lines if "fitted on " in line)
+    assert "(learner s); the plan for the other" in setup
+    assert any(line.startswith("  forecast (the fit's own, out of fold)  ") for line in lines)
+    assert any(line.startswith("  forecast - held out ") for line in lines)
+    blankets = [line.split()[1] for line in lines if line.startswith("  blanket ")]
+    assert blankets == ["coupon_10"]  # reco_email failed its guardrail: neither planned nor a blanket
+    assert chart.exists() and chart.stat().st_size > 10_000
+    result = CliRunner().invoke(cli, ["uplift", "prove", "--experiment", "wb", "--budget-per-user", "2", "--learner",
+                                      "s", "--trees", "30", "--json", "--db", db])
+    assert result.exit_code == 0, result.output
+    as_json = json.loads(result.stdout)  # the note goes to stderr, so stdout is the JSON alone
+    assert as_json["n_fit"] + as_json["n_plan"] == 1500 and as_json["cost"] <= as_json["budget"] + 1e-9
+    assert [b["policy"] for b in as_json["blankets"]] == ["blanket coupon_10"]
+    allowed = ok("uplift", "prove", "--experiment", "wb", "--budget-per-user", "2", "--learner", "s", "--trees", "30",
+                 "--allow-treatment", "reco_email", "--db", db)
+    assert [line.split()[1] for line in allowed.splitlines() if line.startswith("  blanket ")] == ["coupon_10",
+                                                                                                  "reco_email"]

@@ -82,11 +82,13 @@ def prove_on_holdout(
     candidates: tuple[str, ...] = DEFAULT_CANDIDATES,
     n_estimators: int = 100,
     alpha: float = 0.05,
+    unplanned: tuple[str, ...] = (),
     progress: bool = False,
 ) -> HoldoutProof:
     """Fit on a random (1 − holdout) of the experiment's users, plan `budget_per_user` for the rest, judge there.
 
-    `capacity` is per held-out population (scaled to the fit users for the fit's own plans)."""
+    `capacity` is per held-out population (scaled to the fit users for the fit's own plans). `unplanned` treatments
+    (failed a guardrail) are fitted but neither planned nor offered as a blanket."""
     held = np.random.default_rng(seed).random(len(data)) < holdout
     fit_data, plan_data = data[~held].reset_index(drop=True), data[held].reset_index(drop=True)
     capacity = dict(capacity or {})
@@ -95,10 +97,12 @@ def prove_on_holdout(
                         population=len(fit_data))
     fit = fit_targeting(fit_data, treatment_col=treatment_col, outcome_col=outcome_col, control=control,
                         spec=fit_spec, id_col=id_col, arm_weights=dict(arm_weights), seed=seed,
-                        n_estimators=n_estimators, candidates=candidates, progress=progress)
+                        n_estimators=n_estimators, candidates=candidates, unplanned=unplanned, progress=progress)
     budget = budget_per_user * len(plan_data)
-    predicted = fit.model.predict(plan_data[fit.features])
-    plan = allocate(predicted, {t: costs[t] for t in fit.treatments}, budget, None, capacity)
+    planned = [t for t in fit.treatments if t not in set(unplanned)]
+    predicted = fit.model.predict(plan_data[fit.features])[planned]
+    plan = allocate(predicted, {t: costs[t] for t in planned}, budget, None,
+                    {t: c for t, c in capacity.items() if t in planned})
     labels = np.where(plan.labels() == "control", control, plan.labels())
     arm = plan_data[treatment_col].astype(str).to_numpy()
     y = pd.to_numeric(plan_data[outcome_col]).to_numpy(float)
@@ -113,7 +117,7 @@ def prove_on_holdout(
     targeted_terms = terms(labels)
     blankets, gains = [], []
     rng = np.random.default_rng(seed + 1)
-    for t, key in enumerate(fit.treatments):
+    for t, key in enumerate(planned):
         choice = blanket_choice(len(plan_data), t, costs[key], budget, capacity.get(key, np.inf), rng)
         blanket_terms = terms(np.where(choice >= 0, key, control))
         blankets.append(interval(f"blanket {key}", "dr", blanket_terms, alpha))

@@ -177,3 +177,38 @@ def plot_effects(report: ExperimentReport, path: str | Path) -> Path:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def plot_holdout_proof(proof, path: str | Path, *, title: str = "") -> Path:
+    """The fit's forecast, the plan on held-out users and each blanket, per user with 95 % intervals (one panel),
+    and the plan's paired gain over each blanket (a second panel)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    values = [("forecast (fit, out of fold)", proof.forecast, "#8250df"), ("plan, held-out users", proof.targeted,
+                                                                           "#1f6feb")]
+    values += [(b.policy, b, "#57606a") for b in proof.blankets]
+    gains = [(g.policy.removeprefix("targeted - "), g, "#1a7f37" if g.ci_low > 0 else "#57606a") for g in proof.gains]
+    with plt.style.context("default"):  # causalml switches the global style on import
+        fig, axes = plt.subplots(1, 2, figsize=(11, 0.5 * max(len(values), len(gains)) + 1.8))
+        for ax, rows, heading in ((axes[0], values, "incremental outcome per held-out user"),
+                                  (axes[1], gains, "gain of the plan over the blanket (paired)")):
+            for y, (_, e, colour) in enumerate(reversed(rows)):
+                ax.errorbar(e.value_per_user, y, xerr=[[e.value_per_user - e.ci_low], [e.ci_high - e.value_per_user]],
+                            fmt="o", color=colour, capsize=4)
+            ax.set_yticks(range(len(rows)), [label for label, _, _ in reversed(rows)], fontsize=9)
+            ax.set_ylim(-0.6, len(rows) - 0.4)
+            ax.axvline(0, color="#999999", linewidth=1)
+            ax.set_title(heading, fontsize=10)
+            ax.grid(axis="x", color="#eeeeee")
+        fig.suptitle(f"{title} (doubly robust, 95% intervals; {proof.n_fit:,} users fitted, {proof.n_plan:,} judged)",
+                     fontsize=10)
+        fig.tight_layout()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+    return path
+

@@ -28,6 +28,58 @@ def read_csv(path: str, id_col: str | None = None):
     return read_table(path, id_col)
 
 
+def _training_frame(experiment_key, data, treatment_col, outcome_col, control, id_col, arm_weight, events_path,
+                    warehouse, db):
+    """The randomized users to learn from: a file (--data with its columns) or an experiment of the registry with
+    churn features from the warehouse; returns the frame, the arm weights, control and the column names."""
+    from uplift.plan_inputs import parse_pairs
+
+    if data is None and experiment_key is None:
+        raise UpliftCliError("give --experiment KEY (learn from the registry) or --data FILE")
+    if data is not None:
+        absent = [o for o, v in (("--treatment", treatment_col), ("--outcome", outcome_col), ("--control", control),
+                                 ("--id", id_col)) if v is None]
+        if absent:
+            raise UpliftCliError(f"--data needs {', '.join(absent)}")
+        from uplift.inputs import check_fit_input
+
+        frame = read_csv(data, id_col)
+        weights = parse_pairs(arm_weight, "--arm-weight", float) or None
+        check_fit_input(frame, data, treatment_col=treatment_col, outcome_col=outcome_col, control=control,
+                        arm_weights=weights)
+    else:
+        from churn.ingest import load_events
+        from uplift.experiment_data import ARM_COLUMN, OUTCOME_COLUMN, experiment_table
+        from warehouse.engine import open_warehouse
+
+        wh = open_warehouse(warehouse, db)
+        if events_path:
+            load_events(events_path, wh, name=events_path)
+        table = experiment_table(experiment_key, db=db, warehouse=wh)
+        frame, weights, control = table.data, table.weights, table.control
+        treatment_col, outcome_col, id_col = ARM_COLUMN, OUTCOME_COLUMN, "user_id"
+    if treatment_col not in frame.columns:
+        raise UpliftCliError(f"{data}: no column '{treatment_col}' (--treatment)")
+    return frame, weights, control, treatment_col, outcome_col, id_col
+
+
+def _unplanned(experiment_key, data, db, treatments: list[str], allow: tuple[str, ...]) -> dict[str, list[str]]:
+    """Treatments that failed a guardrail in the registry's experiment (less the allowed ones), each with a note:
+    fitted, but in no plan, as `allocate --model` leaves them out."""
+    from common.settings import resolve_db_path
+
+    if not experiment_key or not resolve_db_path(db).exists() or not _in_registry(experiment_key, db,
+                                                                                  required=data is None):
+        return {}
+    from experiments.plans import excluded_treatments
+
+    unplanned = {k: v for k, v in excluded_treatments(db, experiment_key, allow).items() if k in treatments}
+    for key, metrics in unplanned.items():
+        click.echo(f"note: {key} failed guardrail(s) {', '.join(metrics)} in {experiment_key}: fitted, but left out of "
+                   f"every plan, as allocate --model will leave it out (--allow-treatment {key} to plan it)", err=True)
+    return unplanned
+
+
 def _in_registry(key: str, db: str | None, *, required: bool) -> bool:
     """Whether experiment `key` is in the registry; with --data it may be a label only (then its guardrails are not
     checked), with --experiment alone the registry's own error stands."""
@@ -105,37 +157,12 @@ def fit(experiment_key, data, treatment_col, outcome_col, control, id_col, name,
         capacity, value_per_retained, exclude, allow_treatment, arm_weight, folds, calibration, trees, seed, events_path,
         warehouse, model_dir, db) -> None:
     """Fit calibrated uplift learners by cross-fitting, choose by the value of their plans, store the best."""
-    from common.settings import resolve_db_path
-    from uplift.plan_inputs import parse_pairs, plan_spec
+    from uplift.plan_inputs import plan_spec
     from uplift.store import save_uplift_model
     from uplift.targeting import DEFAULT_CANDIDATES, fit_targeting
 
-    if data is None and experiment_key is None:
-        raise UpliftCliError("give --experiment KEY (learn from the registry) or --data FILE")
-    if data is not None:
-        absent = [o for o, v in (("--treatment", treatment_col), ("--outcome", outcome_col), ("--control", control),
-                                 ("--id", id_col)) if v is None]
-        if absent:
-            raise UpliftCliError(f"--data needs {', '.join(absent)}")
-        from uplift.inputs import check_fit_input
-
-        frame = read_csv(data, id_col)
-        weights = parse_pairs(arm_weight, "--arm-weight", float) or None
-        check_fit_input(frame, data, treatment_col=treatment_col, outcome_col=outcome_col, control=control,
-                        arm_weights=weights)
-    else:
-        from churn.ingest import load_events
-        from uplift.experiment_data import ARM_COLUMN, OUTCOME_COLUMN, experiment_table
-        from warehouse.engine import open_warehouse
-
-        wh = open_warehouse(warehouse, db)
-        if events_path:
-            load_events(events_path, wh, name=events_path)
-        table = experiment_table(experiment_key, db=db, warehouse=wh)
-        frame, weights, control = table.data, table.weights, table.control
-        treatment_col, outcome_col, id_col = ARM_COLUMN, OUTCOME_COLUMN, "user_id"
-    if treatment_col not in frame.columns:
-        raise UpliftCliError(f"{data}: no column '{treatment_col}' (--treatment)")
+    frame, weights, control, treatment_col, outcome_col, id_col = _training_frame(
+        experiment_key, data, treatment_col, outcome_col, control, id_col, arm_weight, events_path, warehouse, db)
     treatments = sorted(set(frame[treatment_col].astype(str)) - {control})
     cost_source = costs or _catalog_costs(db, treatments, required=False)
     if cost_source is None:
@@ -150,15 +177,7 @@ def fit(experiment_key, data, treatment_col, outcome_col, control, id_col, name,
     spec = plan_spec(cost_source, budget, capacity=capacity, value=value_per_retained, scores=frame,
                      population=population or len(frame))
     candidates = DEFAULT_CANDIDATES if learner == "auto" else (learner,)
-    unplanned: dict[str, list[str]] = {}
-    if experiment_key and resolve_db_path(db).exists() and _in_registry(experiment_key, db, required=data is None):
-        from experiments.plans import excluded_treatments
-
-        unplanned = {k: v for k, v in excluded_treatments(db, experiment_key, allow_treatment).items()
-                     if k in treatments}
-    for key, metrics in unplanned.items():
-        click.echo(f"note: {key} failed guardrail(s) {', '.join(metrics)} in {experiment_key}: fitted, but left out of "
-                   f"every candidate's plan, as allocate --model will leave it out (--allow-treatment {key} to plan it)")
+    unplanned = _unplanned(experiment_key, data, db, treatments, allow_treatment)
     result = fit_targeting(frame, treatment_col=treatment_col, outcome_col=outcome_col, control=control, spec=spec,
                            id_col=id_col, exclude=exclude, candidates=candidates, ensemble=learner == "auto",
                            arm_weights=weights, folds=folds, seed=seed, n_estimators=trees, calibration=calibration,
@@ -177,6 +196,108 @@ def fit(experiment_key, data, treatment_col, outcome_col, control, id_col, name,
     record = save_uplift_model(result, name, data=frame, experiment_key=experiment_key, db=db, model_dir=model_dir)
     click.echo(f"model {record.name}: learner {result.learner}, {len(record.features)} features, treatments "
                f"{', '.join(result.treatments)}; saved to {record.path}")
+
+
+@uplift.command("prove")
+@click.option("--experiment", "experiment_key", default=None,
+              help="The randomized experiment in the registry (assignments, primary-metric outcomes, arm weights, "
+                   "churn features from the warehouse as of the assignment day).")
+@click.option("--data", type=_FILE, default=None, help="Or: a CSV of experiment users with features, arm and outcome.")
+@click.option("--treatment", "treatment_col", default=None, help="With --data: column holding each user's arm.")
+@click.option("--outcome", "outcome_col", default=None, help="With --data: outcome column (0/1 or a number).")
+@click.option("--control", default=None, help="With --data: the control arm's name in the treatment column.")
+@click.option("--id", "id_col", default=None, help="With --data: user id column (not used as a feature).")
+@click.option("--arm-weight", multiple=True, help="With --data: known assignment weight ARM=W (repeatable).")
+@click.option("--costs", type=_FILE, default=None, help="JSON treatment -> unit cost (default: the catalog's costs).")
+@click.option("--budget-per-user", type=click.FloatRange(min=0), required=True,
+              help="Budget per held-out user of the plan that is judged (and of the blankets it is compared with).")
+@click.option("--holdout", type=click.FloatRange(0.05, 0.8), default=0.3, show_default=True,
+              help="Share of the experiment's users kept out of the fit to judge the plan on.")
+@click.option("--learner", type=click.Choice(LEARNER_CHOICES), default="auto", show_default=True)
+@click.option("--allow-treatment", multiple=True,
+              help="Plan this treatment even though it failed a guardrail in the experiment (repeatable).")
+@click.option("--trees", type=int, default=100, show_default=True, help="LightGBM trees per base model.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the held-out draw, folds and learners.")
+@click.option("--chart", type=click.Path(dir_okay=False), default=None,
+              help="Also draw the forecast, the plan and each blanket with their intervals (.png/.svg/.pdf).")
+@click.option("--json", "as_json", is_flag=True, help="Print the proof as JSON.")
+@click.option("--events", "events_path", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="With --experiment: load this events file into the warehouse first.")
+@click.option("--warehouse", type=click.Path(dir_okay=False), default=None,
+              help="Warehouse holding the events (default: $WINBACK_WAREHOUSE, else the registry file).")
+@db_option
+@clean_errors
+def prove(experiment_key, data, treatment_col, outcome_col, control, id_col, arm_weight, costs, budget_per_user,
+          holdout, learner, allow_treatment, trees, seed, chart, as_json, events_path, warehouse, db) -> None:
+    """Prove targeting on a randomized experiment: fit on part of it, plan the rest, judge the plan there.
+
+    The held-out users' doubly robust estimates of the plan, of each treatment sent to random users with the same
+    budget, and of the plan's gain over each, beside the fit's own forecast (incremental outcome per user)."""
+    from common.jsonable import dumps
+    from uplift.holdout_proof import prove_on_holdout
+    from uplift.plan_inputs import read_costs
+    from uplift.targeting import DEFAULT_CANDIDATES
+
+    if chart:
+        from winback.charts import CHART_SUFFIXES
+
+        if not chart.lower().endswith(CHART_SUFFIXES):
+            raise click.UsageError(f"--chart {chart}: use a .png, .svg or .pdf file name")
+    frame, weights, control, treatment_col, outcome_col, id_col = _training_frame(
+        experiment_key, data, treatment_col, outcome_col, control, id_col, arm_weight, events_path, warehouse, db)
+    metric = outcome_col
+    if data is None:
+        from experiments.definitions import get_experiment
+
+        metric = get_experiment(experiment_key, db).primary_metric
+    treatments = sorted(set(frame[treatment_col].astype(str)) - {control})
+    cost_source = costs or _catalog_costs(db, treatments, required=True)
+    unit_costs = cost_source if isinstance(cost_source, dict) else read_costs(cost_source)
+    missing = [t for t in treatments if t not in unit_costs]
+    if missing:
+        raise UpliftCliError(f"no unit cost for treatment(s) {', '.join(missing)}: list them in --costs")
+    if not weights:
+        weights = frame[treatment_col].astype(str).value_counts(normalize=True).to_dict()
+    unplanned = _unplanned(experiment_key, data, db, treatments, allow_treatment)
+    proof = prove_on_holdout(frame, treatment_col=treatment_col, outcome_col=outcome_col, control=control,
+                             costs={t: float(unit_costs[t]) for t in treatments}, budget_per_user=budget_per_user,
+                             arm_weights=weights, id_col=id_col, holdout=holdout, seed=seed, n_estimators=trees,
+                             candidates=DEFAULT_CANDIDATES if learner == "auto" else (learner,),
+                             unplanned=tuple(unplanned), progress=not as_json)
+    written = None
+    if chart:
+        from winback.charts import plot_holdout_proof
+
+        written = plot_holdout_proof(proof, chart, title=f"{experiment_key or data}: incremental {metric}")
+    if as_json:
+        click.echo(dumps(proof.to_dict()))
+        return
+    for line in proof_lines(proof, metric):
+        click.echo(line)
+    if written:
+        click.echo(f"chart: {written}")
+
+
+def proof_lines(proof, outcome: str) -> list[str]:
+    """What `uplift prove` prints: the setup, forecast against held out, and the plan against each blanket."""
+    def est(e) -> str:
+        return f"{e.value_per_user:+.4f} [{e.ci_low:+.4f}, {e.ci_high:+.4f}]"
+
+    gap, low, high = proof.forecast_gap
+    verdict = ("the held-out users bear the promise out" if proof.forecast_consistent
+               else "the held-out users do NOT bear the promise out: trust the held-out figure")
+    lines = [f"fitted on {proof.n_fit:,} users (learner {proof.learner}); the plan for the other {proof.n_plan:,} "
+             f"treats {proof.treated:,} for {proof.cost:,.2f} of {proof.budget:,.2f}",
+             f"incremental {outcome} per held-out user, doubly robust, 95% intervals:",
+             f"  forecast (the fit's own, out of fold)  {est(proof.forecast)}",
+             f"  the plan, on the held-out users        {est(proof.targeted)}  "
+             f"= {proof.targeted.value_per_user * proof.n_plan:,.1f} in total",
+             f"  forecast - held out                    {gap:+.4f} [{low:+.4f}, {high:+.4f}]: {verdict}",
+             "the same budget sent to random users with one treatment, and the plan's gain over it (paired):"]
+    for blanket, gain in zip(proof.blankets, proof.gains):
+        sure = " (significant)" if gain.ci_low > 0 else (" (worse)" if gain.ci_high < 0 else "")
+        lines.append(f"  {blanket.policy:<28} {est(blanket)}   gain {est(gain)}{sure}")
+    return lines
 
 
 @uplift.command("score")
