@@ -114,3 +114,21 @@ def test_money_carries_the_shop_currency_when_one_is_set(shop, app, monkeypatch)
     # The per-arm cost and the cost-per-retained interval: the amount, then the currency once.
     assert re.search(r'<td class="num">[\d,]+\.\d\d EUR</td>', page)
     assert re.search(r"\[[^\]]+\] EUR</td>", page)
+
+
+def test_a_refused_form_comes_back_with_what_was_typed_and_the_reason(as_user, tmp_path) -> None:
+    client = as_user("gina")
+    page = post(client, "/launch", {**LAUNCH, "name": "Spring win-back, take 2", "arm_weight_1": "lots"})
+    assert page.status_code == 400 and "<h1>Launch an experiment</h1>" in page.text  # the form, not an error page
+    assert "arm &#39;coupon&#39;: the weight must be a number, got &#39;lots&#39;" in page.text
+    assert 'value="Spring win-back, take 2"' in page.text and 'value="walk"' in page.text  # the name and the layer
+    finn = as_user("finn")
+    scores = tmp_path / "scores.csv"
+    scores.write_text("user_id,coupon_10\nu1,0.1\n")
+    with open(scores, "rb") as handle:
+        page = post(finn, "/allocate", {"key": "plan-typed", "budget": "-5", "holdout": "0.1", "seed": "0",
+                                        "scores": (handle, "scores.csv")}, content_type="multipart/form-data")
+    assert page.status_code == 400 and "<h1>Budget allocation</h1>" in page.text
+    assert "choose the scores file again" in page.text and 'value="plan-typed"' in page.text
+    # Not a form problem: the wrong role still gets the 403 page.
+    assert post(as_user("stella"), "/launch", {**LAUNCH, "key": "wb-strat"}).status_code == 403

@@ -5,7 +5,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, abort, flash, render_template, request
 
 from experiments.catalog import list_treatments
 from experiments.definitions import list_experiments
@@ -13,7 +13,7 @@ from experiments.metrics import SEGMENT_COLUMNS
 from experiments.snapshots import latest_snapshot
 from webui.auth import requires
 from webui.registry import get_db
-from webui.views.shared import actor, analysis_options, experiment_or_404, number_field
+from webui.views.shared import actor, analysis_options, experiment_or_404, form_refusal, number_field
 
 if TYPE_CHECKING:
     from uplift.plan_runs import PlanRun
@@ -81,10 +81,17 @@ def run_allocation(form, upload) -> PlanRun:
 @bp.route("/allocate", methods=["GET", "POST"])
 @requires()
 def allocate() -> Any:
-    run = None
+    run, status = None, 200
     if request.method == "POST":
-        run = _allocate_now()
-    return render_template("allocation.html", run=run, form=request.form, **allocation_choices())
+        try:
+            run = _allocate_now()
+        except Exception as error:  # a refused form keeps what was typed (the scores file must be chosen again)
+            message = form_refusal(error)
+            if message is None:
+                raise
+            flash(f"{message} (choose the scores file again)", "error")
+            status = 400
+    return render_template("allocation.html", run=run, form=request.form, **allocation_choices()), status
 
 
 @requires("allocate")

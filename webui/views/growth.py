@@ -20,7 +20,15 @@ from experiments.snapshots import latest_snapshot, snapshot_history, take_snapsh
 from experiments.targeting import assign_users
 from webui.auth import requires
 from webui.registry import get_db
-from webui.views.shared import actor, analysis_options, csv_response, experiment_or_404, finite_field, number_field
+from webui.views.shared import (
+    actor,
+    analysis_options,
+    csv_response,
+    experiment_or_404,
+    finite_field,
+    form_refusal,
+    number_field,
+)
 
 bp = Blueprint("growth", __name__)
 MAX_ARMS = 6
@@ -114,12 +122,19 @@ def parse_launch_form(form) -> Experiment:
 @bp.route("/launch", methods=["GET", "POST"])
 @requires()
 def launch() -> Any:
-    plan, form = None, request.form
+    plan, form, status = None, request.form, 200
     if request.method == "POST":
-        if request.form.get("action") == "create":
-            return create()
-        plan = launch_plan(form)
-    return render_template("launch.html", plan=plan, form=form, max_arms=MAX_ARMS, **launch_choices())
+        try:
+            if request.form.get("action") == "create":
+                return create()
+            plan = launch_plan(form)
+        except Exception as error:  # a refused form keeps what was typed; anything else goes to the error pages
+            message = form_refusal(error)
+            if message is None:
+                raise
+            flash(message, "error")
+            status = 400
+    return render_template("launch.html", plan=plan, form=form, max_arms=MAX_ARMS, **launch_choices()), status
 
 
 def launch_plan(form) -> Any:

@@ -8,8 +8,10 @@ from typing import Any
 
 import pandas as pd
 from flask import Response, abort, g, jsonify, request
+from werkzeug.exceptions import BadRequest
 
 from common.choices import METHODS
+from common.errors import WinbackError
 from common.jsonable import to_jsonable
 from experiments.choices import SEGMENT_COLUMNS
 from experiments.definitions import Experiment, get_experiment
@@ -94,3 +96,13 @@ def finite_field(form, name: str, label: str) -> float:
     if not math.isfinite(value):
         abort(400, description=f"{label} must be a number, got {text!r}")
     return value
+
+
+def form_refusal(error: Exception) -> str | None:
+    """The message of a refused form (bad input, 400, or a service's refusal), None for anything else (403, 404...):
+    a form page shows it above the form it re-renders with what was typed, instead of an error page."""
+    if isinstance(error, WinbackError):
+        return str(error)
+    if isinstance(error, BadRequest):
+        return error.description or "the form could not be read"
+    return None
