@@ -72,6 +72,10 @@ def check_the_loop(folder: Path, output: str) -> None:
     assert "Health checks:" in output and "[FAIL]" not in output
     assert db.execute("SELECT status FROM experiments WHERE key = 'wb-q4'").fetchone() == ("concluded",)
     assert db.execute("SELECT winner_arm, decided_by FROM decisions").fetchall() == [("reco", "ana")]
+    # `uplift prove`: the plan judged on held-out users, against each treatment sent to random users.
+    assert "forecast (the fit's own, out of fold)" in output and "  blanket coupon_10 " in output
+    assert "  blanket reco_email " not in output  # reco failed the unsubscribe guardrail: no plan sends it
+    assert "  forecast - held out " in output and (folder / "out" / "proof.png").stat().st_size > 10_000
     plan = pd.read_csv(folder / "plan.csv", dtype={"user_id": str})
     assert {"user_id", "arm", "treatment_key"} <= set(plan.columns)
     assert set(plan["treatment_key"].dropna()) <= {"coupon_10", "reco_email"}
