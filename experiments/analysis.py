@@ -35,6 +35,7 @@ from stats import (
     guardrail_verdict,
     srm,
     srm_flagged,
+    stricter_verdict,
 )
 
 Role = Literal["primary", "guardrail", "secondary"]
@@ -258,9 +259,6 @@ def _compare(data: ExperimentData, control: str, arm: str, metric: str, segment:
     return result
 
 
-SEVERITY = {"undefined": 0, "pass": 1, "warn": 2, "fail": 3}
-
-
 INTERVAL_NAMES = {"ttest": "CI", "bayesian": "credible interval", "sequential": "confidence sequence"}
 
 
@@ -268,17 +266,14 @@ def _guardrail(data: ExperimentData, control: str, arm: str, info, comp: Compari
                notes: list[str]):
     """The guardrail verdict: the stricter of the relative and the absolute reads, whichever one is displayed.
 
-    The relative interval comes from the delta method, whose variance grows with 1 / control mean**4: for a rare
-    event (unsubscribes: 1 in control, 14 in treatment) it can span thousands of percent, and with none in control
-    it is undefined, while the absolute difference still shows the harm. For a metric that drops, the relative
-    interval can be the narrower one. Keeping the stricter read makes `analyze` and `analyze --absolute` (and
-    `decide`, which reads relative) give one verdict."""
-    verdict = guardrail_verdict(comp, info.higher_is_better)
+    `stats.stricter_verdict` says why; this adds the other read and a note when that read decided, so `analyze`,
+    `analyze --absolute` and `decide` (which reads relative) give one verdict."""
     if comp.n_control == 0 or math.isnan(comp.mean_control):
-        return verdict
+        return guardrail_verdict(comp, info.higher_is_better)
     other = _compare(data, control, arm, info.key, ALL, False, {**options, "relative": not comp.relative}, [])
-    other_verdict = guardrail_verdict(other, info.higher_is_better)
-    if SEVERITY[other_verdict] <= SEVERITY[verdict]:
+    other_verdict, other_decided = stricter_verdict(comp, other, info.higher_is_better)
+    verdict = guardrail_verdict(comp, info.higher_is_better)
+    if not other_decided:
         return verdict
     relative, relative_verdict = (comp, verdict) if comp.relative else (other, other_verdict)
     interval = INTERVAL_NAMES.get(str(options.get("method")), "interval")

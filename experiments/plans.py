@@ -75,8 +75,11 @@ def failed_guardrails(db: RegistryLike, key: str) -> dict[str, list[str]]:
     """Treatment key -> guardrail metrics on which its arm failed (interval wholly on the bad side) in `key`."""
     from experiments.analysis import analyze_experiment
 
-    database = open_registry(db)
-    report = analyze_experiment(key, database)
+    return guardrail_failures(analyze_experiment(key, open_registry(db)))
+
+
+def guardrail_failures(report) -> dict[str, list[str]]:
+    """Treatment key -> guardrail metrics its arm failed, from an analysis already made (`ExperimentReport`)."""
     by_arm = {a.arm_key: a.treatment_key for a in report.arms}
     out: dict[str, list[str]] = {}
     for result in report.results:

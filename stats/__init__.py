@@ -2,7 +2,7 @@
 from stats.choices import Method
 from stats.comparison import Comparison, compare
 from stats.errors import StatsError
-from stats.guardrails import Verdict, guardrail_verdict
+from stats.guardrails import Verdict, guardrail_verdict, stricter_verdict
 from stats.moments import Moments, RatioMoments
 from stats.money import Economics, economics
 from stats.multiple import Correction, adjust_p_values
@@ -12,5 +12,5 @@ from stats.srm import SRM_THRESHOLD, srm, srm_flagged
 __all__ = [
     "SRM_THRESHOLD", "Comparison", "Correction", "Economics", "Method", "Moments", "PowerPlan",
     "RatioMoments", "StatsError", "Verdict", "adjust_p_values", "compare", "duration_days", "economics",
-    "guardrail_verdict", "minimum_detectable_effect", "proportion_power", "sample_size", "srm", "srm_flagged",
+    "guardrail_verdict", "stricter_verdict", "minimum_detectable_effect", "proportion_power", "sample_size", "srm", "srm_flagged",
 ]

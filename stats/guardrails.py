@@ -22,3 +22,16 @@ def guardrail_verdict(comparison: Comparison, higher_is_better: bool = True) -> 
     if sign * comparison.effect < 0:
         return "warn"
     return "pass"
+
+
+SEVERITY: dict[Verdict, int] = {"undefined": 0, "pass": 1, "warn": 2, "fail": 3}
+
+
+def stricter_verdict(shown: Comparison, other: Comparison, higher_is_better: bool = True) -> tuple[Verdict, bool]:
+    """The stricter verdict of two reads of one guardrail (the relative and the absolute comparison), and whether
+    the read not shown decided it. The delta method's relative interval can be too wide to fail for a rare event
+    (or undefined with a control mean of 0), and the narrower one for a metric that drops; keeping the stricter
+    makes the verdict independent of which effect is displayed."""
+    first, second = guardrail_verdict(shown, higher_is_better), guardrail_verdict(other, higher_is_better)
+    return (second, True) if SEVERITY[second] > SEVERITY[first] else (first, False)
+

@@ -36,7 +36,7 @@ def score_users(model, record: ModelRecord, data: pd.DataFrame, *, id_col: str, 
 def attach_clv(scores: pd.DataFrame, values: pd.DataFrame, *, id_col: str, source: str) -> pd.DataFrame:
     """The scores with each user's `clv` from `churn score`'s output (`user_id` and `clv` columns), so that
     `allocate --value-per-retained clv` can weigh users by their value; every scored user must have one."""
-    key = "user_id" if "user_id" in values.columns else id_col
+    key = "user_id"  # the id column `churn score` writes
     missing = [c for c in (key, CLV_COLUMN) if c not in values.columns]
     if missing:
         raise UpliftError(f"{source}: no column {' or '.join(missing)}; expected the output of `winback churn score` "

@@ -197,8 +197,7 @@ def plot_holdout_proof(proof, path: str | Path, *, title: str = "") -> Path:
         for ax, rows, heading in ((axes[0], values, "incremental outcome per held-out user"),
                                   (axes[1], gains, "gain of the plan over the blanket (paired)")):
             for y, (_, e, colour) in enumerate(reversed(rows)):
-                ax.errorbar(e.value_per_user, y, xerr=[[e.value_per_user - e.ci_low], [e.ci_high - e.value_per_user]],
-                            fmt="o", color=colour, capsize=4)
+                _interval(ax, y, e.value_per_user, e.ci_low, e.ci_high, colour)
             ax.set_yticks(range(len(rows)), [label for label, _, _ in reversed(rows)], fontsize=9)
             ax.set_ylim(-0.6, len(rows) - 0.4)
             ax.axvline(0, color="#999999", linewidth=1)

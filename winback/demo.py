@@ -28,7 +28,7 @@ from experiments.decisions import recommend_winner
 from experiments.definitions import Arm, Experiment, create_experiment
 from experiments.imports import import_deliveries, import_outcomes
 from experiments.lifecycle import record_decision, start_experiment, stop_experiment
-from experiments.plans import failed_guardrails
+from experiments.plans import guardrail_failures
 from experiments.targeting import AssignmentSummary, arm_of_users, assign_users
 from simulator.experiment import (
     DEMO_ARMS,
@@ -153,7 +153,8 @@ def run_demo(
     stages.update()
 
     stages.set_postfix_str("uplift")
-    run, budget, truth = _run_uplift(db, shop, warehouse, outcomes, dates["score"], workdir, seed)
+    run, budget, truth = _run_uplift(db, shop, warehouse, outcomes, dates["score"], workdir, seed,
+                                     guardrail_failures(report))
     lines += run.summary_lines()
     # The best blanket by what the plan maximizes: value net of cost (the demo values a retained user).
     blanket = max((k for k in truth if k.startswith("blanket ")), key=lambda k: _net(truth[k]))
@@ -221,8 +222,10 @@ def _value_per_retained(users: pd.DataFrame, user_ids: pd.Series) -> float:
     return float(MARGIN * 2 * spend.mean())
 
 
-def _run_uplift(db: Path, shop, warehouse, outcomes: pd.DataFrame, as_of: pd.Timestamp, workdir: Path, seed: int):
-    """Fit calibrated uplift on churn features of the experiment's users, allocate the budget, score it on the truth."""
+def _run_uplift(db: Path, shop, warehouse, outcomes: pd.DataFrame, as_of: pd.Timestamp, workdir: Path, seed: int,
+                left_out: dict[str, list[str]]):
+    """Fit calibrated uplift on churn features of the experiment's users, allocate the budget (without `left_out`,
+    the treatments that failed a guardrail in the experiment), score it on the truth."""
     assignments = arm_of_users(EXPERIMENT_KEY, db).set_index("user_id")
     retained = outcomes[outcomes["metric"] == "retained"].set_index("user_id")["value"]
     features = history_features(warehouse, as_of).reindex(assignments.index)
@@ -239,7 +242,7 @@ def _run_uplift(db: Path, shop, warehouse, outcomes: pd.DataFrame, as_of: pd.Tim
         budget=budget, value_per_retained="value", capacity=capacity,
         arm_weights={key: weight for key, _, weight, _ in DEMO_ARMS}, name=UPLIFT_MODEL,
         experiment_key=EXPERIMENT_KEY, db=str(db), model_dir=str(workdir / "models"), seed=seed, progress=False,
-        left_out=failed_guardrails(db, EXPERIMENT_KEY),  # what failed a guardrail is not sent, as allocate --model
+        left_out=left_out,  # what failed a guardrail is not sent, as allocate --model
     )
     # Score plan, oracle and blankets on the true effects (known only because the shop is simulated), all over the
     # treatments the plan may give.

@@ -26,7 +26,7 @@ def _fail_rate(p_control: float, p_treatment: float, reps: int, seed: int) -> fl
 
 def test_a_rare_guardrail_fails_at_the_nominal_rate_in_aa_and_catches_a_tripling():
     # A 95 % interval wholly on the bad side happens in 2.5 % of A/A experiments (one tail). Taking the stricter
-    # of two reads could inflate that; measured with 4,000 A/A runs of stats.compare at 1 % / 2,000 users an arm:
+    # of two reads could inflate that; 4,000 A/A runs at 1 % / 2,000 users an arm (scripts/guardrail_simulation.py):
     # relative read 0.0 % (the delta method's interval is too wide at this rate), absolute 2.3 %, stricter 2.3 %.
     assert _fail_rate(0.01, 0.01, reps=250, seed=11) <= 0.05
     # Unsubscribes tripling (1 % → 3 %, as reco_email does in the demo shop) fail in nearly every experiment.

@@ -13,7 +13,7 @@ from experiments.metrics import SEGMENT_COLUMNS
 from experiments.snapshots import latest_snapshot
 from webui.auth import requires
 from webui.registry import get_db
-from webui.views.shared import actor, analysis_options, experiment_or_404, form_refusal, number_field
+from webui.views.shared import FORM_REFUSALS, actor, analysis_options, experiment_or_404, number_field, refusal_message
 
 if TYPE_CHECKING:
     from uplift.plan_runs import PlanRun
@@ -85,11 +85,8 @@ def allocate() -> Any:
     if request.method == "POST":
         try:
             run = _allocate_now()
-        except Exception as error:  # a refused form keeps what was typed (the scores file must be chosen again)
-            message = form_refusal(error)
-            if message is None:
-                raise
-            flash(f"{message} (choose the scores file again)", "error")
+        except FORM_REFUSALS as error:  # a refused form keeps what was typed (the scores file must be chosen again)
+            flash(f"{refusal_message(error)} (choose the scores file again)", "error")
             status = 400
     return render_template("allocation.html", run=run, form=request.form, **allocation_choices()), status
 

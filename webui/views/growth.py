@@ -21,13 +21,14 @@ from experiments.targeting import assign_users
 from webui.auth import requires
 from webui.registry import get_db
 from webui.views.shared import (
+    FORM_REFUSALS,
     actor,
     analysis_options,
     csv_response,
     experiment_or_404,
     finite_field,
-    form_refusal,
     number_field,
+    refusal_message,
 )
 
 bp = Blueprint("growth", __name__)
@@ -128,11 +129,8 @@ def launch() -> Any:
             if request.form.get("action") == "create":
                 return create()
             plan = launch_plan(form)
-        except Exception as error:  # a refused form keeps what was typed; anything else goes to the error pages
-            message = form_refusal(error)
-            if message is None:
-                raise
-            flash(message, "error")
+        except FORM_REFUSALS as error:  # a refused form keeps what was typed; 403s and the rest go to error pages
+            flash(refusal_message(error), "error")
             status = 400
     return render_template("launch.html", plan=plan, form=form, max_arms=MAX_ARMS, **launch_choices()), status
 

@@ -98,11 +98,9 @@ def finite_field(form, name: str, label: str) -> float:
     return value
 
 
-def form_refusal(error: Exception) -> str | None:
-    """The message of a refused form (bad input, 400, or a service's refusal), None for anything else (403, 404...):
-    a form page shows it above the form it re-renders with what was typed, instead of an error page."""
-    if isinstance(error, WinbackError):
-        return str(error)
-    if isinstance(error, BadRequest):
-        return error.description or "the form could not be read"
-    return None
+FORM_REFUSALS = (BadRequest, WinbackError)  # bad input (400) or a service's refusal: a form page shows these
+
+
+def refusal_message(error: BadRequest | WinbackError) -> str:
+    """What a refused form says above the form it re-renders with what was typed, instead of an error page."""
+    return (error.description or "the form could not be read") if isinstance(error, BadRequest) else str(error)

@@ -63,13 +63,13 @@ def _training_frame(experiment_key, data, treatment_col, outcome_col, control, i
     return frame, weights, control, treatment_col, outcome_col, id_col
 
 
-def _unplanned(experiment_key, data, db, treatments: list[str], allow: tuple[str, ...]) -> dict[str, list[str]]:
+def _unplanned(experiment_key, db, treatments: list[str], allow: tuple[str, ...]) -> dict[str, list[str]]:
     """Treatments that failed a guardrail in the registry's experiment (less the allowed ones), each with a note:
     fitted, but in no plan, as `allocate --model` leaves them out."""
     from common.settings import resolve_db_path
 
-    if not experiment_key or not resolve_db_path(db).exists() or not _in_registry(experiment_key, db,
-                                                                                  required=data is None):
+    # With --data the key may be a label only; with --experiment the experiment was read already.
+    if not experiment_key or not resolve_db_path(db).exists() or not _in_registry(experiment_key, db):
         return {}
     from experiments.plans import excluded_treatments
 
@@ -80,17 +80,14 @@ def _unplanned(experiment_key, data, db, treatments: list[str], allow: tuple[str
     return unplanned
 
 
-def _in_registry(key: str, db: str | None, *, required: bool) -> bool:
-    """Whether experiment `key` is in the registry; with --data it may be a label only (then its guardrails are not
-    checked), with --experiment alone the registry's own error stands."""
+def _in_registry(key: str, db: str | None) -> bool:
+    """Whether experiment `key` is in the registry."""
     from experiments.definitions import get_experiment
     from experiments.errors import ExperimentError
 
     try:
         get_experiment(key, db)
     except ExperimentError:
-        if required:
-            raise
         return False
     return True
 
@@ -112,20 +109,40 @@ def _fmt(value: float) -> str:
     return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:,.1f}"
 
 
+def _training_source(command):
+    """The options that say which randomized users to learn from (`_training_frame` reads them), and which
+    treatments that failed a guardrail there may still be planned: shared by `uplift fit` and `uplift prove`."""
+    options = [
+        click.option("--experiment", "experiment_key", default=None,
+                     help="The experiment in the registry to learn from (assignments, primary-metric outcomes, arm "
+                          "weights, churn features from the warehouse as of the assignment day); with --data, only a "
+                          "label recorded with the result."),
+        click.option("--data", type=_FILE, default=None,
+                     help="Or: a CSV of experiment users with features, arm and outcome."),
+        click.option("--treatment", "treatment_col", default=None, help="With --data: column holding each user's arm."),
+        click.option("--outcome", "outcome_col", default=None, help="With --data: outcome column (0/1 or a number)."),
+        click.option("--control", default=None, help="With --data: the control arm's name in the treatment column."),
+        click.option("--id", "id_col", default=None, help="With --data: user id column (not used as a feature)."),
+        click.option("--arm-weight", multiple=True, help="With --data: known assignment weight ARM=W (repeatable)."),
+        click.option("--events", "events_path", type=click.Path(exists=True, dir_okay=False), default=None,
+                     help="With --experiment: load this events file into the warehouse first."),
+        click.option("--warehouse", type=click.Path(dir_okay=False), default=None,
+                     help="Warehouse holding the events (default: $WINBACK_WAREHOUSE, else the registry file)."),
+        click.option("--allow-treatment", multiple=True,
+                     help="Plan this treatment even though it failed a guardrail in the experiment (repeatable)."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 @click.group()
 def uplift() -> None:
     """Per-user uplift models: which treatment changes whose outcome."""
 
 
 @uplift.command("fit")
-@click.option("--experiment", "experiment_key", default=None,
-              help="Learn from this experiment in the registry (assignments, primary-metric outcomes, arm weights, "
-                   "features from the warehouse as of the assignment day); with --data, only recorded with the model.")
-@click.option("--data", type=_FILE, default=None, help="Or: a CSV of experiment users with features, arm and outcome.")
-@click.option("--treatment", "treatment_col", default=None, help="With --data: column holding each user's arm.")
-@click.option("--outcome", "outcome_col", default=None, help="With --data: outcome column (0/1 or a number).")
-@click.option("--control", default=None, help="With --data: the control arm's name in the treatment column.")
-@click.option("--id", "id_col", default=None, help="With --data: user id column (not used as a feature).")
+@_training_source
 @click.option("--name", required=True, help="Name to store the model under.")
 @click.option("--learner", type=click.Choice(LEARNER_CHOICES), default="auto", show_default=True,
               help="auto: S, S on finer trees (s_fine), T, X, DR and their average, chosen by the doubly robust value of the plan each produces.")
@@ -138,18 +155,11 @@ def uplift() -> None:
 @click.option("--value-per-retained", default=None,
               help="Value of a retained user (number or data column); default: maximize incremental retained users.")
 @click.option("--exclude", multiple=True, help="With --data: column to leave out of the features (repeatable).")
-@click.option("--allow-treatment", multiple=True,
-              help="Plan this treatment even though it failed a guardrail in the experiment (repeatable).")
-@click.option("--arm-weight", multiple=True, help="With --data: known assignment weight ARM=W (repeatable).")
 @click.option("--folds", type=int, default=3, show_default=True, help="Cross-fitting folds.")
 @click.option("--calibration", type=click.Choice(["isotonic", "linear"]), default="isotonic", show_default=True,
               help="Per-decile calibration of predicted against observed (DR) uplift: monotone steps or a line.")
 @click.option("--trees", type=int, default=100, show_default=True, help="LightGBM trees per base model.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the folds and the learners.")
-@click.option("--events", "events_path", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="With --experiment: load this events file into the warehouse first.")
-@click.option("--warehouse", type=click.Path(dir_okay=False), default=None,
-              help="Warehouse holding the events (default: $WINBACK_WAREHOUSE, else the registry file).")
 @click.option("--model-dir", default=None, help="Where to save the model file (default: $WINBACK_MODEL_DIR or ./models).")
 @db_option
 @clean_errors
@@ -177,7 +187,7 @@ def fit(experiment_key, data, treatment_col, outcome_col, control, id_col, name,
     spec = plan_spec(cost_source, budget, capacity=capacity, value=value_per_retained, scores=frame,
                      population=population or len(frame))
     candidates = DEFAULT_CANDIDATES if learner == "auto" else (learner,)
-    unplanned = _unplanned(experiment_key, data, db, treatments, allow_treatment)
+    unplanned = _unplanned(experiment_key, db, treatments, allow_treatment)
     result = fit_targeting(frame, treatment_col=treatment_col, outcome_col=outcome_col, control=control, spec=spec,
                            id_col=id_col, exclude=exclude, candidates=candidates, ensemble=learner == "auto",
                            arm_weights=weights, folds=folds, seed=seed, n_estimators=trees, calibration=calibration,
@@ -199,32 +209,18 @@ def fit(experiment_key, data, treatment_col, outcome_col, control, id_col, name,
 
 
 @uplift.command("prove")
-@click.option("--experiment", "experiment_key", default=None,
-              help="The randomized experiment in the registry (assignments, primary-metric outcomes, arm weights, "
-                   "churn features from the warehouse as of the assignment day).")
-@click.option("--data", type=_FILE, default=None, help="Or: a CSV of experiment users with features, arm and outcome.")
-@click.option("--treatment", "treatment_col", default=None, help="With --data: column holding each user's arm.")
-@click.option("--outcome", "outcome_col", default=None, help="With --data: outcome column (0/1 or a number).")
-@click.option("--control", default=None, help="With --data: the control arm's name in the treatment column.")
-@click.option("--id", "id_col", default=None, help="With --data: user id column (not used as a feature).")
-@click.option("--arm-weight", multiple=True, help="With --data: known assignment weight ARM=W (repeatable).")
+@_training_source
 @click.option("--costs", type=_FILE, default=None, help="JSON treatment -> unit cost (default: the catalog's costs).")
 @click.option("--budget-per-user", type=click.FloatRange(min=0), required=True,
               help="Budget per held-out user of the plan that is judged (and of the blankets it is compared with).")
 @click.option("--holdout", type=click.FloatRange(0.05, 0.8), default=0.3, show_default=True,
               help="Share of the experiment's users kept out of the fit to judge the plan on.")
 @click.option("--learner", type=click.Choice(LEARNER_CHOICES), default="auto", show_default=True)
-@click.option("--allow-treatment", multiple=True,
-              help="Plan this treatment even though it failed a guardrail in the experiment (repeatable).")
 @click.option("--trees", type=int, default=100, show_default=True, help="LightGBM trees per base model.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the held-out draw, folds and learners.")
 @click.option("--chart", type=click.Path(dir_okay=False), default=None,
               help="Also draw the forecast, the plan and each blanket with their intervals (.png/.svg/.pdf).")
 @click.option("--json", "as_json", is_flag=True, help="Print the proof as JSON.")
-@click.option("--events", "events_path", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="With --experiment: load this events file into the warehouse first.")
-@click.option("--warehouse", type=click.Path(dir_okay=False), default=None,
-              help="Warehouse holding the events (default: $WINBACK_WAREHOUSE, else the registry file).")
 @db_option
 @clean_errors
 def prove(experiment_key, data, treatment_col, outcome_col, control, id_col, arm_weight, costs, budget_per_user,
@@ -258,7 +254,7 @@ def prove(experiment_key, data, treatment_col, outcome_col, control, id_col, arm
         raise UpliftCliError(f"no unit cost for treatment(s) {', '.join(missing)}: list them in --costs")
     if not weights:
         weights = frame[treatment_col].astype(str).value_counts(normalize=True).to_dict()
-    unplanned = _unplanned(experiment_key, data, db, treatments, allow_treatment)
+    unplanned = _unplanned(experiment_key, db, treatments, allow_treatment)
     proof = prove_on_holdout(frame, treatment_col=treatment_col, outcome_col=outcome_col, control=control,
                              costs={t: float(unit_costs[t]) for t in treatments}, budget_per_user=budget_per_user,
                              arm_weights=weights, id_col=id_col, holdout=holdout, seed=seed, n_estimators=trees,
