@@ -310,7 +310,7 @@ class FlagResult:
     expected_precision: float
     expected_churners: float
     warnings: list[str]
-    users: pd.DataFrame = field(repr=False)  # user_id, risk[, clv], stage, tier, reason, model, scored_at
+    users: pd.DataFrame = field(repr=False)  # user_id, risk[, clv], stage, tier, reason, model, scored_at, as_of
 
     def to_dict(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "users"}  # no copy of the users
@@ -338,9 +338,10 @@ def flag(
     precision = float(load_model_record(model, db).metrics.get("validation", {}).get(
         "target_precision", DEFAULT_TARGET_PRECISION))
     chosen = select(scored.users, spec, model_precision=precision, stage_cutoffs=scored.stage_thresholds)
-    cohort = chosen.users.assign(model=model, scored_at=utc_now())
+    day = str(parse_as_of(as_of).date())
+    cohort = chosen.users.assign(model=model, scored_at=utc_now(), as_of=day)
     return FlagResult(
-        model=model, as_of=str(parse_as_of(as_of).date()), n_scored=chosen.n_scored,
+        model=model, as_of=day, n_scored=chosen.n_scored,
         n_candidates=chosen.n_candidates, n_flagged=len(cohort),
         flagged_by_stage={str(k): int(v) for k, v in cohort["stage"].value_counts().sort_index().items()},
         flagged_by_tier={str(k): int(v) for k, v in cohort["tier"].value_counts().sort_index().items()},

@@ -4,6 +4,9 @@ Cohorts are versioned: flagging into a cohort name adds version N+1 in one trans
 earlier versions, so an experiment keeps exactly the users of the version it started with (pinned in
 `experiments.cohort_version`) while later flag runs refresh the cohort for new experiments. Each write is
 audited under the cohort and under every experiment that targets it.
+
+Each row carries the as-of date its risk was scored for (`churn flag --as-of`), besides the time of scoring;
+one version has one as-of date, and rows flagged before the registry recorded it have none ("unknown").
 """
 from __future__ import annotations
 
@@ -17,8 +20,9 @@ from experiments.db import audit, open_registry, transaction, utc_now
 from experiments.errors import ExperimentError
 from experiments.identity import check_ids, check_name
 
-COHORT_COLUMNS = ("user_id", "risk", "stage", "tier", "reason", "model", "scored_at")
-REQUIRED_COHORT_COLUMNS = COHORT_COLUMNS[:5]  # model and scored_at may be left out
+COHORT_COLUMNS = ("user_id", "risk", "stage", "tier", "reason", "model", "scored_at", "as_of")
+REQUIRED_COHORT_COLUMNS = COHORT_COLUMNS[:5]  # model, scored_at and as_of may be left out
+UNKNOWN_AS_OF = "unknown"  # how a cohort without a recorded as-of date is shown
 
 
 def latest_version(conn: sqlite3.Connection, cohort_key: str) -> int | None:
@@ -26,9 +30,37 @@ def latest_version(conn: sqlite3.Connection, cohort_key: str) -> int | None:
     return conn.execute("SELECT MAX(version) FROM cohorts WHERE cohort_key = ?", (cohort_key,)).fetchone()[0]
 
 
+def cohort_as_of(values: pd.Series, cohort_key: str) -> str | None:
+    """The one as-of date (YYYY-MM-DD) of a cohort's rows, None when every row leaves it blank; an error names the
+    row whose value is not a calendar day or differs from the others (rows count from 1)."""
+    text = values.astype(object).where(values.notna(), "").astype(str).str.strip()
+    given = text[text != ""]
+    if given.empty:
+        return None
+    days = {}
+    for position, value in enumerate(text.tolist(), start=1):
+        if value == "":
+            raise ExperimentError(f"cohort '{cohort_key}' row {position}: as_of is blank while other rows have "
+                                  f"{given.iloc[0]!r}; give every row the date the risk was scored for, or none")
+        if value not in days:
+            try:
+                stamp = pd.Timestamp(value)
+            except (ValueError, TypeError):
+                stamp = None
+            if stamp is None or pd.isna(stamp) or stamp != stamp.normalize():
+                raise ExperimentError(f"cohort '{cohort_key}' row {position}: as_of {value!r} is not a date; "
+                                      "use YYYY-MM-DD")
+            days[value] = str(stamp.date())
+    distinct = sorted(set(days.values()))
+    if len(distinct) > 1:
+        raise ExperimentError(f"cohort '{cohort_key}' mixes as-of dates {', '.join(distinct)}; a cohort version is "
+                              "scored for one date, so write one version per date")
+    return distinct[0]
+
+
 def write_cohort(frame: pd.DataFrame, cohort_key: str, db: str | os.PathLike[str] | None = None) -> int:
     """Add a new version of cohort `cohort_key` holding the rows of `frame` (user_id, risk, stage, tier, reason
-    [, model, scored_at]); returns how many users it holds."""
+    [, model, scored_at, as_of]); returns how many users it holds. `as_of`, when given, is one date for all rows."""
     check_name(cohort_key, "cohort name")
     missing = [c for c in REQUIRED_COHORT_COLUMNS if c not in frame.columns]
     if missing:
@@ -40,6 +72,8 @@ def write_cohort(frame: pd.DataFrame, cohort_key: str, db: str | os.PathLike[str
     rows = frame.copy()
     rows["model"] = rows["model"] if "model" in rows.columns else None
     rows["scored_at"] = rows["scored_at"] if "scored_at" in rows.columns else utc_now()
+    as_of = cohort_as_of(rows["as_of"], cohort_key) if "as_of" in rows.columns else None
+    rows["as_of"] = as_of
     risk = pd.to_numeric(rows["risk"]).astype(float)
     database = open_registry(db)
     with transaction(database) as conn:
@@ -50,11 +84,11 @@ def write_cohort(frame: pd.DataFrame, cohort_key: str, db: str | os.PathLike[str
             *(rows[c].astype(object).where(rows[c].notna(), None).tolist() for c in COHORT_COLUMNS[2:]),
         )
         conn.executemany(
-            "INSERT INTO cohorts (cohort_key, version, user_id, risk, stage, tier, reason, model, scored_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO cohorts (cohort_key, version, {', '.join(COHORT_COLUMNS)}) "
+            f"VALUES ({', '.join('?' * (len(COHORT_COLUMNS) + 2))})",
             values,
         )
-        detail = {"cohort": cohort_key, "version": version, "users": len(rows)}
+        detail = {"cohort": cohort_key, "version": version, "users": len(rows), "as_of": as_of}
         audit(conn, "new_version", "cohort", cohort_key, json.dumps(detail))
         for key, pinned in conn.execute(
             "SELECT key, cohort_version FROM experiments WHERE target_cohort = ? ORDER BY key", (cohort_key,)
@@ -81,13 +115,15 @@ def read_cohort(cohort_key: str, db: str | os.PathLike[str] | None = None, versi
 
 
 def list_cohorts(db: str | os.PathLike[str] | None = None) -> pd.DataFrame:
-    """Every cohort's newest version with its size, mean risk, model and scoring time."""
+    """Every cohort's newest version with its size, mean risk, model, scoring time and as-of date (None: unknown)."""
     database = open_registry(db)
-    return pd.read_sql_query(
+    frame = pd.read_sql_query(
         "SELECT c.cohort_key, c.version, COUNT(*) AS users, AVG(c.risk) AS mean_risk, MAX(c.model) AS model, "
-        "MAX(c.scored_at) AS scored_at FROM cohorts c "
+        "MAX(c.scored_at) AS scored_at, MAX(c.as_of) AS as_of FROM cohorts c "
         "JOIN (SELECT cohort_key, MAX(version) AS version FROM cohorts GROUP BY cohort_key) v "
         "ON v.cohort_key = c.cohort_key AND v.version = c.version "
         "GROUP BY c.cohort_key, c.version ORDER BY c.cohort_key",
         database.conn,
     )
+    frame["as_of"] = frame["as_of"].astype(object).where(frame["as_of"].notna(), None)  # None, not NaN: unknown
+    return frame

@@ -260,7 +260,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     ),
 ]
 
-# Hardening (10-19): model file hashes, a tamper-evident audit log, versioned cohorts.
+# Hardening (10-19): model file hashes, a tamper-evident audit log, versioned cohorts, the cohorts' as-of date.
 AUDIT_TRIGGERS: dict[str, str] = {
     "audit_log_no_update": """CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
             BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END""",
@@ -314,11 +314,18 @@ MIGRATIONS += [
         ALTER TABLE experiments ADD COLUMN cohort_version INTEGER;
         """,
     ),
+    (
+        13,
+        "cohorts record the as-of date their risk was scored for (NULL for rows flagged before: shown as unknown)",
+        """
+        ALTER TABLE cohorts ADD COLUMN as_of TEXT;
+        """,
+    ),
 ]
 
 MIGRATIONS.sort(key=lambda migration: migration[0])  # areas append their ranges; apply them by version
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 # Version ranges by area, so work landing in parallel never reuses a number: 3-9 services and workflow,
-# 10-19 hardening (audit chain, cohort versions, model hashes), 20-29 web UI (users, tokens, snapshots),
+# 10-19 hardening (audit chain, cohort versions and as-of dates, model hashes), 20-29 web UI (users, tokens, snapshots),
 # 30-39 warehouse engines, 40-49 targeting. Keep MIGRATIONS sorted by version.

@@ -15,9 +15,10 @@ on the true effects (simulator/targeting_proof.py).
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable
 from pathlib import Path
+
+import click
 
 from simulator.targeting_proof import feature_ceiling, prove_world
 from simulator.worlds import demo_world, harmful_world, interaction_world
@@ -95,36 +96,60 @@ def ceiling(out_path: Path) -> None:
     out_path.write_text(json.dumps(out, indent=1))
 
 
-def main() -> None:
+# Click rewraps help paragraphs; a paragraph that starts with \b keeps its lines (the usage block).
+HELP = __doc__.replace("\n\n    .venv", "\n\n\b\n    .venv", 1)
+
+
+class SeedList(click.ParamType):
+    """Comma-separated non-negative seeds, e.g. 2,3,4."""
+
+    name = "SEEDS"
+
+    def convert(self, value, param, ctx) -> tuple[int, ...]:
+        if isinstance(value, tuple):
+            return value
+        parts = [part.strip() for part in str(value).split(",")]
+        if not all(part.isdigit() for part in parts):
+            self.fail(f"{value!r}: give seeds separated by commas, e.g. --world-seeds 2,3,4", param, ctx)
+        return tuple(int(part) for part in parts)
+
+
+@click.command(help=HELP, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 120})
+@click.option("--quick", is_flag=True, help="Smaller worlds (20,000 users, demo 30,000) into docs/uplift_proof_quick.json.")
+@click.option("--resume", is_flag=True, help="Keep the worlds already in the JSON and run only the missing ones.")
+@click.option("--tables", "print_tables", is_flag=True, help="Print the markdown tables from the JSON (that the other options name) and stop.")
+@click.option("--frontier", "draw_frontier", is_flag=True, help="The budget-frontier chart of the demo shop (seed 7) and stop.")
+@click.option("--ceiling", "run_ceiling", is_flag=True, help="What the features allow: a model of the true uplift, every world, and stop.")
+@click.option("--demo-users", type=click.IntRange(min=1), default=None, metavar="N",
+              help="The demo seeds only, from a shop of N users, into docs/uplift_proof_demo<N>.json.")
+@click.option("--world-seeds", type=SeedList(), default=None,
+              help="Harmful and interaction worlds on these seeds (e.g. 2,3,4), into docs/uplift_proof_seeds2-3-4.json.")
+def main(quick: bool, resume: bool, print_tables: bool, draw_frontier: bool, run_ceiling: bool,
+         demo_users: int | None, world_seeds: tuple[int, ...] | None) -> None:
     """Run every world and print one line each; write the JSON beside the docs."""
-    quick = "--quick" in sys.argv
     docs = Path(__file__).resolve().parents[1] / "docs"
     out_path = docs / ("uplift_proof_quick.json" if quick else "uplift_proof.json")
-    demo_users = None
-    if "--demo-users" in sys.argv:
-        given = sys.argv[sys.argv.index("--demo-users") + 1:][:1]
-        if not given or not given[0].isdigit():
-            raise SystemExit("--demo-users needs a number of shop users, e.g. --demo-users 100000")
-        demo_users = int(given[0])
     if demo_users:
         out_path = docs / f"uplift_proof_demo{demo_users}.json"
-    world_seeds: tuple[int, ...] = ()
-    if "--world-seeds" in sys.argv:
-        given = sys.argv[sys.argv.index("--world-seeds") + 1:][:1]
-        if not given or not all(part.isdigit() for part in given[0].split(",")):
-            raise SystemExit("--world-seeds needs seeds separated by commas, e.g. --world-seeds 2,3,4")
-        world_seeds = tuple(int(part) for part in given[0].split(","))
+    if world_seeds:
         out_path = docs / f"uplift_proof_seeds{'-'.join(map(str, world_seeds))}.json"
-    if "--tables" in sys.argv:
-        print(tables(json.loads(out_path.read_text())))
+    if print_tables:
+        if not out_path.exists():
+            raise click.ClickException(f"{out_path} does not exist yet: run the proof with the same options first")
+        click.echo(tables(json.loads(out_path.read_text())))
         return
-    if "--frontier" in sys.argv:
+    if draw_frontier:
         frontier()
         return
-    if "--ceiling" in sys.argv:
+    if run_ceiling:
         ceiling(docs / "uplift_ceiling.json")
         return
-    results = json.loads(out_path.read_text()) if out_path.exists() and "--resume" in sys.argv else []
+    run_proof(out_path, quick=quick, resume=resume, demo_users=demo_users, world_seeds=world_seeds or ())
+
+
+def run_proof(out_path: Path, *, quick: bool, resume: bool, demo_users: int | None, world_seeds: tuple[int, ...]) -> None:
+    """Prove each world in turn, printing one line and rewriting the JSON after each (so --resume can go on)."""
+    results = json.loads(out_path.read_text()) if out_path.exists() and resume else []
     done = {(r["world"], r["seed"]) for r in results}
     size = 20_000 if quick else 100_000  # the issue's shop: 100k users, fitted on a randomized experiment of it
     runs = (generated(size, world_seeds) if world_seeds

@@ -72,7 +72,8 @@ def test_cohort_list(run, tmp_path):
                           "reason": "price_sensitive", "model": "m1", "scored_at": "2026-11-20T00:00:00.000000Z"})
     write_cohort(frame, "at-risk", tmp_path / "registry.db")
     assert run("cohort", "list").output == (
-        "at-risk                  v1          2 users  mean risk 0.800  model m1  scored 2026-11-20T00:00:00\n"
+        "at-risk                  v1          2 users  mean risk 0.800  model m1  as of unknown  "
+        "scored 2026-11-20T00:00:00\n"
     )
 
 

@@ -63,7 +63,10 @@ def test_flag_returns_the_cohort_and_writes_nothing(trained, shop_warehouse):
     with pytest.raises(ExperimentError):  # issue 11 item 2: churn/ returns the cohort, the caller stores it
         read_cohort("at-risk", db)
     assert len(result.users) == result.n_flagged > 0 and "churned" not in result.flagged_by_stage
-    assert set(result.users.columns) == {"user_id", "risk", "clv", "stage", "tier", "reason", "model", "scored_at"}
+    assert set(result.users.columns) == {"user_id", "risk", "clv", "stage", "tier", "reason", "model", "scored_at",
+                                         "as_of"}
+    day = str(pd.Timestamp(dates["score"]).date())  # the cohort records the date it was scored for
+    assert result.as_of == day and (result.users["as_of"] == day).all()
     assert result.users["risk"].is_monotonic_decreasing and (result.users["model"] == "shop").all()
     assert result.expected_precision == pytest.approx(result.users["risk"].mean())
     assert result.expected_precision >= 0.7  # the model's target precision (DEFAULT_TARGET_PRECISION)

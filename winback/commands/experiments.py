@@ -348,15 +348,15 @@ def cohort() -> None:
 @db_option
 @clean_errors
 def cohort_list(db: str | None) -> None:
-    """Each cohort with its size, mean risk, model and scoring time."""
-    from experiments.cohorts import list_cohorts
+    """Each cohort with its size, mean risk, model, the as-of date its risk refers to and when it was scored."""
+    from experiments.cohorts import UNKNOWN_AS_OF, list_cohorts
 
     cohorts = list_cohorts(db)
     if cohorts.empty:
         click.echo("no cohorts yet: flag one with `winback churn flag --cohort NAME`")
     for row in cohorts.itertuples(index=False):
         click.echo(f"{row.cohort_key:<24} v{row.version:<3} {row.users:>8,} users  mean risk {row.mean_risk:.3f}  "
-                   f"model {row.model or '-'}  scored {str(row.scored_at)[:19]}")
+                   f"model {row.model or '-'}  as of {row.as_of or UNKNOWN_AS_OF}  scored {str(row.scored_at)[:19]}")
 
 
 @click.group()
