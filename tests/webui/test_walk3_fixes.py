@@ -1,0 +1,106 @@
+"""Third walk through the pages as growth, finance and strategy: each test pins one fixed defect.
+
+The shop is `webui_shop.build_shop`: wb-q4 is stopped and its coupon arm fails the unsubscribe guardrail
+(planted rates 0.12 against 0.02 in control, `webui_shop.UNSUBSCRIBED`).
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from webui_client import post
+from webui_shop import write_scores
+
+from experiments.db import registry
+from experiments.definitions import list_experiments
+from experiments.snapshots import take_snapshot
+
+LAUNCH = {  # a launch form that plans and creates a two-arm draft on the shop's cohort
+    "key": "wb-walk3", "name": "Walk 3", "cohort": "at-risk", "layer": "walk3", "arm_key_0": "control",
+    "arm_weight_0": "1", "arm_key_1": "coupon", "arm_treatment_1": "coupon_10", "arm_weight_1": "1",
+    "primary_metric": "retained", "baseline": "0.3",
+}
+
+
+def _keys(db: Path) -> set[str]:
+    with registry(db) as database:
+        return {e.key for e in list_experiments(database)}
+
+
+def test_the_power_plan_refuses_no_traffic_instead_of_a_500_or_negative_days(as_user) -> None:
+    client = as_user("gina")
+    for typed in ("0", "-5"):
+        page = post(client, "/launch", {**LAUNCH, "action": "plan", "daily_traffic": typed})
+        assert page.status_code == 400 and "<h1>Launch an experiment</h1>" in page.text
+        assert f"eligible users per day must be a number &gt; 0, got {float(typed)}" in page.text
+    assert post(client, "/launch", {**LAUNCH, "action": "plan", "daily_traffic": "100"}).status_code == 200
+
+
+def test_a_zero_minimum_effect_is_refused_not_silently_replaced_by_ten_percent(as_user) -> None:
+    client = as_user("gina")
+    page = post(client, "/launch", {**LAUNCH, "action": "plan", "mde": "0"})
+    assert page.status_code == 400 and "the minimum detectable effect must be &gt; 0" in page.text
+    empty = post(client, "/launch", {**LAUNCH, "action": "plan", "mde": ""})  # empty still means the default
+    assert empty.status_code == 200 and "To detect a +10.00% relative change" in empty.text
+
+
+def test_a_key_that_cannot_be_a_web_address_is_refused_for_experiments_and_plans(shop, as_user, tmp_path) -> None:
+    before = _keys(shop.db)
+    gina = as_user("gina")
+    for key in ("../etc", "a/b", ".."):
+        page = post(gina, "/launch", {**LAUNCH, "action": "create", "key": key})
+        assert page.status_code == 400 and "cannot name an experiment: no &#39;/&#39;" in page.text
+    scores = tmp_path / "scores.csv"
+    write_scores(scores)
+    finn = as_user("finn")
+    for key in ("", "../plan"):
+        with open(scores, "rb") as handle:
+            page = post(finn, "/allocate", {"key": key, "budget": "500", "holdout": "0.1", "seed": "0",
+                                            "scores": (handle, "scores.csv")}, content_type="multipart/form-data")
+        assert page.status_code == 400 and "plan key: " in page.text
+    assert _keys(shop.db) == before  # nothing was recorded
+
+
+def test_a_refused_allocation_records_no_plan(shop, as_user, tmp_path) -> None:
+    """A budget of 1e308 is finite, but the frontier's 1.5x and 2x steps overflow: the form said 'refused' while
+    the plan had already been recorded as a running experiment."""
+    scores = tmp_path / "scores.csv"
+    write_scores(scores)
+    with open(scores, "rb") as handle:
+        page = post(as_user("finn"), "/allocate", {"key": "plan-huge", "budget": "1e308", "holdout": "0.1",
+                                                   "seed": "0", "scores": (handle, "scores.csv")},
+                    content_type="multipart/form-data")
+    assert page.status_code == 400 and "budget must be a non-negative number" in page.text
+    assert "plan-huge" not in _keys(shop.db)
+
+
+def test_a_refused_decision_keeps_what_was_typed_and_names_the_override_box(shop, as_user) -> None:
+    with registry(shop.db) as database:
+        take_snapshot(database, "wb-q4", actor="stella")
+    client = as_user("stella")
+    page = post(client, "/experiments/wb-q4/decide", {"winner": "coupon", "rationale": "most retained <b>users</b>"})
+    assert page.status_code == 400 and "<h2>Declare the winner</h2>" in page.text  # the form, not an error page
+    assert "fails guardrail(s) unsubscribed" in page.text and "the override box on the strategy page" in page.text
+    assert "most retained &lt;b&gt;users&lt;/b&gt;</textarea>" in page.text
+    assert re.search(r'<option value="coupon" selected>', page.text)
+    done = post(client, "/experiments/wb-q4/decide", {"winner": "coupon", "rationale": "most retained",
+                                                      "override": "legal approved the unsubscribe rate"})
+    assert done.status_code == 302
+
+
+def test_finance_shows_each_arms_guardrail_verdicts_beside_its_roi(shop, as_user) -> None:
+    with registry(shop.db) as database:
+        take_snapshot(database, "wb-q4", actor="finn")
+    page = as_user("finn").get("/experiments/wb-q4/finance").text
+    assert re.search(r'<span class="badge fail"[^>]*>unsubscribed fail</span>', page)
+    reco = re.search(r"<tr><td>reco</td>.*?</tr>", page, re.S).group(0)  # reco: 0.02 as in control, not a fail
+    assert re.search(r">unsubscribed (pass|warn)</span>", reco) and "fail" not in reco
+    assert "coupon failed a guardrail: its ROI does not count the harm the guardrail measures" in page
+
+
+def test_a_draft_without_users_does_not_claim_everyone_was_assigned_on_day_all(shop, as_user) -> None:
+    gina = as_user("gina")
+    post(gina, "/launch", {**LAUNCH, "action": "create"})
+    assert post(gina, "/experiments/wb-walk3/refresh").status_code == 302
+    page = gina.get("/experiments/wb-walk3/results").text
+    assert "assigned on all" not in page and "No users assigned yet." in page
