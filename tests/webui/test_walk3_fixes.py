@@ -104,3 +104,17 @@ def test_a_draft_without_users_does_not_claim_everyone_was_assigned_on_day_all(s
     assert post(gina, "/experiments/wb-walk3/refresh").status_code == 302
     page = gina.get("/experiments/wb-walk3/results").text
     assert "assigned on all" not in page and "No users assigned yet." in page
+
+
+def test_extra_retained_users_are_counted_to_one_decimal_not_four_significant_digits(shop, as_user) -> None:
+    """`num` gave 74.07 beside 9.774 and -0.4286 in one column (four significant digits): a count of users
+    reads as one decimal whatever its size."""
+    with registry(shop.db) as database:
+        snapshot = take_snapshot(database, "wb-q4", actor="finn")
+    page = as_user("finn").get("/experiments/wb-q4/finance").text
+    for money in snapshot.report["economics"]:
+        e = money["economics"]
+        row = re.search(rf"<tr><td>{money['arm_key']}</td>.*?</tr>", page, re.S).group(0)
+        cells = re.findall(r"<td[^>]*>([^<]*)</td>", row)
+        assert cells[3] == f"{e['incremental_retained']:,.1f}"
+        assert cells[4] == f"[{e['incremental_retained_ci_low']:,.1f}, {e['incremental_retained_ci_high']:,.1f}]"
