@@ -118,3 +118,21 @@ def test_extra_retained_users_are_counted_to_one_decimal_not_four_significant_di
         cells = re.findall(r"<td[^>]*>([^<]*)</td>", row)
         assert cells[3] == f"{e['incremental_retained']:,.1f}"
         assert cells[4] == f"[{e['incremental_retained_ci_low']:,.1f}, {e['incremental_retained_ci_high']:,.1f}]"
+
+
+def test_a_recorded_plan_is_listed_with_its_users_per_arm_at_once(shop, as_user, tmp_path) -> None:
+    """Starting an experiment takes a snapshot so the list shows users per arm; recording a plan (also a running
+    experiment with assignments) did not, and the list said 'no snapshot' / 'not analysed'."""
+    scores = tmp_path / "scores.csv"
+    write_scores(scores)
+    finn = as_user("finn")
+    with open(scores, "rb") as handle:
+        page = post(finn, "/allocate", {"key": "plan-listed", "budget": "500", "holdout": "0.2", "seed": "0",
+                                        "scores": (handle, "scores.csv")}, content_type="multipart/form-data")
+    assert page.status_code == 200
+    counts = {arm: int(n.replace(",", "")) for arm, n in re.findall(r"<tr><td>(\w+)</td><td class=\"num\">([\d,]+)</td></tr>",
+                                                                   page.text)}
+    listing = finn.get("/experiments").text
+    row = re.search(r"plan-listed</span></td>.*?</tr>", listing, re.S).group(0)
+    assert "no snapshot" not in row and "not analysed" not in row
+    assert f"holdout {counts['holdout']:,}" in row and f"coupon_10 {counts['coupon_10']:,}" in row
