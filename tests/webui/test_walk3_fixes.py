@@ -8,12 +8,14 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from webui_client import post
 from webui_shop import write_scores
 
 from experiments.db import registry
 from experiments.definitions import list_experiments
 from experiments.snapshots import take_snapshot
+from webui.charts import decile_svg, line_svg, qini_svg
 
 LAUNCH = {  # a launch form that plans and creates a two-arm draft on the shop's cohort
     "key": "wb-walk3", "name": "Walk 3", "cohort": "at-risk", "layer": "walk3", "arm_key_0": "control",
@@ -136,3 +138,28 @@ def test_a_recorded_plan_is_listed_with_its_users_per_arm_at_once(shop, as_user,
     row = re.search(r"plan-listed</span></td>.*?</tr>", listing, re.S).group(0)
     assert "no snapshot" not in row and "not analysed" not in row
     assert f"holdout {counts['holdout']:,}" in row and f"coupon_10 {counts['coupon_10']:,}" in row
+
+
+def test_axis_labels_are_not_clipped_at_the_bottom_of_a_chart() -> None:
+    """The x-axis label sits on the chart's last pixel row: in Chromium its descenders ('p', 'g', 'y', '(') were
+    cut off under every decile, Qini and line chart (seen on the models page)."""
+    chromium = Path("/usr/bin/chromium")
+    if not chromium.exists():
+        pytest.skip("needs Debian's chromium (make test installs it)")
+    from playwright.sync_api import sync_playwright
+
+    rows = [{"decile": d, "observed": 0.1 - d / 100, "ci_low": -0.1, "ci_high": 0.2, "predicted": 0.05,
+             "calibrated": 0.04} for d in range(1, 11)]
+    charts = [decile_svg(rows, title="uplift by decile"),
+              qini_svg([{"learner": "s", "share": [0, 0.5, 1], "gain": [0, 3, 5]}], title="Qini curve"),
+              line_svg([{"name": "targeted", "x": [1, 2, 3], "y": [1, 2, 3]}], title="frontier", x_label="budget (EUR)")]
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(chromium), args=["--no-sandbox", "--headless"])
+        page = browser.new_page()
+        page.set_content(f"<html><body>{''.join(charts)}</body></html>")
+        clipped = page.evaluate("""() => [...document.querySelectorAll('svg')].flatMap(svg => {
+            const bottom = svg.viewBox.baseVal.height;
+            return [...svg.querySelectorAll('text')].filter(t => { const b = t.getBBox(); return b.y + b.height > bottom; })
+                .map(t => t.textContent); })""")
+        browser.close()
+    assert clipped == []
