@@ -88,6 +88,9 @@ def test_a_refused_decision_keeps_what_was_typed_and_names_the_override_box(shop
     done = post(client, "/experiments/wb-q4/decide", {"winner": "coupon", "rationale": "most retained",
                                                       "override": "legal approved the unsubscribe rate"})
     assert done.status_code == 302
+    # The decision shows it was an override, and why: the table showed only the rationale.
+    decisions = re.search(r"<h2>Decisions</h2>.*?</table>", client.get("/experiments/wb-q4/strategy").text, re.S).group(0)
+    assert '<span class="badge fail">override</span> legal approved the unsubscribe rate' in decisions
 
 
 def test_finance_shows_each_arms_guardrail_verdicts_beside_its_roi(shop, as_user) -> None:
