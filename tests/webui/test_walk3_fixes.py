@@ -166,3 +166,16 @@ def test_axis_labels_are_not_clipped_at_the_bottom_of_a_chart() -> None:
                 .map(t => t.textContent); })""")
         browser.close()
     assert clipped == []
+
+
+def test_bayesian_risk_reads_in_the_effects_units_not_scientific_notation(shop, as_user) -> None:
+    """Risk (the expected loss) showed as 8.14e-06 beside 0.106 (three significant digits of a relative effect):
+    it now reads like the effect it is a loss of, a percentage for relative effects."""
+    with registry(shop.db) as database:
+        snapshot = take_snapshot(database, "wb-q4", actor="stella", method="bayesian")
+    page = as_user("stella").get("/experiments/wb-q4/results?method=bayesian").text
+    assert "Risk (expected loss)</th>" in page and "e-0" not in page
+    for m in snapshot.report["results"]:
+        c = m["comparison"]
+        row = re.search(rf"<tr><td>{m['arm_key']}</td><td>{m['metric']}.*?</tr>", page, re.S).group(0)
+        assert f'<td class="num">{c["risk"]:.1%}</td>' in row
