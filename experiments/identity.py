@@ -46,6 +46,21 @@ def check_id(value: object, what: str) -> str:
     return value  # type: ignore[return-value]
 
 
+def check_experiment_key(value: object, what: str = "experiment key") -> str:
+    """An experiment's (or a recorded plan's) key: a valid id that is also one segment of a web address.
+
+    The key is the hash seed and is otherwise free text, but the web UI and the API name the experiment in
+    their paths (`/experiments/KEY/results`): a `/` splits the path and `.`/`..` are resolved away by browsers,
+    so such an experiment could be created but never opened.
+    """
+    check_id(value, what)
+    text = str(value)
+    if "/" in text or "\\" in text or text in (".", ".."):
+        raise ExperimentError(f"{what}: '{text}' cannot name an experiment: no '/' or '\\', and not '.' or '..' "
+                              "(the key is part of the experiment's web address)")
+    return text
+
+
 def check_ids(ids: pd.Series | np.ndarray | list, source: str, column: str | None,
               error: type[InputRowError] = ImportDataError) -> None:
     """Raise an InputRowError naming the first bad id (1-based data row) of a column; vectorized over the ids."""

@@ -100,7 +100,8 @@ def record_decision(
     blockers = decision_blockers(analyze_experiment(key, database), winner_arm)
     if blockers and override is None:
         raise ExperimentError(f"experiment '{key}': cannot declare '{winner_arm}' the winner: {'; '.join(blockers)}. "
-                              "Give --override \"reason\" to record it anyway")
+                              "Give an override reason to record it anyway (--override \"reason\" on the command line, the "
+                              "override box on the strategy page)")
     decision = Decision(key, winner_arm, rationale, decided_by, utc_now(), override if blockers else None)
     with transaction(database) as conn:
         # Read the status under the write lock, so two concurrent decisions cannot both conclude it.

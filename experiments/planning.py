@@ -69,6 +69,8 @@ def plan_experiment(db: RegistryLike, metric: str, weights: tuple[float, ...] | 
         raise ExperimentError(f"weights need a control and at least one treatment arm, all > 0, got {list(weights)}")
     if not mde_relative > 0:
         raise ExperimentError(f"the minimum detectable effect must be > 0 (relative, e.g. 0.1), got {mde_relative}")
+    if daily_traffic is not None and not (daily_traffic > 0 and math.isfinite(daily_traffic)):
+        raise ExperimentError(f"eligible users per day must be a number > 0, got {daily_traffic}")
     binary = kinds[metric] == "binary"
     notes: list[str] = []
     source = "given"

@@ -17,6 +17,7 @@ import pandas as pd
 
 from experiments.db import RegistryLike, audit, open_registry, transaction, utc_now
 from experiments.errors import ExperimentError
+from experiments.identity import check_experiment_key
 
 HOLDOUT_ARM = "holdout"
 
@@ -136,6 +137,7 @@ def record_plan(
 ) -> PlanRecord:
     """Store a plan (user_id, treatment_key or None, arm, expected_uplift, cost) as a running experiment, atomically."""
     database = open_registry(db)
+    check_experiment_key(key, "plan key")
     chosen = plan[plan["treatment_key"].notna()]
     if chosen.empty:
         raise ExperimentError(f"plan '{key}' treats nobody; there is nothing to record")

@@ -99,10 +99,12 @@ def run_plan(
     allocation = result.allocation
     chosen = result.frame.assign(treatment_key=result.frame["planned_treatment"].replace("", None),
                                  expected_uplift=allocation.expected_uplift, cost=allocation.cost)
+    kept = [str(c) for c in uplift.columns if c not in result.excluded]
+    # The frontier first: a budget it cannot price (e.g. 1e308, whose larger steps overflow) is refused before
+    # anything is written, so a refused form never leaves a recorded plan behind.
+    frontier = budget_frontier(uplift[kept], {t: costs[t] for t in kept}, [budget * s for s in FRONTIER_STEPS],
+                               spec.value, {t: c for t, c in spec.capacity.items() if t in kept}, seed=seed)
     record = record_plan(database, key, chosen[chosen["treatment_key"].notna()], primary_metric=metric,
                          objective=allocation.objective, budget=budget, holdout=holdout, seed=seed,
                          source_experiment=source_experiment, summary=result.summary(), actor=actor)
-    kept = [str(c) for c in uplift.columns if c not in result.excluded]
-    frontier = budget_frontier(uplift[kept], {t: costs[t] for t in kept}, [budget * s for s in FRONTIER_STEPS],
-                               spec.value, {t: c for t, c in spec.capacity.items() if t in kept}, seed=seed)
     return PlanRun(key, result.summary(), record, frontier)

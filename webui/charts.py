@@ -50,8 +50,11 @@ def _axis(values: list[float], ends: list[float], zero: bool) -> tuple[float, fl
     return lo - pad, hi + pad
 
 
+DESCENT = 4  # room under the lowest text's baseline (the axis label sits at height - 1) for p, g, y and (
+
+
 def _svg_open(width: int, height: int) -> str:
-    return (f'<svg class="chart" role="img" viewBox="0 0 {width} {height}" width="100%" '
+    return (f'<svg class="chart" role="img" viewBox="0 0 {width} {height + DESCENT}" width="100%" '
             'xmlns="http://www.w3.org/2000/svg">')
 
 

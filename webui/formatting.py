@@ -24,6 +24,15 @@ def count(value: Any) -> str:
     return DASH if _undefined(value) else f"{int(value):,}"
 
 
+def users(value: Any) -> str:
+    """An expected number of users (e.g. extra retained): one decimal, whatever its size (74.1, 0.4, -2.7)."""
+    return DASH if _undefined(value) else f"{value:,.1f}"
+
+
+def users_interval(low: Any, high: Any) -> str:
+    return DASH if _undefined(low) and _undefined(high) else f"[{users(low)}, {users(high)}]"
+
+
 def pct(value: Any, signed: bool = True) -> str:
     return DASH if _undefined(value) else (f"{value:+.2%}" if signed else f"{value:.1%}")
 
@@ -86,7 +95,7 @@ def init_app(app: Flask) -> None:
 
     for name, fn in {"num": num, "count": count, "pct": pct, "money": shop_money, "pvalue": pvalue, "effect": effect,
                      "interval": interval, "when": when, "points": points, "money_interval": shop_money_interval,
-                     "days_since": days_since}.items():
+                     "days_since": days_since, "users": users, "users_interval": users_interval}.items():
         app.jinja_env.filters[name] = fn
     app.jinja_env.globals.update(decile_svg=decile_svg, forest_svg=forest_svg, line_svg=line_svg, qini_svg=qini_svg,
                                   verdict_color=verdict_color)

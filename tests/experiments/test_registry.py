@@ -173,3 +173,15 @@ def test_an_older_registry_is_upgraded_in_place_keeping_its_rows(db_path):
     assert schema_version(upgraded) == SCHEMA_VERSION
     assert "value_per_retained" in {c.name for c in upgraded["experiments"].columns}
     assert [t.key for t in list_treatments(db_path)] == ["t"]
+
+
+@pytest.mark.parametrize("key", ["../etc", "spring/2026", "a\\b", ".", ".."])
+def test_a_key_that_cannot_be_one_segment_of_a_web_address_is_rejected(catalog_db, make_experiment, key):
+    """The web UI and API name an experiment in their paths (/experiments/KEY/results): such a key was
+    accepted, and its pages could never be opened."""
+    with pytest.raises(ExperimentError) as error:
+        create_experiment(make_experiment(key), catalog_db)
+    assert str(error.value) == (f"experiment key: '{key}' cannot name an experiment: no '/' or '\\', and not '.' "
+                                "or '..' (the key is part of the experiment's web address)")
+    assert open_registry(catalog_db).execute("SELECT COUNT(*) FROM experiments").fetchone()[0] == 0
+    create_experiment(make_experiment("wb-2026.spring_v1:a"), catalog_db)  # dots, colons and dashes are fine

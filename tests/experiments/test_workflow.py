@@ -143,7 +143,8 @@ def test_a_winner_failing_its_guardrail_needs_an_override(with_outcomes):
     with pytest.raises(ExperimentError) as error:
         record_decision("winback-1", "coupon", "best retention", "ana", db)
     assert str(error.value) == ("experiment 'winback-1': cannot declare 'coupon' the winner: arm 'coupon' fails "
-                                "guardrail(s) unsubscribed. Give --override \"reason\" to record it anyway")
+                                "guardrail(s) unsubscribed. Give an override reason to record it anyway "
+                                "(--override \"reason\" on the command line, the override box on the strategy page)")
     assert get_experiment("winback-1", db).status == "stopped"
     decision = record_decision("winback-1", "coupon", "best retention", "ana", db,
                                override="legal approved the unsubscribe rate for Q4")

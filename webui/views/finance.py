@@ -10,7 +10,7 @@ from flask import Blueprint, abort, flash, render_template, request
 from experiments.catalog import list_treatments
 from experiments.definitions import list_experiments
 from experiments.metrics import SEGMENT_COLUMNS
-from experiments.snapshots import latest_snapshot
+from experiments.snapshots import latest_snapshot, take_snapshot
 from webui.auth import requires
 from webui.registry import get_db
 from webui.views.shared import FORM_REFUSALS, actor, analysis_options, experiment_or_404, number_field, refusal_message
@@ -70,12 +70,14 @@ def run_allocation(form, upload) -> PlanRun:
         path = Path(folder) / f"scores{suffix if suffix in ('.csv', '.parquet', '.pq') else '.csv'}"
         upload.save(path)
         scores = read_scores(path, name=Path(upload.filename).name)
-    return run_plan(get_db(), scores, key=form.get("key", "").strip(), budget=budget, capacity=_capacities(form),
-                    value=form.get("value_per_retained", "").strip() or None,
-                    holdout=number_field(form, "holdout", "the holdout share", 0.0) or 0.0,
-                    seed=int(number_field(form, "seed", "the seed", 0) or 0),
-                    source_experiment=form.get("source_experiment") or None,
-                    allow=form.getlist("allow"), actor=actor())
+    run = run_plan(get_db(), scores, key=form.get("key", "").strip(), budget=budget, capacity=_capacities(form),
+                   value=form.get("value_per_retained", "").strip() or None,
+                   holdout=number_field(form, "holdout", "the holdout share", 0.0) or 0.0,
+                   seed=int(number_field(form, "seed", "the seed", 0) or 0),
+                   source_experiment=form.get("source_experiment") or None,
+                   allow=form.getlist("allow"), actor=actor())
+    take_snapshot(get_db(), run.key, actor=actor())  # as after a start: the list shows the plan's users per arm at once
+    return run
 
 
 @bp.route("/allocate", methods=["GET", "POST"])

@@ -139,7 +139,7 @@ def launch_plan(form) -> Any:
     """The power plan of the arms and metric in a launch form (baseline from past controls when not given)."""
     experiment = parse_launch_form(form)
     return plan_experiment(get_db(), experiment.primary_metric, [arm.weight for arm in experiment.arms],
-                           mde_relative=number_field(form, "mde", "the minimum detectable effect") or 0.1,
+                           mde_relative=number_field(form, "mde", "the minimum detectable effect", 0.1),
                            baseline=number_field(form, "baseline", "the baseline rate"), cohort=experiment.target_cohort,
                            daily_traffic=number_field(form, "daily_traffic", "eligible users per day"))
 

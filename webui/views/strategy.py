@@ -10,7 +10,7 @@ from experiments.lifecycle import list_decisions, record_decision
 from experiments.snapshots import latest_snapshot
 from webui.auth import requires
 from webui.registry import get_db
-from webui.views.shared import actor, analysis_options, experiment_or_404
+from webui.views.shared import FORM_REFUSALS, actor, analysis_options, experiment_or_404, refusal_message
 
 bp = Blueprint("strategy", __name__)
 
@@ -29,7 +29,7 @@ def strategy_data(key: str) -> dict[str, Any]:
 @bp.route("/experiments/<key>/strategy")
 @requires()
 def strategy(key: str) -> Any:
-    return render_template("strategy.html", **strategy_data(key))
+    return render_template("strategy.html", form={}, **strategy_data(key))
 
 
 def decide(key: str, form) -> Any:
@@ -42,6 +42,10 @@ def decide(key: str, form) -> Any:
 @bp.route("/experiments/<key>/decide", methods=["POST"])
 @requires("decide")
 def decide_view(key: str) -> Any:
-    decision = decide(key, request.form)
+    try:
+        decision = decide(key, request.form)
+    except FORM_REFUSALS as error:  # a refused decision keeps the winner, rationale and override that were typed
+        flash(refusal_message(error), "error")
+        return render_template("strategy.html", form=request.form, **strategy_data(key)), 400
     flash(f"Winner of '{key}': {decision.winner_arm}.", "ok")
     return redirect(url_for("strategy.strategy", key=key))
