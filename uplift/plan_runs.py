@@ -99,6 +99,9 @@ def run_plan(
     allocation = result.allocation
     chosen = result.frame.assign(treatment_key=result.frame["planned_treatment"].replace("", None),
                                  expected_uplift=allocation.expected_uplift, cost=allocation.cost)
+    if chosen["treatment_key"].isna().all():
+        why = "; ".join(result.notes) or "no user has a positive expected uplift"
+        raise UpliftError(f"plan '{key}' treats nobody, so there is nothing to record: {why}")
     kept = [str(c) for c in uplift.columns if c not in result.excluded]
     # The frontier first: a budget it cannot price (e.g. 1e308, whose larger steps overflow) is refused before
     # anything is written, so a refused form never leaves a recorded plan behind.

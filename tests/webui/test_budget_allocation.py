@@ -96,3 +96,16 @@ def test_allocation_through_the_api(shop, app, tmp_path) -> None:
     plan = response.json["plan"]
     assert plan["key"] == "plan-dec" and plan["summary"]["cost"] <= 2000
     assert {row["policy"] for row in plan["frontier"]} >= {"targeted", "random", "blanket coupon_10"}
+
+
+def test_a_plan_that_treats_nobody_is_refused_with_the_reason(shop, as_user, tmp_path) -> None:
+    # Issue 15, item 4: a plan that treats nobody says why (here: no user is expected to gain from either treatment).
+    path = tmp_path / "hopeless.csv"
+    path.write_text("user_id,coupon_10,reco_email\nu00000,-0.1,-0.02\nu00001,-0.05,0.0\n")
+    response = _upload(as_user("finn"), tmp_path, {**FORM, "key": "plan-none"}, path)
+    assert response.status_code == 400
+    assert "plan &#39;plan-none&#39; treats nobody, so there is nothing to record: " in response.text
+    # The reason is the allocation's own note (uplift.plan_notes), as `winback allocate` prints it.
+    assert "no user has a positive predicted uplift for any treatment, so there is nothing worth buying" in response.text
+    with registry(shop.db) as database:
+        assert database.execute("SELECT 1 FROM experiments WHERE key = 'plan-none'").fetchone() is None
