@@ -45,7 +45,8 @@ def money(value: Any, currency: str | None = None) -> str:
 
 
 def pvalue(value: Any) -> str:
-    return DASH if _undefined(value) else ("<0.001" if value < 0.001 else f"{value:.3f}")
+    """Three significant digits, so rounding never moves a p across a threshold (0.0503 is not shown as 0.050)."""
+    return DASH if _undefined(value) else ("<0.001" if value < 0.001 else f"{value:#.3g}")
 
 
 def effect(value: Any, relative: bool = True) -> str:

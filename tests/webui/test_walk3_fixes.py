@@ -179,3 +179,13 @@ def test_bayesian_risk_reads_in_the_effects_units_not_scientific_notation(shop, 
         c = m["comparison"]
         row = re.search(rf"<tr><td>{m['arm_key']}</td><td>{m['metric']}.*?</tr>", page, re.S).group(0)
         assert f'<td class="num">{c["risk"]:.1%}</td>' in row
+
+
+def test_p_values_keep_three_significant_digits_so_rounding_never_crosses_alpha() -> None:
+    from webui.formatting import pvalue
+
+    # 0.0503 is not significant at 0.05; three decimals showed it as "0.050" beside "no significant lift".
+    assert pvalue(0.0503) == "0.0503"
+    assert pvalue(0.0499) == "0.0499"
+    assert pvalue(0.5) == "0.500" and pvalue(1.0) == "1.00"
+    assert pvalue(0.0004) == "<0.001" and pvalue(float("nan")) == "–"
