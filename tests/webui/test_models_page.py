@@ -128,3 +128,17 @@ def test_older_records_say_what_was_not_recorded(shop, fitted, as_user) -> None:
     evidence = client.get("/api/v1/models").json["evidence"]
     assert evidence["holdout-choice"]["deciles"] == [] and evidence["before-curves"]["curves"] == []
     assert evidence["before-curves"]["curves_note"].startswith("Qini curves not recorded")
+
+
+def test_churn_validation_shares_read_as_percentages_like_the_training_line(shop, as_user) -> None:
+    # The training line showed "churn rate 60.6 %" and the validation row "0.6056" for the same kind of figure.
+    metrics = {"trained_as_of": "2026-04-30", "n_train": 5000, "train_churn_rate": 0.6056, "horizon_days": 60,
+               "validation": {"as_of": "2026-06-29", "source": "later date", "n_users": 4800, "churn_rate": 0.5912,
+                              "roc_auc": 0.8961, "top_decile_precision": 0.95, "top_decile_recall": 0.1604}}
+    save_model_record(ModelRecord("churn-shares", "churn", "lightgbm", ["recency_days"], "2" * 64, metrics), shop.db)
+    page = as_user("gina").get("/models").text
+    assert "churn rate 60.6%" in page
+    assert "<th>Validation: churn rate</th><td>59.1%</td>" in page
+    assert "<th>Validation: recall in the top risk decile</th><td>16.0%</td>" in page
+    assert "<th>Validation: users</th><td>4,800</td>" in page
+    assert "<th>Validation: ROC AUC</th><td>0.8961</td>" in page
