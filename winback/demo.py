@@ -133,14 +133,14 @@ def run_demo(
     auc = float(trained.validation.roc_auc)
     lines.append(f"churn: model {CHURN_MODEL} validated as of {dates['validate'].date()}: ROC AUC {auc:.3f}; "
                  f"{flagged.n_flagged:,} of {flagged.n_scored:,} users flagged into cohort {COHORT_KEY} "
-                 f"({', '.join(f'{k} {v}' for k, v in flagged.flagged_by_stage.items())})")
+                 f"({', '.join(f'{k} {v:,}' for k, v in flagged.flagged_by_stage.items())})")
     stages.update()
 
     stages.set_postfix_str("experiment")
     cohort_ids = read_cohort(COHORT_KEY, db)["user_id"]
     assignment, outcomes = _run_experiment(db, shop, workdir, seed, _value_per_retained(shop.users, cohort_ids))
     lines.append(f"experiment {EXPERIMENT_KEY}: {assignment.newly_assigned:,} users assigned "
-                 f"({', '.join(f'{k} {v}' for k, v in assignment.arm_sizes.items())}); deliveries and outcomes imported")
+                 f"({', '.join(f'{k} {v:,}' for k, v in assignment.arm_sizes.items())}); deliveries and outcomes imported")
     stages.update()
 
     stages.set_postfix_str("analysis")
