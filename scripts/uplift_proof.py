@@ -6,6 +6,7 @@
     .venv/bin/python scripts/uplift_proof.py --ceiling               # what the features allow: a model of the true uplift
     .venv/bin/python scripts/uplift_proof.py --demo-users 100000     # the demo seeds only, from a bigger shop (own JSON)
     .venv/bin/python scripts/uplift_proof.py --world-seeds 2,3,4     # harmful and interaction on more seeds (own JSON)
+    .venv/bin/python scripts/uplift_proof.py --breakdown "demo (seed 7)"  # one world, treatment by treatment
 
 Worlds: the harmful-treatment world and the interaction world (100,000 users, seed 0), the demo shop
 (60,000 users of which the ~36,000 flagged at risk, seeds 7-11), then the first two worlds again (seed 1).
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import click
 
-from simulator.targeting_proof import feature_ceiling, prove_world
+from simulator.targeting_proof import feature_ceiling, prove_world, setup_proof, treatment_breakdown
 from simulator.worlds import demo_world, harmful_world, interaction_world
 
 
@@ -120,12 +121,16 @@ class SeedList(click.ParamType):
 @click.option("--tables", "print_tables", is_flag=True, help="Print the markdown tables from the JSON (that the other options name) and stop.")
 @click.option("--frontier", "draw_frontier", is_flag=True, help="The budget-frontier chart of the demo shop (seed 7) and stop.")
 @click.option("--ceiling", "run_ceiling", is_flag=True, help="What the features allow: a model of the true uplift, every world, and stop.")
+@click.option("--breakdown", "breakdown_world", metavar="WORLD", default=None,
+              help="One world of the proof (e.g. \"demo (seed 7)\", harmful, interaction), treatment by treatment: "
+                   "users given each, their true gain and the uplift's correlation with the truth, for the oracle, "
+                   "the feature ceiling and every candidate; printed, and stop.")
 @click.option("--demo-users", type=click.IntRange(min=1), default=None, metavar="N",
               help="The demo seeds only, from a shop of N users, into docs/uplift_proof_demo<N>.json.")
 @click.option("--world-seeds", type=SeedList(), default=None,
               help="Harmful and interaction worlds on these seeds (e.g. 2,3,4), into docs/uplift_proof_seeds2-3-4.json.")
 def main(quick: bool, resume: bool, print_tables: bool, draw_frontier: bool, run_ceiling: bool,
-         demo_users: int | None, world_seeds: tuple[int, ...] | None) -> None:
+         breakdown_world: str | None, demo_users: int | None, world_seeds: tuple[int, ...] | None) -> None:
     """Run every world and print one line each; write the JSON beside the docs."""
     docs = Path(__file__).resolve().parents[1] / "docs"
     out_path = docs / ("uplift_proof_quick.json" if quick else "uplift_proof.json")
@@ -144,7 +149,29 @@ def main(quick: bool, resume: bool, print_tables: bool, draw_frontier: bool, run
     if run_ceiling:
         ceiling(docs / "uplift_ceiling.json")
         return
+    if breakdown_world:
+        click.echo(breakdown(breakdown_world))
+        return
     run_proof(out_path, quick=quick, resume=resume, demo_users=demo_users, world_seeds=world_seeds or ())
+
+
+def breakdown(name: str) -> str:
+    """The markdown table of simulator.targeting_proof.treatment_breakdown for the first proof world called `name`."""
+    runs: dict[str, tuple[int, Callable]] = {}
+    for run_name, seed, make in worlds():
+        runs.setdefault(run_name, (seed, make))  # harmful and interaction: their first seed, 0
+    if name not in runs:
+        raise click.BadParameter(f"{name!r} is not a world of the proof; choose one of {', '.join(runs)}",
+                                 param_hint="--breakdown")
+    seed, make = runs[name]
+    frame = treatment_breakdown(setup_proof(make(), seed=seed))
+    title = name if "seed" in name else f"{name} (seed {seed})"
+    lines = [f"{title}: treatment by treatment on the held-out users", "",
+             "| plan | share of oracle | treatment | users | true incremental retained | correlation with the truth |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    lines += [f"| {r.plan} | {r.share_of_oracle:.1%} | {r.treatment} | {r.users:,} | {r.true_gain:,.1f} | "
+              f"{r.correlation:.2f} |" for r in frame.itertuples()]
+    return "\n".join(lines)
 
 
 def run_proof(out_path: Path, *, quick: bool, resume: bool, demo_users: int | None, world_seeds: tuple[int, ...]) -> None:

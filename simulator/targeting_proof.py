@@ -16,7 +16,7 @@ from simulator.worlds import CONTROL, World
 from uplift.allocation import Allocation, allocate
 from uplift.frontier import blanket_choice, evaluate_choice
 from uplift.plan_inputs import PlanSpec
-from uplift.targeting import DEFAULT_CANDIDATES, TargetingModel, fit_targeting, forecast
+from uplift.targeting import DEFAULT_CANDIDATES, TargetingFit, fit_targeting, forecast
 
 
 @dataclass(frozen=True)
@@ -88,10 +88,28 @@ def true_retained(uplift: pd.DataFrame, truth: pd.DataFrame, world: World, budge
     return got, plan
 
 
-def prove_world(world: World, *, seed: int = 0, holdout: float = 0.3, n_estimators: int = 100,
+@dataclass(frozen=True)
+class ProofSetup:
+    """One world × seed split as the proof splits it: the fit on 70 %, and the held-out users it plans for."""
+
+    world: World
+    seed: int
+    fit: TargetingFit
+    n_fit: int
+    spec: PlanSpec  # the held-out users' budget and seats
+    plan_X: pd.DataFrame
+    truth: pd.DataFrame  # true uplift of the held-out users, one column per fitted treatment
+    held: np.ndarray
+
+    def realized(self, uplift: pd.DataFrame) -> tuple[float, Allocation]:
+        """The plan `uplift` makes for the held-out users and its true incremental retained users."""
+        return true_retained(uplift, self.truth, self.world, self.spec.budget, self.spec.capacity)
+
+
+def setup_proof(world: World, *, seed: int = 0, holdout: float = 0.3, n_estimators: int = 100,
                 candidates: tuple[str, ...] = DEFAULT_CANDIDATES, calibration: str = "isotonic",
-                progress: bool = False) -> WorldProof:
-    """Fit on a randomized experiment of the world, plan on held-out users, judge every candidate on the truth."""
+                progress: bool = False) -> ProofSetup:
+    """Randomize the world, fit every candidate on 70 % (budget and seats scaled to it), keep the other 30 % apart."""
     data = world.randomize(seed)
     held = held_out(world, seed, holdout)
     fit_rows, plan_rows = np.flatnonzero(~held), np.flatnonzero(held)
@@ -106,14 +124,20 @@ def prove_world(world: World, *, seed: int = 0, holdout: float = 0.3, n_estimato
                         progress=progress)
     plan_X = data.iloc[plan_rows][fit.features].reset_index(drop=True)
     truth = world.truth.iloc[plan_rows].reset_index(drop=True)[fit.treatments]
+    return ProofSetup(world, seed, fit, len(fit_rows), spec, plan_X, truth, held)
+
+
+def prove_world(world: World, *, seed: int = 0, holdout: float = 0.3, n_estimators: int = 100,
+                candidates: tuple[str, ...] = DEFAULT_CANDIDATES, calibration: str = "isotonic",
+                progress: bool = False) -> WorldProof:
+    """Fit on a randomized experiment of the world, plan on held-out users, judge every candidate on the truth."""
+    setup = setup_proof(world, seed=seed, holdout=holdout, n_estimators=n_estimators, candidates=candidates,
+                        calibration=calibration, progress=progress)
+    fit, spec, truth = setup.fit, setup.spec, setup.truth
+    n_plan = len(truth)
     costs = np.array([world.costs[t] for t in fit.treatments])
     value = np.ones(n_plan)
-
-    def realized(model: TargetingModel) -> tuple[float, Allocation, pd.DataFrame]:
-        predicted, se = model.predict_with_se(plan_X)
-        return (*true_retained(predicted, truth, world, spec.budget, spec.capacity), se)
-
-    oracle_retained = true_retained(truth, truth, world, spec.budget, spec.capacity)[0]
+    oracle_retained = setup.realized(truth)[0]
     blankets = {}
     for t, key in enumerate(fit.treatments):
         cap = spec.capacity.get(key, np.inf)
@@ -123,7 +147,8 @@ def prove_world(world: World, *, seed: int = 0, holdout: float = 0.3, n_estimato
     candidates_out = []
     chosen_plan, chosen_se, chosen_realized = None, None, 0.0
     for report in fit.candidates:
-        got, plan, se = realized(fit.models[report.learner])
+        predicted, se = fit.models[report.learner].predict_with_se(setup.plan_X)
+        got, plan = setup.realized(predicted)
         if report.learner == fit.learner:
             chosen_plan, chosen_se, chosen_realized = plan, se, got
         candidates_out.append({"learner": report.learner, "policy_value": report.policy_value.value_per_user,
@@ -131,32 +156,60 @@ def prove_world(world: World, *, seed: int = 0, holdout: float = 0.3, n_estimato
                                "qini": report.mean_qini, "realized": got, "share_of_oracle": got / oracle_retained,
                                "predicted": plan.expected_retained})
     outlook = forecast(chosen_plan, chosen_se)
-    return WorldProof(world.name, seed, len(fit_rows), n_plan, spec.budget, fit.learner, chosen_realized,
+    return WorldProof(world.name, seed, setup.n_fit, n_plan, spec.budget, fit.learner, chosen_realized,
                       outlook.predicted, outlook.ci_low, outlook.ci_high, oracle_retained, best, blankets[best],
                       chosen_plan.total_cost, candidates_out)
+
+
+def ceiling_uplift(world: World, held: np.ndarray, *, seed: int = 0, n_estimators: int = 400) -> pd.DataFrame:
+    """LightGBM regressions of each treatment's *true* uplift on the features, fitted on the users not `held` (no
+    outcome noise) and predicted for the held ones: the best any learner that sees only these features could do."""
+    from lightgbm import LGBMRegressor
+
+    from uplift.learners import as_text, build_encoder
+
+    features = world.features.drop(columns="user_id")
+    matrix = build_encoder(features).fit_transform(as_text(features)).astype(float)
+    return pd.DataFrame({
+        t: LGBMRegressor(n_estimators=n_estimators, learning_rate=0.05, num_leaves=31, random_state=seed, n_jobs=1,
+                         verbose=-1).fit(matrix[~held], world.truth[t].to_numpy()[~held]).predict(matrix[held])
+        for t in world.truth.columns})
 
 
 def feature_ceiling(world: World, *, seed: int = 0, holdout: float = 0.3, n_estimators: int = 400) -> float:
     """Share of the oracle a model of the *true* uplift reaches on the same held-out users: what the features can tell.
 
-    LightGBM regressions of each treatment's true uplift on the features (the 70 % the proof fits on,
-    no outcome noise) plan the other 30 % with the proof's budget and seats. No learner that sees only
+    The proof's budget and seats over the held-out 30 %, planned on `ceiling_uplift`. No learner that sees only
     outcomes can be expected to beat it; how far below it a plan lands is the price of learning from
     a finite experiment.
     """
-    from lightgbm import LGBMRegressor
-
-    from uplift.learners import as_text, build_encoder
-
     held = held_out(world, seed, holdout)
-    features = world.features.drop(columns="user_id")
-    matrix = build_encoder(features).fit_transform(as_text(features)).astype(float)
     budget = world.budget_per_user * int(held.sum())
     truth = world.truth[held].reset_index(drop=True)
-    modelled = pd.DataFrame({
-        t: LGBMRegressor(n_estimators=n_estimators, learning_rate=0.05, num_leaves=31, random_state=seed, n_jobs=1,
-                         verbose=-1).fit(matrix[~held], world.truth[t].to_numpy()[~held]).predict(matrix[held])
-        for t in truth.columns})
+    modelled = ceiling_uplift(world, held, seed=seed, n_estimators=n_estimators)[truth.columns]
     capacity = dict(world.capacity)
     return (true_retained(modelled, truth, world, budget, capacity)[0]
             / true_retained(truth, truth, world, budget, capacity)[0])
+
+
+def treatment_breakdown(setup: ProofSetup, *, n_estimators: int = 400) -> pd.DataFrame:
+    """Where a plan gains and loses, treatment by treatment: for the oracle, the feature ceiling and each candidate,
+    the held-out users given each treatment, their true incremental retained users, and how well the plan's
+    uplift ranks users on the true uplift (Pearson correlation; the oracle's is 1)."""
+    truth = setup.truth
+    plans = {"oracle": truth,
+             "feature ceiling": ceiling_uplift(setup.world, setup.held, seed=setup.seed, n_estimators=n_estimators)}
+    plans.update({name: model.predict(setup.plan_X) for name, model in setup.fit.models.items()})
+    oracle = setup.realized(truth)[0]
+    rows = []
+    for name, uplift in plans.items():
+        uplift = uplift[truth.columns]
+        got, plan = setup.realized(uplift)
+        choice = np.asarray(plan.choice)
+        for t, key in enumerate(truth.columns):
+            given = choice == t
+            spread = uplift[key].std() > 0
+            rows.append({"plan": name, "share_of_oracle": got / oracle, "treatment": key, "users": int(given.sum()),
+                         "true_gain": float(truth[key].to_numpy()[given].sum()),
+                         "correlation": float(np.corrcoef(uplift[key], truth[key])[0, 1]) if spread else float("nan")})
+    return pd.DataFrame(rows)

@@ -23,7 +23,8 @@ def script():
 def test_help_names_every_documented_option(script):
     result = CliRunner().invoke(script.main, ["--help"])
     assert result.exit_code == 0
-    for option in ("--quick", "--resume", "--tables", "--frontier", "--ceiling", "--demo-users N", "--world-seeds"):
+    for option in ("--quick", "--resume", "--tables", "--frontier", "--ceiling", "--breakdown WORLD", "--demo-users N",
+                   "--world-seeds"):
         assert option in result.output
 
 
@@ -43,6 +44,9 @@ def test_tables_print_the_json_the_options_name(script, args, json_name):
                                 "e.g. --world-seeds 2,3,4"),
     (["--demo-users", "0"], "Error: Invalid value for '--demo-users': 0 is not in the range x>=1."),
     (["--demo-users", "many"], "Error: Invalid value for '--demo-users': 'many' is not a valid integer range."),
+    (["--breakdown", "demo"], "Error: Invalid value for --breakdown: 'demo' is not a world of the proof; choose one of "
+                              "harmful, interaction, demo (seed 7), demo (seed 8), demo (seed 9), demo (seed 10), "
+                              "demo (seed 11)"),
 ])
 def test_bad_values_are_one_clear_error(script, args, error):
     result = CliRunner().invoke(script.main, args)

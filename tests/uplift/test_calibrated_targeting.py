@@ -139,3 +139,21 @@ def test_feature_ceiling_is_near_the_oracle_where_the_features_carry_the_effects
 
     share = feature_ceiling(interaction_world(20_000, seed=0), seed=0, n_estimators=200)
     assert 0.95 <= share <= 1.0 + 1e-9
+
+
+def test_treatment_breakdown_adds_up_to_each_plans_share_and_the_oracle_ranks_perfectly():
+    """scripts/uplift_proof.py --breakdown: per plan and treatment, the users given it and their true gain; the
+    gains of a plan add up to its share of the oracle, and the oracle's uplift is the truth itself."""
+    from simulator.targeting_proof import setup_proof, treatment_breakdown
+
+    setup = setup_proof(interaction_world(8_000, seed=0), seed=0, candidates=("s",), n_estimators=40)
+    frame = treatment_breakdown(setup, n_estimators=60)
+    assert set(frame["plan"]) == {"oracle", "feature ceiling", "s"}
+    assert set(frame["treatment"]) == set(setup.truth.columns)
+    oracle = frame[frame["plan"] == "oracle"]
+    assert np.allclose(oracle["correlation"], 1.0) and np.allclose(oracle["share_of_oracle"], 1.0)
+    for _, rows in frame.groupby("plan"):
+        gain = rows["true_gain"].sum()
+        assert gain == pytest.approx(rows["share_of_oracle"].iloc[0] * oracle["true_gain"].sum())
+        # a plan's users per treatment are counted once: nobody gets two treatments
+        assert rows["users"].sum() <= len(setup.truth)
