@@ -105,6 +105,16 @@ def _catalog_costs(db: str | None, treatments: list[str], required: bool = True)
     return {t: float(catalog[t]) for t in treatments}
 
 
+def _catalog_capacities(db: str | None, treatments: list[str]) -> dict[str, int]:
+    """The catalog's capacity (e.g. VIP seats) of each of these treatments that has one; none without a registry."""
+    from common.settings import resolve_db_path
+    from experiments.catalog import list_treatments
+
+    if not resolve_db_path(db).exists():
+        return {}
+    return {t.key: int(t.capacity) for t in list_treatments(db) if t.key in treatments and t.capacity is not None}
+
+
 def _fmt(value: float) -> str:
     return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:,.1f}"
 
@@ -360,10 +370,14 @@ def allocate(scores, costs, budget, value_per_retained, capacity, holdout, seed,
     from common.settings import resolve_db_path
     from experiments.optouts import opted_out
     from uplift.inputs import check_scores
-    from uplift.plan_inputs import plan_spec
+    from uplift.plan_inputs import parse_capacities, plan_spec
     from uplift.planning import plan_users, split_scores
 
     spark = engine == "spark"
+    if record_key and not spark:
+        from experiments.plans import check_plan_key
+
+        check_plan_key(db, record_key)  # a taken key is refused before any work, and before plan.csv is written
     if spark:
         for option, given in (("--holdout", holdout > 0), ("--record", record_key)):
             if given:
@@ -387,7 +401,8 @@ def allocate(scores, costs, budget, value_per_retained, capacity, holdout, seed,
     value_col = value_per_retained if value_per_retained and value_per_retained in table.columns else None
     _, uplift_cols, _ = split_scores(table, id_col, value_col)
     cost_source = costs if costs else _catalog_costs(db, [str(c) for c in uplift_cols.columns])
-    spec = plan_spec(cost_source, budget, capacity=capacity, value=value_per_retained, scores=table)
+    caps = _catalog_capacities(db, [str(c) for c in uplift_cols.columns]) | parse_capacities(capacity)
+    spec = plan_spec(cost_source, budget, capacity=caps, value=value_per_retained, scores=table)
     source, metric, exclude = None, "retained", {}
     if model_name:
         from experiments.models import load_model_record
@@ -410,11 +425,9 @@ def allocate(scores, costs, budget, value_per_retained, capacity, holdout, seed,
         _echo_plan(planned, planned.users, planned.cost, budget, out)
         return
     result = plan_users(table, spec, id_col=id_col, holdout=holdout, seed=seed, exclude=exclude)
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
-    result.frame.to_csv(out, index=False)
     a = result.allocation
-    _echo_plan(result, len(result.frame), result.frame["cost"].sum(), budget, out)
-    if record_key:
+    stored = None
+    if record_key:  # recorded first: a plan the registry refuses leaves no send list behind
         from experiments.plans import record_plan
 
         frame = result.frame.assign(treatment_key=result.frame["planned_treatment"].replace("", None),
@@ -423,7 +436,11 @@ def allocate(scores, costs, budget, value_per_retained, capacity, holdout, seed,
         stored = record_plan(db, record_key, frame, primary_metric=metric, objective=a.objective, budget=budget,
                              holdout=holdout, seed=seed, source_experiment=source, model=model_name,
                              summary=result.summary())
-        click.echo(f"recorded plan {stored.key} ({', '.join(f'{k} {v}' for k, v in stored.arms.items())}); "
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    result.frame.to_csv(out, index=False)
+    _echo_plan(result, len(result.frame), result.frame["cost"].sum(), budget, out)
+    if stored is not None:
+        click.echo(f"recorded plan {stored.key} ({', '.join(f'{k} {v:,}' for k, v in stored.arms.items())}); "
                    f"analyse it later with: winback analyze {stored.key}")
 
 
@@ -433,9 +450,9 @@ def _echo_plan(result, users: int, cost: float, budget: float, out: str) -> None
 
     a = result.allocation
     unit = f" {currency_setting()}" if currency_setting() else ""
-    counts = ", ".join(f"{k} {v}" for k, v in result.counts().items() if k in a.counts)
-    click.echo(f"treated {result.treated} of {users} users ({counts or 'none'}); held out "
-               f"{result.held_out}; cost {cost:,.2f} of {budget:,.2f}{unit}")
+    counts = ", ".join(f"{k} {v:,}" for k, v in result.counts().items() if k in a.counts)
+    click.echo(f"treated {result.treated:,} of {users:,} users ({counts or 'none'}); held out "
+               f"{result.held_out:,}; cost {cost:,.2f} of {budget:,.2f}{unit}")
     interval = "" if math.isnan(result.ci_low) else f" [95% {_fmt(result.ci_low)}, {_fmt(result.ci_high)}]"
     click.echo(f"expected incremental retained users {_fmt(result.predicted)}{interval}"
                + ("" if a.objective == "retained" else
