@@ -146,8 +146,24 @@ def _effect(value: float, relative: bool) -> str:
 
 
 def _money(value: float) -> str:
-    """An amount of money, whole units with thousands separators."""
-    return _num(value) if not math.isfinite(value) else f"{value:,.0f}"
+    """An amount of money, with cents and thousands separators: every money figure of the report reads alike."""
+    return _num(value) if not math.isfinite(value) else f"{value:,.2f}"
+
+
+def _money_ci(value: float, low: float, high: float) -> str:
+    return f"{_money(value)} [{_money(low)}, {_money(high)}]"
+
+
+def _users(value: float) -> str:
+    """A count of users that may be fractional (an estimate): one decimal, thousands separators."""
+    return _num(value) if not math.isfinite(value) else f"{value:,.1f}"
+
+
+def _risk(value: float, relative: bool) -> str:
+    """Bayesian risk (expected loss) in the effect's own units: percent of control for relative effects."""
+    if math.isnan(value):
+        return "-"
+    return f"{value:.2%}" if relative else _num(value, 3)
 
 
 def _points(value: float) -> str:
@@ -178,7 +194,7 @@ def render(report) -> str:
     lines.append(_table([{"arm": a.arm_key, "role": "control" if a.is_control else "treatment",
                           "treatment": a.treatment_key or "-",
                           "weight": f"{a.weight:g}", "users": f"{a.n:,}", "opted out": f"{a.opted_out:,}",
-                          "cost": f"{a.cost:,.2f}", "cost from": a.cost_source} for a in report.arms]))
+                          "cost": _money(a.cost), "cost from": a.cost_source} for a in report.arms]))
     if math.isnan(report.srm_p_value):
         srm_line = "SRM: not checked (no users assigned yet)"
     else:
@@ -193,7 +209,7 @@ def render(report) -> str:
                "treatment": _num(c.mean_treatment), "effect": _effect(c.effect, c.relative),
                f"{level} CI": f"[{_effect(c.ci_low, c.relative)}, {_effect(c.ci_high, c.relative)}]"}
         if bayes:
-            row |= {"chance to win": _num(c.chance_to_win, 3), "risk": _num(c.risk, 3)}
+            row |= {"chance to win": _num(c.chance_to_win, 3), "risk": _risk(c.risk, c.relative)}
         else:
             row |= {"p": _p(c.p_value), "p holm": _p(r.p_holm), "p bh": _p(r.p_bh)}
         row["guardrail"] = r.guardrail or ""
@@ -203,7 +219,7 @@ def render(report) -> str:
     family = f" (Holm and BH over {tests} test{'s' if tests != 1 else ''})" if not bayes else ""
     lines += [f"Results vs control{family}:", _table(rows), ""]
     if report.economics:
-        value = "not given" if math.isnan(report.value_per_retained) else _num(report.value_per_retained)
+        value = "not given" if math.isnan(report.value_per_retained) else _money(report.value_per_retained)
         from common.settings import currency_setting
 
         unit = f" in {currency_setting()}" if currency_setting() else ""
@@ -221,8 +237,7 @@ def render(report) -> str:
                              f"{level} CI": f"[{_effect(c.ci_low, c.relative)}, {_effect(c.ci_high, c.relative)}]",
                              "p" if not bayes else "chance to win": _p(c.p_value) if not bayes else _num(c.chance_to_win, 3),
                              "cost/retained (CI)": "-" if e is None else
-                             f"{_num(e.cost_per_retained)} [{_num(e.cost_per_retained_ci_low)}, "
-                             f"{_num(e.cost_per_retained_ci_high)}]",
+                             _money_ci(e.cost_per_retained, e.cost_per_retained_ci_low, e.cost_per_retained_ci_high),
                              "ROI (CI)": "-" if e is None else
                              f"{_effect(e.roi, True)} [{_effect(e.roi_ci_low, True)}, {_effect(e.roi_ci_high, True)}]",
                              "why undefined": c.reason if math.isnan(c.effect) else ""})
@@ -235,11 +250,11 @@ def render(report) -> str:
 def _money_table(items: list) -> str:
     rows = []
     for arm, e in items:
-        rows.append({"arm": arm, "users": f"{e.n_treatment:,}", "cost": f"{e.total_cost:,.2f}",
-                     "extra retained": f"{_num(e.incremental_retained, 4)} [{_num(e.incremental_retained_ci_low, 4)}, "
-                                       f"{_num(e.incremental_retained_ci_high, 4)}]",
-                     "cost/retained (Fieller CI)": f"{_num(e.cost_per_retained)} [{_num(e.cost_per_retained_ci_low)}, "
-                                                   f"{_num(e.cost_per_retained_ci_high)}]",
+        rows.append({"arm": arm, "users": f"{e.n_treatment:,}", "cost": _money(e.total_cost),
+                     "extra retained": f"{_users(e.incremental_retained)} [{_users(e.incremental_retained_ci_low)}, "
+                                       f"{_users(e.incremental_retained_ci_high)}]",
+                     "cost/retained (Fieller CI)": _money_ci(e.cost_per_retained, e.cost_per_retained_ci_low,
+                                                             e.cost_per_retained_ci_high),
                      "margin": _money(e.incremental_margin),
                      "ROI": f"{_effect(e.roi, True)} [{_effect(e.roi_ci_low, True)}, {_effect(e.roi_ci_high, True)}]",
                      "break-even uplift": _points(e.break_even_uplift)})
