@@ -186,6 +186,7 @@ def plot_holdout_proof(proof, path: str | Path, *, title: str = "") -> Path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     path = Path(path)
     values = [("forecast (fit, out of fold)", proof.forecast, "#8250df"), ("plan, held-out users", proof.targeted,
@@ -203,6 +204,7 @@ def plot_holdout_proof(proof, path: str | Path, *, title: str = "") -> Path:
             ax.axvline(0, color="#999999", linewidth=1)
             ax.set_title(heading, fontsize=10)
             ax.grid(axis="x", color="#eeeeee")
+            ax.xaxis.set_major_locator(MaxNLocator(nbins=5))  # 0.025 steps ran their labels together
         fig.suptitle(f"{title} (doubly robust, 95% intervals; {proof.n_fit:,} users fitted, {proof.n_plan:,} judged)",
                      fontsize=10)
         fig.tight_layout()

@@ -290,8 +290,13 @@ def proof_lines(proof, outcome: str) -> list[str]:
         return f"{e.value_per_user:+.4f} [{e.ci_low:+.4f}, {e.ci_high:+.4f}]"
 
     gap, low, high = proof.forecast_gap
-    verdict = ("the held-out users bear the promise out" if proof.forecast_consistent
-               else "the held-out users do NOT bear the promise out: trust the held-out figure")
+    if not proof.forecast_consistent:
+        verdict = "the held-out users do NOT bear the promise out: trust the held-out figure"
+    elif proof.targeted.ci_low > 0:
+        verdict = "the held-out users bear the promise out"
+    else:  # a gap whose interval covers 0 is no evidence when the held-out value itself is not above 0
+        verdict = ("not shown to differ, but on the held-out users the plan is not shown to beat treating nobody: "
+                   "more users are needed to prove it")
     lines = [f"fitted on {proof.n_fit:,} users (learner {proof.learner}); the plan for the other {proof.n_plan:,} "
              f"treats {proof.treated:,} for {proof.cost:,.2f} of {proof.budget:,.2f}",
              f"incremental {outcome} per held-out user, doubly robust, 95% intervals:",
