@@ -242,3 +242,29 @@ def test_prove_never_says_the_promise_holds_when_the_plan_is_not_shown_above_zer
         assert "bear the promise out" not in gap_line or "do NOT" in gap_line
         assert gap_line.endswith(("the plan is not shown to beat treating nobody: more users are needed to prove it",
                                   "trust the held-out figure"))
+
+
+def test_fit_says_when_the_warehouses_events_end_well_before_assignment(loop, tmp_path):
+    """The fixture's shop ends on generate_shop's default as-of, months before the users are assigned (today): every
+    user looks that much more idle to the model than to a scoring run as of the events' last day (the walk's
+    6,000-user shop: scores of the two as-of dates correlated 0.55). The fit says so, naming the features to
+    score with, and stays quiet once the events reach the assignment day."""
+    tmp, db, fitted = loop
+    events = pd.read_csv(tmp / "events.csv", dtype={"user_id": str})
+    assigned = pd.Timestamp.now(tz="UTC").tz_localize(None).normalize()
+    last = pd.to_datetime(events["ts"]).max().normalize()
+    assert (assigned - last).days > 1  # the premise: the shop's events stop before today
+    note = next(line for line in fitted.splitlines() if "the warehouse's events end" in line)
+    assert note == (f"note: the warehouse's events end {last.date()}, {(assigned - last).days} days before the first "
+                    f"assignment day {assigned.date()}: the model learns from features as of the assignment days, "
+                    f"so score users with features as of that day too (`winback churn features --as-of "
+                    f"{assigned.date()}`), or load the events up to the assignment day and fit again")
+    current = tmp_path / "current.csv"
+    events.assign(ts=(pd.to_datetime(events["ts"]) + (assigned - last)).dt.strftime("%Y-%m-%dT%H:%M:%S")).to_csv(
+        current, index=False)
+    result = CliRunner().invoke(cli, ["uplift", "fit", "--experiment", "wb", "--name", "up-current", "--learner",
+                                      "s", "--trees", "30", "--events", str(current), "--warehouse",
+                                      str(tmp_path / "current.duckdb"), "--model-dir", str(tmp_path / "models"),
+                                      "--db", db])
+    assert result.exit_code == 0, result.output
+    assert "the warehouse's events end" not in result.output

@@ -56,6 +56,8 @@ def _training_frame(experiment_key, data, treatment_col, outcome_col, control, i
         if events_path:
             load_events(events_path, wh, name=events_path)
         table = experiment_table(experiment_key, db=db, warehouse=wh)
+        for note in table.notes:
+            click.echo(f"note: {note}", err=True)
         frame, weights, control = table.data, table.weights, table.control
         treatment_col, outcome_col, id_col = ARM_COLUMN, OUTCOME_COLUMN, "user_id"
     if treatment_col not in frame.columns:
@@ -208,7 +210,7 @@ def fit(experiment_key, data, treatment_col, outcome_col, control, id_col, name,
         mark = "*" if c.learner == result.learner else " "
         click.echo(f"{mark} {c.learner:<9} value {c.policy_value.value_per_user:+.4f} "
                    f"[{c.policy_value.ci_low:+.4f}, {c.policy_value.ci_high:+.4f}]  qini {c.mean_qini:7.4f}  "
-                   f"treats {c.treated}")
+                   f"treats {c.treated:,}")
     chosen, users = result.chosen.policy_value, spec.population or len(frame)
     click.echo(f"forecast of the chosen plan over {users:,} users: {chosen.value_per_user * users:,.1f} "
                f"{'incremental retained users' if spec.value is None else 'net value'} "
