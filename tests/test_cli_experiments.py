@@ -127,3 +127,24 @@ def test_an_assignment_that_assigns_nobody_says_why_and_what_to_do(run, tmp_path
         "warning: nobody is assigned; 1,200 in another running experiment of the same layer: stop that one, or "
         "create this one in another --layer",
     ]
+
+
+def test_an_arm_past_its_treatments_catalog_capacity_is_warned_about(run, tmp_path):
+    """vip_care can serve 100 users; half of 1,000 users in its arm is more than it can serve."""
+    run("treatment", "add", "vip_care", "--kind", "vip_service", "--unit-cost", "25", "--capacity", "100")
+    run("metric", "add", "retained", "--kind", "binary")
+    run("experiment", "create", "vip", "--name", "VIP", "--primary-metric", "retained",
+        "--arm", "control:-:0.5", "--arm", "vip:vip_care:0.5")
+    run("experiment", "start", "vip")
+    users = tmp_path / "users.csv"
+    pd.DataFrame({"user_id": [f"{i:05d}" for i in range(1000)]}).to_csv(users, index=False)
+    result = run("experiment", "assign", "vip", "--users", str(users))
+    assert result.exit_code == 0, result.output
+    n = int(result.output.splitlines()[1].split("vip ")[1].replace(",", ""))  # "arm sizes: control N, vip M"
+    assert n > 100
+    assert result.output.splitlines()[2] == (
+        f"warning: arm vip gives vip_care to {n:,} users, more than its capacity of 100 in the catalog: the users "
+        "past it cannot be served, yet the analysis counts every user of the arm (assign fewer users, or raise the "
+        "capacity with `winback treatment update vip_care --capacity N`)")
+    run("treatment", "update", "vip_care", "--capacity", "1000")
+    assert "warning" not in run("experiment", "assign", "vip", "--users", str(users)).output

@@ -292,8 +292,24 @@ def experiment_assign(key, users, id_column, contact_cap, cap_window_days, as_js
     if summary.candidates and not any(summary.arm_sizes.values()):
         click.echo("warning: nobody is assigned; " + _why_nobody(summary))
     if summary.outside_cohort:
-        click.echo(f"warning: {summary.outside_cohort} newly assigned users are not in the target cohort "
+        click.echo(f"warning: {summary.outside_cohort:,} newly assigned users are not in the target cohort "
                    "(they have no stage, tier or reason segment)")
+    for line in _over_capacity(key, summary.arm_sizes, db):
+        click.echo(f"warning: {line}")
+
+
+def _over_capacity(key: str, arm_sizes: dict[str, int], db) -> list[str]:
+    """Arms that now hold more users than their treatment's catalog capacity (e.g. VIP seats) can serve."""
+    from experiments.catalog import list_treatments
+    from experiments.definitions import get_experiment
+
+    capacity = {t.key: t.capacity for t in list_treatments(db) if t.capacity is not None}
+    return [f"arm {arm.key} gives {arm.treatment} to {arm_sizes[arm.key]:,} users, more than its capacity of "
+            f"{capacity[arm.treatment]:,} in the catalog: the users past it cannot be served, yet the analysis "
+            f"counts every user of the arm (assign fewer users, or raise the capacity with "
+            f"`winback treatment update {arm.treatment} --capacity N`)"
+            for arm in get_experiment(key, db).arms
+            if arm.treatment in capacity and arm_sizes.get(arm.key, 0) > capacity[arm.treatment]]
 
 
 def _why_nobody(summary) -> str:
