@@ -148,3 +148,13 @@ def test_an_arm_past_its_treatments_catalog_capacity_is_warned_about(run, tmp_pa
         "capacity with `winback treatment update vip_care --capacity N`)")
     run("treatment", "update", "vip_care", "--capacity", "1000")
     assert "warning" not in run("experiment", "assign", "vip", "--users", str(users)).output
+
+
+def test_decide_on_a_misspelled_arm_names_the_closest_one(run, tmp_path):
+    setup_experiment(run)
+    run("experiment", "start", "wb-1")
+    run("experiment", "stop", "wb-1")
+    result = run("decide", "wb-1", "--winner", "copon", "--rationale", "cheapest", "--by", "ana")
+    assert result.exit_code == 1
+    assert result.output == ("Error: experiment 'wb-1': unknown arm 'copon' (did you mean 'coupon'?); "
+                             "known arms: control, coupon, reco\n")
