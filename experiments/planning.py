@@ -104,6 +104,10 @@ def plan_experiment(db: RegistryLike, metric: str, weights: tuple[float, ...] | 
         if cohort_size < n_total:
             notes.append(f"the cohort has {cohort_size:,} users, fewer than the {n_total:,} needed for a "
                          f"{mde_relative:.0%} effect; it can detect about {detectable:.1%}")
+    if abs(total_weight - 1.0) > 0.01:  # the tolerance `experiment create` allows
+        shares = ", ".join(f"{w / total_weight:.3g}" for w in weights)
+        notes.append(f"the weights sum to {total_weight:g}: planned as the shares {shares}; `winback experiment "
+                     "create` needs weights that sum to 1")
     if len(weights) > 2:
         notes.append(f"{len(weights) - 1} treatment arms: Holm's correction makes each comparison a little stricter "
                      "than this per-comparison plan")

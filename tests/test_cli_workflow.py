@@ -133,6 +133,15 @@ def test_plan_prints_size_detectable_effect_and_days(run, running):
     assert bad.output.startswith("Error: unknown metric 'retaind' (did you mean 'retained'?)")
 
 
+def test_plan_with_weights_that_do_not_sum_to_one_says_how_it_read_them(run, running):
+    # 0.5 and 0.6 are planned as shares 0.5/1.1 = 0.455 and 0.6/1.1 = 0.545; create would refuse them
+    result = run("plan", "--metric", "retained", "--baseline", "0.3", "--weights", "0.5,0.6")
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1] == ("note: the weights sum to 1.1: planned as the shares 0.455, 0.545; "
+                                              "`winback experiment create` needs weights that sum to 1")
+    assert "the weights sum to" not in run("plan", "--metric", "retained", "--baseline", "0.3").output
+
+
 def test_plan_baseline_from_past_experiments_names_its_source_plainly(run, running):
     run("experiment", "assignments", "wb", "--out", str(running / "send.csv"))
     sent = pd.read_csv(running / "send.csv", dtype=str)
