@@ -142,6 +142,12 @@ def test_plan_with_weights_that_do_not_sum_to_one_says_how_it_read_them(run, run
     assert "the weights sum to" not in run("plan", "--metric", "retained", "--baseline", "0.3").output
 
 
+def test_plan_json_says_which_input_a_null_is_missing(run, running):
+    plan = json.loads(run("plan", "--metric", "retained", "--baseline", "0.3", "--daily-traffic", "100", "--json").output)
+    assert plan["days"] is not None and plan["detectable_relative"] is None
+    assert plan["undefined"] == {"detectable_relative": "no cohort given: no detectable effect"}  # not "undefined"
+
+
 def test_plan_baseline_from_past_experiments_names_its_source_plainly(run, running):
     run("experiment", "assignments", "wb", "--out", str(running / "send.csv"))
     sent = pd.read_csv(running / "send.csv", dtype=str)
