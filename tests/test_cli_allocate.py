@@ -194,3 +194,13 @@ def test_a_plan_the_registry_refuses_leaves_no_send_list(tmp_path):
     assert result.exit_code == 1
     assert result.output == "Error: plan 'plan-y' treats nobody; there is nothing to record\n"
     assert not out.exists()
+
+
+@pytest.mark.parametrize(("costs", "message"), [
+    ({"a": 2.0}, "no unit cost for b, which the scores have; add \"b\": COST to it"),
+    ({"a": 2.0, "bb": 5.0}, "'bb' is not a treatment of the scores (did you mean 'b'?); their treatments are a, b"),
+])
+def test_a_costs_file_that_misses_or_misspells_a_treatment_is_named_with_the_fix(tmp_path, costs, message):
+    result, plan, _ = run(tmp_path, SCORES, costs, "--budget", "10")
+    assert result.exit_code == 1 and plan is None
+    assert result.output == f"Error: {tmp_path / 'costs.json'}: {message}\n"

@@ -80,8 +80,7 @@ def test_fit_unknown_control_is_one_clean_line(tmp_path, experiment_csv):
 @pytest.mark.parametrize(
     "costs, extra, message",
     [
-        ({"a": 1.0, "gift": 2.0}, [], ("Error: cost given for treatment(s) gift but the scores lack column(s) gift; "
-                                        "score columns are a, b")),
+        ({"a": 1.0, "gift": 2.0}, [], "Error: {costs}: 'gift' is not a treatment of the scores; their treatments are a, b"),
         ({"a": 1.0, "b": -2.0}, [], "Error: {costs}: the cost of 'b' must be a number from 0 to 1e+15, got -2.0"),
         ({"a": 1.0, "b": 2.0}, ["--capacity", "vip=3"], ("Error: --capacity names treatment(s) vip without a cost; "
                                                          "treatments are a, b")),

@@ -377,7 +377,7 @@ def allocate(scores, costs, budget, value_per_retained, capacity, holdout, seed,
     from common.settings import resolve_db_path
     from experiments.optouts import opted_out
     from uplift.inputs import check_scores
-    from uplift.plan_inputs import parse_capacities, plan_spec
+    from uplift.plan_inputs import check_cost_keys, parse_capacities, plan_spec
     from uplift.planning import plan_users, split_scores
 
     spark = engine == "spark"
@@ -403,13 +403,15 @@ def allocate(scores, costs, budget, value_per_retained, capacity, holdout, seed,
         check_scores(table, scores, id_col)
         left_out = opted_out(table[id_col], db) if resolve_db_path(db).exists() else None
         if left_out is not None and left_out.any():  # opt-outs win: a plan never offers them a treatment
-            click.echo(f"{int(left_out.sum())} opted-out users left out of the plan")
+            n = int(left_out.sum())
+            click.echo(f"{n:,} opted-out user{'s' if n != 1 else ''} left out of the plan")
             table = table[~left_out].reset_index(drop=True)
     value_col = value_per_retained if value_per_retained and value_per_retained in table.columns else None
     _, uplift_cols, _ = split_scores(table, id_col, value_col)
     cost_source = costs if costs else _catalog_costs(db, [str(c) for c in uplift_cols.columns])
     caps = _catalog_capacities(db, [str(c) for c in uplift_cols.columns]) | parse_capacities(capacity)
     spec = plan_spec(cost_source, budget, capacity=caps, value=value_per_retained, scores=table)
+    check_cost_keys(spec.costs, uplift_cols.columns, costs or "the catalog's costs")
     source, metric, exclude = None, "retained", {}
     if model_name:
         from experiments.models import load_model_record
