@@ -158,3 +158,26 @@ def test_decide_on_a_misspelled_arm_names_the_closest_one(run, tmp_path):
     assert result.exit_code == 1
     assert result.output == ("Error: experiment 'wb-1': unknown arm 'copon' (did you mean 'coupon'?); "
                              "known arms: control, coupon, reco\n")
+
+
+def test_a_misspelled_column_is_named_as_one_and_leaves_the_registry_unchanged(run, tmp_path):
+    setup_experiment(run)
+    run("experiment", "start", "wb-1")
+    users = tmp_path / "users.csv"
+    pd.DataFrame({"user_id": [f"{i:05d}" for i in range(20)]}).to_csv(users, index=False)
+    run("experiment", "assign", "wb-1", "--users", str(users))
+    rows = pd.DataFrame({"experiment_key": "wb-1", "user_id": [f"{i:05d}" for i in range(20)], "metric": "retained",
+                         "value": 1, "observed": "2030-01-01T00:00:00Z"})
+    bad = tmp_path / "bad.csv"
+    rows.rename(columns={"metric": "metrc"}).to_csv(bad, index=False)
+    result = run("import", "outcomes", str(bad))
+    assert result.exit_code == 1
+    assert result.output == (f"Error: {bad}, column 'metric': missing required column (is 'metrc' a misspelling of "
+                             "it?); the file has: experiment_key, user_id, metrc, value, observed\n")
+    assert run("import", "list").output.strip() in ("", "no imports yet")
+    good = tmp_path / "good.csv"
+    rows.to_csv(good, index=False)
+    result = run("import", "outcomes", str(good))
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[1] == ("  note: column 'observed' is not one Winback reads (did you mean "
+                                             "'observed_at'?); it was ignored")
