@@ -89,6 +89,8 @@ def analyze(key: str, db: str | None, method: str, cuped: bool, absolute: bool, 
             snapshot = store_snapshot(database, report, value_per_retained=value_per_retained,
                                       engine=f"warehouse-{engine}" if engine else None)
             click.echo(f"snapshot {snapshot.id} saved", err=True)
+    for note in getattr(sums, "notes", []):  # what an engine's event metrics cannot see
+        click.echo(f"warning: {note}", err=True)
     if out:
         path = write_table(report.to_frame(), out, fmt)
         click.echo(f"{len(report.to_frame())} rows written to {path}")
