@@ -181,3 +181,12 @@ def test_a_misspelled_column_is_named_as_one_and_leaves_the_registry_unchanged(r
     assert result.exit_code == 0, result.output
     assert result.output.splitlines()[1] == ("  note: column 'observed' is not one Winback reads (did you mean "
                                              "'observed_at'?); it was ignored")
+
+
+def test_editing_one_arm_says_that_arm_replaces_them_all(run):
+    setup_experiment(run)
+    result = run("experiment", "edit", "wb-1", "--arm", "coupon:coupon_10:0.6")
+    assert result.exit_code == 2
+    assert result.output.splitlines()[-1] == ("Error: --arm replaces all arms: repeat it for every arm, the control "
+                                              "included")
+    assert "arm coupon           treatment coupon_10        weight 0.25" in run("experiment", "show", "wb-1").output

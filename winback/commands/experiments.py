@@ -162,6 +162,8 @@ def experiment_edit(key, name, primary_metric, arms, control, hypothesis, owner,
     """Edit a draft experiment (audited with what changed); started experiments cannot change."""
     from experiments.definitions import build_arms, update_draft
 
+    if len(arms) == 1:  # an edit of one arm would drop the others
+        raise click.UsageError("--arm replaces all arms: repeat it for every arm, the control included")
     changes = dict(name=name, primary_metric=primary_metric, hypothesis=hypothesis, owner=owner,
                    target_cohort=target_cohort, layer=layer, coverage=coverage, value_per_retained=value_per_retained,
                    arms=build_arms(arms, control) if arms else None,
