@@ -148,3 +148,22 @@ def test_train_without_a_later_date_says_it_fitted_fewer_users_and_why(tmp_path)
         .groups() + (re.search(r"on the ([\d,]+) held-out users", second).group(1),))
     assert held == total and fitted > held
     assert "the events end before 2026-06-28 + 60 days, so no later date can be checked" in second
+
+
+def test_scoring_past_the_events_warns_and_a_near_model_name_is_suggested(files, trained):
+    """SHOP's events end the day before its as-of 2026-06-30; scoring as of 2026-08-30 makes every user 62 days
+    more idle than the data shows. Scoring as of 2026-06-29 (SCORE) says nothing."""
+    root, _ = files
+    assert trained.exit_code == 0, trained.output
+    last = SHOP.events["ts"].max().normalize()
+    gap = (pd.Timestamp("2026-08-30") - last).days
+    result = run(root, "score", "--model", "m1", "--as-of", "2026-08-30", "--out", str(root / "late.csv"))
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[0] == (
+        f"Warning: the warehouse's events end {last.date()}, {gap} days before --as-of 2026-08-30: every user looks "
+        f"{gap} days more idle than the data can tell; use --as-of {last.date()}, or load newer events")
+    assert "Warning" not in run(root, "score", "--model", "m1", "--as-of", SCORE, "--out", str(root / "x.csv")).output
+    result = run(root, "score", "--model", "m2x", "--as-of", SCORE, "--out", str(root / "x.csv"))
+    assert result.output.startswith("Error: no model named 'm2x' in the registry; known models: ")
+    result = run(root, "score", "--model", "m11", "--as-of", SCORE, "--out", str(root / "x.csv"))
+    assert result.output.startswith("Error: no model named 'm11' in the registry (did you mean 'm1'?); known models: ")

@@ -51,6 +51,26 @@ def _warehouse_with(path: str | None, events_format: str, warehouse: str | None,
     return wh
 
 
+def _warn_past_events(wh, as_of: str) -> None:
+    """Warn when --as-of lies days past the warehouse's last event: every user then looks idle for days the data
+    does not cover (recency grows, recent activity falls), and risk and stages drift with the gap."""
+    import pandas as pd
+
+    from churn.features import parse_as_of
+    from warehouse.events_table import event_time_range
+
+    stamp = parse_as_of(as_of)  # a bad date is one clean error line, before any work
+    _, last = event_time_range(wh)
+    if last is None:
+        return
+    last_day = pd.Timestamp(last).normalize()
+    gap = (stamp.normalize() - last_day).days
+    if gap > 1:
+        click.echo(f"Warning: the warehouse's events end {last_day.date()}, {gap} days before --as-of {as_of}: every "
+                   f"user looks {gap} days more idle than the data can tell; use --as-of {last_day.date()}, or load "
+                   "newer events", err=True)
+
+
 @click.group()
 def churn() -> None:
     """Churn early warning: who is slipping away, how valuable they are, and why."""
@@ -180,6 +200,7 @@ def churn_features(events_path, events_format, as_of, out, warehouse, db) -> Non
     from churn.pipeline import history_features
 
     wh = _warehouse_with(events_path, events_format, warehouse, db)
+    _warn_past_events(wh, as_of)
     features = history_features(wh, as_of).reset_index()
     _write_table(features, out)
     click.echo(f"wrote {features.shape[1] - 1} features of {len(features):,} users as of "
@@ -207,6 +228,7 @@ def churn_score(model, events_path, events_format, as_of, out, with_features, ti
 
     rule, value = _value_settings(tiers, high_value_share, high_value_monthly, clv_months, margin, no_clv)
     wh = _warehouse_with(events_path, events_format, warehouse, db)
+    _warn_past_events(wh, as_of)
     scored = score(model, wh, as_of, db, tiers=rule, clv=value, with_features=with_features, progress=True)
     _write_table(scored, out)
     click.echo(f"scored {len(scored):,} users as of {pd.Timestamp(as_of).date()} with {model} into {out}")
@@ -246,6 +268,7 @@ def churn_flag(model, events_path, events_format, as_of, cohort_key, rule, targe
                     stages=tuple(stages) or DEFAULT_FLAG_STAGES)
     tier_rule, value = _value_settings(tiers, high_value_share, high_value_monthly, clv_months, margin, no_clv)
     wh = _warehouse_with(events_path, events_format, warehouse, db)
+    _warn_past_events(wh, as_of)
     result = flag(model, wh, as_of, db, spec=spec, tiers=tier_rule, clv=value, progress=True)
     write_cohort(result.users, cohort_key, db)
     stages_text = ", ".join(f"{k} {v:,}" for k, v in result.flagged_by_stage.items())
