@@ -106,3 +106,16 @@ def test_help_texts():
     for args in (["uplift", "--help"], ["uplift", "fit", "--help"], ["uplift", "score", "--help"], ["allocate", "--help"]):
         result = CliRunner().invoke(cli, args)
         assert result.exit_code == 0 and "Usage:" in result.output
+
+
+def test_a_misspelled_outcome_column_names_the_closest_one(tmp_path, experiment_csv):
+    wide = pd.read_csv(experiment_csv, dtype={"uid": str})
+    wide = wide.assign(**{f"f{i}": 0.0 for i in range(20)})  # a features file is wide: the list is cut short
+    path = tmp_path / "wide.csv"
+    wide.to_csv(path, index=False)
+    result = CliRunner().invoke(cli, ["uplift", "fit", "--data", str(path), "--treatment", "arm", "--outcome", "kpt",
+                                      "--control", "none", "--id", "uid", "--name", "m",
+                                      "--db", str(tmp_path / "registry.db")])
+    assert result.exit_code == 1
+    assert result.output == (f"Error: {path}, column 'kpt': no such column (did you mean 'kept'?); the file has: "
+                             "uid, x, tier, arm, kept, f0, f1, f2, f3, f4, f5, f6, ... (25 columns)\n")
