@@ -103,7 +103,10 @@ def _catalog_costs(db: str | None, treatments: list[str], required: bool = True)
     if missing:
         if not required:
             return None
-        raise UpliftCliError(f"treatment(s) {', '.join(missing)} are not in the catalog; give their costs with --costs")
+        listed = ", ".join(missing[:10]) + (f", ... ({len(missing)} in all)" if len(missing) > 10 else "")
+        raise UpliftCliError(f"treatment(s) {listed} are not in the catalog; give their costs with --costs"
+                             + (" (or is this a features file? --scores takes `winback uplift score` output)"
+                                if len(missing) > 10 else ""))
     return {t: float(catalog[t]) for t in treatments}
 
 
