@@ -190,3 +190,11 @@ def test_editing_one_arm_says_that_arm_replaces_them_all(run):
     assert result.output.splitlines()[-1] == ("Error: --arm replaces all arms: repeat it for every arm, the control "
                                               "included")
     assert "arm coupon           treatment coupon_10        weight 0.25" in run("experiment", "show", "wb-1").output
+
+
+def test_treatment_costs_name_the_currency_when_one_is_set(run, monkeypatch):
+    monkeypatch.setenv("WINBACK_CURRENCY", "EUR")
+    assert run("treatment", "add", "vip_care", "--kind", "vip_service", "--unit-cost", "25", "--capacity",
+               "200").output == "treatment vip_care: vip_service, unit cost 25 EUR\n"
+    assert run("treatment", "list").output == (
+        "vip_care             vip_service     cost    25.00 EUR  capacity 200        vip_care\n")

@@ -18,6 +18,13 @@ from experiments.choices import (
 from winback.cli_support import clean_errors, db_option
 
 
+def _currency() -> str:
+    """' EUR' after a money amount when $WINBACK_CURRENCY is set (as analyze and allocate show it), else ''."""
+    from common.settings import currency_setting
+
+    return f" {currency_setting()}" if currency_setting() else ""
+
+
 @click.group()
 def treatment() -> None:
     """The treatment catalog: coupons, VIP service, recommendations, care content, with unit costs."""
@@ -36,7 +43,7 @@ def treatment_add(key: str, name: str | None, kind: str, unit_cost: float, capac
     from experiments.catalog import Treatment, save_treatment
 
     saved = save_treatment(Treatment(key, name or key, kind, unit_cost, capacity), db)  # type: ignore[arg-type]
-    click.echo(f"treatment {saved.key}: {saved.kind}, unit cost {saved.unit_cost:g}")
+    click.echo(f"treatment {saved.key}: {saved.kind}, unit cost {saved.unit_cost:g}{_currency()}")
 
 
 @treatment.command("update")
@@ -55,7 +62,7 @@ def treatment_update(key: str, name: str | None, kind: str | None, unit_cost: fl
     if name is None and kind is None and unit_cost is None and capacity is None:
         raise click.UsageError("give at least one of --name, --kind, --unit-cost, --capacity")
     saved = update_treatment(key, db, name=name, kind=kind, unit_cost=unit_cost, capacity=capacity)
-    click.echo(f"treatment {saved.key} updated: {saved.kind}, unit cost {saved.unit_cost:g}")
+    click.echo(f"treatment {saved.key} updated: {saved.kind}, unit cost {saved.unit_cost:g}{_currency()}")
 
 
 @treatment.command("list")
@@ -67,7 +74,7 @@ def treatment_list(db: str | None) -> None:
 
     for t in list_treatments(db):
         capacity = "unlimited" if t.capacity is None else str(t.capacity)
-        click.echo(f"{t.key:<20} {t.kind:<15} cost {t.unit_cost:>8.2f}  capacity {capacity:<10} {t.name}")
+        click.echo(f"{t.key:<20} {t.kind:<15} cost {t.unit_cost:>8.2f}{_currency()}  capacity {capacity:<10} {t.name}")
 
 
 @click.group()
