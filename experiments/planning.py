@@ -79,7 +79,8 @@ def plan_experiment(db: RegistryLike, metric: str, weights: tuple[float, ...] | 
         baseline, observed_variance, n = observed_baseline(database, metric)
         source = f"control arms of past experiments, {n:,} users"
         if math.isnan(baseline):
-            raise ExperimentError(f"no past outcomes of '{metric}' to estimate a baseline from; give --baseline")
+            needed = "--baseline" if binary or variance is not None else "--baseline and --variance"
+            raise ExperimentError(f"no past outcomes of '{metric}' to estimate a baseline from; give {needed}")
         variance = variance if variance is not None else observed_variance
     if binary:
         variance = None

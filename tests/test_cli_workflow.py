@@ -142,6 +142,17 @@ def test_plan_with_weights_that_do_not_sum_to_one_says_how_it_read_them(run, run
     assert "the weights sum to" not in run("plan", "--metric", "retained", "--baseline", "0.3").output
 
 
+def test_plan_without_history_asks_for_every_input_a_continuous_metric_needs(tmp_path):
+    db = str(tmp_path / "fresh.db")
+    CliRunner().invoke(cli, ["metric", "add", "revenue", "--kind", "continuous", "--db", db])
+    CliRunner().invoke(cli, ["metric", "add", "kept", "--kind", "binary", "--db", db])
+    result = CliRunner().invoke(cli, ["plan", "--metric", "revenue", "--db", db])
+    assert result.output == ("Error: no past outcomes of 'revenue' to estimate a baseline from; give --baseline and "
+                             "--variance\n")  # not --baseline alone, which then fails for want of --variance
+    result = CliRunner().invoke(cli, ["plan", "--metric", "kept", "--db", db])
+    assert result.output == "Error: no past outcomes of 'kept' to estimate a baseline from; give --baseline\n"
+
+
 def test_plan_json_says_which_input_a_null_is_missing(run, running):
     plan = json.loads(run("plan", "--metric", "retained", "--baseline", "0.3", "--daily-traffic", "100", "--json").output)
     assert plan["days"] is not None and plan["detectable_relative"] is None
