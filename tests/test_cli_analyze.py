@@ -171,8 +171,9 @@ def test_absolute_reads_the_difference_in_rate_points(db: str) -> None:
     var_c, var_t = 0.3 * 0.7 / 1000, 0.36 * 0.64 / 1000
     df = (var_c + var_t) ** 2 / (var_c**2 / 999 + var_t**2 / 999)
     half = stats.t.ppf(0.975, df) * math.sqrt(var_c + var_t)
-    assert "+0.06" in row and f"[{0.06 - half:+.4g}, {0.06 + half:+.4g}]" == "[+0.01884, +0.1012]"
-    assert "[+0.01884, +0.1012]" in row
+    # a binary metric's difference in percentage points, as the help promises and break-even uplift reads
+    assert f"[{(0.06 - half) * 100:+.2f}, {(0.06 + half) * 100:+.2f}] pp" == "[+1.88, +10.12] pp"
+    assert "+6.00 pp [+1.88, +10.12] pp" in row
     money = next(line for line in lines if line.startswith("coupon 1,000"))
     assert "16.67" in money and "+200.00%" in money  # the money view is the same whichever effect is shown
     refused = run("wb", "--db", db, "--absolute", "--by-day")

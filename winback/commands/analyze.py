@@ -21,7 +21,7 @@ STATUS_MARKS = {"ok": "ok  ", "warn": "WARN", "fail": "FAIL", "not_checked": "--
               help="ttest: Welch; sequential: always-valid intervals for daily peeking; bayesian: chance to win and risk.")
 @click.option("--cuped", is_flag=True, help="Adjust for the pre-period value of each metric (narrower intervals).")
 @click.option("--absolute", is_flag=True,
-              help="Effects as differences (rate points for binary metrics, units otherwise) instead of relative lifts; "
+              help="Effects as differences (percentage points for binary metrics, units otherwise) instead of relative lifts; "
                    "defined when the control mean is 0.")
 @click.option("--segment", "segment", type=click.Choice(SEGMENT_COLUMNS), default=None,
               help="Break the primary metric down by the target cohort's lifecycle stage, value tier or churn reason.")
@@ -147,6 +147,17 @@ def _effect(value: float, relative: bool) -> str:
     return f"{value:+.2%}" if relative else f"{value:+.4g}"
 
 
+def _effect_cells(c, binary: bool, level: str) -> dict[str, str]:
+    """The effect and its interval: relative in %, a binary metric's difference in percentage points (what
+    --absolute promises, and how break-even uplift reads), any other difference in the metric's units."""
+    if binary and not c.relative:
+        def pp(value: float) -> str:
+            return "-" if math.isnan(value) else f"{value * 100:+.2f}"
+        return {"effect": _points(c.effect), f"{level} CI": f"[{pp(c.ci_low)}, {pp(c.ci_high)}] pp"}
+    return {"effect": _effect(c.effect, c.relative),
+            f"{level} CI": f"[{_effect(c.ci_low, c.relative)}, {_effect(c.ci_high, c.relative)}]"}
+
+
 def _money(value: float) -> str:
     """An amount of money, with cents and thousands separators: every money figure of the report reads alike."""
     return _num(value) if not math.isfinite(value) else f"{value:,.2f}"
@@ -161,11 +172,14 @@ def _users(value: float) -> str:
     return _num(value) if not math.isfinite(value) else f"{value:,.1f}"
 
 
-def _risk(value: float, relative: bool) -> str:
-    """Bayesian risk (expected loss) in the effect's own units: percent of control for relative effects."""
+def _risk(value: float, relative: bool, binary: bool) -> str:
+    """Bayesian risk (expected loss) in the effect's own units: percent of control for relative effects,
+    percentage points for a binary metric's difference, the metric's units otherwise."""
     if math.isnan(value):
         return "-"
-    return f"{value:.2%}" if relative else _num(value, 3)
+    if relative:
+        return f"{value:.2%}"
+    return f"{value * 100:.2f} pp" if binary else _num(value, 3)
 
 
 def _points(value: float) -> str:
@@ -208,10 +222,9 @@ def render(report) -> str:
     for r in report.results:
         c = r.comparison
         row = {"arm": r.arm_key, "metric": r.metric, "role": r.role, "control": _num(c.mean_control),
-               "treatment": _num(c.mean_treatment), "effect": _effect(c.effect, c.relative),
-               f"{level} CI": f"[{_effect(c.ci_low, c.relative)}, {_effect(c.ci_high, c.relative)}]"}
+               "treatment": _num(c.mean_treatment), **_effect_cells(c, r.kind == "binary", level)}
         if bayes:
-            row |= {"chance to win": _num(c.chance_to_win, 3), "risk": _risk(c.risk, c.relative)}
+            row |= {"chance to win": _num(c.chance_to_win, 3), "risk": _risk(c.risk, c.relative, r.kind == "binary")}
         else:
             row |= {"p": _p(c.p_value), "p holm": _p(r.p_holm), "p bh": _p(r.p_bh)}
         row["guardrail"] = r.guardrail or ""
