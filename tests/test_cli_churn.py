@@ -46,6 +46,10 @@ def test_train_score_flag(files, trained):
     assert lines[0].startswith(f"model m1: trained as of {TRAIN} on ")
     assert re.match(rf"validated as of {VALIDATE} on [\d,]+ users \(churn rate ", lines[1]), lines[1]
     assert lines[-1] == f"saved to {(root / 'models' / 'churn-m1.joblib').resolve()}"
+    # each stage's cut-off, and the stages no cut-off reaches named once with what that means (not "new none")
+    assert re.fullmatch(r"stage thresholds for precision 0\.70: \w+ [\d.]+(, \w+ [\d.]+)*"
+                        r"(; no risk cut-off reaches it in \w+(, \w+)* \(flag --rule stage-thresholds leaves them "
+                        r"out\))?", lines[-2]), lines[-2]
 
     out = root / "scores.csv"
     result = run(root, "score", "--model", "m1", "--as-of", SCORE, "--out", str(out))  # events already loaded

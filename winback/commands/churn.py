@@ -135,9 +135,12 @@ def churn_train(events_path, events_format, as_of, horizon_days, name, validate_
     click.echo(f"{where}: "
                f"ROC AUC {v.roc_auc:.3f}, PR AUC {v.pr_auc:.3f}, top decile precision {v.top_decile_precision:.3f} "
                f"recall {v.top_decile_recall:.3f}, Brier {v.brier:.3f}")
-    cuts = ", ".join(f"{k} {t['threshold']:.3f}" if t["threshold"] == t["threshold"] else f"{k} none"
-                     for k, t in sorted(v.thresholds.items()))
-    click.echo(f"stage thresholds for precision {v.target_precision:.2f}: {cuts}")
+    items = sorted(v.thresholds.items())
+    cuts = ", ".join(f"{k} {t['threshold']:.3f}" for k, t in items if t["threshold"] == t["threshold"])
+    unreached = [k for k, t in items if t["threshold"] != t["threshold"]]
+    click.echo(f"stage thresholds for precision {v.target_precision:.2f}: {cuts or 'none'}"
+               + (f"; no risk cut-off reaches it in {', '.join(unreached)} (flag --rule stage-thresholds leaves "
+                  "them out)" if unreached else ""))
     click.echo(f"saved to {result.path}")
 
 
