@@ -1,6 +1,7 @@
 """The registry CLI end to end on a real registry file: exit codes and exact output lines."""
 from __future__ import annotations
 
+import click
 import pandas as pd
 import pytest
 from click.testing import CliRunner
@@ -101,6 +102,9 @@ def test_every_command_documents_itself():
     def walk(group, path):
         for name, command in group.commands.items():
             assert command.help, f"`winback {' '.join(path + [name])}` has no help text"
+            for option in command.params:  # and each option says what it does (uplift prove --learner did not)
+                if isinstance(option, click.Option) and option.name != "help":
+                    assert option.help, f"`winback {' '.join(path + [name])} {option.opts[0]}` has no help text"
             result = runner.invoke(cli, [*path, name, "--help"])
             assert result.exit_code == 0 and "Usage:" in result.output
             if hasattr(command, "commands"):

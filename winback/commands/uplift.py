@@ -230,7 +230,8 @@ def fit(experiment_key, data, treatment_col, outcome_col, control, id_col, name,
               help="Budget per held-out user of the plan that is judged (and of the blankets it is compared with).")
 @click.option("--holdout", type=click.FloatRange(0.05, 0.8), default=0.3, show_default=True,
               help="Share of the experiment's users kept out of the fit to judge the plan on.")
-@click.option("--learner", type=click.Choice(LEARNER_CHOICES), default="auto", show_default=True)
+@click.option("--learner", type=click.Choice(LEARNER_CHOICES), default="auto", show_default=True,
+              help="auto: the candidate whose out-of-fold plan value is highest on the fit users, as in uplift fit.")
 @click.option("--trees", type=int, default=100, show_default=True, help="LightGBM trees per base model.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the held-out draw, folds and learners.")
 @click.option("--chart", type=click.Path(dir_okay=False), default=None,
