@@ -89,10 +89,10 @@ def select(scored: pd.DataFrame, spec: FlagSpec, *, model_precision: float,
         parts.append(f"expected precision >= {target:.2f}{lowest}")
     if spec.max_users is not None and len(chosen) > spec.max_users:
         chosen = chosen.head(spec.max_users)
-        parts.append(f"capacity {spec.max_users}")
+        parts.append(f"capacity {spec.max_users:,}")
     warnings = []
     if len(chosen) > WARN_SHARE * len(scored):
-        warnings.append(f"{len(chosen)} of {len(scored)} scored users ({len(chosen) / len(scored):.0%}) are flagged, "
+        warnings.append(f"{len(chosen):,} of {len(scored):,} scored users ({len(chosen) / len(scored):.0%}) are flagged, "
                         "more than half: set a capacity (--max-users), a higher --target-precision or fewer --stage")
     if chosen.empty:
         warnings.append(f"nobody flagged among {len(candidates)} candidates; lower the target precision or widen --stage")

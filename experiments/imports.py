@@ -7,6 +7,7 @@ data rows from 1, the header excluded.
 """
 from __future__ import annotations
 
+import difflib
 import json
 import os
 from dataclasses import asdict, dataclass
@@ -99,12 +100,29 @@ def _fail(path: str, frame: pd.DataFrame, mask: np.ndarray | pd.Series, column: 
         raise ImportDataError(path, i + 1, column, problem.format(value=frame[column].iloc[i]))
 
 
+def _ignored_columns_notes(frame: pd.DataFrame, spec: TableSpec) -> tuple[str, ...]:
+    """A note per column Winback does not read, naming the optional column it may be a misspelling of (a file
+    with 'observed' instead of 'observed_at' would otherwise lose its timestamps without a word)."""
+    known = [*spec.required, *spec.optional]
+    notes = []
+    absent = [c for c in known if c not in frame.columns]
+    for column in (str(c) for c in frame.columns if c not in known):
+        close = difflib.get_close_matches(column, absent, n=1, cutoff=0.6)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        notes.append(f"column '{column}' is not one Winback reads{hint}; it was ignored")
+    return tuple(notes)
+
+
 def validate_frame(frame: pd.DataFrame, spec: TableSpec, path: str) -> pd.DataFrame:
     """Check columns and values, normalise timestamps, and return the rows to write (duplicates folded)."""
     missing = [c for c in spec.required if c not in frame.columns]
     if missing:
+        spare = [str(c) for c in frame.columns if c not in spec.required and c not in spec.optional]
+        close = difflib.get_close_matches(missing[0], spare, n=1, cutoff=0.6)
+        hint = f" (is '{close[0]}' a misspelling of it?)" if close else ""
         raise ImportDataError(
-            path, None, missing[0], f"missing required column; the file has: {', '.join(map(str, frame.columns)) or 'none'}"
+            path, None, missing[0],
+            f"missing required column{hint}; the file has: {', '.join(map(str, frame.columns)) or 'none'}"
         )
     frame = frame.copy()
     for column, default in spec.optional.items():
@@ -157,7 +175,9 @@ def import_file(path: str | os.PathLike[str], spec: TableSpec, db: RegistryLike 
                 actor: str | None = None) -> ImportSummary:
     """Validate and write one file into `spec.table` in a single transaction, as one undoable import batch."""
     path_text = str(path)
-    rows = validate_frame(read_table_file(path), spec, path_text)
+    frame = read_table_file(path)
+    ignored = _ignored_columns_notes(frame, spec)
+    rows = validate_frame(frame, spec, path_text)
     database = open_registry(db)
     columns = list(spec.columns)
     with transaction(database) as conn:
@@ -171,7 +191,7 @@ def import_file(path: str | os.PathLike[str], spec: TableSpec, db: RegistryLike 
             _check_references(conn, spec, path_text)
             _check_conflicts(conn, spec, path_text)
             import_rules.check_staged(conn, spec.table, spec.timestamps, path_text)
-            notes = import_rules.early_deliveries_note(conn, spec.table)
+            notes = ignored + import_rules.early_deliveries_note(conn, spec.table)
             now, who = utc_now(), resolve_actor(actor)
             for column in spec.stamped_if_blank:
                 conn.execute(f"UPDATE staging SET {column} = ? WHERE {column} IS NULL", (now,))

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 from experiments.db import RegistryLike, audit, open_registry, transaction, utc_now
 from experiments.definitions import Experiment, Status, get_experiment
 from experiments.errors import ExperimentError
+from experiments.lookup import check_known
 
 # Each status and the one status it may move to, with the timestamp column that move sets.
 TRANSITIONS: dict[Status, tuple[Status, str]] = {
@@ -89,10 +90,7 @@ def record_decision(
 
     database = open_registry(db)
     experiment = get_experiment(key, database)
-    if winner_arm not in {arm.key for arm in experiment.arms}:
-        raise ExperimentError(
-            f"experiment '{key}' has no arm '{winner_arm}'; its arms: {', '.join(a.key for a in experiment.arms)}"
-        )
+    check_known("arm", winner_arm, [arm.key for arm in experiment.arms], where=f"experiment '{key}'")
     if not rationale.strip():
         raise ExperimentError("a decision needs a rationale (what the evidence was)")
     if override is not None and not override.strip():

@@ -21,7 +21,7 @@ from typing import Literal
 import sqlite_utils
 
 from experiments.choices import SEGMENT_COLUMNS, SegmentBy
-from experiments.db import open_registry
+from experiments.db import RegistryLike, open_registry
 from experiments.errors import ExperimentError
 from stats import Moments
 from stats.errors import StatsError
@@ -160,6 +160,11 @@ def _collect(conn, key: str, segment_by: SegmentBy | None, pre_period: bool, sum
                           segment_by=segment_by, segments=segments, counts=counts, costs=costs,
                           cost_sources=sources, moments=moments, opted_out=opted_out,
                           measured=None if sums_source is not None else frozenset(m for _, m, _ in sums))
+
+
+def arm_unit_costs(db: RegistryLike, key: str) -> dict[str, float]:
+    """Each treatment's unit cost in experiment `key`: frozen in its arms when it started (else the catalog's)."""
+    return {a.treatment_key: a.unit_cost for a in _arms(open_registry(db), key) if a.treatment_key is not None}
 
 
 def _arms(conn, key: str) -> tuple[ArmDesign, ...]:

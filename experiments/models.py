@@ -4,6 +4,7 @@ The fitted objects themselves live on disk (joblib); this module only records an
 """
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import os
@@ -90,8 +91,10 @@ def load_model_record(name: str, db: str | os.PathLike[str] | None = None) -> Mo
     ).fetchone()
     if row is None:
         known = [r[0] for r in database.execute("SELECT name FROM models ORDER BY name")]
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
         raise ExperimentError(
-            f"no model named '{name}' in the registry; known models: {', '.join(known) or 'none'}"
+            f"no model named '{name}' in the registry{hint}; known models: {', '.join(known) or 'none'}"
         )
     return ModelRecord(
         name=row[0], kind=row[1], learner=row[2], features=json.loads(row[3]), fingerprint=row[4],

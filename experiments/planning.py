@@ -32,6 +32,7 @@ class ExperimentPlan:
     daily_traffic: float
     days: float
     notes: tuple[str, ...]
+    reason: str = ""  # why a field is nan: which input was not given (JSON shows it beside each null)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -78,7 +79,8 @@ def plan_experiment(db: RegistryLike, metric: str, weights: tuple[float, ...] | 
         baseline, observed_variance, n = observed_baseline(database, metric)
         source = f"control arms of past experiments, {n:,} users"
         if math.isnan(baseline):
-            raise ExperimentError(f"no past outcomes of '{metric}' to estimate a baseline from; give --baseline")
+            needed = "--baseline" if binary or variance is not None else "--baseline and --variance"
+            raise ExperimentError(f"no past outcomes of '{metric}' to estimate a baseline from; give {needed}")
         variance = variance if variance is not None else observed_variance
     if binary:
         variance = None
@@ -104,13 +106,22 @@ def plan_experiment(db: RegistryLike, metric: str, weights: tuple[float, ...] | 
         if cohort_size < n_total:
             notes.append(f"the cohort has {cohort_size:,} users, fewer than the {n_total:,} needed for a "
                          f"{mde_relative:.0%} effect; it can detect about {detectable:.1%}")
+    if abs(total_weight - 1.0) > 0.01:  # the tolerance `experiment create` allows
+        shares = ", ".join(f"{w / total_weight:.3g}" for w in weights)
+        notes.append(f"the weights sum to {total_weight:g}: planned as the shares {shares}; `winback experiment "
+                     "create` needs weights that sum to 1")
     if len(weights) > 2:
         notes.append(f"{len(weights) - 1} treatment arms: Holm's correction makes each comparison a little stricter "
                      "than this per-comparison plan")
     days = math.nan if daily_traffic is None else float(math.ceil(n_total / daily_traffic))
+    missing = [why for why, absent in (
+        ("no cohort given: no detectable effect", cohort is None),
+        (f"cohort '{cohort}' is too small to detect any effect", cohort is not None and math.isnan(detectable)),
+        ("no daily traffic given: no duration", daily_traffic is None)) if absent]
     return ExperimentPlan(
         metric=metric, binary=binary, baseline=float(baseline), baseline_source=source,
         variance=float(need.variance), weights=weights, alpha=alpha, power=power, mde_relative=mde_relative,
         n_per_control=int(math.ceil(n_total * share_control)), n_per_smallest_arm=int(math.ceil(n_total * share_smallest)),
         n_total=n_total, cohort_size=cohort_size, detectable_relative=detectable,
-        daily_traffic=math.nan if daily_traffic is None else float(daily_traffic), days=days, notes=tuple(notes))
+        daily_traffic=math.nan if daily_traffic is None else float(daily_traffic), days=days, notes=tuple(notes),
+        reason="; ".join(missing))

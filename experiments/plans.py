@@ -120,6 +120,14 @@ def holdout_draw(plan: pd.DataFrame, fraction: float, seed: int) -> np.ndarray:
     return held
 
 
+def check_plan_key(db: RegistryLike, key: str) -> None:
+    """Refuse a plan key that an experiment or plan already uses: checked before a plan is made and written, so a
+    taken key costs nothing (and leaves no send list behind that the registry does not know)."""
+    database = open_registry(db)
+    if database.execute("SELECT 1 FROM experiments WHERE key = ?", (key,)).fetchone():
+        raise ExperimentError(f"an experiment or plan named '{key}' already exists; choose another key")
+
+
 def record_plan(
     db: RegistryLike,
     key: str,
@@ -141,8 +149,7 @@ def record_plan(
     chosen = plan[plan["treatment_key"].notna()]
     if chosen.empty:
         raise ExperimentError(f"plan '{key}' treats nobody; there is nothing to record")
-    if database.execute("SELECT 1 FROM experiments WHERE key = ?", (key,)).fetchone():
-        raise ExperimentError(f"an experiment or plan named '{key}' already exists; choose another key")
+    check_plan_key(database, key)
     catalog = {r[0] for r in database.execute("SELECT key FROM treatments")}
     unknown = sorted(set(chosen["treatment_key"]) - catalog)
     if unknown:

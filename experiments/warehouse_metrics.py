@@ -81,10 +81,16 @@ def _frame(conn, sql: str, params: dict, columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame(conn.execute(sql, params).fetchall(), columns=columns)
 
 
-def warehouse_sums(warehouse):
-    """A `sums_source` for experiments.metrics.collect that computes the outcome sums in `warehouse`."""
+class WarehouseSums:
+    """A `sums_source` for experiments.metrics.collect that computes the outcome sums in `warehouse`; `notes`
+    then says what the numbers cannot see (event windows that end past the warehouse's last event)."""
 
-    def source(conn, segment_sql: str, join_sql: str, params: dict, pre_period: bool) -> dict:
+    def __init__(self, warehouse) -> None:
+        self.warehouse = warehouse
+        self.notes: list[str] = []
+
+    def __call__(self, conn, segment_sql: str, join_sql: str, params: dict, pre_period: bool) -> dict:
+        warehouse = self.warehouse
         key = params["key"]
         assignments = _frame(
             conn, f"SELECT a.user_id, a.arm_key, {segment_sql} AS segment, a.assigned_at FROM assignments a "
@@ -110,9 +116,36 @@ def warehouse_sums(warehouse):
                                       f"warehouse {warehouse.path} holds no events; load them first")
             warehouse.put_frame(DEFINITIONS, definitions)
             sums |= _read(warehouse.query_frame(event_sums_sql(warehouse.dialect, pre_period)))
+            self.notes = _window_notes(warehouse, assignments["assigned_at"], definitions)
         return sums
 
-    return source
+
+def warehouse_sums(warehouse) -> WarehouseSums:
+    """A `sums_source` for experiments.metrics.collect that computes the outcome sums in `warehouse`."""
+    return WarehouseSums(warehouse)
+
+
+def _window_notes(warehouse, assigned_at: pd.Series, definitions: pd.DataFrame) -> list[str]:
+    """Event metrics whose windows after assignment end past the warehouse's last event: users count as 0 there
+    (no events) whether or not they acted, so the effect is read on missing data."""
+    from warehouse.events_table import event_time_range
+
+    _, last = event_time_range(warehouse)
+    if last is None or assigned_at.empty:
+        return []
+    last_ts = pd.Timestamp(last)
+    notes = []
+    for row in definitions.itertuples(index=False):
+        window_end = assigned_at + pd.Timedelta(days=int(row.window_days))
+        short = int((window_end > last_ts).sum())
+        if short:
+            share = ("every assigned user" if short == len(assigned_at) else
+                     f"{short:,} of {len(assigned_at):,} assigned users")
+            notes.append(f"metric '{row.metric}' reads {row.event_type} events in the {row.window_days} days after "
+                         f"assignment, but the warehouse's events end {last_ts.date()}: for {share} "
+                         f"that window is not over in the data, so they count fewer events than they will (0 when "
+                         f"assigned after it); load events through {window_end.max().date()}")
+    return notes
 
 
 def _read(frame: pd.DataFrame) -> dict[tuple[str, str, str], tuple]:

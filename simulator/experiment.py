@@ -9,6 +9,8 @@ are not price-sensitive.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 
@@ -167,12 +169,17 @@ def simulate_outcomes(
     return pd.concat(frames, ignore_index=True)
 
 
-def simulate_deliveries(assignments: pd.DataFrame, *, seed: int, as_of: str = DEMO_AS_OF) -> pd.DataFrame:
-    """One delivery per treated user on the experiment date: user_id, treatment_key, sent_at, cost, channel."""
+def simulate_deliveries(assignments: pd.DataFrame, *, seed: int, as_of: str = DEMO_AS_OF,
+                        unit_costs: Mapping[str, float] | None = None) -> pd.DataFrame:
+    """One delivery per treated user on the experiment date: user_id, treatment_key, sent_at, cost, channel.
+
+    Each delivery costs `unit_costs[treatment]` (the experiment's own costs), else the demo catalog's."""
     treatments = _arm_treatments(assignments)
     treated = pd.notna(treatments)
     keys = treatments[treated].astype(str)
     costs = DEMO_TREATMENTS.set_index("key")["unit_cost"]
+    if unit_costs:
+        costs = pd.Series({**costs.to_dict(), **unit_costs})
     rng = np.random.default_rng(seed)
     # Sends spread over the experiment day, between 08:00 and 20:00.
     offsets = pd.to_timedelta(8 * 3600 + rng.integers(0, 12 * 3600, len(keys)), unit="s")

@@ -13,7 +13,8 @@ from experiments.targeting import arm_of_users, assign_users
 from winback.cli import cli
 
 
-def test_analyze_writes_a_chart(tmp_path):
+def _registry(tmp_path):
+    """4,000 users, control and coupon; retained 30% vs 40%, unsubscribed 2% in both."""
     db = tmp_path / "registry.db"
     save_treatment(Treatment("coupon", "Coupon", "coupon", 2.0), db)
     save_metric(Metric("retained", "binary"), db)
@@ -31,7 +32,21 @@ def test_analyze_writes_a_chart(tmp_path):
     ]).assign(experiment_key="chart", user_id=np.tile(arms.user_id.to_numpy(), 2))
     outcomes.to_csv(tmp_path / "outcomes.csv", index=False)
     import_outcomes(tmp_path / "outcomes.csv", db)
+    return db
 
+
+def test_absolute_effects_of_rates_are_drawn_in_percentage_points(tmp_path):
+    db = _registry(tmp_path)
+    chart = tmp_path / "absolute.svg"
+    result = CliRunner().invoke(cli, ["analyze", "chart", "--db", str(db), "--absolute", "--chart", str(chart)])
+    assert result.exit_code == 0, result.output
+    svg = chart.read_text()  # matplotlib keeps each text as a comment beside its glyphs
+    assert svg.count("difference vs control (percentage points)") == 2  # retained and unsubscribed
+    assert "difference of rates or means" not in svg
+
+
+def test_analyze_writes_a_chart(tmp_path):
+    db = _registry(tmp_path)
     chart = tmp_path / "charts" / "effects.png"
     result = CliRunner().invoke(cli, ["analyze", "chart", "--db", str(db), "--chart", str(chart)])
     assert result.exit_code == 0, result.output

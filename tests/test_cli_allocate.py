@@ -148,3 +148,59 @@ def test_holdout_out_of_range_is_one_clean_line(tmp_path):
     result, _, _ = run(tmp_path, SCORES, COSTS, "--budget", "10", "--holdout", "1")
     assert result.exit_code == 1
     assert result.output.splitlines()[-1] == "Error: --holdout must be at least 0 and below 1, got 1.0"
+
+
+def _catalog(tmp_path, capacity_a: int | None):
+    """A registry whose catalog holds treatments a (capacity `capacity_a`) and b, at COSTS."""
+    db = tmp_path / "registry.db"
+    runner = CliRunner()
+    for key, cap in (("a", capacity_a), ("b", None)):
+        extra = ["--capacity", str(cap)] if cap is not None else []
+        done = runner.invoke(cli, ["treatment", "add", key, "--kind", "coupon", "--unit-cost", str(COSTS[key]),
+                                   "--db", str(db), *extra])
+        assert done.exit_code == 0, done.output
+    return db
+
+
+def test_the_catalogs_capacity_bounds_the_plan_unless_capacity_is_given(tmp_path):
+    # Catalog: a serves at most 1 user. Exhaustive search with a capped at 1 and budget 10: u1->a (0.30),
+    # u2->b (0.40) = 0.70 for 7.00; without the cap, u1->a, u2->b, u4->a = 0.90 (the first test).
+    db = _catalog(tmp_path, capacity_a=1)
+    result, plan, _ = run(tmp_path, SCORES, COSTS, "--budget", "10", "--db", str(db))
+    assert result.exit_code == 0, result.output
+    assert (plan["treatment_key"] == "a").sum() == 1
+    assert plan["expected_uplift"].sum() == pytest.approx(0.7)
+    assert "note: a is at its capacity of 1 users" in result.output
+    result, plan, _ = run(tmp_path, SCORES, COSTS, "--budget", "10", "--db", str(db), "--capacity", "a=5")
+    assert result.exit_code == 0, result.output
+    assert plan["expected_uplift"].sum() == pytest.approx(0.9)
+
+
+def test_a_taken_record_key_is_refused_before_any_plan_file_is_written(tmp_path):
+    db = _catalog(tmp_path, capacity_a=None)
+    first, _, out = run(tmp_path, SCORES, COSTS, "--budget", "10", "--db", str(db), "--record", "plan-x")
+    assert first.exit_code == 0, first.output
+    out.unlink()
+    again, plan, out = run(tmp_path, SCORES, COSTS, "--budget", "10", "--db", str(db), "--record", "plan-x")
+    assert again.exit_code == 1
+    assert again.output == "Error: an experiment or plan named 'plan-x' already exists; choose another key\n"
+    assert plan is None and not out.exists()
+
+
+def test_a_plan_the_registry_refuses_leaves_no_send_list(tmp_path):
+    db = _catalog(tmp_path, capacity_a=None)
+    negative = SCORES.assign(a=-SCORES["a"].abs() - 0.01, b=-SCORES["b"].abs() - 0.01)
+    result, plan, out = run(tmp_path, negative, COSTS, "--budget", "10", "--db", str(db), "--record", "plan-y")
+    assert result.exit_code == 1
+    assert result.output == "Error: plan 'plan-y' treats nobody; there is nothing to record\n"
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(("costs", "message"), [
+    ({"a": 2.0}, "no unit cost for b, which the scores have; add \"b\": COST to it"),
+    ({"a": 2.0, "bb": 5.0}, "'bb' is not a treatment of the scores (did you mean 'b'?); their treatments are a, b"),
+])
+def test_a_costs_file_that_misses_or_misspells_a_treatment_is_named_with_the_fix(tmp_path, costs, message):
+    result, plan, _ = run(tmp_path, SCORES, costs, "--budget", "10")
+    assert result.exit_code == 1 and plan is None
+    assert result.output == f"Error: {tmp_path / 'costs.json'}: {message}\n"

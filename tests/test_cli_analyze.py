@@ -132,7 +132,7 @@ def test_a_rare_event_guardrail_fails_on_the_absolute_difference_when_the_relati
 def test_money_heading_names_the_currency_when_one_is_set(db: str, monkeypatch) -> None:
     monkeypatch.setenv("WINBACK_CURRENCY", "EUR")
     lines = run("wb", "--db", db, "--value-per-retained", "50").output.splitlines()
-    assert "Money in EUR (retention metric 'retained', value per retained user: 50):" in lines
+    assert "Money in EUR (retention metric 'retained', value per retained user: 50.00):" in lines
 
 
 def test_json_output_is_strict_json(db: str) -> None:
@@ -171,8 +171,9 @@ def test_absolute_reads_the_difference_in_rate_points(db: str) -> None:
     var_c, var_t = 0.3 * 0.7 / 1000, 0.36 * 0.64 / 1000
     df = (var_c + var_t) ** 2 / (var_c**2 / 999 + var_t**2 / 999)
     half = stats.t.ppf(0.975, df) * math.sqrt(var_c + var_t)
-    assert "+0.06" in row and f"[{0.06 - half:+.4g}, {0.06 + half:+.4g}]" == "[+0.01884, +0.1012]"
-    assert "[+0.01884, +0.1012]" in row
+    # a binary metric's difference in percentage points, as the help promises and break-even uplift reads
+    assert f"[{(0.06 - half) * 100:+.2f}, {(0.06 + half) * 100:+.2f}] pp" == "[+1.88, +10.12] pp"
+    assert "+6.00 pp [+1.88, +10.12] pp" in row
     money = next(line for line in lines if line.startswith("coupon 1,000"))
     assert "16.67" in money and "+200.00%" in money  # the money view is the same whichever effect is shown
     refused = run("wb", "--db", db, "--absolute", "--by-day")
@@ -197,3 +198,21 @@ def test_a_guardrail_verdict_does_not_depend_on_showing_absolute_effects(db: str
     assert note.startswith("- guardrail 'active' for arm 'coupon' is judged on the relative change (-8.60%, 95% CI "
                            "[-16.98%, -0.22%]): its interval lies wholly on the bad side; the absolute read alone "
                            "says warn")
+
+
+def test_every_money_figure_has_cents_and_extra_retained_users_one_decimal(db: str) -> None:
+    lines = run("wb", "--db", db, "--value-per-retained", "50").output.splitlines()
+    money = next(line for line in lines if line.startswith("coupon 1,000")).split()
+    # cost 1,000 x 1.0 = 1,000.00; 60 extra retained users; 1,000 / 60 = 16.67 each;
+    # margin 50 x 60 - 1,000 = 2,000.00 (the same cents as the cost, not 2,000 beside 1,000.00)
+    assert money[2] == "1,000.00" and money[3] == "60.0" and money[6] == "16.67"
+    assert "2,000.00" in money
+
+
+def test_bayesian_risk_is_in_the_effects_units(db: str) -> None:
+    lines = run("wb", "--db", db, "--method", "bayesian").output.splitlines()
+    row = next(line for line in lines if line.split()[:2] == ["coupon", "retained"])
+    report = json.loads(run("wb", "--db", db, "--method", "bayesian", "--json").output)["report"]
+    risk = report["results"][0]["comparison"]["risk"]  # the expected loss, as a fraction of the control mean
+    # relative effects are shown in %, so is their expected loss (not a bare fraction beside +20.00%)
+    assert row.split()[-1] == f"{risk:.2%}"

@@ -44,14 +44,18 @@ def test_train_score_flag(files, trained):
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert lines[0].startswith(f"model m1: trained as of {TRAIN} on ")
-    assert lines[1].startswith(f"validated as of {VALIDATE} (later_date, ")
+    assert re.match(rf"validated as of {VALIDATE} on [\d,]+ users \(churn rate ", lines[1]), lines[1]
     assert lines[-1] == f"saved to {(root / 'models' / 'churn-m1.joblib').resolve()}"
+    # each stage's cut-off, and the stages no cut-off reaches named once with what that means (not "new none")
+    assert re.fullmatch(r"stage thresholds for precision 0\.70: \w+ [\d.]+(, \w+ [\d.]+)*"
+                        r"(; no risk cut-off reaches it in \w+(, \w+)* \(flag --rule stage-thresholds leaves them "
+                        r"out\))?", lines[-2]), lines[-2]
 
     out = root / "scores.csv"
     result = run(root, "score", "--model", "m1", "--as-of", SCORE, "--out", str(out))  # events already loaded
     n_users = SHOP.events.loc[SHOP.events["ts"] < "2026-06-30", "user_id"].nunique()
     assert result.exit_code == 0, result.output
-    assert result.output == f"scored {n_users} users as of {SCORE} with m1 into {out}\n"
+    assert result.output == f"scored {n_users:,} users as of {SCORE} with m1 into {out}\n"
     scored = pd.read_csv(out, dtype={"user_id": str})
     assert list(scored.columns) == ["user_id", "risk", "clv", "stage", "tier", "reason"]
     assert scored["user_id"].str.len().eq(7).all()
@@ -59,7 +63,7 @@ def test_train_score_flag(files, trained):
     result = run(root, "flag", "--model", "m1", "--as-of", SCORE, "--cohort", "at-risk", "--max-users", "100")
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[0].startswith(f"cohort at-risk: 100 of {n_users} users flagged by m1 as of {SCORE} (")
+    assert lines[0].startswith(f"cohort at-risk: 100 of {n_users:,} users flagged by m1 as of {SCORE} (")
     assert re.search(r"; rule: stages new, growing, mature, at_risk; expected precision >= 0\.70, "
                      r"risk >= 0\.\d{3}; capacity 100\)$", lines[0]), lines[0]
     assert lines[1].startswith("expected precision ") and "(high value: top 20% of buyers by predicted" in lines[1]
@@ -91,7 +95,7 @@ def test_features_and_score_with_features_feed_uplift(files, trained):
     features = pd.read_parquet(out)
     n_users = SHOP.events.loc[SHOP.events["ts"] < "2026-06-30", "user_id"].nunique()
     assert len(features) == n_users and features.columns[0] == "user_id"
-    assert result.output == f"wrote {features.shape[1] - 1} features of {n_users} users as of {SCORE} into {out}\n"
+    assert result.output == f"wrote {features.shape[1] - 1} features of {n_users:,} users as of {SCORE} into {out}\n"
     assert features.shape[1] - 1 >= 80  # issue 11: the ~90 churn features
     scores = root / "scores.csv"
     result = run(root, "score", "--model", "m1", "--as-of", SCORE, "--out", str(scores), "--with-features")
@@ -132,3 +136,38 @@ def test_every_command_has_help():
     for command in ("load", "train", "features", "score", "flag"):
         result = CliRunner().invoke(cli, ["churn", command, "--help"])
         assert result.exit_code == 0 and "--db" in result.output and "--warehouse" in result.output
+
+
+def test_train_without_a_later_date_says_it_fitted_fewer_users_and_why(tmp_path):
+    """The shop's events end 2026-06-30: labels of 2026-04-29 + 60 days are unknown, so training as of 2026-04-29
+    validates on a stratified holdout of the users, who are then not fitted on."""
+    events = tmp_path / "events.csv"
+    SHOP.events.assign(ts=SHOP.events["ts"].dt.strftime("%Y-%m-%dT%H:%M:%S")).to_csv(events, index=False)
+    result = run(tmp_path, "train", "--events", str(events), "--as-of", VALIDATE, "--horizon-days", "60",
+                 "--name", "late")
+    assert result.exit_code == 0, result.output
+    first, second = result.output.splitlines()[:2]
+    fitted, held, total = (int(x.replace(",", "")) for x in re.match(
+        r"model late: trained as of 2026-04-29 on ([\d,]+) users \(([\d,]+) more held out to validate\)", first)
+        .groups() + (re.search(r"on the ([\d,]+) held-out users", second).group(1),))
+    assert held == total and fitted > held
+    assert "the events end before 2026-06-28 + 60 days, so no later date can be checked" in second
+
+
+def test_scoring_past_the_events_warns_and_a_near_model_name_is_suggested(files, trained):
+    """SHOP's events end the day before its as-of 2026-06-30; scoring as of 2026-08-30 makes every user 62 days
+    more idle than the data shows. Scoring as of 2026-06-29 (SCORE) says nothing."""
+    root, _ = files
+    assert trained.exit_code == 0, trained.output
+    last = SHOP.events["ts"].max().normalize()
+    gap = (pd.Timestamp("2026-08-30") - last).days
+    result = run(root, "score", "--model", "m1", "--as-of", "2026-08-30", "--out", str(root / "late.csv"))
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[0] == (
+        f"Warning: the warehouse's events end {last.date()}, {gap} days before --as-of 2026-08-30: every user looks "
+        f"{gap} days more idle than the data can tell; use --as-of {last.date()}, or load newer events")
+    assert "Warning" not in run(root, "score", "--model", "m1", "--as-of", SCORE, "--out", str(root / "x.csv")).output
+    result = run(root, "score", "--model", "m2x", "--as-of", SCORE, "--out", str(root / "x.csv"))
+    assert result.output.startswith("Error: no model named 'm2x' in the registry; known models: ")
+    result = run(root, "score", "--model", "m11", "--as-of", SCORE, "--out", str(root / "x.csv"))
+    assert result.output.startswith("Error: no model named 'm11' in the registry (did you mean 'm1'?); known models: ")

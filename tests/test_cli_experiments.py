@@ -1,6 +1,7 @@
 """The registry CLI end to end on a real registry file: exit codes and exact output lines."""
 from __future__ import annotations
 
+import click
 import pandas as pd
 import pytest
 from click.testing import CliRunner
@@ -101,6 +102,9 @@ def test_every_command_documents_itself():
     def walk(group, path):
         for name, command in group.commands.items():
             assert command.help, f"`winback {' '.join(path + [name])}` has no help text"
+            for option in command.params:  # and each option says what it does (uplift prove --learner did not)
+                if isinstance(option, click.Option) and option.name != "help":
+                    assert option.help, f"`winback {' '.join(path + [name])} {option.opts[0]}` has no help text"
             result = runner.invoke(cli, [*path, name, "--help"])
             assert result.exit_code == 0 and "Usage:" in result.output
             if hasattr(command, "commands"):
@@ -127,3 +131,74 @@ def test_an_assignment_that_assigns_nobody_says_why_and_what_to_do(run, tmp_path
         "warning: nobody is assigned; 1,200 in another running experiment of the same layer: stop that one, or "
         "create this one in another --layer",
     ]
+
+
+def test_an_arm_past_its_treatments_catalog_capacity_is_warned_about(run, tmp_path):
+    """vip_care can serve 100 users; half of 1,000 users in its arm is more than it can serve."""
+    run("treatment", "add", "vip_care", "--kind", "vip_service", "--unit-cost", "25", "--capacity", "100")
+    run("metric", "add", "retained", "--kind", "binary")
+    run("experiment", "create", "vip", "--name", "VIP", "--primary-metric", "retained",
+        "--arm", "control:-:0.5", "--arm", "vip:vip_care:0.5")
+    run("experiment", "start", "vip")
+    users = tmp_path / "users.csv"
+    pd.DataFrame({"user_id": [f"{i:05d}" for i in range(1000)]}).to_csv(users, index=False)
+    result = run("experiment", "assign", "vip", "--users", str(users))
+    assert result.exit_code == 0, result.output
+    n = int(result.output.splitlines()[1].split("vip ")[1].replace(",", ""))  # "arm sizes: control N, vip M"
+    assert n > 100
+    assert result.output.splitlines()[2] == (
+        f"warning: arm vip gives vip_care to {n:,} users, more than its capacity of 100 in the catalog: the users "
+        "past it cannot be served, yet the analysis counts every user of the arm (assign fewer users, or raise the "
+        "capacity with `winback treatment update vip_care --capacity N`)")
+    run("treatment", "update", "vip_care", "--capacity", "1000")
+    assert "warning" not in run("experiment", "assign", "vip", "--users", str(users)).output
+
+
+def test_decide_on_a_misspelled_arm_names_the_closest_one(run, tmp_path):
+    setup_experiment(run)
+    run("experiment", "start", "wb-1")
+    run("experiment", "stop", "wb-1")
+    result = run("decide", "wb-1", "--winner", "copon", "--rationale", "cheapest", "--by", "ana")
+    assert result.exit_code == 1
+    assert result.output == ("Error: experiment 'wb-1': unknown arm 'copon' (did you mean 'coupon'?); "
+                             "known arms: control, coupon, reco\n")
+
+
+def test_a_misspelled_column_is_named_as_one_and_leaves_the_registry_unchanged(run, tmp_path):
+    setup_experiment(run)
+    run("experiment", "start", "wb-1")
+    users = tmp_path / "users.csv"
+    pd.DataFrame({"user_id": [f"{i:05d}" for i in range(20)]}).to_csv(users, index=False)
+    run("experiment", "assign", "wb-1", "--users", str(users))
+    rows = pd.DataFrame({"experiment_key": "wb-1", "user_id": [f"{i:05d}" for i in range(20)], "metric": "retained",
+                         "value": 1, "observed": "2030-01-01T00:00:00Z"})
+    bad = tmp_path / "bad.csv"
+    rows.rename(columns={"metric": "metrc"}).to_csv(bad, index=False)
+    result = run("import", "outcomes", str(bad))
+    assert result.exit_code == 1
+    assert result.output == (f"Error: {bad}, column 'metric': missing required column (is 'metrc' a misspelling of "
+                             "it?); the file has: experiment_key, user_id, metrc, value, observed\n")
+    assert run("import", "list").output.strip() in ("", "no imports yet")
+    good = tmp_path / "good.csv"
+    rows.to_csv(good, index=False)
+    result = run("import", "outcomes", str(good))
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[1] == ("  note: column 'observed' is not one Winback reads (did you mean "
+                                             "'observed_at'?); it was ignored")
+
+
+def test_editing_one_arm_says_that_arm_replaces_them_all(run):
+    setup_experiment(run)
+    result = run("experiment", "edit", "wb-1", "--arm", "coupon:coupon_10:0.6")
+    assert result.exit_code == 2
+    assert result.output.splitlines()[-1] == ("Error: --arm replaces all arms: repeat it for every arm, the control "
+                                              "included")
+    assert "arm coupon           treatment coupon_10        weight 0.25" in run("experiment", "show", "wb-1").output
+
+
+def test_treatment_costs_name_the_currency_when_one_is_set(run, monkeypatch):
+    monkeypatch.setenv("WINBACK_CURRENCY", "EUR")
+    assert run("treatment", "add", "vip_care", "--kind", "vip_service", "--unit-cost", "25", "--capacity",
+               "200").output == "treatment vip_care: vip_service, unit cost 25 EUR\n"
+    assert run("treatment", "list").output == (
+        "vip_care             vip_service     cost    25.00 EUR  capacity 200        vip_care\n")

@@ -80,8 +80,7 @@ def test_fit_unknown_control_is_one_clean_line(tmp_path, experiment_csv):
 @pytest.mark.parametrize(
     "costs, extra, message",
     [
-        ({"a": 1.0, "gift": 2.0}, [], ("Error: cost given for treatment(s) gift but the scores lack column(s) gift; "
-                                        "score columns are a, b")),
+        ({"a": 1.0, "gift": 2.0}, [], "Error: {costs}: 'gift' is not a treatment of the scores; their treatments are a, b"),
         ({"a": 1.0, "b": -2.0}, [], "Error: {costs}: the cost of 'b' must be a number from 0 to 1e+15, got -2.0"),
         ({"a": 1.0, "b": 2.0}, ["--capacity", "vip=3"], ("Error: --capacity names treatment(s) vip without a cost; "
                                                          "treatments are a, b")),
@@ -107,3 +106,43 @@ def test_help_texts():
     for args in (["uplift", "--help"], ["uplift", "fit", "--help"], ["uplift", "score", "--help"], ["allocate", "--help"]):
         result = CliRunner().invoke(cli, args)
         assert result.exit_code == 0 and "Usage:" in result.output
+
+
+def test_a_misspelled_outcome_column_names_the_closest_one(tmp_path, experiment_csv):
+    wide = pd.read_csv(experiment_csv, dtype={"uid": str})
+    wide = wide.assign(**{f"f{i}": 0.0 for i in range(20)})  # a features file is wide: the list is cut short
+    path = tmp_path / "wide.csv"
+    wide.to_csv(path, index=False)
+    result = CliRunner().invoke(cli, ["uplift", "fit", "--data", str(path), "--treatment", "arm", "--outcome", "kpt",
+                                      "--control", "none", "--id", "uid", "--name", "m",
+                                      "--db", str(tmp_path / "registry.db")])
+    assert result.exit_code == 1
+    assert result.output == (f"Error: {path}, column 'kpt': no such column (did you mean 'kept'?); the file has: "
+                             "uid, x, tier, arm, kept, f0, f1, f2, f3, f4, f5, f6, ... (25 columns)\n")
+
+
+def test_a_wide_file_in_the_wrong_place_gets_a_short_error(tmp_path, experiment_csv):
+    """A features file scored by a model fitted on other features, or passed to allocate as scores: the errors
+    list ten names and the count, not every column (the walk's 91-feature files printed two screens)."""
+    runner, db = CliRunner(), str(tmp_path / "registry.db")
+    wide = pd.read_csv(experiment_csv, dtype={"uid": str}).assign(**{f"f{i:02d}": float(i) for i in range(12)})
+    path = tmp_path / "wide.csv"
+    wide.to_csv(path, index=False)
+    fitted = runner.invoke(cli, ["uplift", "fit", "--data", str(path), "--treatment", "arm", "--outcome", "kept",
+                                 "--control", "none", "--id", "uid", "--name", "wide", "--learner", "s", "--trees",
+                                 "10", "--model-dir", str(tmp_path / "models"), "--db", db])
+    assert fitted.exit_code == 0, fitted.output
+    result = runner.invoke(cli, ["uplift", "score", "--model", "wide", "--data", str(experiment_csv), "--id", "uid",
+                                 "--out", str(tmp_path / "s.csv"), "--db", db])
+    assert result.exit_code == 1
+    assert result.output == ("Error: data lacks column(s) f00, f01, f02, f03, f04, f05, f06, f07, f08, f09, ... (12 in "
+                             "all) that model 'wide' was fitted on; expected features: x, tier, f00, f01, f02, f03, "
+                             "f04, f05, f06, f07, ... (14 in all)\n")
+    numeric = tmp_path / "numeric.csv"
+    wide.drop(columns=["x", "tier", "arm", "kept"]).to_csv(numeric, index=False)
+    result = runner.invoke(cli, ["allocate", "--scores", str(numeric), "--budget", "10", "--id", "uid",
+                                 "--out", str(tmp_path / "p.csv"), "--db", db])
+    assert result.exit_code == 1
+    assert result.output == ("Error: treatment(s) f00, f01, f02, f03, f04, f05, f06, f07, f08, f09, ... (12 in all) are "
+                             "not in the catalog; give their costs with --costs (or is this a features file? --scores "
+                             "takes `winback uplift score` output)\n")

@@ -133,6 +133,32 @@ def test_plan_prints_size_detectable_effect_and_days(run, running):
     assert bad.output.startswith("Error: unknown metric 'retaind' (did you mean 'retained'?)")
 
 
+def test_plan_with_weights_that_do_not_sum_to_one_says_how_it_read_them(run, running):
+    # 0.5 and 0.6 are planned as shares 0.5/1.1 = 0.455 and 0.6/1.1 = 0.545; create would refuse them
+    result = run("plan", "--metric", "retained", "--baseline", "0.3", "--weights", "0.5,0.6")
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1] == ("note: the weights sum to 1.1: planned as the shares 0.455, 0.545; "
+                                              "`winback experiment create` needs weights that sum to 1")
+    assert "the weights sum to" not in run("plan", "--metric", "retained", "--baseline", "0.3").output
+
+
+def test_plan_without_history_asks_for_every_input_a_continuous_metric_needs(tmp_path):
+    db = str(tmp_path / "fresh.db")
+    CliRunner().invoke(cli, ["metric", "add", "revenue", "--kind", "continuous", "--db", db])
+    CliRunner().invoke(cli, ["metric", "add", "kept", "--kind", "binary", "--db", db])
+    result = CliRunner().invoke(cli, ["plan", "--metric", "revenue", "--db", db])
+    assert result.output == ("Error: no past outcomes of 'revenue' to estimate a baseline from; give --baseline and "
+                             "--variance\n")  # not --baseline alone, which then fails for want of --variance
+    result = CliRunner().invoke(cli, ["plan", "--metric", "kept", "--db", db])
+    assert result.output == "Error: no past outcomes of 'kept' to estimate a baseline from; give --baseline\n"
+
+
+def test_plan_json_says_which_input_a_null_is_missing(run, running):
+    plan = json.loads(run("plan", "--metric", "retained", "--baseline", "0.3", "--daily-traffic", "100", "--json").output)
+    assert plan["days"] is not None and plan["detectable_relative"] is None
+    assert plan["undefined"] == {"detectable_relative": "no cohort given: no detectable effect"}  # not "undefined"
+
+
 def test_plan_baseline_from_past_experiments_names_its_source_plainly(run, running):
     run("experiment", "assignments", "wb", "--out", str(running / "send.csv"))
     sent = pd.read_csv(running / "send.csv", dtype=str)

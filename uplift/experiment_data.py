@@ -18,6 +18,7 @@ from churn.features import compute_features, model_columns
 from experiments.plans import TrainingRows, experiment_training_rows
 from uplift.errors import UpliftError
 from warehouse.engine import Warehouse, open_warehouse
+from warehouse.events_table import event_time_range
 
 ARM_COLUMN = "arm"
 OUTCOME_COLUMN = "outcome"
@@ -29,6 +30,7 @@ class ExperimentTable:
 
     source: TrainingRows = field(repr=False)
     data: pd.DataFrame = field(repr=False)  # user_id, features..., arm, outcome
+    notes: tuple[str, ...] = ()  # what the user should know about the features, e.g. events that end early
 
     @property
     def control(self) -> str:
@@ -64,4 +66,22 @@ def experiment_table(
         raise UpliftError(f"no assigned user of experiment '{key}' has events in the warehouse {wh.path}; "
                           "load the shop's events first (winback churn load --events FILE)")
     out = table.merge(users[["user_id", ARM_COLUMN, OUTCOME_COLUMN]], on="user_id", how="left")
-    return ExperimentTable(rows, out)
+    return ExperimentTable(rows, out, _stale_events_note(wh, days))
+
+
+def _stale_events_note(wh: Warehouse, days: list) -> tuple[str, ...]:
+    """A note when the warehouse's events end days before the users were assigned: their features then count
+    the days without data as days of inactivity, and users scored with features as of the events' last day
+    (what `churn features` gives for the shop's today) look different to the model than the users it learnt on."""
+    _, last = event_time_range(wh)
+    if last is None:
+        return ()
+    last_day = pd.Timestamp(last).normalize()
+    first_day = pd.Timestamp(min(days))
+    gap = (first_day - last_day).days
+    if gap <= 1:
+        return ()
+    return (f"the warehouse's events end {last_day.date()}, {gap} days before the first assignment day "
+            f"{first_day.date()}: the model learns from features as of the assignment days, so score users with "
+            f"features as of that day too (`winback churn features --as-of {first_day.date()}`), or load the "
+            "events up to the assignment day and fit again",)

@@ -56,13 +56,24 @@ def typed_column(values: pd.Series, source: str, column: str) -> pd.Series:
     return numbers.astype(float)
 
 
+def _no_such_column(column: str, frame: pd.DataFrame, shown: int = 12) -> str:
+    """'no such column', the closest column of the file, and the first `shown` columns (a features file has ~90)."""
+    import difflib
+
+    names = [str(c) for c in frame.columns]
+    close = difflib.get_close_matches(column, names, n=1, cutoff=0.6)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    listed = ", ".join(names[:shown]) + (f", ... ({len(names)} columns)" if len(names) > shown else "")
+    return f"no such column{hint}; the file has: {listed}"
+
+
 def read_table(path: str | os.PathLike[str], id_col: str | None = None) -> pd.DataFrame:
     """A CSV or Parquet table with ids as exact text and every other column typed by `typed_column`."""
     source = str(path)
     frame = read_text_table(path, error=UpliftInputError)
     if id_col is not None:
         if id_col not in frame.columns:
-            raise UpliftInputError(source, None, id_col, f"no such column; the file has: {', '.join(frame.columns)}")
+            raise UpliftInputError(source, None, id_col, _no_such_column(id_col, frame))
         check_ids(frame[id_col], source, id_col, error=UpliftInputError)
     for column in frame.columns:
         if column != id_col:
@@ -75,7 +86,7 @@ def check_fit_input(frame: pd.DataFrame, source: str, *, treatment_col: str, out
     """Refuse data no learner can use: missing columns, a text outcome, too few users per arm, bad arm weights."""
     for column in (treatment_col, outcome_col):
         if column not in frame.columns:
-            raise UpliftInputError(source, None, column, f"no such column; the file has: {', '.join(frame.columns)}")
+            raise UpliftInputError(source, None, column, _no_such_column(column, frame))
     if not pd.api.types.is_numeric_dtype(frame[outcome_col]):
         raise UpliftInputError(source, 1, outcome_col, "the outcome must be a number (0/1 or an amount)")
     sizes = frame[treatment_col].astype(str).value_counts()

@@ -62,6 +62,24 @@ def check_costs(costs: Mapping[str, float], source: str = "costs") -> dict[str, 
     return out
 
 
+def check_cost_keys(costs: Mapping[str, float], treatments: Iterable[str], source: str) -> None:
+    """Every scored treatment has a cost and every cost a scored treatment; a miss names `source` (the costs
+    file) and the closest key, so a typo in the file reads as one."""
+    import difflib
+
+    treatments = [str(t) for t in treatments if str(t) != CONTROL]
+    for key in costs:
+        if key not in treatments:
+            close = difflib.get_close_matches(key, treatments, n=1, cutoff=0.6)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise UpliftError(f"{source}: '{key}' is not a treatment of the scores{hint}; their treatments are "
+                              f"{', '.join(treatments)}")
+    missing = [t for t in treatments if t not in costs]
+    if missing:
+        raise UpliftError(f"{source}: no unit cost for {', '.join(missing)}, which the scores have; add "
+                          + ", ".join(f'"{t}": COST' for t in missing) + " to it")
+
+
 def parse_pairs(items: Iterable[str], option: str, convert=float) -> dict:
     """Repeated NAME=NUMBER options (e.g. --capacity vip_care=2500) as a dict."""
     out = {}

@@ -73,14 +73,14 @@ def explain_facts(problem: AllocationProblem, facts: NoteFacts, total_cost: floa
         if facts.wanted[t] == 0:
             continue
         if facts.counts[t] >= problem.capacity[t]:
-            notes.append(f"{key} is at its capacity of {int(problem.capacity[t])} users; {int(facts.wanted[t])} more "
+            notes.append(f"{key} is at its capacity of {int(problem.capacity[t]):,} users; {int(facts.wanted[t]):,} more "
                          f"untreated user(s) have a positive {gain} for it")
         elif problem.costs[t] > left:
-            notes.append(f"{key} costs {float(problem.costs[t]):.4g}, more than the {left:,.2f} left; "
-                         f"{int(facts.wanted[t])} untreated user(s) have a positive {gain} for it")
+            notes.append(f"{key} costs {float(problem.costs[t]):,.2f}, more than the {left:,.2f} left; "
+                         f"{int(facts.wanted[t]):,} untreated user(s) have a positive {gain} for it")
     if not facts.wanted.any():
         notes.insert(0, f"every user with a positive {gain} is treated "
-                        f"({facts.positive_users} of {facts.users}); the rest of the budget would buy nothing")
+                        f"({facts.positive_users:,} of {facts.users:,}); the rest of the budget would buy nothing")
     if not treated and not notes:
         notes.append(f"the budget {problem.budget:,.2f} buys no treatment with a positive {gain}")
     if left > 0:

@@ -19,8 +19,8 @@ def score_users(model, record: ModelRecord, data: pd.DataFrame, *, id_col: str, 
         return score_uplift(model, record, data, id_col=id_col, chunk_size=chunk_size, progress=progress)
     missing = [c for c in record.features if c not in data.columns]
     if missing:
-        raise UpliftError(f"data lacks column(s) {', '.join(missing)} that model '{record.name}' was fitted on; "
-                          f"expected features: {', '.join(record.features)}")
+        raise UpliftError(f"data lacks column(s) {_some(missing)} that model '{record.name}' was fitted on; "
+                          f"expected features: {_some(record.features)}")
     if id_col not in data.columns:
         raise UpliftError(f"data lacks the id column '{id_col}'")
     values, errors = [], []
@@ -31,6 +31,11 @@ def score_users(model, record: ModelRecord, data: pd.DataFrame, *, id_col: str, 
         errors.append(se.add_prefix(SE_PREFIX))
     body = pd.concat([pd.concat(values), pd.concat(errors)], axis=1).reset_index(drop=True)
     return pd.concat([data[[id_col]].reset_index(drop=True), body], axis=1)
+
+
+def _some(names: list[str], shown: int = 10) -> str:
+    """The first `shown` names and how many there are in all: a churn-features model has ~90."""
+    return ", ".join(names[:shown]) + (f", ... ({len(names)} in all)" if len(names) > shown else "")
 
 
 def attach_clv(scores: pd.DataFrame, values: pd.DataFrame, *, id_col: str, source: str) -> pd.DataFrame:

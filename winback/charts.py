@@ -55,16 +55,18 @@ def _limits(points: list[float], lows: list[float], highs: list[float], scale: f
 
 
 def _effects_rows(report: ExperimentReport) -> list[tuple[str, str, object, str | None, bool]]:
-    """(panel title, row label, comparison, verdict, higher is better) for each plotted effect."""
+    """(panel title, row label, comparison, verdict, binary metric) for each plotted effect."""
     rows = []
+    kinds = {r.metric: r.kind for r in report.results}
     if report.segment_by:
         for s in report.segments:
             rows.append((f"{report.primary_metric} by {report.segment_by}", f"{s.segment} · {s.arm_key}",
-                         s.comparison, None, True))
+                         s.comparison, None, kinds.get(report.primary_metric) == "binary"))
     else:
         for r in report.results:
             direction = "" if r.higher_is_better else ", lower is better"
-            rows.append((f"{r.metric} [{r.role}{direction}]", r.arm_key, r.comparison, r.guardrail, r.higher_is_better))
+            rows.append((f"{r.metric} [{r.role}{direction}]", r.arm_key, r.comparison, r.guardrail,
+                         r.kind == "binary"))
     return rows
 
 
@@ -99,10 +101,11 @@ def plot_effects(report: ExperimentReport, path: str | Path) -> Path:
     row_height = 0.32 * max(n_rows, len(money), 2) + 1.4
     fig, axes = plt.subplots(2 if money else 1, columns, figsize=(4.6 * columns, row_height * (2 if money else 1)),
                              squeeze=False)
-    scale = 100.0 if report.relative else 1.0
     used_verdicts = set()
     for ax, panel in zip(axes[0], panels):
         chosen = [(label, c, verdict) for title, label, c, verdict, _ in effects if title == panel]
+        binary = all(is_binary for title, *_, is_binary in effects if title == panel)
+        scale = 100.0 if report.relative or binary else 1.0  # % of control, percentage points, or units
         limits = _limits([c.effect for _, c, _ in chosen], [c.ci_low for _, c, _ in chosen],
                          [c.ci_high for _, c, _ in chosen], scale)
         for y, (_label, c, verdict) in enumerate(chosen):
@@ -117,7 +120,8 @@ def plot_effects(report: ExperimentReport, path: str | Path) -> Path:
         ax.set_ylim(-0.7, len(chosen) - 0.3)
         ax.set_title(panel, fontsize=10)
         ax.set_xlabel("relative effect vs control (%)" if report.relative
-                      else "absolute effect vs control (difference of rates or means)", fontsize=9)
+                      else "difference vs control (percentage points)" if binary
+                      else "difference vs control (metric units)", fontsize=9)
         ax.grid(axis="x", alpha=0.3)
     for ax in axes[0][len(panels):]:
         ax.axis("off")
@@ -186,6 +190,7 @@ def plot_holdout_proof(proof, path: str | Path, *, title: str = "") -> Path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     path = Path(path)
     values = [("forecast (fit, out of fold)", proof.forecast, "#8250df"), ("plan, held-out users", proof.targeted,
@@ -203,6 +208,7 @@ def plot_holdout_proof(proof, path: str | Path, *, title: str = "") -> Path:
             ax.axvline(0, color="#999999", linewidth=1)
             ax.set_title(heading, fontsize=10)
             ax.grid(axis="x", color="#eeeeee")
+            ax.xaxis.set_major_locator(MaxNLocator(nbins=5))  # 0.025 steps ran their labels together
         fig.suptitle(f"{title} (doubly robust, 95% intervals; {proof.n_fit:,} users fitted, {proof.n_plan:,} judged)",
                      fontsize=10)
         fig.tight_layout()

@@ -132,7 +132,7 @@ def test_lifecycle_moves_forward_only(draft_db):
 def test_decision_must_name_an_existing_arm(draft_db):
     start_experiment("winback-1", draft_db)
     stop_experiment("winback-1", draft_db)
-    with pytest.raises(ExperimentError, match="experiment 'winback-1' has no arm 'gold'; its arms: control, coupon, reco"):
+    with pytest.raises(ExperimentError, match=r"experiment 'winback-1': unknown arm 'gold'; known arms: control, coupon, reco"):
         record_decision("winback-1", "gold", "why not", "ana", draft_db)
 
 

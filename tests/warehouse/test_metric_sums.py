@@ -132,6 +132,33 @@ def test_event_metrics_need_events_and_a_matching_kind(world, tmp_path):
                                 "or 'amount' for a continuous one")
 
 
+def test_analyze_warns_when_the_events_end_inside_the_metric_windows(world, tmp_path):
+    """Events cut at 2026-04-05 leave the 30-day windows of users assigned after 2026-03-06 unfinished: they count
+    as 0 where the shop simply has no data yet; analyze --engine must say so, and stay quiet on the whole world."""
+    root, wh, _ = world
+    db = str(root / "registry.db")
+    whole = CliRunner().invoke(cli, ["analyze", "exp1", "--engine", "duckdb", "--warehouse", str(wh.path), "--db", db])
+    assert whole.exit_code == 0, whole.output
+    assert "warning: metric" not in whole.output
+    events, assignments, _ = _events_and_truth(600, seed=30)
+    cut = events[events["ts"] < pd.Timestamp("2026-04-05")]
+    short = Warehouse(tmp_path / "short.duckdb")
+    load_events(cut, short, name="orders")
+    last = cut["ts"].max()
+    n_short = int((assignments["assigned_at"].dt.floor("us") + pd.Timedelta(days=WINDOW) > last).sum())
+    assert 0 < n_short < 600
+    end = (assignments["assigned_at"].max() + pd.Timedelta(days=WINDOW)).date()
+    result = CliRunner().invoke(cli, ["analyze", "exp1", "--engine", "duckdb", "--warehouse", str(short.path),
+                                      "--db", db])
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.output.splitlines() if line.startswith("warning: metric")]
+    assert warnings == [
+        f"warning: metric '{m}' reads order events in the 30 days after assignment, but the warehouse's events end "
+        f"{last.date()}: for {n_short:,} of 600 assigned users that window is not over in the data, so they count "
+        f"fewer events than they will (0 when assigned after it); load events through {end}"
+        for m in ("retained", "revenue")]
+
+
 @pytest.mark.xdist_group("spark")
 def test_spark_statistics_give_the_registry_analysis(world, spark):
     from warehouse.spark_engine import SparkWarehouse

@@ -21,7 +21,7 @@ STATUS_MARKS = {"ok": "ok  ", "warn": "WARN", "fail": "FAIL", "not_checked": "--
               help="ttest: Welch; sequential: always-valid intervals for daily peeking; bayesian: chance to win and risk.")
 @click.option("--cuped", is_flag=True, help="Adjust for the pre-period value of each metric (narrower intervals).")
 @click.option("--absolute", is_flag=True,
-              help="Effects as differences (rate points for binary metrics, units otherwise) instead of relative lifts; "
+              help="Effects as differences (percentage points for binary metrics, units otherwise) instead of relative lifts; "
                    "defined when the control mean is 0.")
 @click.option("--segment", "segment", type=click.Choice(SEGMENT_COLUMNS), default=None,
               help="Break the primary metric down by the target cohort's lifecycle stage, value tier or churn reason.")
@@ -89,6 +89,8 @@ def analyze(key: str, db: str | None, method: str, cuped: bool, absolute: bool, 
             snapshot = store_snapshot(database, report, value_per_retained=value_per_retained,
                                       engine=f"warehouse-{engine}" if engine else None)
             click.echo(f"snapshot {snapshot.id} saved", err=True)
+    for note in getattr(sums, "notes", []):  # what an engine's event metrics cannot see
+        click.echo(f"warning: {note}", err=True)
     if out:
         path = write_table(report.to_frame(), out, fmt)
         click.echo(f"{len(report.to_frame())} rows written to {path}")
@@ -145,9 +147,39 @@ def _effect(value: float, relative: bool) -> str:
     return f"{value:+.2%}" if relative else f"{value:+.4g}"
 
 
+def _effect_cells(c, binary: bool, level: str) -> dict[str, str]:
+    """The effect and its interval: relative in %, a binary metric's difference in percentage points (what
+    --absolute promises, and how break-even uplift reads), any other difference in the metric's units."""
+    if binary and not c.relative:
+        def pp(value: float) -> str:
+            return "-" if math.isnan(value) else f"{value * 100:+.2f}"
+        return {"effect": _points(c.effect), f"{level} CI": f"[{pp(c.ci_low)}, {pp(c.ci_high)}] pp"}
+    return {"effect": _effect(c.effect, c.relative),
+            f"{level} CI": f"[{_effect(c.ci_low, c.relative)}, {_effect(c.ci_high, c.relative)}]"}
+
+
 def _money(value: float) -> str:
-    """An amount of money, whole units with thousands separators."""
-    return _num(value) if not math.isfinite(value) else f"{value:,.0f}"
+    """An amount of money, with cents and thousands separators: every money figure of the report reads alike."""
+    return _num(value) if not math.isfinite(value) else f"{value:,.2f}"
+
+
+def _money_ci(value: float, low: float, high: float) -> str:
+    return f"{_money(value)} [{_money(low)}, {_money(high)}]"
+
+
+def _users(value: float) -> str:
+    """A count of users that may be fractional (an estimate): one decimal, thousands separators."""
+    return _num(value) if not math.isfinite(value) else f"{value:,.1f}"
+
+
+def _risk(value: float, relative: bool, binary: bool) -> str:
+    """Bayesian risk (expected loss) in the effect's own units: percent of control for relative effects,
+    percentage points for a binary metric's difference, the metric's units otherwise."""
+    if math.isnan(value):
+        return "-"
+    if relative:
+        return f"{value:.2%}"
+    return f"{value * 100:.2f} pp" if binary else _num(value, 3)
 
 
 def _points(value: float) -> str:
@@ -178,7 +210,7 @@ def render(report) -> str:
     lines.append(_table([{"arm": a.arm_key, "role": "control" if a.is_control else "treatment",
                           "treatment": a.treatment_key or "-",
                           "weight": f"{a.weight:g}", "users": f"{a.n:,}", "opted out": f"{a.opted_out:,}",
-                          "cost": f"{a.cost:,.2f}", "cost from": a.cost_source} for a in report.arms]))
+                          "cost": _money(a.cost), "cost from": a.cost_source} for a in report.arms]))
     if math.isnan(report.srm_p_value):
         srm_line = "SRM: not checked (no users assigned yet)"
     else:
@@ -190,10 +222,9 @@ def render(report) -> str:
     for r in report.results:
         c = r.comparison
         row = {"arm": r.arm_key, "metric": r.metric, "role": r.role, "control": _num(c.mean_control),
-               "treatment": _num(c.mean_treatment), "effect": _effect(c.effect, c.relative),
-               f"{level} CI": f"[{_effect(c.ci_low, c.relative)}, {_effect(c.ci_high, c.relative)}]"}
+               "treatment": _num(c.mean_treatment), **_effect_cells(c, r.kind == "binary", level)}
         if bayes:
-            row |= {"chance to win": _num(c.chance_to_win, 3), "risk": _num(c.risk, 3)}
+            row |= {"chance to win": _num(c.chance_to_win, 3), "risk": _risk(c.risk, c.relative, r.kind == "binary")}
         else:
             row |= {"p": _p(c.p_value), "p holm": _p(r.p_holm), "p bh": _p(r.p_bh)}
         row["guardrail"] = r.guardrail or ""
@@ -203,7 +234,7 @@ def render(report) -> str:
     family = f" (Holm and BH over {tests} test{'s' if tests != 1 else ''})" if not bayes else ""
     lines += [f"Results vs control{family}:", _table(rows), ""]
     if report.economics:
-        value = "not given" if math.isnan(report.value_per_retained) else _num(report.value_per_retained)
+        value = "not given" if math.isnan(report.value_per_retained) else _money(report.value_per_retained)
         from common.settings import currency_setting
 
         unit = f" in {currency_setting()}" if currency_setting() else ""
@@ -221,8 +252,7 @@ def render(report) -> str:
                              f"{level} CI": f"[{_effect(c.ci_low, c.relative)}, {_effect(c.ci_high, c.relative)}]",
                              "p" if not bayes else "chance to win": _p(c.p_value) if not bayes else _num(c.chance_to_win, 3),
                              "cost/retained (CI)": "-" if e is None else
-                             f"{_num(e.cost_per_retained)} [{_num(e.cost_per_retained_ci_low)}, "
-                             f"{_num(e.cost_per_retained_ci_high)}]",
+                             _money_ci(e.cost_per_retained, e.cost_per_retained_ci_low, e.cost_per_retained_ci_high),
                              "ROI (CI)": "-" if e is None else
                              f"{_effect(e.roi, True)} [{_effect(e.roi_ci_low, True)}, {_effect(e.roi_ci_high, True)}]",
                              "why undefined": c.reason if math.isnan(c.effect) else ""})
@@ -235,11 +265,11 @@ def render(report) -> str:
 def _money_table(items: list) -> str:
     rows = []
     for arm, e in items:
-        rows.append({"arm": arm, "users": f"{e.n_treatment:,}", "cost": f"{e.total_cost:,.2f}",
-                     "extra retained": f"{_num(e.incremental_retained, 4)} [{_num(e.incremental_retained_ci_low, 4)}, "
-                                       f"{_num(e.incremental_retained_ci_high, 4)}]",
-                     "cost/retained (Fieller CI)": f"{_num(e.cost_per_retained)} [{_num(e.cost_per_retained_ci_low)}, "
-                                                   f"{_num(e.cost_per_retained_ci_high)}]",
+        rows.append({"arm": arm, "users": f"{e.n_treatment:,}", "cost": _money(e.total_cost),
+                     "extra retained": f"{_users(e.incremental_retained)} [{_users(e.incremental_retained_ci_low)}, "
+                                       f"{_users(e.incremental_retained_ci_high)}]",
+                     "cost/retained (Fieller CI)": _money_ci(e.cost_per_retained, e.cost_per_retained_ci_low,
+                                                             e.cost_per_retained_ci_high),
                      "margin": _money(e.incremental_margin),
                      "ROI": f"{_effect(e.roi, True)} [{_effect(e.roi_ci_low, True)}, {_effect(e.roi_ci_high, True)}]",
                      "break-even uplift": _points(e.break_even_uplift)})

@@ -51,6 +51,26 @@ def _warehouse_with(path: str | None, events_format: str, warehouse: str | None,
     return wh
 
 
+def _warn_past_events(wh, as_of: str) -> None:
+    """Warn when --as-of lies days past the warehouse's last event: every user then looks idle for days the data
+    does not cover (recency grows, recent activity falls), and risk and stages drift with the gap."""
+    import pandas as pd
+
+    from churn.features import parse_as_of
+    from warehouse.events_table import event_time_range
+
+    stamp = parse_as_of(as_of)  # a bad date is one clean error line, before any work
+    _, last = event_time_range(wh)
+    if last is None:
+        return
+    last_day = pd.Timestamp(last).normalize()
+    gap = (stamp.normalize() - last_day).days
+    if gap > 1:
+        click.echo(f"Warning: the warehouse's events end {last_day.date()}, {gap} days before --as-of {as_of}: every "
+                   f"user looks {gap} days more idle than the data can tell; use --as-of {last_day.date()}, or load "
+                   "newer events", err=True)
+
+
 @click.group()
 def churn() -> None:
     """Churn early warning: who is slipping away, how valuable they are, and why."""
@@ -69,7 +89,7 @@ def churn_load(events_path: str, events_format: str, warehouse: str | None, db: 
 
     wh = open_warehouse(warehouse, db)
     result = load_events(_events(events_path, events_format), wh, name=events_path)
-    click.echo(f"loaded {result.rows_written} events from {events_path} into {wh.path}")
+    click.echo(f"loaded {result.rows_written:,} events from {events_path} into {wh.path}")
 
 
 @churn.command("train")
@@ -91,6 +111,8 @@ def churn_load(events_path: str, events_format: str, warehouse: str | None, db: 
 def churn_train(events_path, events_format, as_of, horizon_days, name, validate_as_of, target_precision,
                 calibration, model_dir, warehouse, db) -> None:
     """Train a calibrated risk model as of a date with labels from the next horizon, validate, store it."""
+    import pandas as pd
+
     from churn.pipeline import train
     from experiments.models import check_model_name
 
@@ -99,14 +121,26 @@ def churn_train(events_path, events_format, as_of, horizon_days, name, validate_
     result = train(wh, as_of, horizon_days, name, db, validate_as_of=validate_as_of,
                    target_precision=target_precision, calibration=calibration, model_dir=model_dir, progress=True)
     v = result.validation
-    click.echo(f"model {result.name}: trained as of {result.as_of} on {result.n_train} users "
-               f"(churn rate {result.train_churn_rate:.1%}, horizon {result.horizon_days} days)")
-    click.echo(f"validated as of {v.as_of} ({v.source}, {v.n_users} users, churn rate {v.churn_rate:.1%}): "
+    if v.source == "holdout":  # the model was fitted on the users not held out; say so, and why no later date
+        later = (pd.Timestamp(validate_as_of) if validate_as_of else
+                 pd.Timestamp(result.as_of) + pd.Timedelta(days=result.horizon_days))
+        fitted = f"{result.n_train - v.n_users:,} users ({v.n_users:,} more held out to validate)"
+        where = (f"validated on the {v.n_users:,} held-out users (churn rate {v.churn_rate:.1%}; the events end "
+                 f"before {later.date()} + {result.horizon_days} days, so no later date can be checked)")
+    else:
+        fitted = f"{result.n_train:,} users"
+        where = f"validated as of {v.as_of} on {v.n_users:,} users (churn rate {v.churn_rate:.1%})"
+    click.echo(f"model {result.name}: trained as of {result.as_of} on {fitted}, "
+               f"churn rate {result.train_churn_rate:.1%}, horizon {result.horizon_days} days")
+    click.echo(f"{where}: "
                f"ROC AUC {v.roc_auc:.3f}, PR AUC {v.pr_auc:.3f}, top decile precision {v.top_decile_precision:.3f} "
                f"recall {v.top_decile_recall:.3f}, Brier {v.brier:.3f}")
-    cuts = ", ".join(f"{k} {t['threshold']:.3f}" if t["threshold"] == t["threshold"] else f"{k} none"
-                     for k, t in sorted(v.thresholds.items()))
-    click.echo(f"stage thresholds for precision {v.target_precision:.2f}: {cuts}")
+    items = sorted(v.thresholds.items())
+    cuts = ", ".join(f"{k} {t['threshold']:.3f}" for k, t in items if t["threshold"] == t["threshold"])
+    unreached = [k for k, t in items if t["threshold"] != t["threshold"]]
+    click.echo(f"stage thresholds for precision {v.target_precision:.2f}: {cuts or 'none'}"
+               + (f"; no risk cut-off reaches it in {', '.join(unreached)} (flag --rule stage-thresholds leaves "
+                  "them out)" if unreached else ""))
     click.echo(f"saved to {result.path}")
 
 
@@ -169,9 +203,10 @@ def churn_features(events_path, events_format, as_of, out, warehouse, db) -> Non
     from churn.pipeline import history_features
 
     wh = _warehouse_with(events_path, events_format, warehouse, db)
+    _warn_past_events(wh, as_of)
     features = history_features(wh, as_of).reset_index()
     _write_table(features, out)
-    click.echo(f"wrote {features.shape[1] - 1} features of {len(features)} users as of "
+    click.echo(f"wrote {features.shape[1] - 1} features of {len(features):,} users as of "
                f"{pd.Timestamp(as_of).date()} into {out}")
 
 
@@ -196,9 +231,10 @@ def churn_score(model, events_path, events_format, as_of, out, with_features, ti
 
     rule, value = _value_settings(tiers, high_value_share, high_value_monthly, clv_months, margin, no_clv)
     wh = _warehouse_with(events_path, events_format, warehouse, db)
+    _warn_past_events(wh, as_of)
     scored = score(model, wh, as_of, db, tiers=rule, clv=value, with_features=with_features, progress=True)
     _write_table(scored, out)
-    click.echo(f"scored {len(scored)} users as of {pd.Timestamp(as_of).date()} with {model} into {out}")
+    click.echo(f"scored {len(scored):,} users as of {pd.Timestamp(as_of).date()} with {model} into {out}")
 
 
 @churn.command("flag")
@@ -235,13 +271,14 @@ def churn_flag(model, events_path, events_format, as_of, cohort_key, rule, targe
                     stages=tuple(stages) or DEFAULT_FLAG_STAGES)
     tier_rule, value = _value_settings(tiers, high_value_share, high_value_monthly, clv_months, margin, no_clv)
     wh = _warehouse_with(events_path, events_format, warehouse, db)
+    _warn_past_events(wh, as_of)
     result = flag(model, wh, as_of, db, spec=spec, tiers=tier_rule, clv=value, progress=True)
     write_cohort(result.users, cohort_key, db)
-    stages_text = ", ".join(f"{k} {v}" for k, v in result.flagged_by_stage.items())
-    tiers_text = ", ".join(f"{k} {v}" for k, v in result.flagged_by_tier.items())
+    stages_text = ", ".join(f"{k} {v:,}" for k, v in result.flagged_by_stage.items())
+    tiers_text = ", ".join(f"{k} {v:,}" for k, v in result.flagged_by_tier.items())
     for warning in result.warnings:
         click.echo(f"Warning: {warning}", err=True)
-    click.echo(f"cohort {cohort_key}: {result.n_flagged} of {result.n_scored} users flagged by {model} "
+    click.echo(f"cohort {cohort_key}: {result.n_flagged:,} of {result.n_scored:,} users flagged by {model} "
                f"as of {result.as_of} ({stages_text or 'nobody'}; rule: {result.rule})")
     if result.n_flagged:
         click.echo(f"expected precision {result.expected_precision:.3f} ({result.expected_churners:,.0f} expected "

@@ -18,6 +18,13 @@ from experiments.choices import (
 from winback.cli_support import clean_errors, db_option
 
 
+def _currency() -> str:
+    """' EUR' after a money amount when $WINBACK_CURRENCY is set (as analyze and allocate show it), else ''."""
+    from common.settings import currency_setting
+
+    return f" {currency_setting()}" if currency_setting() else ""
+
+
 @click.group()
 def treatment() -> None:
     """The treatment catalog: coupons, VIP service, recommendations, care content, with unit costs."""
@@ -36,7 +43,7 @@ def treatment_add(key: str, name: str | None, kind: str, unit_cost: float, capac
     from experiments.catalog import Treatment, save_treatment
 
     saved = save_treatment(Treatment(key, name or key, kind, unit_cost, capacity), db)  # type: ignore[arg-type]
-    click.echo(f"treatment {saved.key}: {saved.kind}, unit cost {saved.unit_cost:g}")
+    click.echo(f"treatment {saved.key}: {saved.kind}, unit cost {saved.unit_cost:g}{_currency()}")
 
 
 @treatment.command("update")
@@ -55,7 +62,7 @@ def treatment_update(key: str, name: str | None, kind: str | None, unit_cost: fl
     if name is None and kind is None and unit_cost is None and capacity is None:
         raise click.UsageError("give at least one of --name, --kind, --unit-cost, --capacity")
     saved = update_treatment(key, db, name=name, kind=kind, unit_cost=unit_cost, capacity=capacity)
-    click.echo(f"treatment {saved.key} updated: {saved.kind}, unit cost {saved.unit_cost:g}")
+    click.echo(f"treatment {saved.key} updated: {saved.kind}, unit cost {saved.unit_cost:g}{_currency()}")
 
 
 @treatment.command("list")
@@ -67,7 +74,7 @@ def treatment_list(db: str | None) -> None:
 
     for t in list_treatments(db):
         capacity = "unlimited" if t.capacity is None else str(t.capacity)
-        click.echo(f"{t.key:<20} {t.kind:<15} cost {t.unit_cost:>8.2f}  capacity {capacity:<10} {t.name}")
+        click.echo(f"{t.key:<20} {t.kind:<15} cost {t.unit_cost:>8.2f}{_currency()}  capacity {capacity:<10} {t.name}")
 
 
 @click.group()
@@ -162,6 +169,8 @@ def experiment_edit(key, name, primary_metric, arms, control, hypothesis, owner,
     """Edit a draft experiment (audited with what changed); started experiments cannot change."""
     from experiments.definitions import build_arms, update_draft
 
+    if len(arms) == 1:  # an edit of one arm would drop the others
+        raise click.UsageError("--arm replaces all arms: repeat it for every arm, the control included")
     changes = dict(name=name, primary_metric=primary_metric, hypothesis=hypothesis, owner=owner,
                    target_cohort=target_cohort, layer=layer, coverage=coverage, value_per_retained=value_per_retained,
                    arms=build_arms(arms, control) if arms else None,
@@ -292,8 +301,24 @@ def experiment_assign(key, users, id_column, contact_cap, cap_window_days, as_js
     if summary.candidates and not any(summary.arm_sizes.values()):
         click.echo("warning: nobody is assigned; " + _why_nobody(summary))
     if summary.outside_cohort:
-        click.echo(f"warning: {summary.outside_cohort} newly assigned users are not in the target cohort "
+        click.echo(f"warning: {summary.outside_cohort:,} newly assigned users are not in the target cohort "
                    "(they have no stage, tier or reason segment)")
+    for line in _over_capacity(key, summary.arm_sizes, db):
+        click.echo(f"warning: {line}")
+
+
+def _over_capacity(key: str, arm_sizes: dict[str, int], db) -> list[str]:
+    """Arms that now hold more users than their treatment's catalog capacity (e.g. VIP seats) can serve."""
+    from experiments.catalog import list_treatments
+    from experiments.definitions import get_experiment
+
+    capacity = {t.key: t.capacity for t in list_treatments(db) if t.capacity is not None}
+    return [f"arm {arm.key} gives {arm.treatment} to {arm_sizes[arm.key]:,} users, more than its capacity of "
+            f"{capacity[arm.treatment]:,} in the catalog: the users past it cannot be served, yet the analysis "
+            f"counts every user of the arm (assign fewer users, or raise the capacity with "
+            f"`winback treatment update {arm.treatment} --capacity N`)"
+            for arm in get_experiment(key, db).arms
+            if arm.treatment in capacity and arm_sizes.get(arm.key, 0) > capacity[arm.treatment]]
 
 
 def _why_nobody(summary) -> str:

@@ -62,6 +62,7 @@ def simulate_outcomes_command(key: str, shop_dir: str, out: str, seed: int, db: 
     import pandas as pd
 
     from experiments.exports import assignments_frame
+    from experiments.metrics import arm_unit_costs
     from simulator.experiment import DEMO_TREATMENTS, simulate_deliveries, simulate_outcomes
 
     truth_path = Path(shop_dir) / SHOP_TRUTH
@@ -81,7 +82,8 @@ def simulate_outcomes_command(key: str, shop_dir: str, out: str, seed: int, db: 
                                  "arm_key": assigned["treatment_key"].fillna("control").astype(str)})
     as_of = str(users["as_of"].iloc[0])
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    deliveries = simulate_deliveries(by_treatment, seed=seed, as_of=as_of).assign(experiment_key=key, sent_at=now)
+    deliveries = simulate_deliveries(by_treatment, seed=seed, as_of=as_of,  # at the experiment's own unit costs
+                                     unit_costs=arm_unit_costs(db, key)).assign(experiment_key=key, sent_at=now)
     outcomes = simulate_outcomes(users, by_treatment, seed=seed + 1, as_of=as_of).assign(experiment_key=key)
     # Post-period outcomes are observed now, after assignment; pre-period ones at the shop's date, before it.
     outcomes.loc[outcomes["period"] == "post", "observed_at"] = now

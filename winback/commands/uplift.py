@@ -56,6 +56,8 @@ def _training_frame(experiment_key, data, treatment_col, outcome_col, control, i
         if events_path:
             load_events(events_path, wh, name=events_path)
         table = experiment_table(experiment_key, db=db, warehouse=wh)
+        for note in table.notes:
+            click.echo(f"note: {note}", err=True)
         frame, weights, control = table.data, table.weights, table.control
         treatment_col, outcome_col, id_col = ARM_COLUMN, OUTCOME_COLUMN, "user_id"
     if treatment_col not in frame.columns:
@@ -101,8 +103,21 @@ def _catalog_costs(db: str | None, treatments: list[str], required: bool = True)
     if missing:
         if not required:
             return None
-        raise UpliftCliError(f"treatment(s) {', '.join(missing)} are not in the catalog; give their costs with --costs")
+        listed = ", ".join(missing[:10]) + (f", ... ({len(missing)} in all)" if len(missing) > 10 else "")
+        raise UpliftCliError(f"treatment(s) {listed} are not in the catalog; give their costs with --costs"
+                             + (" (or is this a features file? --scores takes `winback uplift score` output)"
+                                if len(missing) > 10 else ""))
     return {t: float(catalog[t]) for t in treatments}
+
+
+def _catalog_capacities(db: str | None, treatments: list[str]) -> dict[str, int]:
+    """The catalog's capacity (e.g. VIP seats) of each of these treatments that has one; none without a registry."""
+    from common.settings import resolve_db_path
+    from experiments.catalog import list_treatments
+
+    if not resolve_db_path(db).exists():
+        return {}
+    return {t.key: int(t.capacity) for t in list_treatments(db) if t.key in treatments and t.capacity is not None}
 
 
 def _fmt(value: float) -> str:
@@ -198,7 +213,7 @@ def fit(experiment_key, data, treatment_col, outcome_col, control, id_col, name,
         mark = "*" if c.learner == result.learner else " "
         click.echo(f"{mark} {c.learner:<9} value {c.policy_value.value_per_user:+.4f} "
                    f"[{c.policy_value.ci_low:+.4f}, {c.policy_value.ci_high:+.4f}]  qini {c.mean_qini:7.4f}  "
-                   f"treats {c.treated}")
+                   f"treats {c.treated:,}")
     chosen, users = result.chosen.policy_value, spec.population or len(frame)
     click.echo(f"forecast of the chosen plan over {users:,} users: {chosen.value_per_user * users:,.1f} "
                f"{'incremental retained users' if spec.value is None else 'net value'} "
@@ -215,7 +230,8 @@ def fit(experiment_key, data, treatment_col, outcome_col, control, id_col, name,
               help="Budget per held-out user of the plan that is judged (and of the blankets it is compared with).")
 @click.option("--holdout", type=click.FloatRange(0.05, 0.8), default=0.3, show_default=True,
               help="Share of the experiment's users kept out of the fit to judge the plan on.")
-@click.option("--learner", type=click.Choice(LEARNER_CHOICES), default="auto", show_default=True)
+@click.option("--learner", type=click.Choice(LEARNER_CHOICES), default="auto", show_default=True,
+              help="auto: the candidate whose out-of-fold plan value is highest on the fit users, as in uplift fit.")
 @click.option("--trees", type=int, default=100, show_default=True, help="LightGBM trees per base model.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the held-out draw, folds and learners.")
 @click.option("--chart", type=click.Path(dir_okay=False), default=None,
@@ -280,8 +296,13 @@ def proof_lines(proof, outcome: str) -> list[str]:
         return f"{e.value_per_user:+.4f} [{e.ci_low:+.4f}, {e.ci_high:+.4f}]"
 
     gap, low, high = proof.forecast_gap
-    verdict = ("the held-out users bear the promise out" if proof.forecast_consistent
-               else "the held-out users do NOT bear the promise out: trust the held-out figure")
+    if not proof.forecast_consistent:
+        verdict = "the held-out users do NOT bear the promise out: trust the held-out figure"
+    elif proof.targeted.ci_low > 0:
+        verdict = "the held-out users bear the promise out"
+    else:  # a gap whose interval covers 0 is no evidence when the held-out value itself is not above 0
+        verdict = ("not shown to differ, but on the held-out users the plan is not shown to beat treating nobody: "
+                   "more users are needed to prove it")
     lines = [f"fitted on {proof.n_fit:,} users (learner {proof.learner}); the plan for the other {proof.n_plan:,} "
              f"treats {proof.treated:,} for {proof.cost:,.2f} of {proof.budget:,.2f}",
              f"incremental {outcome} per held-out user, doubly robust, 95% intervals:",
@@ -360,10 +381,14 @@ def allocate(scores, costs, budget, value_per_retained, capacity, holdout, seed,
     from common.settings import resolve_db_path
     from experiments.optouts import opted_out
     from uplift.inputs import check_scores
-    from uplift.plan_inputs import plan_spec
+    from uplift.plan_inputs import check_cost_keys, parse_capacities, plan_spec
     from uplift.planning import plan_users, split_scores
 
     spark = engine == "spark"
+    if record_key and not spark:
+        from experiments.plans import check_plan_key
+
+        check_plan_key(db, record_key)  # a taken key is refused before any work, and before plan.csv is written
     if spark:
         for option, given in (("--holdout", holdout > 0), ("--record", record_key)):
             if given:
@@ -382,12 +407,15 @@ def allocate(scores, costs, budget, value_per_retained, capacity, holdout, seed,
         check_scores(table, scores, id_col)
         left_out = opted_out(table[id_col], db) if resolve_db_path(db).exists() else None
         if left_out is not None and left_out.any():  # opt-outs win: a plan never offers them a treatment
-            click.echo(f"{int(left_out.sum())} opted-out users left out of the plan")
+            n = int(left_out.sum())
+            click.echo(f"{n:,} opted-out user{'s' if n != 1 else ''} left out of the plan")
             table = table[~left_out].reset_index(drop=True)
     value_col = value_per_retained if value_per_retained and value_per_retained in table.columns else None
     _, uplift_cols, _ = split_scores(table, id_col, value_col)
     cost_source = costs if costs else _catalog_costs(db, [str(c) for c in uplift_cols.columns])
-    spec = plan_spec(cost_source, budget, capacity=capacity, value=value_per_retained, scores=table)
+    caps = _catalog_capacities(db, [str(c) for c in uplift_cols.columns]) | parse_capacities(capacity)
+    spec = plan_spec(cost_source, budget, capacity=caps, value=value_per_retained, scores=table)
+    check_cost_keys(spec.costs, uplift_cols.columns, costs or "the catalog's costs")
     source, metric, exclude = None, "retained", {}
     if model_name:
         from experiments.models import load_model_record
@@ -410,11 +438,9 @@ def allocate(scores, costs, budget, value_per_retained, capacity, holdout, seed,
         _echo_plan(planned, planned.users, planned.cost, budget, out)
         return
     result = plan_users(table, spec, id_col=id_col, holdout=holdout, seed=seed, exclude=exclude)
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
-    result.frame.to_csv(out, index=False)
     a = result.allocation
-    _echo_plan(result, len(result.frame), result.frame["cost"].sum(), budget, out)
-    if record_key:
+    stored = None
+    if record_key:  # recorded first: a plan the registry refuses leaves no send list behind
         from experiments.plans import record_plan
 
         frame = result.frame.assign(treatment_key=result.frame["planned_treatment"].replace("", None),
@@ -423,7 +449,11 @@ def allocate(scores, costs, budget, value_per_retained, capacity, holdout, seed,
         stored = record_plan(db, record_key, frame, primary_metric=metric, objective=a.objective, budget=budget,
                              holdout=holdout, seed=seed, source_experiment=source, model=model_name,
                              summary=result.summary())
-        click.echo(f"recorded plan {stored.key} ({', '.join(f'{k} {v}' for k, v in stored.arms.items())}); "
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    result.frame.to_csv(out, index=False)
+    _echo_plan(result, len(result.frame), result.frame["cost"].sum(), budget, out)
+    if stored is not None:
+        click.echo(f"recorded plan {stored.key} ({', '.join(f'{k} {v:,}' for k, v in stored.arms.items())}); "
                    f"analyse it later with: winback analyze {stored.key}")
 
 
@@ -433,9 +463,9 @@ def _echo_plan(result, users: int, cost: float, budget: float, out: str) -> None
 
     a = result.allocation
     unit = f" {currency_setting()}" if currency_setting() else ""
-    counts = ", ".join(f"{k} {v}" for k, v in result.counts().items() if k in a.counts)
-    click.echo(f"treated {result.treated} of {users} users ({counts or 'none'}); held out "
-               f"{result.held_out}; cost {cost:,.2f} of {budget:,.2f}{unit}")
+    counts = ", ".join(f"{k} {v:,}" for k, v in result.counts().items() if k in a.counts)
+    click.echo(f"treated {result.treated:,} of {users:,} users ({counts or 'none'}); held out "
+               f"{result.held_out:,}; cost {cost:,.2f} of {budget:,.2f}{unit}")
     interval = "" if math.isnan(result.ci_low) else f" [95% {_fmt(result.ci_low)}, {_fmt(result.ci_high)}]"
     click.echo(f"expected incremental retained users {_fmt(result.predicted)}{interval}"
                + ("" if a.objective == "retained" else
