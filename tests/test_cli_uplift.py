@@ -146,3 +146,23 @@ def test_a_wide_file_in_the_wrong_place_gets_a_short_error(tmp_path, experiment_
     assert result.output == ("Error: treatment(s) f00, f01, f02, f03, f04, f05, f06, f07, f08, f09, ... (12 in all) are "
                              "not in the catalog; give their costs with --costs (or is this a features file? --scores "
                              "takes `winback uplift score` output)\n")
+
+
+def test_fit_prints_each_blanket_and_the_plans_gain_over_it(tmp_path, experiment_csv):
+    # The fixture's coupon lifts retention by 0.25 only where x > 0.5, the call by 0.10 everywhere: with a budget for
+    # 30 % of the users, the targeted coupon beats either treatment sent to random users (uplift.targeting).
+    costs = tmp_path / "costs.json"
+    costs.write_text(json.dumps({"call": 1.0, "coupon": 1.0}))
+    result = CliRunner().invoke(cli, ["uplift", "fit", "--data", str(experiment_csv), "--treatment", "arm",
+                                      "--outcome", "kept", "--control", "none", "--id", "uid", "--name", "m",
+                                      "--learner", "t", "--costs", str(costs), "--budget", "900",
+                                      "--model-dir", str(tmp_path / "models"), "--db", str(tmp_path / "r.db")])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    header = lines.index("each treatment sent to random users with the same budget, and the chosen plan's gain over "
+                         "it (per user, doubly robust):")
+    rows = lines[header + 1:header + 3]
+    assert [row.split()[:2] for row in rows] == [["blanket", "call"], ["blanket", "coupon"]]
+    gains = [float(row.split("plan's gain ")[1].split()[0]) for row in rows]
+    assert all(g > 0 for g in gains)
+    assert not any(line.startswith("note: the chosen plan is not shown") for line in lines)

@@ -90,6 +90,8 @@ class TargetingFit:
     oof: dict = field(default_factory=dict, repr=False)  # candidate -> calibrated out-of-fold uplift
     models: dict = field(default_factory=dict, repr=False)  # candidate -> its TargetingModel (the chosen one is `model`)
     unplanned: list[str] = field(default_factory=list)  # fitted but in no candidate's plan (failed a guardrail)
+    blankets: list[PolicyEstimate] = field(default_factory=list)  # each planned treatment to random users, same budget
+    gains: list[PolicyEstimate] = field(default_factory=list)  # the chosen plan minus each blanket, paired per user
 
     @property
     def chosen(self) -> CandidateReport:
@@ -99,7 +101,24 @@ class TargetingFit:
         """What the model store records: the choice, every candidate's policy value and Qini, the calibration."""
         return {"chosen": self.learner, "chosen_by": "doubly robust policy value", "objective": self.objective,
                 "left_out_of_plans": self.unplanned, "candidates": [c.to_dict() for c in self.candidates],
+                "blankets": [b.to_dict() for b in self.blankets], "gains_over_blankets": [g.to_dict() for g in self.gains],
                 "calibration": self.calibration.to_records()}
+
+    def blanket_note(self) -> str | None:
+        """A sentence when the chosen plan is not shown to beat the best blanket on the experiment (None when it is)."""
+        if not self.blankets:
+            return None
+        best = max(range(len(self.blankets)), key=lambda i: self.blankets[i].value_per_user)
+        gain, name = self.gains[best], self.blankets[best].policy.removeprefix("blanket ")
+        shown = f"{gain.value_per_user:+.4f} [95% {gain.ci_low:+.4f}, {gain.ci_high:+.4f}] per user"
+        if gain.ci_high < 0:
+            return (f"sending {name} to random users with the same budget does better than the chosen plan on this "
+                    f"experiment (the plan's gain over it: {shown}); targeting does not pay here, send {name} as a "
+                    f"blanket or collect a larger experiment")
+        if gain.ci_low <= 0:
+            return (f"the chosen plan is not shown to beat sending {name} to random users with the same budget "
+                    f"(its gain: {shown}); check it on held-out users with `winback uplift prove` before relying on it")
+        return None
 
     def to_dict(self) -> dict:
         return {"learner": self.learner, "features": self.features, "treatments": self.treatments,
@@ -206,7 +225,7 @@ def fit_targeting(
         raw[ENSEMBLE] = sum(raw[n] for n in names) / len(names)
     value = np.ones(len(y)) if spec.value is None else np.broadcast_to(np.asarray(spec.value, float), (len(y),))
     cost_of = pd.Series({control: 0.0, **spec.costs})
-    reports, calibrations, calibrated = [], {}, {}
+    reports, calibrations, calibrated, candidate_terms = [], {}, {}, {}
     scores = dr_scores(arm, y, mu, weights, control, treatments)
     for name, predicted in raw.items():
         fitted = fit_calibration(predicted, scores, method=calibration)
@@ -221,8 +240,11 @@ def fit_targeting(
         curves = [qini_curve(predicted[t].to_numpy(float), arm, y, t, control) for t in treatments]
         reports.append(CandidateReport(name, interval(name, "dr", terms, 0.05), qini, total,
                                        sum(plan.counts.values()), plan.counts, curves))
-        calibrations[name], calibrated[name] = fitted, cal
+        calibrations[name], calibrated[name], candidate_terms[name] = fitted, cal, terms
     best = max(reports, key=lambda r: r.policy_value.value_per_user)
+    planned = [t for t in treatments if t not in set(unplanned)]
+    blankets, gains = blanket_comparison(arm, y, mu, value, weights, control, planned, spec,
+                                         candidate_terms[best.learner])
     # Each fold model predicts a sample of the users once; the averaged models' scale maps reuse those predictions.
     sample = np.sort(np.random.default_rng(seed).permutation(len(X))[:SCALE_SAMPLE])
     fold_predictions = {(n, k): fold_models[n][k].predict(X.iloc[sample])[treatments].to_numpy()
@@ -239,7 +261,30 @@ def fit_targeting(
     return TargetingFit(learner=best.learner, model=models[best.learner], candidates=reports,
                         calibration=models[best.learner].calibration, features=columns, treatments=treatments,
                         control=control, objective="retained" if spec.value is None else "value", oof=calibrated,
-                        models=models, unplanned=[t for t in treatments if t in set(unplanned)])
+                        models=models, unplanned=[t for t in treatments if t in set(unplanned)],
+                        blankets=blankets, gains=gains)
+
+
+def blanket_comparison(arm: np.ndarray, y: np.ndarray, mu: pd.DataFrame, value: np.ndarray,
+                       weights: dict[str, float], control: str, treatments: Sequence[str], spec: PlanSpec,
+                       plan_terms: np.ndarray, alpha: float = 0.05) -> tuple[list[PolicyEstimate], list[PolicyEstimate]]:
+    """Each treatment sent to random users as far as the budget and seats go (the share of users it reaches times
+    everyone's doubly robust gain of it, net of its cost when users have a value), and the plan's gain over each,
+    paired per user: the simplest policy a plan must beat to be worth its model."""
+    local = spec.scaled(len(y))
+    blankets, gains = [], []
+    for key in treatments:
+        cost = float(local.costs.get(key, 0.0))
+        reach = len(y) if cost <= 0 else min(len(y), int(np.floor(local.budget / cost + 1e-9)))
+        share = min(reach, local.capacity.get(key, len(y))) / len(y)
+        everyone = policy_terms(arm, y * value, np.full(len(y), key), weights, control=control,
+                                outcome_predictions=mu.mul(value, axis=0))
+        if spec.value is not None:
+            everyone = everyone - cost
+        terms = share * everyone
+        blankets.append(interval(f"blanket {key}", "dr", terms, alpha))
+        gains.append(interval(f"plan - blanket {key}", "dr", plan_terms - terms, alpha))
+    return blankets, gains
 
 
 @dataclass(frozen=True)

@@ -157,3 +157,42 @@ def test_treatment_breakdown_adds_up_to_each_plans_share_and_the_oracle_ranks_pe
         assert gain == pytest.approx(rows["share_of_oracle"].iloc[0] * oracle["true_gain"].sum())
         # a plan's users per treatment are counted once: nobody gets two treatments
         assert rows["users"].sum() <= len(setup.truth)
+
+
+def _two_treatment_experiment(n: int, coupon_effect, call_effect: float, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    x = rng.random(n)
+    arm = rng.choice(["none", "coupon", "call"], n)
+    effect = np.select([arm == "coupon", arm == "call"], [coupon_effect(x), np.full(n, call_effect)], 0.0)
+    return pd.DataFrame({"uid": np.arange(n), "x": x, "arm": arm, "kept": (rng.random(n) < 0.3 + effect).astype(int)})
+
+
+def test_the_plan_is_compared_with_each_treatment_sent_to_random_users_at_the_same_budget():
+    # Coupon lifts retention by 0.25 where x > 0.5 and not at all elsewhere; the call by 0.10 everywhere. A budget
+    # for 30 % of the users (unit cost 1 each) sent at random reaches 0.3 x 0.125 = 0.0375 per user with the coupon
+    # and 0.3 x 0.10 = 0.03 with the call; the targeted plan gives the coupon to users with x > 0.5: 0.3 x 0.25 = 0.075.
+    data = _two_treatment_experiment(9_000, lambda x: np.where(x > 0.5, 0.25, 0.0), 0.10, seed=11)
+    spec = PlanSpec({"coupon": 1.0, "call": 1.0}, budget=0.3 * len(data), population=len(data))
+    fit = fit_targeting(data, treatment_col="arm", outcome_col="kept", control="none", spec=spec, id_col="uid",
+                        candidates=("t",), n_estimators=60, progress=False)
+    blankets = {b.policy: b for b in fit.blankets}
+    assert set(blankets) == {"blanket call", "blanket coupon"}
+    assert blankets["blanket coupon"].ci_low <= 0.0375 <= blankets["blanket coupon"].ci_high
+    assert blankets["blanket call"].ci_low <= 0.03 <= blankets["blanket call"].ci_high
+    gains = {g.policy: g for g in fit.gains}
+    assert gains["plan - blanket coupon"].ci_low > 0 and gains["plan - blanket call"].ci_low > 0
+    assert fit.blanket_note() is None
+    assert [b["policy"] for b in fit.metrics()["blankets"]] == ["blanket call", "blanket coupon"]
+
+
+def test_a_plan_that_cannot_beat_a_blanket_says_so():
+    # The coupon lifts everyone by 0.10 and the call does nothing: any 30 % of users given the coupon is as good as
+    # the plan, so the plan's gain over the random coupon is 0 and its interval must say it is not shown to beat it.
+    data = _two_treatment_experiment(6_000, lambda x: np.full(len(x), 0.10), 0.0, seed=12)
+    spec = PlanSpec({"coupon": 1.0, "call": 1.0}, budget=0.3 * len(data), population=len(data))
+    fit = fit_targeting(data, treatment_col="arm", outcome_col="kept", control="none", spec=spec, id_col="uid",
+                        candidates=("t",), n_estimators=60, progress=False)
+    gain = {g.policy: g for g in fit.gains}["plan - blanket coupon"]
+    assert gain.ci_low <= 0 <= gain.ci_high
+    assert fit.blanket_note().startswith("the chosen plan is not shown to beat sending coupon to random users with "
+                                         "the same budget (its gain: ")

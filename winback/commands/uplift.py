@@ -214,6 +214,14 @@ def fit(experiment_key, data, treatment_col, outcome_col, control, id_col, name,
         click.echo(f"{mark} {c.learner:<9} value {c.policy_value.value_per_user:+.4f} "
                    f"[{c.policy_value.ci_low:+.4f}, {c.policy_value.ci_high:+.4f}]  qini {c.mean_qini:7.4f}  "
                    f"treats {c.treated:,}")
+    if result.blankets:
+        click.echo("each treatment sent to random users with the same budget, and the chosen plan's gain over it "
+                   "(per user, doubly robust):")
+        for b, g in zip(result.blankets, result.gains):
+            click.echo(f"  {b.policy:<22} value {b.value_per_user:+.4f} [{b.ci_low:+.4f}, {b.ci_high:+.4f}]  "
+                       f"plan's gain {g.value_per_user:+.4f} [{g.ci_low:+.4f}, {g.ci_high:+.4f}]")
+    if note := result.blanket_note():
+        click.echo(f"note: {note}")
     chosen, users = result.chosen.policy_value, spec.population or len(frame)
     click.echo(f"forecast of the chosen plan over {users:,} users: {chosen.value_per_user * users:,.1f} "
                f"{'incremental retained users' if spec.value is None else 'net value'} "
