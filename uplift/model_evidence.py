@@ -15,6 +15,7 @@ from statistics import NormalDist
 from typing import Any
 
 from experiments.models import ModelRecord
+from uplift.plan_notes import blanket_note
 
 DECILE_COLUMNS = ("treatment", "decile", "n", "predicted", "observed", "se", "ci_low", "ci_high", "calibrated",
                   "gated")
@@ -60,6 +61,8 @@ class ModelEvidence:
     curves: list[QiniCurve] = field(default_factory=list)
     deciles_note: str | None = None
     curves_note: str | None = None
+    blankets: list[dict] = field(default_factory=list)  # each treatment to random users, the plan's gain over it
+    blanket_note: str | None = None  # when the chosen plan is not shown to beat the best of them
 
     @property
     def treatments(self) -> list[str]:
@@ -116,5 +119,9 @@ def model_evidence(record: ModelRecord) -> ModelEvidence:
     if record.kind != "uplift":
         return ModelEvidence(record.name)
     deciles, curves = decile_rows(record), qini_curves(record)
+    blankets, gains = record.metrics.get("blankets") or [], record.metrics.get("gains_over_blankets") or []
+    rows = [{"treatment": str(b["policy"]).removeprefix("blanket "), "value_per_user": b["value_per_user"],
+             "ci_low": b["ci_low"], "ci_high": b["ci_high"], "gain": g["value_per_user"], "gain_low": g["ci_low"],
+             "gain_high": g["ci_high"]} for b, g in zip(blankets, gains)]
     return ModelEvidence(record.name, deciles, curves, None if deciles else DECILES_MISSING,
-                         None if curves else CURVES_MISSING)
+                         None if curves else CURVES_MISSING, rows, blanket_note(blankets, gains))

@@ -6,6 +6,7 @@ uplift/spark_margin.py) say the same thing.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -86,3 +87,23 @@ def explain_facts(problem: AllocationProblem, facts: NoteFacts, total_cost: floa
     if left > 0:
         notes.append(f"{left:,.2f} of the {problem.budget:,.2f} budget is left unspent")
     return tuple(notes)
+
+
+def blanket_note(blankets: Sequence[Mapping], gains: Sequence[Mapping]) -> str | None:
+    """What to say when a plan is not shown to beat the best treatment sent to random users (None when it is).
+
+    `blankets` and `gains` are PolicyEstimate dicts (policy 'blanket KEY', value_per_user, ci_low, ci_high), as the
+    fit computes them and the model store records them, in the same order."""
+    if not blankets:
+        return None
+    best = max(range(len(blankets)), key=lambda i: blankets[i]["value_per_user"])
+    gain, name = gains[best], str(blankets[best]["policy"]).removeprefix("blanket ")
+    shown = f"{gain['value_per_user']:+.4f} [95% {gain['ci_low']:+.4f}, {gain['ci_high']:+.4f}] per user"
+    if gain["ci_high"] < 0:
+        return (f"sending {name} to random users with the same budget does better than the chosen plan on this "
+                f"experiment (the plan's gain over it: {shown}); targeting does not pay here, send {name} as a "
+                f"blanket or collect a larger experiment")
+    if gain["ci_low"] <= 0:
+        return (f"the chosen plan is not shown to beat sending {name} to random users with the same budget "
+                f"(its gain: {shown}); check it on held-out users with `winback uplift prove` before relying on it")
+    return None

@@ -24,6 +24,7 @@ from uplift.evaluation import evaluate_predictions, qini_curve
 from uplift.fitting import feature_columns
 from uplift.learners import LEARNERS, UpliftModel
 from uplift.plan_inputs import PlanSpec
+from uplift.plan_notes import blanket_note
 from uplift.policy_value import PolicyEstimate, arm_outcome_predictions, interval, policy_terms
 
 ENSEMBLE = "ensemble"
@@ -106,19 +107,7 @@ class TargetingFit:
 
     def blanket_note(self) -> str | None:
         """A sentence when the chosen plan is not shown to beat the best blanket on the experiment (None when it is)."""
-        if not self.blankets:
-            return None
-        best = max(range(len(self.blankets)), key=lambda i: self.blankets[i].value_per_user)
-        gain, name = self.gains[best], self.blankets[best].policy.removeprefix("blanket ")
-        shown = f"{gain.value_per_user:+.4f} [95% {gain.ci_low:+.4f}, {gain.ci_high:+.4f}] per user"
-        if gain.ci_high < 0:
-            return (f"sending {name} to random users with the same budget does better than the chosen plan on this "
-                    f"experiment (the plan's gain over it: {shown}); targeting does not pay here, send {name} as a "
-                    f"blanket or collect a larger experiment")
-        if gain.ci_low <= 0:
-            return (f"the chosen plan is not shown to beat sending {name} to random users with the same budget "
-                    f"(its gain: {shown}); check it on held-out users with `winback uplift prove` before relying on it")
-        return None
+        return blanket_note([b.to_dict() for b in self.blankets], [g.to_dict() for g in self.gains])
 
     def to_dict(self) -> dict:
         return {"learner": self.learner, "features": self.features, "treatments": self.treatments,

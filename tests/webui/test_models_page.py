@@ -142,3 +142,30 @@ def test_churn_validation_shares_read_as_percentages_like_the_training_line(shop
     assert "<th>Validation: recall in the top risk decile</th><td>16.0%</td>" in page
     assert "<th>Validation: users</th><td>4,800</td>" in page
     assert "<th>Validation: ROC AUC</th><td>0.8961</td>" in page
+
+
+def test_the_chosen_plan_is_shown_against_each_blanket_with_the_fits_numbers(stored, fitted, as_user) -> None:
+    page = as_user("gina").get("/models").text
+    assert "Each treatment sent to random users with the same budget and seats" in page
+    for blanket, gain in zip(fitted.blankets, fitted.gains):
+        key = blanket.policy.removeprefix("blanket ")
+        assert (f"<td>{key} to random users</td><td class=\"num\">{blanket.value_per_user:.4g}</td>") in page
+        assert f"<td class=\"num\">{gain.value_per_user:.4g}</td>" in page
+    evidence = as_user("gina").get("/api/v1/models").json["evidence"][MODEL]
+    assert [b["treatment"] for b in evidence["blankets"]] == ["coupon", "reco"]
+    assert evidence["blanket_note"] == fitted.blanket_note()
+
+
+def test_a_plan_that_loses_to_a_blanket_says_so_on_the_models_page(shop, as_user) -> None:
+    def estimate(policy, value, low, high):
+        return {"policy": policy, "estimator": "dr", "value_per_user": value, "ci_low": low, "ci_high": high, "n": 900}
+
+    metrics = {"chosen": "s", "objective": "retained", "candidates": [],
+               "blankets": [estimate("blanket coupon", 0.05, 0.03, 0.07), estimate("blanket reco", 0.01, 0.0, 0.02)],
+               "gains_over_blankets": [estimate("plan - blanket coupon", -0.03, -0.05, -0.01),
+                                       estimate("plan - blanket reco", 0.01, -0.01, 0.03)]}
+    save_model_record(ModelRecord("loses", "uplift", "s", ["risk"], "3" * 64, metrics), shop.db)
+    page = as_user("gina").get("/models").text
+    # uplift.plan_notes.blanket_note, on the best blanket (coupon), whose gain interval lies below 0
+    assert ("Sending coupon to random users with the same budget does better than the chosen plan on this experiment "
+            "(the plan&#39;s gain over it: -0.0300 [95% -0.0500, -0.0100] per user)") in page
