@@ -216,3 +216,6 @@ def test_bayesian_risk_is_in_the_effects_units(db: str) -> None:
     risk = report["results"][0]["comparison"]["risk"]  # the expected loss, as a fraction of the control mean
     # relative effects are shown in %, so is their expected loss (not a bare fraction beside +20.00%)
     assert row.split()[-1] == f"{risk:.2%}"
+    # a Bayesian read's interval is a credible interval, and its column says so (not "95% CI")
+    header = next(line for line in lines if line.split()[:2] == ["arm", "metric"])
+    assert "95% credible interval" in header and "95% CI" not in header

@@ -147,15 +147,15 @@ def _effect(value: float, relative: bool) -> str:
     return f"{value:+.2%}" if relative else f"{value:+.4g}"
 
 
-def _effect_cells(c, binary: bool, level: str) -> dict[str, str]:
+def _effect_cells(c, binary: bool, interval: str) -> dict[str, str]:
     """The effect and its interval: relative in %, a binary metric's difference in percentage points (what
     --absolute promises, and how break-even uplift reads), any other difference in the metric's units."""
     if binary and not c.relative:
         def pp(value: float) -> str:
             return "-" if math.isnan(value) else f"{value * 100:+.2f}"
-        return {"effect": _points(c.effect), f"{level} CI": f"[{pp(c.ci_low)}, {pp(c.ci_high)}] pp"}
+        return {"effect": _points(c.effect), interval: f"[{pp(c.ci_low)}, {pp(c.ci_high)}] pp"}
     return {"effect": _effect(c.effect, c.relative),
-            f"{level} CI": f"[{_effect(c.ci_low, c.relative)}, {_effect(c.ci_high, c.relative)}]"}
+            interval: f"[{_effect(c.ci_low, c.relative)}, {_effect(c.ci_high, c.relative)}]"}
 
 
 def _money(value: float) -> str:
@@ -218,11 +218,12 @@ def render(report) -> str:
         srm_line = f"SRM: p = {_p(report.srm_p_value)} ({verdict})"
     lines += ["", srm_line, ""]
     bayes = report.method == "bayesian"
+    interval = f"{level} {'credible interval' if bayes else 'CI'}"  # a Bayesian read's interval is a credible one
     rows = []
     for r in report.results:
         c = r.comparison
         row = {"arm": r.arm_key, "metric": r.metric, "role": r.role, "control": _num(c.mean_control),
-               "treatment": _num(c.mean_treatment), **_effect_cells(c, r.kind == "binary", level)}
+               "treatment": _num(c.mean_treatment), **_effect_cells(c, r.kind == "binary", interval)}
         if bayes:
             row |= {"chance to win": _num(c.chance_to_win, 3), "risk": _risk(c.risk, c.relative, r.kind == "binary")}
         else:
@@ -249,7 +250,7 @@ def render(report) -> str:
             seg_rows.append({"segment": s.segment, "arm": s.arm_key, "users": f"{c.n_treatment:,}",
                              "control": _num(c.mean_control), "treatment": _num(c.mean_treatment),
                              "effect": _effect(c.effect, c.relative),
-                             f"{level} CI": f"[{_effect(c.ci_low, c.relative)}, {_effect(c.ci_high, c.relative)}]",
+                             interval: f"[{_effect(c.ci_low, c.relative)}, {_effect(c.ci_high, c.relative)}]",
                              "p" if not bayes else "chance to win": _p(c.p_value) if not bayes else _num(c.chance_to_win, 3),
                              "cost/retained (CI)": "-" if e is None else
                              _money_ci(e.cost_per_retained, e.cost_per_retained_ci_low, e.cost_per_retained_ci_high),
