@@ -227,3 +227,37 @@ def test_an_upload_over_the_size_limit_is_a_413_page(hostile_db):
     response = client.post("/allocate", content_type="multipart/form-data", data={
         "csrf_token": token, "budget": "10", "scores": (io.BytesIO(b"x" * 20_000), "big.csv")})
     assert response.status_code == 413 and "Traceback" not in response.text
+
+
+def test_pages_cannot_be_framed_and_downloads_cannot_be_sniffed_into_html(hostile_db):
+    client, _ = _client(hostile_db)
+    for url in ("/login", "/experiments/e1/results", "/experiments/e1/assignments.csv", "/api/v1/experiments"):
+        headers = client.get(url).headers
+        assert headers["X-Frame-Options"] == "DENY" and headers["X-Content-Type-Options"] == "nosniff", url
+        assert headers["Referrer-Policy"] == "same-origin"
+
+
+# 5. Terminal escapes in free text ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("field", ["name", "hypothesis", "owner"])
+def test_free_text_with_a_terminal_escape_is_refused_and_nothing_is_written(hostile_db, field):
+    """`winback experiment show/audit` print these fields in a terminal, where ESC [ 2 J clears the screen."""
+    before = invoke("experiment", "list", "--db", hostile_db).output
+    result = invoke("experiment", "create", "e2", f"--{field}", "ok\x1b[2Jhidden", "--name" if field != "name" else
+                    "--owner", "x", "--primary-metric", "retained", "--arm", "control:-:0.5", "--arm",
+                    "coupon:coupon:0.5", "--db", hostile_db)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert f"Error: experiment 'e2', {field}: holds the control character '\\x1b' at position 3" in result.output
+    assert invoke("experiment", "list", "--db", hostile_db).output == before
+
+
+def test_a_rationale_with_a_terminal_escape_is_refused_but_line_breaks_are_kept(hostile_db):
+    from experiments.errors import ExperimentError
+    from experiments.lifecycle import record_decision, stop_experiment
+
+    stop_experiment("e1", hostile_db, actor="t")
+    with pytest.raises(ExperimentError, match=r"the rationale: holds the control character '\\x9b' at position 5"):
+        record_decision("e1", "coupon", "best\x9b31m", "ada", hostile_db, override="go")
+    decision = record_decision("e1", "coupon", "best\r\nby far\tclearly", "ada", hostile_db, override="go")
+    assert decision.rationale == "best\r\nby far\tclearly"
