@@ -115,8 +115,8 @@ def validate_definition(experiment: Experiment, known_treatments: set[str]) -> N
     if not key.strip():
         raise ExperimentError("an experiment needs a non-empty key (it is the hash seed)")
     check_experiment_key(key)
-    for field in ("name", "hypothesis", "owner", "layer"):
-        check_text(getattr(experiment, field), f"experiment '{key}', {field}")
+    for text_field in ("name", "hypothesis", "owner", "layer"):
+        check_text(getattr(experiment, text_field), f"experiment '{key}', {text_field}")
     for arm in experiment.arms:
         check_id(arm.key, f"experiment '{key}', arm key")
     for metric in (experiment.primary_metric, *experiment.guardrail_metrics):

@@ -79,17 +79,28 @@ def hostile_db(tmp_path: Path) -> Path:
     start_experiment("e1", db, actor="t")
     assign_users("e1", db=db)
     with registry(db) as database:
-        for name, role in (("gina", "growth"), ("finn", "finance"), ("ada", "admin")):
+        for name, role in (("gina", "growth"), ("finn", "finance"), ("stella", "strategy"), ("ada", "admin")):
             add_user(database, name, PASSWORD, role, actor="t")
     return db
 
 
+def _form_token(client, url: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', client.get(url).text).group(1)
+
+
+def _login(db: Path, name: str, next_path: str | None = None, **config):
+    """(client, login response) of a sign-in through the real form, optionally with ?next=."""
+    client = create_app({"DB": str(db), "SECRET_KEY": "test", "TESTING": True, **config}).test_client()
+    response = client.post("/login", query_string={"next": next_path} if next_path else None,
+                           data={"username": name, "password": PASSWORD, "csrf_token": _form_token(client, "/login")})
+    return client, response
+
+
 def _client(db: Path, name: str = "ada", **config):
-    app = create_app({"DB": str(db), "SECRET_KEY": "test", "TESTING": True, **config})
-    client = app.test_client()
-    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text).group(1)
-    assert client.post("/login", data={"username": name, "password": PASSWORD, "csrf_token": token}).status_code == 302
-    return client, re.search(r'name="csrf_token" value="([^"]+)"', client.get("/allocate").text).group(1)
+    """A signed-in client and its session's CSRF token (signing in starts a new session, hence a new token)."""
+    client, response = _login(db, name, **config)
+    assert response.status_code == 302
+    return client, _form_token(client, "/allocate")
 
 
 def _cells(text: str) -> pd.DataFrame:
@@ -174,21 +185,13 @@ def test_text_parameters_stay_one_literal_in_each_dialect(text, spark, duckdb):
 @pytest.mark.parametrize("target", ["/\\evil.example", "/\\/evil.example", "/\t/evil.example", "/\n/evil.example",
                                     "//evil.example", "https://evil.example", "https:evil.example"])
 def test_login_never_redirects_off_site(hostile_db, target):
-    app = create_app({"DB": str(hostile_db), "SECRET_KEY": "test", "TESTING": True})
-    client = app.test_client()
-    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text).group(1)
-    response = client.post("/login", query_string={"next": target},
-                           data={"username": "gina", "password": PASSWORD, "csrf_token": token})
+    response = _login(hostile_db, "gina", target)[1]
     assert response.status_code == 302 and response.location == "/experiments"
 
 
 def test_login_still_follows_a_local_path(hostile_db):
-    app = create_app({"DB": str(hostile_db), "SECRET_KEY": "test", "TESTING": True})
-    client = app.test_client()
-    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text).group(1)
-    response = client.post("/login", query_string={"next": "/experiments/e1/results?method=ttest"},
-                           data={"username": "gina", "password": PASSWORD, "csrf_token": token})
-    assert response.location == "/experiments/e1/results?method=ttest"
+    assert _login(hostile_db, "gina", "/experiments/e1/results?method=ttest")[1].location == \
+        "/experiments/e1/results?method=ttest"
 
 
 @pytest.mark.parametrize("url", ["/api/v1/experiments", "/api/v1/experiments/e1/stop", "/api/v1/experiments/e1/refresh",
@@ -261,3 +264,60 @@ def test_a_rationale_with_a_terminal_escape_is_refused_but_line_breaks_are_kept(
         record_decision("e1", "coupon", "best\x9b31m", "ada", hostile_db, override="go")
     decision = record_decision("e1", "coupon", "best\r\nby far\tclearly", "ada", hostile_db, override="go")
     assert decision.rationale == "best\r\nby far\tclearly"
+
+
+def test_chart_labels_titles_legends_and_hover_text_stay_text():
+    from webui.charts import decile_svg, forest_svg, line_svg
+
+    evil = '</title><script>alert(1)</script><title x="'
+    svgs = [forest_svg([{"label": evil, "value": 0.1, "low": 0.0, "high": 0.2, "note": evil},
+                        {"label": evil, "value": float("nan"), "note": evil}], title=evil),
+            forest_svg([{"label": evil, "value": float("nan"), "note": evil}], title=evil),
+            line_svg([{"name": evil, "x": [evil, "b"], "y": [0.1, 0.2]}], title=evil, x_label=evil),
+            decile_svg([{"decile": evil, "observed": 0.1, "ci_low": 0.0, "ci_high": 0.2}], title=evil)]
+    for svg in svgs:
+        assert "<script>" not in svg and "&lt;script&gt;" in svg
+
+
+def test_a_link_planted_where_a_model_will_be_saved_is_replaced_not_written_through(tmp_path):
+    target = tmp_path / "precious.txt"
+    target.write_text("keep me")
+    (tmp_path / "models").mkdir()
+    os.symlink(target, tmp_path / "models" / "uplift-m1.joblib")
+    path, _ = dump_model_file({"harmless": True}, "uplift", "m1", tmp_path / "models")
+    assert target.read_text() == "keep me" and not path.is_symlink()
+
+
+ROLE_OF = {"gina": "growth", "finn": "finance", "stella": "strategy"}
+# Every route that changes something, page and API twin, and the action (webui/auth.py PERMISSIONS) it needs.
+MUTATIONS = [("launch", "/launch", "/api/v1/experiments", {"action": "create", "key": "new"}),
+             ("launch", "/experiments/e1/stop", "/api/v1/experiments/e1/stop", {"confirm": "yes"}),
+             ("launch", "/experiments/e1/assign", None, {"confirm": "yes"}),
+             ("decide", "/experiments/e1/decide", "/api/v1/experiments/e1/decide", {"winner": "coupon", "rationale": "r"}),
+             ("allocate", "/allocate", "/api/v1/allocations", {"budget": "1"})]
+ALLOWED = {"launch": {"growth"}, "decide": {"strategy"}, "allocate": {"finance"}}
+
+
+def _audit_rows(db: Path) -> int:
+    with registry(db) as database:
+        return database.execute("SELECT COUNT(*) FROM audit_log").fetchone()[0]
+
+
+@pytest.mark.parametrize("name", sorted(ROLE_OF))
+@pytest.mark.parametrize("action, page, api, data", MUTATIONS)
+def test_each_role_against_each_route_that_changes_something(hostile_db, name, action, page, api, data):
+    """A role without the action gets 403 on the page and on the API twin (with its own token) and changes nothing."""
+    from experiments.users import create_token
+
+    if ROLE_OF[name] in ALLOWED[action]:
+        pytest.skip("allowed: the other tests show what the action does")
+    client, token = _client(hostile_db, name)
+    before = _audit_rows(hostile_db)
+    assert client.post(page, data={**data, "csrf_token": token}).status_code == 403
+    if api:
+        with registry(hostile_db) as database:
+            secret = create_token(database, name, "t").secret
+        before = _audit_rows(hostile_db)
+        response = client.application.test_client().post(api, data=data, headers={"Authorization": f"Bearer {secret}"})
+        assert response.status_code == 403 and response.json["message"].startswith(f"your role ({ROLE_OF[name]}) may not")
+    assert _audit_rows(hostile_db) == before
