@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from common.spreadsheet import inert_frame
 from experiments.db import RegistryLike, open_registry
 from experiments.definitions import get_experiment
 from experiments.errors import ExperimentError
@@ -24,13 +25,17 @@ def table_format(path: str | os.PathLike[str], explicit: str | None = None) -> s
 
 
 def write_table(frame: pd.DataFrame, path: str | os.PathLike[str], fmt: str | None = None) -> Path:
-    """Write a table as CSV, Parquet or JSON records (nan → null), creating the folder; returns the path."""
+    """Write a table as CSV, Parquet or JSON records (nan → null), creating the folder; returns the path.
+
+    A CSV is for people and spreadsheets, so its text cells are made inert (common/spreadsheet.py): a user id or
+    name starting with `=`, `+`, `-` or `@` gets a leading `'`; numbers, Parquet and JSON are written as they are.
+    """
     target = Path(path)
     fmt = table_format(target, fmt)
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
         if fmt == "csv":
-            frame.to_csv(target, index=False)
+            inert_frame(frame).to_csv(target, index=False)
         elif fmt == "parquet":
             frame.to_parquet(target, index=False)
         else:

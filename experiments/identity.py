@@ -7,6 +7,9 @@ stripped silently: `" e1 "` and `"e1"` are never the same experiment, and a file
 
 Stored names (models, cohorts) also become file names and appear in URLs, so they follow a stricter rule:
 letters, digits, `-`, `_` and `.`, starting with a letter or digit, at most 64 characters (no `/`, no `..`).
+
+Free text (names, hypotheses, owners, rationales) may hold anything but control characters other than line breaks
+and tabs, since the CLI prints it in terminals.
 """
 from __future__ import annotations
 
@@ -94,6 +97,24 @@ def _flag_text_ids(series):
         return None
     flagged = pc.or_(pc.equal(pc.utf8_length(text), 0), pc.not_equal(pc.utf8_trim_whitespace(text), text))
     return pc.or_(flagged, pc.match_substring_regex(text, _CONTROL)).to_numpy(zero_copy_only=False)
+
+
+_TERMINAL_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def check_text(value: object, what: str) -> str:
+    """Free text (a name, hypothesis, owner, rationale): any line breaks and tabs, but no other control character.
+
+    Such text is printed by `winback experiment show/audit` in a terminal, where an escape sequence (ESC, or the
+    8-bit CSI) could move the cursor, hide lines or retitle the window; line breaks and tabs (a web form sends
+    CR LF) are kept.
+    """
+    text = "" if value is None else str(value)
+    bad = _TERMINAL_CONTROL.search(text)
+    if bad:
+        raise ExperimentError(f"{what}: holds the control character {bad.group()!r} at position {bad.start() + 1}; "
+                              "only letters, digits, punctuation, spaces, tabs and line breaks are kept")
+    return text
 
 
 def check_name(name: object, what: str) -> str:

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 from experiments.db import RegistryLike, audit, open_registry, transaction, utc_now
 from experiments.definitions import Experiment, Status, get_experiment
 from experiments.errors import ExperimentError
+from experiments.identity import check_text
 from experiments.lookup import check_known
 
 # Each status and the one status it may move to, with the timestamp column that move sets.
@@ -93,6 +94,8 @@ def record_decision(
     check_known("arm", winner_arm, [arm.key for arm in experiment.arms], where=f"experiment '{key}'")
     if not rationale.strip():
         raise ExperimentError("a decision needs a rationale (what the evidence was)")
+    check_text(rationale, "the rationale")
+    check_text(override, "the override reason")
     if override is not None and not override.strip():
         raise ExperimentError("an override needs a reason")
     blockers = decision_blockers(analyze_experiment(key, database), winner_arm)

@@ -4,10 +4,12 @@ A model is written (joblib) to `<model folder>/<kind>-<name>.joblib` through a t
 rename; its SHA-256 goes into the registry with the rest of its record. Loading re-checks, *before* anything
 is unpickled, that the recorded path lies inside the model folder (symlinks resolved) under the file name the
 rule gives, and that the file's SHA-256 is the recorded one: a replaced or planted pickle is refused, never run.
+The file is read once and the hashed bytes are the ones unpickled, so there is no window between check and load.
 """
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import tempfile
 from pathlib import Path
@@ -76,12 +78,15 @@ def load_model_file(record: ModelRecord, model_dir: str | os.PathLike[str] | Non
     if not record.sha256:
         raise ExperimentError(f"{where}: the registry holds no SHA-256 of {record.path} (saved before hashes were "
                               "recorded), so the file cannot be trusted; fit it again")
-    actual = file_sha256(recorded)
+    # One read: the bytes that are hashed are the bytes that are unpickled, so a file swapped or rewritten
+    # between the check and the load (a race on a shared folder) can never slip in unchecked.
+    data = recorded.read_bytes()
+    actual = hashlib.sha256(data).hexdigest()
     if actual != record.sha256:
         raise ExperimentError(f"{where}: model file {record.path} has SHA-256 {actual[:12]}..., not the "
                               f"{record.sha256[:12]}... recorded when it was saved; the file was changed or "
                               "replaced, so it is not loaded (fit the model again)")
-    return joblib.load(recorded)
+    return joblib.load(io.BytesIO(data))
 
 
 def _env_folder_set() -> bool:

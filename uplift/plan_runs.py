@@ -51,7 +51,9 @@ def read_scores(path: str | os.PathLike[str], id_col: str = "user_id", name: str
         frame = (pd.read_parquet(path) if path.suffix.lower() in (".parquet", ".pq")
                  else pd.read_csv(path, dtype={id_col: str}))
     except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
-        raise InputRowError(source, None, None, f"cannot be read as a CSV or Parquet table: {error}") from None
+        # The reader's message names the file it opened (a web upload's temporary path): name it as the user knows it.
+        reason = str(error).replace(str(path), source)
+        raise InputRowError(source, None, None, f"cannot be read as a CSV or Parquet table: {reason}") from None
     if id_col not in frame.columns:
         raise InputRowError(source, None, id_col, f"missing; the file has: {', '.join(map(str, frame.columns))}")
     frame[id_col] = frame[id_col].astype(str)

@@ -3,7 +3,8 @@
 Every query in Winback is written once in engine-neutral SQL with `:name` parameters; a `Dialect`
 renders the few expressions that differ (days between two timestamps) and binds the parameters as typed
 literals, so DuckDB and Spark SQL run the same text. Parameters are values Winback computes (dates,
-numbers, keys); text is quoted with doubled single quotes, so a key holding a quote stays one literal.
+numbers, keys); text is quoted with doubled single quotes (and, for Spark, doubled backslashes), so a key holding
+a quote or a backslash stays one literal.
 """
 from __future__ import annotations
 
@@ -47,7 +48,12 @@ class Dialect:
             return f"TIMESTAMP '{value.strftime('%Y-%m-%d %H:%M:%S')}'"
         if isinstance(value, dt.date):
             return f"TIMESTAMP '{value.strftime('%Y-%m-%d')} 00:00:00'"
-        return "'" + str(value).replace("'", "''") + "'"
+        text = str(value)
+        if self.name == "spark":
+            # Spark SQL reads a backslash in a string literal as an escape: `\'` would end the literal early (and
+            # let the rest run as SQL) and `\s` would lose its backslash. DuckDB takes backslashes literally.
+            text = text.replace("\\", "\\\\")
+        return "'" + text.replace("'", "''") + "'"
 
     def bind(self, sql: str, params: Mapping[str, object] | None = None) -> str:
         """The SQL with every `:name` replaced by its literal; a name without a value is an error."""

@@ -47,4 +47,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     formatting.init_app(app)
     for blueprint in (auth.bp, growth.bp, finance.bp, strategy.bp, models.bp, api.bp):
         app.register_blueprint(blueprint)
+    app.after_request(_security_headers)
     return app
+
+
+def _security_headers(response: Any) -> Any:
+    """No page may be framed by another site (a hidden frame could trick a click on Stop or Decide), and no
+    download (a CSV of names someone typed) may be sniffed into HTML by the browser."""
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    return response

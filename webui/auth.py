@@ -63,18 +63,23 @@ def _load_user() -> None:
         if g.user is None:
             abort(401, description="the API token is unknown or revoked")
         return
+    if _is_api() and request.method not in ("GET", "HEAD", "OPTIONS"):
+        abort(401, description="changes through the API need an API token (Authorization: Bearer ...)")
     name = session.get("user")
     if name:
         g.user, g.via = get_user(get_db(), name), "session"
         if g.user is None:
             session.clear()
-        elif _is_api() and request.method not in ("GET", "HEAD"):
-            abort(401, description="changes through the API need an API token (Authorization: Bearer ...)")
 
 
 def _safe_next(target: str | None) -> str:
-    """Only same-site relative paths are followed after login."""
-    if not target or not target.startswith("/") or target.startswith("//") or urlsplit(target).netloc:
+    """Only same-site relative paths are followed after login.
+
+    Browsers read `/\\evil.example` as `//evil.example` and drop tabs and newlines from a URL (`/<tab>/evil.example`),
+    so a path holding a backslash or a control character is refused too, whatever the Location header's quoting.
+    """
+    if (not target or not target.startswith("/") or target.startswith("//") or urlsplit(target).netloc
+            or "\\" in target or any(ord(ch) < 32 or ord(ch) == 127 for ch in target)):
         return url_for("growth.experiments")
     return target
 

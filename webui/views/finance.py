@@ -13,7 +13,15 @@ from experiments.metrics import SEGMENT_COLUMNS
 from experiments.snapshots import latest_snapshot, take_snapshot
 from webui.auth import requires
 from webui.registry import get_db
-from webui.views.shared import FORM_REFUSALS, actor, analysis_options, experiment_or_404, number_field, refusal_message
+from webui.views.shared import (
+    FORM_REFUSALS,
+    actor,
+    analysis_options,
+    experiment_or_404,
+    number_field,
+    refusal_message,
+    whole_field,
+)
 
 if TYPE_CHECKING:
     from uplift.plan_runs import PlanRun
@@ -73,7 +81,7 @@ def run_allocation(form, upload) -> PlanRun:
     run = run_plan(get_db(), scores, key=form.get("key", "").strip(), budget=budget, capacity=_capacities(form),
                    value=form.get("value_per_retained", "").strip() or None,
                    holdout=number_field(form, "holdout", "the holdout share", 0.0) or 0.0,
-                   seed=int(number_field(form, "seed", "the seed", 0) or 0),
+                   seed=whole_field(form, "seed", "the seed"),
                    source_experiment=form.get("source_experiment") or None,
                    allow=form.getlist("allow"), actor=actor())
     take_snapshot(get_db(), run.key, actor=actor())  # as after a start: the list shows the plan's users per arm at once

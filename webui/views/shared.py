@@ -13,6 +13,7 @@ from werkzeug.exceptions import BadRequest
 from common.choices import METHODS
 from common.errors import WinbackError
 from common.jsonable import to_jsonable
+from common.spreadsheet import inert_frame
 from experiments.choices import SEGMENT_COLUMNS
 from experiments.definitions import Experiment, get_experiment
 from experiments.errors import ExperimentError
@@ -38,12 +39,16 @@ def json_response(data: Any, status: int = 200) -> Response:
 
 
 def csv_response(rows: list[dict] | pd.DataFrame, filename: str, columns: list[str] | None = None) -> Response:
-    """Rows as a CSV attachment (empty cells for undefined numbers), optionally only the given columns in order."""
+    """Rows as a CSV attachment (empty cells for undefined numbers), optionally only the given columns in order.
+
+    Text that a spreadsheet would run as a formula (a name or rationale starting with `=`, `+`, `-`, `@`) is written
+    inert, with a leading `'` (common/spreadsheet.py); numbers stay numbers.
+    """
     frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(rows)
     if columns is not None:
         frame = frame.reindex(columns=columns)
     buffer = io.StringIO()
-    frame.to_csv(buffer, index=False, quoting=csv.QUOTE_MINIMAL)
+    inert_frame(frame).to_csv(buffer, index=False, quoting=csv.QUOTE_MINIMAL)
     safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in filename)
     return Response(buffer.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{safe}"'})
@@ -96,6 +101,16 @@ def finite_field(form, name: str, label: str) -> float:
     if not math.isfinite(value):
         abort(400, description=f"{label} must be a number, got {text!r}")
     return value
+
+
+def whole_field(form, name: str, label: str, default: int = 0) -> int:
+    """A whole number ≥ 0 typed into a form field (e.g. a seed); empty gives `default`, anything else is a 400."""
+    text = form.get(name, "").strip()
+    if not text:
+        return default
+    if not (text.isascii() and text.isdigit()) or len(text) > 18:
+        abort(400, description=f"{label} must be a whole number from 0 to 10^18, got {text!r}")
+    return int(text)
 
 
 FORM_REFUSALS = (BadRequest, WinbackError)  # bad input (400) or a service's refusal: a form page shows these

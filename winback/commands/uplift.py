@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from common.errors import WinbackError
+from common.spreadsheet import inert_frame
 from winback.cli_support import clean_errors, db_option
 from winback.commands.warehouse import ENGINES
 
@@ -458,7 +459,7 @@ def allocate(scores, costs, budget, value_per_retained, capacity, holdout, seed,
                              holdout=holdout, seed=seed, source_experiment=source, model=model_name,
                              summary=result.summary())
     Path(out).parent.mkdir(parents=True, exist_ok=True)
-    result.frame.to_csv(out, index=False)
+    inert_frame(result.frame).to_csv(out, index=False)  # a send list people open: no live formulas
     _echo_plan(result, len(result.frame), result.frame["cost"].sum(), budget, out)
     if stored is not None:
         click.echo(f"recorded plan {stored.key} ({', '.join(f'{k} {v:,}' for k, v in stored.arms.items())}); "
