@@ -2,6 +2,7 @@
 allocation against blanket single-treatment and random allocations (and the oracle when truth is known)."""
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -25,7 +26,8 @@ def evaluate_choice(choice: np.ndarray, uplift: np.ndarray, costs: np.ndarray, v
 
 def blanket_choice(n: int, t: int, cost: float, budget: float, capacity: float, rng: np.random.Generator) -> np.ndarray:
     """Treatment t for randomly chosen users, as many as the budget and capacity allow (no targeting)."""
-    k = n if cost == 0 else int(min(n, np.floor(budget / cost + 1e-9)))
+    reach = math.inf if cost == 0 else float(budget) / float(cost) + 1e-9  # Python floats: 1e308 / 0.5 is inf, no warning
+    k = n if reach >= n else math.floor(reach)
     k = int(min(k, capacity))
     choice = np.full(n, -1)
     choice[rng.permutation(n)[:k]] = t
