@@ -133,7 +133,7 @@ def test_older_records_say_what_was_not_recorded(shop, fitted, as_user) -> None:
 def test_churn_validation_shares_read_as_percentages_like_the_training_line(shop, as_user) -> None:
     # The training line showed "churn rate 60.6 %" and the validation row "0.6056" for the same kind of figure.
     metrics = {"trained_as_of": "2026-04-30", "n_train": 5000, "train_churn_rate": 0.6056, "horizon_days": 60,
-               "validation": {"as_of": "2026-06-29", "source": "later date", "n_users": 4800, "churn_rate": 0.5912,
+               "validation": {"as_of": "2026-06-29", "source": "later_date", "n_users": 4800, "churn_rate": 0.5912,
                               "roc_auc": 0.8961, "top_decile_precision": 0.95, "top_decile_recall": 0.1604}}
     save_model_record(ModelRecord("churn-shares", "churn", "lightgbm", ["recency_days"], "2" * 64, metrics), shop.db)
     page = as_user("gina").get("/models").text
@@ -142,6 +142,18 @@ def test_churn_validation_shares_read_as_percentages_like_the_training_line(shop
     assert "<th>Validation: recall in the top risk decile</th><td>16.0%</td>" in page
     assert "<th>Validation: users</th><td>4,800</td>" in page
     assert "<th>Validation: ROC AUC</th><td>0.8961</td>" in page
+    assert "<th>Validation: source</th><td>a later as-of date (the labels of the horizon after it)</td>" in page
+    assert "(5,000 users, churn rate 60.6%" in page
+
+
+def test_a_churn_model_validated_on_a_holdout_counts_the_users_it_was_fitted_on(shop, as_user) -> None:
+    # churn.pipeline.train with no later date: n_train counts every user with history, the validation holds out some
+    metrics = {"trained_as_of": "2026-03-31", "n_train": 4998, "train_churn_rate": 0.5, "horizon_days": 90,
+               "validation": {"as_of": "2026-03-31", "source": "holdout", "n_users": 1249, "churn_rate": 0.5}}
+    save_model_record(ModelRecord("churn-holdout", "churn", "lightgbm", ["recency_days"], "4" * 64, metrics), shop.db)
+    page = as_user("gina").get("/models").text
+    assert "2026-03-31 (3,749 users, 1,249 more held out to validate, churn rate 50.0%" in page
+    assert "users held out of training (the events end too soon to check a later date)" in page
 
 
 def test_the_chosen_plan_is_shown_against_each_blanket_with_the_fits_numbers(stored, fitted, as_user) -> None:
