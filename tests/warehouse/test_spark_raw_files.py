@@ -69,3 +69,29 @@ def test_events_spark_can_use_none_of_say_so(spark, tmp_path):
     with pytest.raises(ChurnError) as error:
         compute_features(SparkWarehouse(spark, events=path), AS_OF)
     assert str(error.value) == f"{path} holds no events with a user, a time and a known event type"
+
+
+def test_metric_windows_agree_when_assignments_carry_fractions_of_a_second(spark, tmp_path):
+    """The registry stamps assignments to the microsecond; events are whole seconds. An order 1 s before the
+    30-day window closes counted on DuckDB and not on Spark while Spark's day difference dropped fractions."""
+    from warehouse.metric_sql import ASSIGNMENTS, DEFINITIONS, event_sums_sql
+    from warehouse.spark_engine import SparkWarehouse
+
+    assigned = pd.Timestamp("2026-01-01 10:00:00.500000")
+    inside, outside = pd.Timestamp("2026-01-31 10:00:00"), pd.Timestamp("2026-01-31 10:00:01")  # 29.99999, 30.00001 days
+    events = pd.DataFrame({"user_id": ["a", "b", "b"], "event_type": ["order"] * 3,
+                           "ts": [inside, outside, pd.Timestamp("2026-01-01 10:00:00")], "amount": [10.0, 20.0, 5.0]})
+    events.to_parquet(tmp_path / "events.parquet", index=False, coerce_timestamps="us")
+    duck = Warehouse(tmp_path / "wh.duckdb")
+    load_events(events, duck, name="edge")
+    assignments = pd.DataFrame({"user_id": ["a", "b"], "arm_key": ["control", "control"], "segment": ["all", "all"],
+                                "assigned_at": [assigned, assigned]})
+    definitions = pd.DataFrame({"metric": ["orders"], "event_type": ["order"], "value_kind": ["count"], "window_days": [30]})
+    sums = []
+    for wh in (duck, SparkWarehouse(spark, events=tmp_path / "events.parquet")):
+        wh.put_frame(ASSIGNMENTS, assignments)
+        wh.put_frame(DEFINITIONS, definitions)
+        sums.append(wh.query_frame(event_sums_sql(wh.dialect, True)).iloc[0])
+    duck_sums, spark_sums = sums
+    assert (duck_sums["post"], duck_sums["pre"]) == (1.0, 1.0)  # a's order inside; b's 10:00:00 is before 10:00:00.5
+    pd.testing.assert_series_equal(duck_sums, spark_sums, check_dtype=False, check_names=False)
