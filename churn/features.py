@@ -40,6 +40,8 @@ def compute_features(warehouse: Warehouse, as_of: str | pd.Timestamp) -> pd.Data
     """One row per user with any event on or before `as_of`: RFM, trends, after-sale, coupons, drift."""
     stamp = parse_as_of(as_of)
     first, _ = event_time_range(warehouse)
+    if first is None and getattr(warehouse, "engine", "duckdb") == "spark":  # rows are read as they are, not loaded
+        raise ChurnError(f"{warehouse.path} holds no events with a user, a time and a known event type")
     if first is None:
         raise ChurnError(f"the warehouse {warehouse.path} holds no events; load an events file first")
     if first >= _cutoffs(stamp)["end"].strftime("%Y-%m-%d"):
@@ -106,6 +108,8 @@ def model_columns(features: pd.DataFrame) -> list[str]:
 def write_features(warehouse, as_of: str | pd.Timestamp, path) -> Path:
     """Every user's features as of a date written as Parquet by the engine itself (no rows through Python)."""
     first, _ = event_time_range(warehouse)
+    if first is None and getattr(warehouse, "engine", "duckdb") == "spark":  # rows are read as they are, not loaded
+        raise ChurnError(f"{warehouse.path} holds no events with a user, a time and a known event type")
     if first is None:
         raise ChurnError(f"the warehouse {warehouse.path} holds no events; load an events file first")
     sql, params = features_query(warehouse, as_of)

@@ -65,6 +65,9 @@ def _check_csv_header(path: Path) -> None:
             header = next(csv.reader(handle), [])
     except (OSError, csv.Error, EOFError):
         return  # read_raw reports unreadable files
+    if not [name for name in header if name.strip("\ufeff ")]:  # DuckDB's reader would name a made-up column 'column0' as the only one there is
+        raise DataError(str(path), None, None, "is empty (no header line, no events); nothing was loaded "
+                        "and the warehouse was left unchanged")
     seen = set()
     for name in header:
         if name in seen:
@@ -152,7 +155,7 @@ def _typed_events(raw: pd.DataFrame, source: str, *, rows: list[int] | None = No
         _first_bad("amount", amount < 0, text,
                    "negative amount {value} makes no sense (refunds and discounts are positive amounts)")
         stars = etype == RATING_EVENT
-        _first_bad("amount", stars & ((amount < 1) | (amount > 5)), text,
+        _first_bad("amount", stars & ((amount < 1) | (amount > 5)), text.astype(object).where(text.notna(), "nothing"),
                    "a rating's amount is its stars and must be between 1 and 5, got {value}")
     else:
         amount = pd.Series(0.0, index=raw.index)

@@ -27,10 +27,14 @@ class Dialect:
     name: EngineName
 
     def days_between(self, start: str, end: str) -> str:
-        """SQL for the (fractional) days from timestamp expression `start` to `end`, as DOUBLE."""
-        if self.name == "duckdb":
-            return f"((epoch({end}) - epoch({start})) / CAST(86400 AS DOUBLE))"
-        return f"((unix_timestamp({end}) - unix_timestamp({start})) / CAST(86400 AS DOUBLE))"
+        """SQL for the (fractional) days from timestamp expression `start` to `end`, as DOUBLE.
+
+        Counted in whole microseconds on both engines: Spark's unix_timestamp drops the fraction of a second,
+        so an assignment at 10:00:00.5 put an order 30 days later at 09:59:59 outside a 30-day window on Spark
+        and inside it on DuckDB. An exact integer difference divided once rounds the same on both.
+        """
+        micros = "epoch_us" if self.name == "duckdb" else "unix_micros"
+        return f"((CAST({micros}({end}) AS DOUBLE) - CAST({micros}({start}) AS DOUBLE)) / CAST(86400000000 AS DOUBLE))"
 
     def literal(self, value: object) -> str:
         """A typed SQL literal for a parameter value (timestamps as TIMESTAMP, text quoted)."""

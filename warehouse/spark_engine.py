@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from churn.events import EVENT_TYPES
 from common.settings import resolve_spark_master
 from warehouse.dialect import Dialect
 from warehouse.errors import WarehouseError
@@ -26,11 +27,17 @@ if TYPE_CHECKING:  # pyspark is an optional extra: imported only when a session 
 
 EVENTS_VIEW = "events"
 REQUIRED = ("user_id", "event_type", "ts")
+# The DuckDB loader's reading of a row, where Spark can match it cheaply: event types with whitespace around
+# them trimmed, timestamps floored to the second, NULL amounts 0; rows without a user, a time or a known
+# event type are left out (the loader refuses such files, so they never reach features on DuckDB).
 TYPED_EVENTS = (
-    "SELECT CAST(user_id AS STRING) AS user_id, CAST(event_type AS STRING) AS event_type, "
-    "CAST(ts AS TIMESTAMP) AS ts, CAST(COALESCE({amount}, 0) AS DOUBLE) AS amount, "
+    "SELECT user_id, event_type, ts, amount, item, category, channel FROM ("
+    "SELECT CAST(user_id AS STRING) AS user_id, "
+    "regexp_replace(CAST(event_type AS STRING), '^\\\\s+|\\\\s+$', '') AS event_type, "
+    "date_trunc('SECOND', CAST(ts AS TIMESTAMP)) AS ts, "
+    "COALESCE(CAST({amount} AS DOUBLE), CAST(0 AS DOUBLE)) AS amount, "
     "CAST({item} AS STRING) AS item, CAST({category} AS STRING) AS category, CAST({channel} AS STRING) AS channel "
-    "FROM {source}"
+    "FROM {source}) WHERE user_id IS NOT NULL AND ts IS NOT NULL AND event_type IN ({known})"
 )
 
 
@@ -109,7 +116,8 @@ class SparkWarehouse:
         raw = "_winback_raw_events"
         frame.createOrReplaceTempView(raw)
         optional = {c: (c if c in frame.columns else "NULL") for c in ("amount", "item", "category", "channel")}
-        typed = self.spark.sql(TYPED_EVENTS.format(source=raw, **optional))
+        known = ", ".join("'" + name + "'" for name in EVENT_TYPES)
+        typed = self.spark.sql(TYPED_EVENTS.format(source=raw, known=known, **optional))
         typed.createOrReplaceTempView(EVENTS_VIEW)
 
     def sql(self, sql: str, params: Mapping[str, object] | None = None) -> DataFrame:

@@ -47,6 +47,8 @@ def test_csv_keeps_leading_zeros_and_normalises_timestamps(tmp_path):
         (GOOD + "0012,rating,2026-01-02,7,,,web\n",
          "row 2, column 'amount': a rating's amount is its stars and must be between 1 and 5, got 7"),
         (GOOD + ",order,2026-01-02,1,,,web\n", "row 2, column 'user_id': user id is empty"),
+        (GOOD + "0013,rating,2026-01-02,,,,web\n",  # an empty amount is 0 elsewhere; pandas' NaN is no value to show
+         "row 2, column 'amount': a rating's amount is its stars and must be between 1 and 5, got nothing"),
     ],
 )
 def test_bad_rows_name_file_row_and_column(tmp_path, body, message):
@@ -65,6 +67,18 @@ def test_missing_column_and_missing_file(tmp_path):
     with pytest.raises(DataError) as error:
         read_events(tmp_path / "absent.csv")
     assert str(error.value) == f"{tmp_path / 'absent.csv'}: file not found"
+
+
+@pytest.mark.parametrize("content", [b"", b"\n\n", b"\xef\xbb\xbf"])
+def test_a_file_without_a_header_is_called_empty_not_missing_a_column(tmp_path, content):
+    """DuckDB's reader names the one column of an empty file 'column0'; 'user_id is missing (have: column0)' misled."""
+    path = tmp_path / "events.csv"
+    path.write_bytes(content)
+    wh = Warehouse(tmp_path / "wh.duckdb")
+    with pytest.raises(DataError) as error:
+        load_events(path, wh)
+    assert str(error.value) == (f"{path}: is empty (no header line, no events); nothing was loaded and the warehouse "
+                                "was left unchanged")
 
 
 def test_parquet_reads_like_csv(tmp_path, tiny_frame):

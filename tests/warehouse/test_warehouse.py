@@ -26,8 +26,9 @@ def test_location_argument_then_environment_then_beside_the_registry(tmp_path, m
 
 
 def test_dialects_render_day_differences_and_bind_typed_literals(tmp_path):
-    assert Dialect("duckdb").days_between("a", "b") == "((epoch(b) - epoch(a)) / CAST(86400 AS DOUBLE))"
-    assert Dialect("spark").days_between("a", "b") == "((unix_timestamp(b) - unix_timestamp(a)) / CAST(86400 AS DOUBLE))"
+    micros = "((CAST({f}(b) AS DOUBLE) - CAST({f}(a) AS DOUBLE)) / CAST(86400000000 AS DOUBLE))"
+    assert Dialect("duckdb").days_between("a", "b") == micros.format(f="epoch_us")
+    assert Dialect("spark").days_between("a", "b") == micros.format(f="unix_micros")
     wh = Warehouse(tmp_path / "w.db")
     sql = f"SELECT {wh.dialect.days_between(':a', ':b')} AS d, :k AS k"
     row = wh.query_frame(sql, {"a": pd.Timestamp("2026-01-01"), "b": pd.Timestamp("2026-01-02T12:00:00"),
