@@ -219,3 +219,18 @@ def test_bayesian_risk_is_in_the_effects_units(db: str) -> None:
     # a Bayesian read's interval is a credible interval, and its column says so (not "95% CI")
     header = next(line for line in lines if line.split()[:2] == ["arm", "metric"])
     assert "95% credible interval" in header and "95% CI" not in header
+
+
+def test_engine_help_says_what_each_command_does_without_engine() -> None:
+    # analyze without --engine reads imported outcomes; the warehouse commands then use DuckDB (open_engine("duckdb"))
+    from click.testing import CliRunner
+
+    from winback.cli import cli
+
+    def engine_help(*command: str) -> str:
+        text = " ".join(CliRunner().invoke(cli, [*command, "--help"]).output.split())
+        return text[text.index("--engine"):].split(" --", 1)[0]
+
+    assert engine_help("analyze").endswith("default: the registry's imported outcomes.")
+    assert engine_help("warehouse", "features").endswith("default: duckdb.")
+    assert engine_help("warehouse", "score").endswith("default: duckdb.")

@@ -11,15 +11,19 @@ from winback.cli_support import clean_errors, db_option
 ENGINES = ("duckdb", "spark")
 
 
-def engine_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """--engine, --warehouse and --events, shared by every command that can run in a warehouse engine."""
+def engine_options(func: Callable[..., Any] | None = None, *, default: str = "the registry's imported outcomes"
+                   ) -> Callable[..., Any]:
+    """--engine, --warehouse and --events, shared by every command that can run in a warehouse engine; `default`
+    says what the command does without --engine (analyze reads imported outcomes, the warehouse commands DuckDB)."""
+    if func is None:
+        return lambda f: engine_options(f, default=default)
     func = click.option("--events", "events", type=click.Path(), default=None,
                         help="Spark only: Parquet events (file or folder) to read instead of a loaded warehouse.")(func)
     func = click.option("--warehouse", type=click.Path(dir_okay=False), default=None,
                         help="DuckDB warehouse file (default: $WINBACK_WAREHOUSE, else <registry>-warehouse.duckdb).")(func)
     return click.option("--engine", type=click.Choice(ENGINES), default=None,
                         help="Compute in this warehouse engine (Spark master: $WINBACK_SPARK_MASTER, default "
-                             "local[*]); default: the registry.")(func)
+                             f"local[*]); default: {default}.")(func)
 
 
 @click.group()
@@ -47,7 +51,7 @@ def define_metric(key: str, event_type: str, value: str, window_days: int, db: s
 @warehouse.command("features")
 @click.option("--as-of", required=True, help="As-of date YYYY-MM-DD (history up to and including it).")
 @click.option("--out", required=True, type=click.Path(), help="Parquet file (DuckDB) or folder (Spark) to write.")
-@engine_options
+@engine_options(default="duckdb")
 @db_option
 @clean_errors
 def features(as_of: str, out: str, engine: str | None, warehouse: str | None, events: str | None, db: str | None) -> None:
@@ -64,7 +68,7 @@ def features(as_of: str, out: str, engine: str | None, warehouse: str | None, ev
 @click.option("--model", required=True, help="Name of a trained churn model.")
 @click.option("--as-of", required=True, help="As-of date YYYY-MM-DD.")
 @click.option("--out", required=True, type=click.Path(), help="Parquet file (DuckDB) or folder (Spark) to write.")
-@engine_options
+@engine_options(default="duckdb")
 @db_option
 @clean_errors
 def score(model: str, as_of: str, out: str, engine: str | None, warehouse: str | None, events: str | None,
