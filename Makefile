@@ -34,4 +34,5 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.run --scale $(SCALE)
 
 clean:
-	rm -rf $(VENV) registry.db models out .pytest_cache
+	rm -rf $(VENV) registry.db registry-warehouse.duckdb registry.db.secret-key registry-demo-files models out tour \
+		.pytest_cache
