@@ -268,3 +268,39 @@ def test_fit_says_when_the_warehouses_events_end_well_before_assignment(loop, tm
                                       "--db", db])
     assert result.exit_code == 0, result.output
     assert "the warehouse's events end" not in result.output
+
+
+def test_score_keeps_to_a_cohort_and_says_when_scoring_beyond_the_models_cohort(loop):
+    import dataclasses
+    from pathlib import Path
+
+    from experiments.cohorts import write_cohort
+    from experiments.models import load_model_record, save_model_record
+
+    tmp, db, _ = loop
+    users = pd.read_csv(tmp / "features.csv", usecols=["user_id"], dtype={"user_id": str})["user_id"]
+    cohort = pd.DataFrame({"user_id": users.iloc[:500], "risk": 0.8, "stage": "at_risk", "tier": "standard",
+                           "reason": "price_sensitive"})
+    write_cohort(cohort, "half", db)
+    out = ok("uplift", "score", "--model", "up", "--data", str(tmp / "features.csv"), "--id", "user_id",
+             "--cohort", "half", "--out", str(tmp / "scores-half.csv"), "--db", db)
+    assert "scored 500 users of cohort half with model up (s)" in out
+    assert set(pd.read_csv(tmp / "scores-half.csv", dtype={"user_id": str})["user_id"]) == set(cohort["user_id"])
+    # A cohort none of whose users is in the file, and an unknown cohort: one clean line each, nothing written.
+    write_cohort(cohort.assign(user_id=[f"x{i}" for i in range(500)]), "strangers", db)
+    for key, message in (("strangers", f"none of the {len(users):,} users in"), ("nope", "cohort 'nope' is empty or unknown")):
+        result = CliRunner().invoke(cli, ["uplift", "score", "--model", "up", "--data", str(tmp / "features.csv"),
+                                          "--id", "user_id", "--cohort", key, "--out", str(tmp / "no.csv"), "--db", db])
+        assert result.exit_code == 1 and message in result.output and "Traceback" not in result.output
+        assert not (tmp / "no.csv").exists()
+    # A model from an experiment drawn from a cohort: scoring everyone says the rest is an extrapolation.
+    ok("experiment", "create", "wb-half", "--name", "half", "--primary-metric", "retained", "--cohort", "half",
+       "--arm", "control:-:0.5", "--arm", "coupon:coupon_10:0.5", "--db", db)
+    record = load_model_record("up", db)
+    copy = Path(record.path).with_name("uplift-up-half.joblib")  # a model loads only from its own name's file
+    copy.write_bytes(Path(record.path).read_bytes())
+    save_model_record(dataclasses.replace(record, name="up-half", experiment_key="wb-half", path=str(copy)), db)
+    out = ok("uplift", "score", "--model", "up-half", "--data", str(tmp / "features.csv"), "--id", "user_id",
+             "--out", str(tmp / "scores-all.csv"), "--db", db)
+    assert ("note: model up-half learned from experiment wb-half, drawn from cohort half; its uplift for users "
+            "outside that cohort is an extrapolation (--cohort half scores only them)") in out

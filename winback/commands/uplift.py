@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -13,6 +14,9 @@ from common.errors import WinbackError
 from common.spreadsheet import inert_frame
 from winback.cli_support import clean_errors, db_option
 from winback.commands.warehouse import ENGINES
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 _FILE = click.Path(exists=True, dir_okay=False)
 LEARNER_CHOICES = ["auto", "s", "s_fine", "t", "x", "dr", "forest"]
@@ -334,9 +338,13 @@ def proof_lines(proof, outcome: str) -> list[str]:
               help="CSV to write: id, one calibrated uplift column per treatment, then se:<treatment> columns.")
 @click.option("--clv", "clv_path", type=_FILE, default=None,
               help="`winback churn score` output: add each user's clv column, for allocate --value-per-retained clv.")
+@click.option("--cohort", "cohort_key", default=None,
+              help="Score only this flagged cohort's users (its newest version), e.g. the cohort the model's "
+                   "experiment was drawn from.")
 @db_option
 @clean_errors
-def score(model_name: str, data: str, id_col: str, out: str, clv_path: str | None, db: str | None) -> None:
+def score(model_name: str, data: str, id_col: str, out: str, clv_path: str | None, cohort_key: str | None,
+          db: str | None) -> None:
     """Predict each user's calibrated uplift for every treatment with a stored model."""
     from uplift.inputs import check_score_input
     from uplift.scoring import attach_clv, score_users
@@ -344,6 +352,13 @@ def score(model_name: str, data: str, id_col: str, out: str, clv_path: str | Non
 
     model, record = load_uplift_model(model_name, db)
     table = read_csv(data, id_col)
+    learned_on = _experiment_cohort(record.experiment_key, db)
+    if cohort_key:
+        table = _cohort_rows(table, id_col, cohort_key, data, db)
+    elif learned_on:
+        click.echo(f"note: model {record.name} learned from experiment {record.experiment_key}, drawn from cohort "
+                   f"{learned_on}; its uplift for users outside that cohort is an extrapolation "
+                   f"(--cohort {learned_on} scores only them)")
     fold_models = getattr(model, "fold_models", None)
     encoder = fold_models[0][0].encoder_ if fold_models else getattr(model, "encoder_", None)
     check_score_input(encoder, table, data)
@@ -352,8 +367,33 @@ def score(model_name: str, data: str, id_col: str, out: str, clv_path: str | Non
         scores = attach_clv(scores, read_csv(clv_path, "user_id"), id_col=id_col, source=clv_path)
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     scores.to_csv(out, index=False)
-    click.echo(f"scored {len(scores):,} users with model {record.name} ({record.learner})"
-               f"{', with their clv' if clv_path else ''} -> {out}")
+    click.echo(f"scored {len(scores):,} users{f' of cohort {cohort_key}' if cohort_key else ''} with model "
+               f"{record.name} ({record.learner}){', with their clv' if clv_path else ''} -> {out}")
+
+
+def _experiment_cohort(experiment_key: str | None, db: str | None) -> str | None:
+    """The target cohort of the experiment a model was fitted on, if it came from one that names a cohort."""
+    if not experiment_key:
+        return None
+    from experiments.definitions import get_experiment
+    from experiments.errors import ExperimentError
+
+    try:
+        return get_experiment(experiment_key, db).target_cohort
+    except ExperimentError:  # the experiment was deleted since: nothing to compare with
+        return None
+
+
+def _cohort_rows(table: pd.DataFrame, id_col: str, cohort_key: str, source: str, db: str | None) -> pd.DataFrame:
+    """The rows of `table` whose user is in the cohort's newest version; refused when none is."""
+    from experiments.cohorts import read_cohort
+
+    members = set(read_cohort(cohort_key, db)["user_id"].astype(str))
+    kept = table[table[id_col].astype(str).isin(members)]
+    if kept.empty:
+        raise click.ClickException(f"none of the {len(table):,} users in {source} is in cohort {cohort_key} "
+                                   f"({len(members):,} users): is --id {id_col} the right column?")
+    return kept.reset_index(drop=True)
 
 
 @click.command("allocate")
