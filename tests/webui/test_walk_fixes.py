@@ -130,5 +130,11 @@ def test_a_refused_form_comes_back_with_what_was_typed_and_the_reason(as_user, t
                                         "scores": (handle, "scores.csv")}, content_type="multipart/form-data")
     assert page.status_code == 400 and "<h1>Budget allocation</h1>" in page.text
     assert "choose the scores file again" in page.text and 'value="plan-typed"' in page.text
+    # The refusal names the form's field, not the CLI option the shared service words it with ("--budget must ...").
+    assert "the budget must be a non-negative number, got -5.0" in page.text and "--budget" not in page.text
+    with open(scores, "rb") as handle:
+        page = post(finn, "/allocate", {"key": "plan-typed", "budget": "50", "holdout": "1.5", "seed": "0",
+                                        "scores": (handle, "scores.csv")}, content_type="multipart/form-data")
+    assert page.status_code == 400 and "the holdout share must be at least 0 and below 1, got 1.5" in page.text
     # Not a form problem: the wrong role still gets the 403 page.
     assert post(as_user("stella"), "/launch", {**LAUNCH, "key": "wb-strat"}).status_code == 403

@@ -54,6 +54,11 @@ def _capacities(form) -> dict[str, int]:
     return caps
 
 
+# The form's labels for the options the plan services name in their refusals (uplift.plan_inputs, experiments.plans).
+ALLOCATION_FIELDS = {"--budget": "the budget", "--value-per-retained": "the value of a retained user",
+                     "--capacity": "the capacities", "--holdout": "the holdout share"}
+
+
 def allocation_choices() -> dict[str, Any]:
     """Treatments (with unit costs and capacities) and the experiments a plan may come from."""
     database = get_db()
@@ -96,7 +101,7 @@ def allocate() -> Any:
         try:
             run = _allocate_now()
         except FORM_REFUSALS as error:  # a refused form keeps what was typed (the scores file must be chosen again)
-            flash(f"{refusal_message(error)} (choose the scores file again)", "error")
+            flash(f"{refusal_message(error, ALLOCATION_FIELDS)} (choose the scores file again)", "error")
             status = 400
     return render_template("allocation.html", run=run, form=request.form, **allocation_choices()), status
 

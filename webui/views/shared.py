@@ -116,6 +116,13 @@ def whole_field(form, name: str, label: str, default: int = 0) -> int:
 FORM_REFUSALS = (BadRequest, WinbackError)  # bad input (400) or a service's refusal: a form page shows these
 
 
-def refusal_message(error: BadRequest | WinbackError) -> str:
-    """What a refused form says above the form it re-renders with what was typed, instead of an error page."""
-    return (error.description or "the form could not be read") if isinstance(error, BadRequest) else str(error)
+def refusal_message(error: BadRequest | WinbackError, fields: dict[str, str] | None = None) -> str:
+    """What a refused form says above the form it re-renders with what was typed, instead of an error page.
+
+    The services word their refusals for the CLI ("--budget must be ..."); `fields` maps such a leading option
+    to the form's label ("the budget"), so the page names what the user can see."""
+    message = (error.description or "the form could not be read") if isinstance(error, BadRequest) else str(error)
+    for option, label in (fields or {}).items():
+        if message.startswith(option + " "):
+            return label + message[len(option):]
+    return message
