@@ -1,6 +1,7 @@
 """Reading the append-only audit log: who changed what, and when."""
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import asdict, dataclass
 
@@ -21,6 +22,35 @@ class AuditEntry:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @property
+    def readable_detail(self) -> str:
+        """The detail as 'field: value; ...' for people (it is stored as JSON for machines and the hash chain)."""
+        return readable_detail(self.detail)
+
+
+def readable_detail(detail: str) -> str:
+    """A JSON object's fields as 'name: value' separated by '; ' (lists by ', ', nested objects in parentheses,
+    empty fields left out); any other text as it is."""
+    try:
+        value = json.loads(detail) if detail else {}
+    except json.JSONDecodeError:
+        return detail
+    return _readable(value) if isinstance(value, dict) else detail
+
+
+def _readable(value: object) -> str:
+    if isinstance(value, dict):
+        return "; ".join(f"{k.replace('_', ' ')}: {_readable(v)}" for k, v in value.items() if v not in (None, "", [], {}))
+    if isinstance(value, list):
+        return ", ".join(f"({_readable(v)})" if isinstance(v, dict) else _readable(v) for v in value)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:,.6g}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
 
 
 def read_audit_log(

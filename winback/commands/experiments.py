@@ -359,7 +359,7 @@ def experiment_audit(key: str | None, limit: int, db: str | None) -> None:
     from experiments.audit_log import read_audit_log
 
     for entry in read_audit_log(db, object_key=key, limit=limit):
-        detail = "" if entry.detail in ("", "{}") else f"  {entry.detail}"
+        detail = f"  {entry.readable_detail}" if entry.readable_detail else ""
         click.echo(f"{entry.at[:19]}  {entry.actor:<14} {entry.action:<18} {entry.object_type:<11} {entry.object_key}"
                    f"{detail}")
 
