@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from churn.ingest import _read_typed, _rules, describe_unknown, load_events
 from warehouse.engine import Warehouse
-from warehouse.errors import DataError
+from warehouse.errors import DataError, WarehouseError
 from warehouse.event_files import count_rows, inspect_file
 from warehouse.events_table import write_events
 from winback.cli import cli
@@ -156,3 +156,21 @@ def test_cli_commands_that_load_events_share_the_option(tmp_path):
     assert done.exit_code == 0, done.output
     assert "skipped 7 rows of 6 unknown event types" in done.output
     assert len(pd.read_csv(out)) == 4  # users 0007, 0008, 0011, 0014
+
+
+def test_a_file_only_the_validator_reads_skips_alike(tmp_path):
+    """Integer ids in Parquet: no SQL plan, the whole file goes through the validator, with the same outcome."""
+    path = tmp_path / "ints.parquet"
+    pd.DataFrame({"user_id": [7, 8, 8, 9], "event_type": ["order", "page_ping", "login", " page_ping"],
+                  "ts": ["2026-01-02", "2026-01-02", "2026-01-03", "2026-01-03"]}).to_parquet(path, index=False)
+    wh = Warehouse(tmp_path / "wh.duckdb")
+    result = load_events(path, wh, unknown_events="skip")
+    assert result.unknown_types == {"page_ping": 2} and result.rows_written == 2
+    assert wh.query_frame(QUERY)["event_type"].tolist() == ["order", "login"]
+    with pytest.raises(DataError, match="row 2, column 'event_type': unknown event type 'page_ping'"):
+        load_events(path, wh)
+
+
+def test_an_unknown_choice_is_refused(tmp_path):
+    with pytest.raises(WarehouseError, match="unknown_events must be one of refuse, skip, got 'ignore'"):
+        load_events(events_file(tmp_path, "csv"), Warehouse(tmp_path / "wh.duckdb"), unknown_events="ignore")
