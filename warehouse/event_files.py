@@ -38,7 +38,7 @@ TS_ZONE = r"\d\d:\d\d(?::\d\d(?:\.\d*)?)?([+-]\d\d(?::?\d\d)?)$"  # '' for none 
 AMOUNT_FORM = r"\+?(\d{1,9}(\.\d{0,6})?|\.\d{1,6})([eE][+-]?\d{1,2})?"  # <= 15 digits: one double everywhere
 TYPE_SPACE = " \t"
 CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
-PLAIN_TYPE = r"[!-~]+"  # an event type in printable ASCII without spaces: trimming cannot change it
+PLAIN_TYPE = r"[ \t]*[!-~]+[ \t]*"  # printable ASCII, spaces or tabs around it only: str.strip() trims as SQL does
 TIMESTAMP_TYPES = ("TIMESTAMP", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S")
 NUMBER_TYPES = ("DOUBLE", "FLOAT", "BIGINT", "INTEGER", "SMALLINT", "TINYINT", "UBIGINT", "UINTEGER",
                 "USMALLINT", "UTINYINT", "HUGEINT")
@@ -169,10 +169,10 @@ def _plan(columns: dict[str, str], rules: EventRules) -> tuple[str, str, str, st
         "user_id", "_wb_type AS event_type", "_wb_ts AS ts", "_wb_amount AS amount",
         *[(f'"{c}"' if c in columns else f"CAST(NULL AS VARCHAR) AS {c}") for c in EVENT_COLUMNS[4:]],
     ])
-    # Skipped by SQL only in a form str.strip() leaves alone (printable ASCII, no space): the validator would skip it
-    # too. Any other unknown type is a suspect, and the validator decides.
+    # Skipped by SQL only in a form str.strip() trims as SQL's trim does (printable ASCII inside, spaces or tabs
+    # around it): the validator would skip it too, under the same name. Any other is a suspect: the validator decides.
     unknown = (f"(event_type IS NOT NULL AND regexp_full_match(event_type, {_literal(PLAIN_TYPE)}) "
-               f"AND event_type NOT IN ({types}))") if rules.skip_unknown else None
+               f"AND _wb_type NOT IN ({types}))") if rules.skip_unknown else None
     return " AND ".join(f"({c})" for c in conditions), select, derive, unknown
 
 
@@ -213,7 +213,7 @@ def unknown_type_counts(warehouse: DuckDBWarehouse, file: EventFile) -> dict[str
     if not file.unknown:
         return {}
     found = warehouse.conn.execute(
-        f"SELECT event_type, COUNT(*) FROM {file.rows()} WHERE COALESCE({file.unknown}, FALSE) GROUP BY 1").fetchall()
+        f"SELECT _wb_type, COUNT(*) FROM {file.rows()} WHERE COALESCE({file.unknown}, FALSE) GROUP BY 1").fetchall()
     return {str(name): int(n) for name, n in found}
 
 

@@ -19,8 +19,9 @@ from warehouse.events_table import write_events
 from winback.cli import cli
 
 HEADER = "user_id,event_type,ts,amount,item,category,channel\n"
-# 4 known rows, 7 rows of 6 unknown types: 5 plain (SQL skips them), one
-# with spaces around it (SQL cannot tell: the validator skips it), one unknown row with a bad time (never judged).
+# 4 known rows, 8 rows of 6 unknown types: 7 in printable ASCII with at most spaces around them (SQL skips them),
+# one after a no-break space (SQL cannot tell how str.strip() reads it: the validator skips it), and one unknown
+# row with a bad time (never judged).
 BODY = ("0007,order,2026-01-02T10:00:00,12.50,sku-1,books,web\n"
         "0008,page_ping,2026-01-02T10:00:05,,,,web\n"
         "0008,login,2026-01-03 08:00,,,,app\n"
@@ -31,8 +32,9 @@ BODY = ("0007,order,2026-01-02T10:00:00,12.50,sku-1,books,web\n"
         "0012,video_play,2026-01-04,,,,\n"
         "0013,Order,2026-01-05,9,,,\n"
         "0013,cart_view,2026-01-05,,,,\n"
-        "0014,rating,2026-01-06,4,sku-1,books,\n")
-UNKNOWN = {"page_ping": 2, "wishlist_share": 1, "scroll": 1, "video_play": 1, "Order": 1, "cart_view": 1}
+        "0014,rating,2026-01-06,4,sku-1,books,\n"
+        "0016,\u00a0scroll,2026-01-06,,,,\n")
+UNKNOWN = {"page_ping": 2, "wishlist_share": 1, "scroll": 2, "video_play": 1, "Order": 1, "cart_view": 1}
 KNOWN_ROWS = 4
 QUERY = "SELECT * FROM events ORDER BY ALL"
 
@@ -53,7 +55,7 @@ def test_skip_leaves_unknown_rows_out_alike_on_both_paths(tmp_path, suffix):
     path = events_file(tmp_path, suffix)
     fast = Warehouse(tmp_path / "fast.duckdb")
     counts = count_rows(fast, inspect_file(fast, path, _rules(skip_unknown=True)))
-    assert (counts.rows, counts.unknown, counts.suspects) == (11, 6, 1)  # SQL skips 6 itself; the spaced one is a suspect
+    assert (counts.rows, counts.unknown, counts.suspects) == (12, 7, 1)  # SQL skips 7 itself
     result = load_events(path, fast, unknown_events="skip")
     assert result.unknown_types == UNKNOWN and result.rows_written == result.total_rows == KNOWN_ROWS
     counted = Counter()
@@ -83,8 +85,8 @@ def test_refuse_is_the_default_and_names_the_option(tmp_path, suffix):
 def test_a_bad_known_row_still_refuses_with_its_file_row(tmp_path, suffix):
     wh = Warehouse(tmp_path / "wh.duckdb")
     load_events(events_file(tmp_path, "csv", BODY.splitlines()[0] + "\n"), wh, name="before")
-    path = events_file(tmp_path, suffix, BODY + "0015,login,31/12/2025,,,,\n")  # file row 12
-    expected = f"{path}, row 12, column 'ts': '31/12/2025' is not a timestamp"
+    path = events_file(tmp_path, suffix, BODY + "0015,login,31/12/2025,,,,\n")  # file row 13
+    expected = f"{path}, row 13, column 'ts': '31/12/2025' is not a timestamp"
     with pytest.raises(DataError, match=expected):
         load_events(path, wh, unknown_events="skip")
     with pytest.raises(DataError, match=expected):
@@ -104,7 +106,7 @@ def test_reloading_is_idempotent(tmp_path):
 
 
 @pytest.mark.parametrize("body", ["0008,page_ping,2026-01-02,,,,\n0009,scroll,2026-01-02,,,,\n",
-                                  "0008, page_ping,2026-01-02,,,,\n"])
+                                  "0008,\u00a0page_ping,2026-01-02,,,,\n"])
 def test_a_file_of_unknown_types_only_loads_nothing(tmp_path, body):
     wh = Warehouse(tmp_path / "wh.duckdb")
     load_events(events_file(tmp_path, "csv", BODY.splitlines()[0] + "\n"), wh, name="before")
@@ -117,7 +119,7 @@ def test_a_file_of_unknown_types_only_loads_nothing(tmp_path, body):
 
 def test_a_slice_of_suspects_that_are_all_unknown(tmp_path):
     """Every suspect row is an unknown type the validator must skip: its slice comes out empty, the load goes on."""
-    path = events_file(tmp_path, "csv", "0007,order,2026-01-02,1,,,\n0008, page_ping ,2026-01-02,,,,\n")
+    path = events_file(tmp_path, "csv", "0007,order,2026-01-02,1,,,\n0008,\u3000page_ping,2026-01-02,,,,\n")
     result = load_events(path, Warehouse(tmp_path / "wh.duckdb"), unknown_events="skip")
     assert result.rows_written == 1 and result.unknown_types == {"page_ping": 1}
 
@@ -142,7 +144,7 @@ def test_cli_load_skips_with_one_line_and_refuses_by_default(tmp_path):
     assert done.exit_code == 0, done.output
     assert done.output.splitlines() == [
         f"loaded 4 events from {path} into {wh}",
-        "skipped 7 rows of 6 unknown event types: page_ping 2, Order 1, cart_view 1, scroll 1, video_play 1, "
+        "skipped 8 rows of 6 unknown event types: page_ping 2, scroll 2, Order 1, cart_view 1, video_play 1, "
         "and 1 more type",
     ]
 
@@ -154,7 +156,7 @@ def test_cli_commands_that_load_events_share_the_option(tmp_path):
                                     "--as-of", "2026-01-06", "--out", str(out), "--warehouse",
                                     str(tmp_path / "wh.duckdb"), "--db", str(tmp_path / "registry.db")])
     assert done.exit_code == 0, done.output
-    assert "skipped 7 rows of 6 unknown event types" in done.output
+    assert "skipped 8 rows of 6 unknown event types" in done.output
     assert len(pd.read_csv(out)) == 4  # users 0007, 0008, 0011, 0014
 
 
