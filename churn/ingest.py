@@ -3,12 +3,17 @@
 Every check is vectorized; the first bad row is reported with its file, 1-based data row (the header
 does not count: row 1 is the first line under it) and column, so the user can fix the file. Files load
 inside DuckDB (warehouse/event_files.py); these checks see only the rows SQL cannot settle (`_load_file`).
+
+Event types outside churn.events.EVENT_TYPES refuse the file by default; with `unknown_events="skip"` their rows
+are left out (counted per type in the LoadResult) and every other row is judged as before, on both paths.
 """
 from __future__ import annotations
 
 import hashlib
 import os
+from collections import Counter
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Literal
 
@@ -19,7 +24,7 @@ from tqdm.auto import tqdm
 from churn.events import EVENT_TYPES, RATING_EVENT, REQUIRED_COLUMNS
 from warehouse.duckdb_engine import read_raw
 from warehouse.engine import Warehouse, open_warehouse
-from warehouse.errors import DataError
+from warehouse.errors import DataError, WarehouseError
 from warehouse.event_files import (
     FILE_FINGERPRINT,
     EventRules,
@@ -27,6 +32,7 @@ from warehouse.event_files import (
     inspect_file,
     sliceable,
     suspect_frames,
+    unknown_type_counts,
     write_file,
 )
 from warehouse.events_table import EVENT_COLUMNS, TEXT_COLUMNS, LoadResult, recorded_fingerprint, write_events
@@ -36,6 +42,9 @@ EventSource = str | os.PathLike[str] | pd.DataFrame
 EARLIEST_EVENT = pd.Timestamp("1970-01-01")  # the registry's rule too (experiments/import_rules.py)
 MAX_AMOUNT = 1e15
 CONTROL_CHARACTERS = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+UNKNOWN_EVENTS = ("refuse", "skip")  # what a load does with rows of event types Winback does not know
+UnknownEvents = Literal["refuse", "skip"]
+SKIP_HINT = "load with --unknown-events skip (Python: unknown_events='skip') to leave rows of unknown types out"
 
 
 def read_events(path: str | os.PathLike[str]) -> pd.DataFrame:
@@ -43,13 +52,15 @@ def read_events(path: str | os.PathLike[str]) -> pd.DataFrame:
     return _as_text(_read_typed(path))
 
 
-def _read_typed(path: str | os.PathLike[str]) -> pd.DataFrame:
-    """Clean events of a file with ts as datetime64 (what the warehouse stores; no text round trip)."""
+def _read_typed(path: str | os.PathLike[str], skipped: Counter | None = None) -> pd.DataFrame:
+    """Clean events of a file with ts as datetime64 (what the warehouse stores; no text round trip).
+
+    With a `skipped` counter, rows of unknown event types are left out and counted there (see _typed_events)."""
     path = Path(path)
     if not path.exists():
         raise DataError(str(path), None, None, "file not found")
     _check_csv_header(path)
-    return _typed_events(read_raw(path), str(path))  # unreadable files raise DataError there
+    return _typed_events(read_raw(path), str(path), skipped=skipped)  # unreadable files raise DataError there
 
 
 def _check_csv_header(path: Path) -> None:
@@ -109,11 +120,13 @@ class _FirstBad:
 
 
 def _typed_events(raw: pd.DataFrame, source: str, *, rows: list[int] | None = None,
-                  latest: pd.Timestamp | None = None) -> pd.DataFrame:
+                  latest: pd.Timestamp | None = None, skipped: Counter | None = None) -> pd.DataFrame:
     """validate_events with ts kept as datetime64 (UTC, naive).
 
     `rows` are the file rows of a slice of a file (row numbers in errors); `latest` the newest plausible
-    event time, fixed once per load so a file's slices are judged alike.
+    event time, fixed once per load so a file's slices are judged alike. With a `skipped` counter, rows whose
+    event type (trimmed, not empty) is unknown are left out before any rule, counted per type there; an empty
+    event type is still refused.
     """
     missing = [c for c in REQUIRED_COLUMNS if c not in raw.columns]
     if missing:
@@ -122,6 +135,8 @@ def _typed_events(raw: pd.DataFrame, source: str, *, rows: list[int] | None = No
         raise DataError(source, None, None, "holds no events (only a header or nothing); nothing was loaded "
                         "and the warehouse was left unchanged")
     raw = raw.reset_index(drop=True)
+    if skipped is not None:
+        raw, rows = _without_unknown(raw, rows, skipped)
     _first_bad = _FirstBad(source, rows)
     user = raw["user_id"]
     _first_bad("user_id", user.isna() | (user.astype(str).str.strip() == ""), raw["user_id"], "user id is empty")
@@ -136,7 +151,7 @@ def _typed_events(raw: pd.DataFrame, source: str, *, rows: list[int] | None = No
     etype = raw["event_type"].astype("str").str.strip()
     unknown = ~etype.isin(EVENT_TYPES)
     _first_bad("event_type", unknown, etype,
-               "unknown event type {value!r}; known types: " + ", ".join(EVENT_TYPES))
+               "unknown event type {value!r}; known types: " + ", ".join(EVENT_TYPES) + f"; or {SKIP_HINT}")
     ts = _timestamps(raw["ts"])
     _first_bad("ts", ts.isna(), raw["ts"],
                "{value!r} is not a timestamp; use ISO 8601 such as 2026-06-30 or 2026-06-30T14:05:00")
@@ -173,15 +188,39 @@ def _typed_events(raw: pd.DataFrame, source: str, *, rows: list[int] | None = No
     return clean[list(EVENT_COLUMNS)]
 
 
+def _without_unknown(raw: pd.DataFrame, rows: list[int] | None,
+                     skipped: Counter) -> tuple[pd.DataFrame, list[int] | None]:
+    """The rows of known (or empty) event types, with their file rows; the others counted per type in `skipped`."""
+    etype = raw["event_type"].astype("str").str.strip()
+    unknown = raw["event_type"].notna() & (etype != "") & ~etype.isin(EVENT_TYPES)
+    if not unknown.any():
+        return raw, rows
+    skipped.update(etype[unknown].value_counts().to_dict())
+    kept = np.flatnonzero(~unknown.to_numpy())
+    numbers = [rows[i] for i in kept] if rows is not None else (kept + 1).tolist()
+    return raw.iloc[kept].reset_index(drop=True), numbers
+
+
+def describe_unknown(counts: dict[str, int], top: int = 5) -> str:
+    """One line for a person: how many rows of which unknown event types a load left out (the `top` most common)."""
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    shown = ", ".join(f"{name} {n:,}" for name, n in ranked[:top])
+    more = len(ranked) - top
+    kinds = "type" if len(ranked) == 1 else "types"
+    return (f"skipped {sum(counts.values()):,} rows of {len(ranked)} unknown event {kinds}: {shown}"
+            + (f", and {more} more type{'s' if more > 1 else ''}" if more > 0 else ""))
+
+
 def _latest_event() -> pd.Timestamp:
     """Tomorrow (UTC, naive): a later event time is a wrong format or a placeholder."""
     return pd.Timestamp.now(tz="UTC").tz_localize(None) + pd.Timedelta(days=1)
 
 
-def _rules(latest: pd.Timestamp | None = None) -> EventRules:
+def _rules(latest: pd.Timestamp | None = None, *, skip_unknown: bool = False) -> EventRules:
     """The rules above for the SQL fast path (warehouse/event_files.py)."""
     latest = _latest_event() if latest is None else latest
-    return EventRules(EVENT_TYPES, RATING_EVENT, EARLIEST_EVENT.to_pydatetime(), latest.to_pydatetime(), MAX_AMOUNT)
+    return EventRules(EVENT_TYPES, RATING_EVENT, EARLIEST_EVENT.to_pydatetime(), latest.to_pydatetime(), MAX_AMOUNT,
+                      skip_unknown)
 
 
 def _timestamps(values: pd.Series) -> pd.Series:
@@ -210,26 +249,45 @@ def load_events(
     name: str | None = None,
     mode: Literal["replace", "append"] = "replace",
     batch_rows: int = 500_000,
+    unknown_events: UnknownEvents = "refuse",
 ) -> LoadResult:
-    """Validate events from a file or frame and store them in the warehouse in one transaction."""
+    """Validate events from a file or frame and store them in the warehouse in one transaction.
+
+    `unknown_events` 'refuse' (the default) refuses the source at the first unknown event type; 'skip' leaves such
+    rows out and counts them per type in the result's `unknown_types` (describe_unknown words them).
+    """
+    if unknown_events not in UNKNOWN_EVENTS:
+        raise WarehouseError(f"unknown_events must be one of {', '.join(UNKNOWN_EVENTS)}, got {unknown_events!r}")
+    skipped: Counter | None = Counter() if unknown_events == "skip" else None
     if isinstance(source, pd.DataFrame):
-        clean = _typed_events(source, name or "events frame")
         label = name or "events frame"
+        clean = _typed_events(source, label, skipped=skipped)
     else:
         path, label = Path(source), name or str(source)
         if path.exists():
             _check_csv_header(path)
-            done = _load_file(open_warehouse(warehouse, db), path, label, mode)
+            done = _load_file(open_warehouse(warehouse, db), path, label, mode, skip=skipped is not None)
             if done is not None:
                 return done
-        clean = _read_typed(source)  # DuckDB could not settle it: validated whole, errors name the cell
+        skipped = Counter() if skipped is not None else None  # a fresh count: the SQL path may have counted some
+        clean = _read_typed(source, skipped)  # DuckDB could not settle it: validated whole, errors name the cell
+    _refuse_only_unknown(label, len(clean), skipped)
     wh = open_warehouse(warehouse, db)
     starts = range(0, len(clean), batch_rows)
     batches = (clean.iloc[i: i + batch_rows] for i in tqdm(starts, desc="load events", unit="batch", disable=None))
-    return write_events(wh, batches, source=label, fingerprint=fingerprint_events(clean), mode=mode)
+    result = write_events(wh, batches, source=label, fingerprint=fingerprint_events(clean), mode=mode)
+    return replace(result, unknown_types=dict(skipped or {}))
 
 
-def _load_file(wh: Warehouse, path: Path, label: str, mode: Literal["replace", "append"]) -> LoadResult | None:
+def _refuse_only_unknown(label: str, known_rows: int, skipped: Counter | None) -> None:
+    """A source whose every row is of an unknown type loads nothing: say so, not just 'holds no events'."""
+    if skipped and known_rows == 0:
+        raise DataError(label, None, "event_type", f"holds no event of a known type ({describe_unknown(skipped)}); "
+                        "nothing was loaded and the warehouse was left unchanged")
+
+
+def _load_file(wh: Warehouse, path: Path, label: str, mode: Literal["replace", "append"], *,
+               skip: bool = False) -> LoadResult | None:
     """Load a file inside DuckDB, pandas seeing only its suspect rows; None when the whole file must be read.
 
     SQL settles the rows in the common forms (warehouse/event_files.py); only the others can break a rule,
@@ -240,29 +298,38 @@ def _load_file(wh: Warehouse, path: Path, label: str, mode: Literal["replace", "
     if mode == "append" and not (recorded_fingerprint(wh, label) or FILE_FINGERPRINT).startswith(FILE_FINGERPRINT):
         return None  # appended before files were fingerprinted by their bytes: the content fingerprint recognises it
     latest = _latest_event()
-    file = inspect_file(wh, path, _rules(latest))
+    file = inspect_file(wh, path, _rules(latest, skip_unknown=skip))
     counts = count_rows(wh, file) if file is not None else None
     if file is None or counts is None:
         return None  # DuckDB's reader fails on the file or some row: read_raw names the problem
+    skipped: Counter | None = Counter(unknown_type_counts(wh, file)) if skip else None
     if file.settled is not None and counts.rows and not counts.suspects:
-        return write_file(wh, file, source=label, mode=mode)
+        _refuse_only_unknown(label, counts.rows - counts.unknown, skipped)
+        done = write_file(wh, file, source=label, mode=mode, only_settled=counts.unknown > 0)
+        return replace(done, unknown_types=dict(skipped or {}))
     if file.missing or counts.rows == 0:  # the first row (or none) tells: a column is missing, or no events
         frame, _ = next(suspect_frames(wh, file, counts, limit=1))
         _typed_events(frame, label, latest=latest)
     if file.settled is None or not sliceable(file):
         return None
     first: BadCell | None = None
+    known = counts.rows - counts.unknown
     for frame, rows in suspect_frames(wh, file, counts):
         try:
-            _typed_events(frame, label, rows=rows, latest=latest)
+            before = sum(skipped.values()) if skipped is not None else 0
+            _typed_events(frame, label, rows=rows, latest=latest, skipped=skipped)
         except BadCell as bad:
             if first is None or (bad.check, bad.row) < (first.check, first.row):
                 first = bad
+        finally:
+            known -= (sum(skipped.values()) - before) if skipped is not None else 0
     if first is not None:
         raise DataError(first.source, first.row, first.column, first.problem)
+    _refuse_only_unknown(label, known, skipped)
 
     def clean_suspects() -> Iterator[pd.DataFrame]:
         for frame, rows in suspect_frames(wh, file, counts):
-            yield _typed_events(frame, label, rows=rows, latest=latest)
+            yield _typed_events(frame, label, rows=rows, latest=latest, skipped=Counter() if skip else None)
 
-    return write_file(wh, file, source=label, mode=mode, suspects=clean_suspects)
+    done = write_file(wh, file, source=label, mode=mode, suspects=clean_suspects)
+    return replace(done, unknown_types=dict(skipped or {}))

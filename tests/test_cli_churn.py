@@ -116,7 +116,8 @@ def test_bad_event_type_is_one_clean_error_line(files, tmp_path):
     result = run(root, "load", "--events", str(bad))
     assert result.exit_code == 1
     assert result.output == (f"Error: {bad}, row 2, column 'event_type': unknown event type 'teleport'; "
-                             f"known types: {', '.join(EVENT_TYPES)}\n")
+                             f"known types: {', '.join(EVENT_TYPES)}; or load with --unknown-events skip "
+                             "(Python: unknown_events='skip') to leave rows of unknown types out\n")
 
 
 def test_unknown_model_bad_date_and_missing_option(files):

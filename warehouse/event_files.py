@@ -10,7 +10,9 @@ can be bad or need pandas' reading: `suspect_frames` streams them (with their 1-
 slices, so churn/ingest.py judges them with its row-by-row validator, whose rules and messages stay the
 only source of truth, and `write_file` stores settled rows by SQL and the validated suspects beside them
 in one transaction. The SQL settles no row the validator would refuse and stores the very values it
-would store (tests/warehouse/test_event_files_sql.py compares both on every form).
+would store (tests/warehouse/test_event_files_sql.py compares both on every form). When the rules skip
+unknown event types, rows whose type SQL can tell is unknown are neither settled nor suspects: they are
+counted per type and left out; an unknown type in another form is a suspect, and the validator skips it.
 """
 from __future__ import annotations
 
@@ -36,6 +38,7 @@ TS_ZONE = r"\d\d:\d\d(?::\d\d(?:\.\d*)?)?([+-]\d\d(?::?\d\d)?)$"  # '' for none 
 AMOUNT_FORM = r"\+?(\d{1,9}(\.\d{0,6})?|\.\d{1,6})([eE][+-]?\d{1,2})?"  # <= 15 digits: one double everywhere
 TYPE_SPACE = " \t"
 CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+PLAIN_TYPE = r"[ \t]*[!-~]+[ \t]*"  # printable ASCII, spaces or tabs around it only: str.strip() trims as SQL does
 TIMESTAMP_TYPES = ("TIMESTAMP", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S")
 NUMBER_TYPES = ("DOUBLE", "FLOAT", "BIGINT", "INTEGER", "SMALLINT", "TINYINT", "UBIGINT", "UINTEGER",
                 "USMALLINT", "UTINYINT", "HUGEINT")
@@ -56,6 +59,7 @@ class EventRules:
     earliest: datetime
     latest: datetime
     max_amount: float
+    skip_unknown: bool = False  # rows of event types outside `event_types` are left out instead of refused
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,7 @@ class EventFile:
     settled: str | None  # SQL condition of a settled row (over `rows()`); None when the file's types are not handled
     select: str | None  # the stored columns of a settled row, in EVENT_COLUMNS order
     derive: str | None  # the file's rows with the derived columns the rule uses, `{rows}` standing for them
+    unknown: str | None = None  # SQL condition of a row SQL can tell is of an unknown type (skip_unknown only)
 
     def rows(self, source: str | None = None) -> str:
         """The relation the rule reads: `source` (default: the file's reader) with the derived columns."""
@@ -78,6 +83,12 @@ class EventFile:
     def missing(self) -> list[str]:
         return [c for c in EVENT_COLUMNS[:3] if c not in self.columns]
 
+    @property
+    def suspect(self) -> str:
+        """SQL condition of a suspect row: neither settled nor an unknown type SQL leaves out."""
+        left_out = f" AND NOT COALESCE({self.unknown}, FALSE)" if self.unknown else ""
+        return f"NOT COALESCE({self.settled}, FALSE){left_out}"
+
 
 @dataclass(frozen=True)
 class FileCounts:
@@ -86,6 +97,7 @@ class FileCounts:
     rows: int
     suspects: int
     empty_text_columns: tuple[str, ...]
+    unknown: int = 0  # rows SQL leaves out as unknown event types (skip_unknown only)
 
 
 def _literal(text: str) -> str:
@@ -109,9 +121,10 @@ def _ts_sql(ts_type: str) -> tuple[str, list[str], str]:
             f"_wb_local - to_minutes({minutes})")
 
 
-def _plan(columns: dict[str, str], rules: EventRules) -> tuple[str, str, str] | None:
+def _plan(columns: dict[str, str], rules: EventRules) -> tuple[str, str, str, str | None] | None:
     """(condition a settled row meets, SELECT list of the stored columns, the derived relation with `{rows}` standing
-    for the file's rows), or None when the file's types don't fit. Values used by several rules are derived once."""
+    for the file's rows, condition of a row SQL leaves out as an unknown type or None), or None when the file's
+    types don't fit. Values used by several rules are derived once."""
     if any(t not in PLAIN_TYPES for t in columns.values()):
         return None
     if any(columns.get(c) != "VARCHAR" for c in ("user_id", "event_type")):
@@ -156,7 +169,11 @@ def _plan(columns: dict[str, str], rules: EventRules) -> tuple[str, str, str] | 
         "user_id", "_wb_type AS event_type", "_wb_ts AS ts", "_wb_amount AS amount",
         *[(f'"{c}"' if c in columns else f"CAST(NULL AS VARCHAR) AS {c}") for c in EVENT_COLUMNS[4:]],
     ])
-    return " AND ".join(f"({c})" for c in conditions), select, derive
+    # Skipped by SQL only in a form str.strip() trims as SQL's trim does (printable ASCII inside, spaces or tabs
+    # around it): the validator would skip it too, under the same name. Any other is a suspect: the validator decides.
+    unknown = (f"(event_type IS NOT NULL AND regexp_full_match(event_type, {_literal(PLAIN_TYPE)}) "
+               f"AND _wb_type NOT IN ({types}))") if rules.skip_unknown else None
+    return " AND ".join(f"({c})" for c in conditions), select, derive, unknown
 
 
 def inspect_file(warehouse: DuckDBWarehouse, path: Path, rules: EventRules) -> EventFile | None:
@@ -172,21 +189,32 @@ def inspect_file(warehouse: DuckDBWarehouse, path: Path, rules: EventRules) -> E
     if any(re.search(r'[\x00-\x1f"]', c) for c in columns):  # names SQL would quote badly: the validator's job
         return None
     plan = _plan(columns, rules) if all(c in columns for c in EVENT_COLUMNS[:3]) else None
-    settled, select, derive = plan if plan is not None else (None, None, None)
-    return EventFile(path, reader, columns, settled, select, derive)
+    settled, select, derive, unknown = plan if plan is not None else (None, None, None, None)
+    return EventFile(path, reader, columns, settled, select, derive, unknown)
 
 
 def count_rows(warehouse: DuckDBWarehouse, file: EventFile) -> FileCounts | None:
     """One pass over the whole file (every column read); None when DuckDB's reader fails on some row."""
     text = [c for c, t in file.columns.items() if t == "VARCHAR"]
-    suspects = f"COUNT(*) FILTER (WHERE NOT COALESCE({file.settled}, FALSE))" if file.settled else "COUNT(*)"
+    suspects = f"COUNT(*) FILTER (WHERE {file.suspect})" if file.settled else "COUNT(*)"
+    unknown = f"COUNT(*) FILTER (WHERE COALESCE({file.unknown}, FALSE))" if file.unknown else "0"
     filled = [f'COUNT("{c}")' for c in file.columns]  # reads every cell, as the validator's reader does
     try:
-        row = warehouse.conn.execute(f"SELECT COUNT(*), {suspects}, {', '.join(filled)} FROM {file.rows()}").fetchone()
+        row = warehouse.conn.execute(
+            f"SELECT COUNT(*), {suspects}, {unknown}, {', '.join(filled)} FROM {file.rows()}").fetchone()
     except warehouse.Error:
         return None
-    counts = dict(zip(file.columns, row[2:]))
-    return FileCounts(int(row[0]), int(row[1]), tuple(c for c in text if counts[c] == 0))
+    counts = dict(zip(file.columns, row[3:]))
+    return FileCounts(int(row[0]), int(row[1]), tuple(c for c in text if counts[c] == 0), int(row[2]))
+
+
+def unknown_type_counts(warehouse: DuckDBWarehouse, file: EventFile) -> dict[str, int]:
+    """Rows SQL leaves out, per unknown event type (empty unless the rules skip unknown types)."""
+    if not file.unknown:
+        return {}
+    found = warehouse.conn.execute(
+        f"SELECT _wb_type, COUNT(*) FROM {file.rows()} WHERE COALESCE({file.unknown}, FALSE) GROUP BY 1").fetchall()
+    return {str(name): int(n) for name, n in found}
 
 
 def sliceable(file: EventFile) -> bool:
@@ -206,7 +234,7 @@ def suspect_frames(
                 f"{file.reader[:-1]}, file_row_number = true))" if file.reader.startswith("read_parquet(")
                 else f"(SELECT ordinality AS {ROW}, * EXCLUDE (ordinality) FROM "
                      f"{file.reader[:-1]}, parallel = false) WITH ORDINALITY)")
-    where = f"WHERE NOT COALESCE({file.settled}, FALSE)" if file.settled and limit is None else ""
+    where = f"WHERE {file.suspect}" if file.settled and limit is None else ""
     tail = f"LIMIT {int(limit)}" if limit is not None else ""
     cursor = warehouse.conn.cursor()
     try:
@@ -243,13 +271,14 @@ def file_fingerprint(path: Path) -> str:
 
 def write_file(
     warehouse: DuckDBWarehouse, file: EventFile, *, source: str, mode: WriteMode,
-    suspects: Callable[[], Iterable[pd.DataFrame]] | None = None,
+    suspects: Callable[[], Iterable[pd.DataFrame]] | None = None, only_settled: bool = False,
 ) -> LoadResult:
     """Store the settled rows by INSERT ... SELECT and the clean frames of `suspects()` beside them, in one transaction.
 
-    Without `suspects` every row is settled (count_rows said so), and the rule is not evaluated a second time.
+    Without `suspects` and `only_settled` every row is settled (count_rows said so), and the rule is not evaluated
+    a second time; `only_settled` says some rows are left out (unknown event types skipped).
     """
-    where = f"WHERE COALESCE({file.settled}, FALSE)" if suspects is not None else ""
+    where = f"WHERE COALESCE({file.settled}, FALSE)" if suspects is not None or only_settled else ""
     return write_events_sql(warehouse, f"SELECT {file.select} FROM {file.rows()} {where}", source=source,
                             fingerprint=file_fingerprint(file.path), mode=mode, batches=suspects or tuple)
 

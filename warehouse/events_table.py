@@ -7,7 +7,7 @@ on the way in) and never stores an empty load over existing events.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -37,12 +37,16 @@ WriteMode = Literal["replace", "append"]
 
 @dataclass(frozen=True)
 class LoadResult:
-    """What a load did: rows written (0 when the same source was already loaded), and the totals after."""
+    """What a load did: rows written (0 when the same source was already loaded), and the totals after.
+
+    `unknown_types` counts the rows left out per unknown event type (only when the load was asked to skip them).
+    """
 
     source: str
     rows_written: int
     total_rows: int
     skipped: bool
+    unknown_types: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return asdict(self)

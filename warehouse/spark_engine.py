@@ -29,16 +29,25 @@ EVENTS_VIEW = "events"
 REQUIRED = ("user_id", "event_type", "ts")
 # The DuckDB loader's reading of a row, where Spark can match it cheaply: event types with whitespace around
 # them trimmed, timestamps floored to the second, NULL amounts 0; rows without a user, a time or a known
-# event type are left out (the loader refuses such files, so they never reach features on DuckDB).
+# event type are left out (the loader refuses such files, or with --unknown-events skip leaves the unknown types
+# out too, so they never reach features on DuckDB).
+TRIMMED_TYPE = "regexp_replace(CAST(event_type AS STRING), '^\\\\s+|\\\\s+$', '')"  # spaces, tabs around it
 TYPED_EVENTS = (
     "SELECT user_id, event_type, ts, amount, item, category, channel FROM ("
     "SELECT CAST(user_id AS STRING) AS user_id, "
-    "regexp_replace(CAST(event_type AS STRING), '^\\\\s+|\\\\s+$', '') AS event_type, "
+    + TRIMMED_TYPE + " AS event_type, "
     "date_trunc('SECOND', CAST(ts AS TIMESTAMP)) AS ts, "
     "COALESCE(CAST({amount} AS DOUBLE), CAST(0 AS DOUBLE)) AS amount, "
     "CAST({item} AS STRING) AS item, CAST({category} AS STRING) AS category, CAST({channel} AS STRING) AS channel "
     "FROM {source}) WHERE user_id IS NOT NULL AND ts IS NOT NULL AND event_type IN ({known})"
 )
+# The rows of unknown event types that view leaves out, per type: what the DuckDB loader's
+# `--unknown-events skip` reports (there, an unknown row is left out whatever its other cells hold).
+UNKNOWN_TYPES = (
+    "SELECT event_type, COUNT(*) AS n FROM (SELECT " + TRIMMED_TYPE + " AS event_type FROM {source}) "
+    "WHERE event_type <> '' AND event_type NOT IN ({known}) GROUP BY event_type"
+)
+RAW_VIEW = "_winback_raw_events"
 
 
 def spark_session(master: str | None = None, *, app_name: str = "winback", shuffle_partitions: int | None = None) -> SparkSession:
@@ -113,12 +122,23 @@ class SparkWarehouse:
         if missing:
             raise WarehouseError(f"{label}: required column '{missing[0]}' is missing "
                                  f"(have: {', '.join(frame.columns)})")
-        raw = "_winback_raw_events"
-        frame.createOrReplaceTempView(raw)
+        frame.createOrReplaceTempView(RAW_VIEW)
         optional = {c: (c if c in frame.columns else "NULL") for c in ("amount", "item", "category", "channel")}
-        known = ", ".join("'" + name + "'" for name in EVENT_TYPES)
-        typed = self.spark.sql(TYPED_EVENTS.format(source=raw, known=known, **optional))
+        typed = self.spark.sql(TYPED_EVENTS.format(source=RAW_VIEW, known=_known_types(), **optional))
         typed.createOrReplaceTempView(EVENTS_VIEW)
+
+    def unknown_event_types(self) -> dict[str, int]:
+        """Rows the `events` view leaves out for an event type Winback does not know, per type (empty when none).
+
+        One aggregation over the source's event type column (Parquet reads that column alone), run only when
+        asked: the view itself skips such rows silently, as it must stay a lazy view."""
+        if not self.has_table(RAW_VIEW):
+            return {}
+        try:  # not through sql(): its parameter binding is not for this literal-holding, parameterless text
+            rows = self.spark.sql(UNKNOWN_TYPES.format(source=RAW_VIEW, known=_known_types())).collect()
+        except Exception as error:
+            raise WarehouseError(f"{self.path}: cannot count unknown event types on Spark ({_first_line(error)})") from error
+        return {str(row[0]): int(row[1]) for row in rows}
 
     def sql(self, sql: str, params: Mapping[str, object] | None = None) -> DataFrame:
         """A Spark DataFrame for one query (lazy: nothing runs until it is collected or written)."""
@@ -153,6 +173,11 @@ class SparkWarehouse:
         target = Path(path)
         self.sql(sql, params).write.mode("overwrite").parquet(str(target))
         return target
+
+
+def _known_types() -> str:
+    """The vocabulary as a SQL list of literals."""
+    return ", ".join("'" + name + "'" for name in EVENT_TYPES)
 
 
 def _first_line(error: BaseException) -> str:

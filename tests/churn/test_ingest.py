@@ -38,7 +38,8 @@ def test_csv_keeps_leading_zeros_and_normalises_timestamps(tmp_path):
     "body, message",
     [
         (GOOD + "0008,teleport,2026-01-02T10:00:00,0,,,web\n",
-         "row 2, column 'event_type': unknown event type 'teleport'; known types: " + ", ".join(EVENT_TYPES)),
+         "row 2, column 'event_type': unknown event type 'teleport'; known types: " + ", ".join(EVENT_TYPES)
+         + "; or load with --unknown-events skip (Python: unknown_events='skip') to leave rows of unknown types out"),
         (GOOD + GOOD + "0009,order,yesterday,5,,,web\n",
          "row 3, column 'ts': 'yesterday' is not a timestamp; use ISO 8601 such as 2026-06-30 or 2026-06-30T14:05:00"),
         ("0010,refund,2026-01-02,-5,,,web\n",

@@ -61,6 +61,37 @@ def test_a_shops_text_parquet_gives_duckdbs_features_and_labels(spark, tmp_path)
     pd.testing.assert_series_equal(la, lb.loc[la.index], check_dtype=False)
 
 
+def test_unknown_event_types_skipped_alike_and_counted_alike(spark, tmp_path):
+    """DuckDB's `--unknown-events skip` and Spark's view leave the same rows out; both count them per type."""
+    from warehouse.spark_engine import SparkWarehouse
+
+    export = shop_export()
+    every = export.index.to_series()
+    unknown = export.assign(event_type=export["event_type"].where(every % 7 != 0, "page_ping")
+                            .where(every % 11 != 0, " wishlist_share "))
+    raw = tmp_path / "unknown.parquet"
+    unknown.to_parquet(raw, index=False)
+    duck = Warehouse(tmp_path / "wh.duckdb")
+    loaded = load_events(raw, duck, unknown_events="skip")
+    spark_wh = SparkWarehouse(spark, events=raw)
+    assert spark_wh.unknown_event_types() == loaded.unknown_types
+    assert set(loaded.unknown_types) == {"page_ping", "wishlist_share"}
+    assert sum(loaded.unknown_types.values()) == int(((every % 7 == 0) | (every % 11 == 0)).sum())
+    a, b = compute_features(duck, AS_OF), compute_features(spark_wh, AS_OF)
+    stamps = ["first_ts", "last_ts", "first_order_ts", "last_order_ts"]
+    a[stamps], b[stamps] = a[stamps].astype("datetime64[us]"), b[stamps].astype("datetime64[us]")
+    pd.testing.assert_frame_equal(a, b.loc[a.index], check_dtype=False, rtol=1e-9, atol=1e-12)
+    from click.testing import CliRunner
+
+    from churn.ingest import describe_unknown
+    from winback.cli import cli
+
+    done = CliRunner().invoke(cli, ["warehouse", "features", "--engine", "spark", "--events", str(raw), "--as-of",
+                                    AS_OF, "--out", str(tmp_path / "features"), "--db", str(tmp_path / "r.db")])
+    assert done.exit_code == 0, done.output
+    assert done.stderr.splitlines() == [describe_unknown(loaded.unknown_types)]
+
+
 def test_events_spark_can_use_none_of_say_so(spark, tmp_path):
     from warehouse.spark_engine import SparkWarehouse
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import click
 
 from churn.choices import DEFAULT_FLAG_STAGES, DEFAULT_TARGET_PRECISION, FLAG_RULES, STAGES, TIER_BASES
-from winback.cli_support import clean_errors, db_option
+from winback.cli_support import clean_errors, db_option, echo_unknown, unknown_events_option
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -40,14 +40,16 @@ def _events(path: str | None, events_format: str):
     return path
 
 
-def _warehouse_with(path: str | None, events_format: str, warehouse: str | None, db: str | None):
+def _warehouse_with(path: str | None, events_format: str, warehouse: str | None, db: str | None,
+                    unknown_events: str = "refuse"):
     from churn.ingest import load_events
     from warehouse.engine import open_warehouse
 
     wh = open_warehouse(warehouse, db)
     events = _events(path, events_format)
     if events is not None:
-        load_events(events, wh, name=str(path))
+        loaded = load_events(events, wh, name=str(path), unknown_events=unknown_events)  # type: ignore[arg-type]
+        echo_unknown(loaded, err=True)  # stdout is the command's own result
     return wh
 
 
@@ -79,22 +81,27 @@ def churn() -> None:
 @churn.command("load")
 @click.option("--events", "events_path", type=click.Path(dir_okay=False), required=True, help="Events CSV or Parquet.")
 @format_option
+@unknown_events_option
 @warehouse_option
 @db_option
 @clean_errors
-def churn_load(events_path: str, events_format: str, warehouse: str | None, db: str | None) -> None:
+def churn_load(events_path: str, events_format: str, unknown_events: str, warehouse: str | None,
+               db: str | None) -> None:
     """Validate an events file and load it into the warehouse (one transaction; reloading replaces)."""
     from churn.ingest import load_events
     from warehouse.engine import open_warehouse
 
     wh = open_warehouse(warehouse, db)
-    result = load_events(_events(events_path, events_format), wh, name=events_path)
+    result = load_events(_events(events_path, events_format), wh, name=events_path,
+                         unknown_events=unknown_events)  # type: ignore[arg-type]
     click.echo(f"loaded {result.rows_written:,} events from {events_path} into {wh.path}")
+    echo_unknown(result)
 
 
 @churn.command("train")
 @events_option
 @format_option
+@unknown_events_option
 @as_of_option
 @click.option("--horizon-days", type=click.IntRange(min=1, max=3650), required=True, help="Churn = no order within this many days.")
 @click.option("--name", required=True, help="Name the model is stored under.")
@@ -108,7 +115,7 @@ def churn_load(events_path: str, events_format: str, warehouse: str | None, db: 
 @warehouse_option
 @db_option
 @clean_errors
-def churn_train(events_path, events_format, as_of, horizon_days, name, validate_as_of, target_precision,
+def churn_train(events_path, events_format, unknown_events, as_of, horizon_days, name, validate_as_of, target_precision,
                 calibration, model_dir, warehouse, db) -> None:
     """Train a calibrated risk model as of a date with labels from the next horizon, validate, store it."""
     import pandas as pd
@@ -117,7 +124,7 @@ def churn_train(events_path, events_format, as_of, horizon_days, name, validate_
     from experiments.models import check_model_name
 
     check_model_name(name, "churn", db)  # before loading events or training: a bad or taken name costs nothing
-    wh = _warehouse_with(events_path, events_format, warehouse, db)
+    wh = _warehouse_with(events_path, events_format, warehouse, db, unknown_events)
     result = train(wh, as_of, horizon_days, name, db, validate_as_of=validate_as_of,
                    target_precision=target_precision, calibration=calibration, model_dir=model_dir, progress=True)
     v = result.validation
@@ -190,19 +197,20 @@ def _write_table(frame: pd.DataFrame, out: str) -> None:
 @churn.command("features")
 @events_option
 @format_option
+@unknown_events_option
 @as_of_option
 @click.option("--out", type=click.Path(dir_okay=False), required=True,
               help="CSV or Parquet to write: user_id and every numeric churn feature.")
 @warehouse_option
 @db_option
 @clean_errors
-def churn_features(events_path, events_format, as_of, out, warehouse, db) -> None:
+def churn_features(events_path, events_format, unknown_events, as_of, out, warehouse, db) -> None:
     """Write the churn features of every user with history as of a date (inputs for uplift models)."""
     import pandas as pd
 
     from churn.pipeline import history_features
 
-    wh = _warehouse_with(events_path, events_format, warehouse, db)
+    wh = _warehouse_with(events_path, events_format, warehouse, db, unknown_events)
     _warn_past_events(wh, as_of)
     features = history_features(wh, as_of).reset_index()
     _write_table(features, out)
@@ -214,6 +222,7 @@ def churn_features(events_path, events_format, as_of, out, warehouse, db) -> Non
 @click.option("--model", required=True, help="Name of a trained churn model.")
 @events_option
 @format_option
+@unknown_events_option
 @as_of_option
 @click.option("--out", type=click.Path(dir_okay=False), required=True,
               help="CSV or Parquet to write: user_id, risk, clv, stage, tier, reason[, features].")
@@ -222,7 +231,7 @@ def churn_features(events_path, events_format, as_of, out, warehouse, db) -> Non
 @warehouse_option
 @db_option
 @clean_errors
-def churn_score(model, events_path, events_format, as_of, out, with_features, tiers, high_value_share,
+def churn_score(model, events_path, events_format, unknown_events, as_of, out, with_features, tiers, high_value_share,
                 high_value_monthly, clv_months, margin, no_clv, warehouse, db) -> None:
     """Score every user with history as of a date: churn risk, customer value, stage, value tier, likely reason."""
     import pandas as pd
@@ -230,7 +239,7 @@ def churn_score(model, events_path, events_format, as_of, out, with_features, ti
     from churn.pipeline import score
 
     rule, value = _value_settings(tiers, high_value_share, high_value_monthly, clv_months, margin, no_clv)
-    wh = _warehouse_with(events_path, events_format, warehouse, db)
+    wh = _warehouse_with(events_path, events_format, warehouse, db, unknown_events)
     _warn_past_events(wh, as_of)
     scored = score(model, wh, as_of, db, tiers=rule, clv=value, with_features=with_features, progress=True)
     _write_table(scored, out)
@@ -241,6 +250,7 @@ def churn_score(model, events_path, events_format, as_of, out, with_features, ti
 @click.option("--model", required=True, help="Name of a trained churn model.")
 @events_option
 @format_option
+@unknown_events_option
 @as_of_option
 @click.option("--cohort", "cohort_key", required=True, help="Cohort key to (re)write in the registry.")
 @click.option("--rule", type=click.Choice(FLAG_RULES), default="precision", show_default=True,
@@ -257,7 +267,7 @@ def churn_score(model, events_path, events_format, as_of, out, with_features, ti
 @warehouse_option
 @db_option
 @clean_errors
-def churn_flag(model, events_path, events_format, as_of, cohort_key, rule, target_precision, max_users, stages,
+def churn_flag(model, events_path, events_format, unknown_events, as_of, cohort_key, rule, target_precision, max_users, stages,
                min_risk, tiers, high_value_share, high_value_monthly, clv_months, margin, no_clv, warehouse,
                db) -> None:
     """Score, pick the users at risk and write them as a cohort that experiments can target."""
@@ -270,7 +280,7 @@ def churn_flag(model, events_path, events_format, as_of, cohort_key, rule, targe
     spec = FlagSpec(rule=rule, target_precision=target_precision, max_users=max_users, min_risk=min_risk,
                     stages=tuple(stages) or DEFAULT_FLAG_STAGES)
     tier_rule, value = _value_settings(tiers, high_value_share, high_value_monthly, clv_months, margin, no_clv)
-    wh = _warehouse_with(events_path, events_format, warehouse, db)
+    wh = _warehouse_with(events_path, events_format, warehouse, db, unknown_events)
     _warn_past_events(wh, as_of)
     result = flag(model, wh, as_of, db, spec=spec, tiers=tier_rule, clv=value, progress=True)
     write_cohort(result.users, cohort_key, db)

@@ -12,7 +12,7 @@ import click
 
 from common.errors import WinbackError
 from common.spreadsheet import inert_frame
-from winback.cli_support import clean_errors, db_option
+from winback.cli_support import clean_errors, db_option, echo_unknown, unknown_events_option
 from winback.commands.warehouse import ENGINES
 
 if TYPE_CHECKING:
@@ -34,7 +34,7 @@ def read_csv(path: str, id_col: str | None = None):
 
 
 def _training_frame(experiment_key, data, treatment_col, outcome_col, control, id_col, arm_weight, events_path,
-                    warehouse, db):
+                    warehouse, db, unknown_events="refuse"):
     """The randomized users to learn from: a file (--data with its columns) or an experiment of the registry with
     churn features from the warehouse; returns the frame, the arm weights, control and the column names."""
     from uplift.plan_inputs import parse_pairs
@@ -59,7 +59,8 @@ def _training_frame(experiment_key, data, treatment_col, outcome_col, control, i
 
         wh = open_warehouse(warehouse, db)
         if events_path:
-            load_events(events_path, wh, name=events_path)
+            loaded = load_events(events_path, wh, name=events_path, unknown_events=unknown_events)
+            echo_unknown(loaded, err=True)
         table = experiment_table(experiment_key, db=db, warehouse=wh)
         for note in table.notes:
             click.echo(f"note: {note}", err=True)
@@ -146,6 +147,7 @@ def _training_source(command):
         click.option("--arm-weight", multiple=True, help="With --data: known assignment weight ARM=W (repeatable)."),
         click.option("--events", "events_path", type=click.Path(exists=True, dir_okay=False), default=None,
                      help="With --experiment: load this events file into the warehouse first."),
+        unknown_events_option,
         click.option("--warehouse", type=click.Path(dir_okay=False), default=None,
                      help="Warehouse holding the events (default: $WINBACK_WAREHOUSE, else the registry file)."),
         click.option("--allow-treatment", multiple=True,
@@ -185,14 +187,15 @@ def uplift() -> None:
 @clean_errors
 def fit(experiment_key, data, treatment_col, outcome_col, control, id_col, name, learner, costs, budget, population,
         capacity, value_per_retained, exclude, allow_treatment, arm_weight, folds, calibration, trees, seed, events_path,
-        warehouse, model_dir, db) -> None:
+        warehouse, model_dir, db, unknown_events="refuse") -> None:
     """Fit calibrated uplift learners by cross-fitting, choose by the value of their plans, store the best."""
     from uplift.plan_inputs import plan_spec
     from uplift.store import save_uplift_model
     from uplift.targeting import DEFAULT_CANDIDATES, fit_targeting
 
     frame, weights, control, treatment_col, outcome_col, id_col = _training_frame(
-        experiment_key, data, treatment_col, outcome_col, control, id_col, arm_weight, events_path, warehouse, db)
+        experiment_key, data, treatment_col, outcome_col, control, id_col, arm_weight, events_path, warehouse, db,
+        unknown_events)
     treatments = sorted(set(frame[treatment_col].astype(str)) - {control})
     cost_source = costs or _catalog_costs(db, treatments, required=False)
     if cost_source is None:
@@ -253,7 +256,8 @@ def fit(experiment_key, data, treatment_col, outcome_col, control, id_col, name,
 @db_option
 @clean_errors
 def prove(experiment_key, data, treatment_col, outcome_col, control, id_col, arm_weight, costs, budget_per_user,
-          holdout, learner, allow_treatment, trees, seed, chart, as_json, events_path, warehouse, db) -> None:
+          holdout, learner, allow_treatment, trees, seed, chart, as_json, events_path, warehouse, db,
+          unknown_events="refuse") -> None:
     """Prove targeting on a randomized experiment: fit on part of it, plan the rest, judge the plan there.
 
     The held-out users' doubly robust estimates of the plan, of each treatment sent to random users with the same
@@ -269,7 +273,8 @@ def prove(experiment_key, data, treatment_col, outcome_col, control, id_col, arm
         if not chart.lower().endswith(CHART_SUFFIXES):
             raise click.UsageError(f"--chart {chart}: use a .png, .svg or .pdf file name")
     frame, weights, control, treatment_col, outcome_col, id_col = _training_frame(
-        experiment_key, data, treatment_col, outcome_col, control, id_col, arm_weight, events_path, warehouse, db)
+        experiment_key, data, treatment_col, outcome_col, control, id_col, arm_weight, events_path, warehouse, db,
+        unknown_events)
     metric = outcome_col
     if data is None:
         from experiments.definitions import get_experiment

@@ -62,6 +62,12 @@ def features(as_of: str, out: str, engine: str | None, warehouse: str | None, ev
     wh = open_engine(engine or "duckdb", warehouse=warehouse, db=db, events=events)
     written = write_features(wh, as_of, out)
     click.echo(f"features as of {as_of} written to {written} by {wh.engine}")
+    if wh.engine == "spark":  # DuckDB's loader said so when the events were loaded; Spark's view skips silently
+        unknown = wh.unknown_event_types()
+        if unknown:
+            from churn.ingest import describe_unknown
+
+            click.echo(describe_unknown(unknown), err=True)
 
 
 @warehouse.command("score")
