@@ -32,3 +32,12 @@ def test_simulated_deliveries_cost_what_the_experiment_froze_not_the_demo_catalo
     deliveries = pd.read_csv(tmp_path / "results" / "deliveries.csv")
     assert deliveries.groupby("treatment_key")["cost"].unique().map(list).to_dict() == {
         "care_content": [0.3], "coupon_10": [12.0]}
+
+
+def test_simulate_shop_says_its_events_end_the_day_before_as_of(tmp_path):
+    result = CliRunner().invoke(cli, ["simulate", "shop", "--users", "300", "--seed", "2", "--as-of", "2026-06-30",
+                                      "--out", str(tmp_path / "shop")])
+    assert result.exit_code == 0, result.output
+    last = pd.read_csv(tmp_path / "shop" / "events.csv", usecols=["ts"])["ts"].max()[:10]
+    assert last == "2026-06-29"  # the shop's today has no events yet
+    assert f"to {last} (the day before --as-of 2026-06-30)" in result.output

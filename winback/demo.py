@@ -119,7 +119,7 @@ def run_demo(
     warehouse = open_warehouse(None, db)
     load_events(shop.events, warehouse, name="demo shop")
     lines.append(f"shop: {len(shop.users):,} users, {len(shop.events):,} events of "
-                 f"{shop.events['event_type'].nunique()} types up to {shop.as_of.date()}")
+                 f"{shop.events['event_type'].nunique()} types up to {shop.events['ts'].max().date()}")
     stages.update()
 
     stages.set_postfix_str("churn")

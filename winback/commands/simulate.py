@@ -41,7 +41,9 @@ def simulate_shop(n_users: int, seed: int, as_of: str | None, out: str) -> None:
     events = shop.events.assign(ts=shop.events["ts"].dt.strftime("%Y-%m-%dT%H:%M:%S"))
     events.to_csv(folder / "events.csv", index=False)
     shop.users.assign(as_of=str(day.date())).to_parquet(folder / SHOP_TRUTH, index=False)
-    click.echo(f"shop: {len(shop.users):,} users, {len(events):,} events up to {day.date()} in {folder / 'events.csv'}")
+    first, last = shop.events["ts"].min().date(), shop.events["ts"].max().date()  # the shop's today has no events yet
+    click.echo(f"shop: {len(shop.users):,} users, {len(events):,} events from {first} to {last} (the day before "
+               f"--as-of {day.date()}) in {folder / 'events.csv'}")
 
 
 @simulate.command("outcomes")
