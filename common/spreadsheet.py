@@ -29,9 +29,16 @@ def inert_cell(value: Any) -> Any:
 
 def inert_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """A copy of `frame` whose text cells (and column names) are inert; numeric columns are left alone."""
+    from pandas.api.types import infer_dtype
+
     text_columns = [c for c in frame.columns if frame[c].dtype == object or str(frame[c].dtype) in ("string", "str")]
     safe = frame.copy()
-    for column in text_columns:
-        safe[column] = frame[column].map(inert_cell).astype(object)
+    for column in text_columns:  # vectorized: a send list has a row per user (non-text cells give NA, left alone)
+        cells = frame[column]
+        if infer_dtype(cells, skipna=True) not in ("string", "mixed", "mixed-integer", "empty"):
+            continue  # an object column with no text in it (numbers, booleans): nothing can start a formula
+        formula = (cells.str.startswith(FORMULA_STARTS, na=False)
+                   & ~cells.str.fullmatch(_PLAIN_NUMBER.pattern, na=False).astype(bool))
+        safe[column] = cells.astype(object).mask(formula, "'" + cells[formula].astype(str))
     safe.columns = [inert_cell(c) for c in frame.columns]
     return safe

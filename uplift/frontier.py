@@ -24,11 +24,15 @@ def evaluate_choice(choice: np.ndarray, uplift: np.ndarray, costs: np.ndarray, v
             "incremental_value": worth, "roi": (worth - cost) / cost if cost > 0 else np.nan}
 
 
+def blanket_reach(n: int, cost: float, budget: float, capacity: float = math.inf) -> int:
+    """How many of n users one treatment reaches when sent without targeting: as many as the budget and seats allow."""
+    affordable = math.inf if cost <= 0 else float(budget) / float(cost) + 1e-9  # Python floats: 1e308 / 0.5 is inf
+    return int(min(n, math.floor(affordable) if affordable < n else n, capacity))
+
+
 def blanket_choice(n: int, t: int, cost: float, budget: float, capacity: float, rng: np.random.Generator) -> np.ndarray:
     """Treatment t for randomly chosen users, as many as the budget and capacity allow (no targeting)."""
-    reach = math.inf if cost == 0 else float(budget) / float(cost) + 1e-9  # Python floats: 1e308 / 0.5 is inf, no warning
-    k = n if reach >= n else math.floor(reach)
-    k = int(min(k, capacity))
+    k = blanket_reach(n, cost, budget, capacity)
     choice = np.full(n, -1)
     choice[rng.permutation(n)[:k]] = t
     return choice

@@ -22,6 +22,7 @@ from uplift.calibration import Method, UpliftCalibration, dr_scores, fit_calibra
 from uplift.errors import UpliftError
 from uplift.evaluation import evaluate_predictions, qini_curve
 from uplift.fitting import feature_columns
+from uplift.frontier import blanket_reach
 from uplift.learners import LEARNERS, UpliftModel
 from uplift.plan_inputs import PlanSpec
 from uplift.plan_notes import blanket_note
@@ -216,12 +217,12 @@ def fit_targeting(
     cost_of = pd.Series({control: 0.0, **spec.costs})
     reports, calibrations, calibrated, candidate_terms = [], {}, {}, {}
     scores = dr_scores(arm, y, mu, weights, control, treatments)
+    y_value, mu_value = y * value, mu.mul(value, axis=0)  # outcomes in the plan's objective, for every policy below
     for name, predicted in raw.items():
         fitted = fit_calibration(predicted, scores, method=calibration)
         cal = fitted.apply(predicted)[0]
         plan, policy = plan_for(cal.drop(columns=[t for t in unplanned if t in cal.columns]), spec, control)
-        terms = policy_terms(arm, y * value, policy, weights, control=control,
-                             outcome_predictions=mu.mul(value, axis=0))
+        terms = policy_terms(arm, y_value, policy, weights, control=control, outcome_predictions=mu_value)
         if spec.value is not None:
             terms = terms - cost_of.reindex(policy).fillna(0.0).to_numpy()
         qini = evaluate_predictions(name, predicted, arm, y, control).mean_qini
@@ -232,7 +233,7 @@ def fit_targeting(
         calibrations[name], calibrated[name], candidate_terms[name] = fitted, cal, terms
     best = max(reports, key=lambda r: r.policy_value.value_per_user)
     planned = [t for t in treatments if t not in set(unplanned)]
-    blankets, gains = blanket_comparison(arm, y, mu, value, weights, control, planned, spec,
+    blankets, gains = blanket_comparison(arm, y_value, mu_value, weights, control, planned, spec,
                                          candidate_terms[best.learner])
     # Each fold model predicts a sample of the users once; the averaged models' scale maps reuse those predictions.
     sample = np.sort(np.random.default_rng(seed).permutation(len(X))[:SCALE_SAMPLE])
@@ -254,20 +255,20 @@ def fit_targeting(
                         blankets=blankets, gains=gains)
 
 
-def blanket_comparison(arm: np.ndarray, y: np.ndarray, mu: pd.DataFrame, value: np.ndarray,
-                       weights: dict[str, float], control: str, treatments: Sequence[str], spec: PlanSpec,
-                       plan_terms: np.ndarray, alpha: float = 0.05) -> tuple[list[PolicyEstimate], list[PolicyEstimate]]:
+def blanket_comparison(arm: np.ndarray, y_value: np.ndarray, mu_value: pd.DataFrame, weights: dict[str, float],
+                       control: str, treatments: Sequence[str], spec: PlanSpec, plan_terms: np.ndarray,
+                       alpha: float = 0.05) -> tuple[list[PolicyEstimate], list[PolicyEstimate]]:
     """Each treatment sent to random users as far as the budget and seats go (the share of users it reaches times
     everyone's doubly robust gain of it, net of its cost when users have a value), and the plan's gain over each,
-    paired per user: the simplest policy a plan must beat to be worth its model."""
-    local = spec.scaled(len(y))
+    paired per user: the simplest policy a plan must beat to be worth its model. `y_value` and `mu_value` are the
+    outcomes and per-arm predictions already in the plan's objective (times each user's value)."""
+    n = len(y_value)
+    local = spec.scaled(n)
     blankets, gains = [], []
     for key in treatments:
         cost = float(local.costs.get(key, 0.0))
-        reach = len(y) if cost <= 0 else min(len(y), int(np.floor(local.budget / cost + 1e-9)))
-        share = min(reach, local.capacity.get(key, len(y))) / len(y)
-        everyone = policy_terms(arm, y * value, np.full(len(y), key), weights, control=control,
-                                outcome_predictions=mu.mul(value, axis=0))
+        share = blanket_reach(n, cost, local.budget, local.capacity.get(key, n)) / n
+        everyone = policy_terms(arm, y_value, np.full(n, key), weights, control=control, outcome_predictions=mu_value)
         if spec.value is not None:
             everyone = everyone - cost
         terms = share * everyone
