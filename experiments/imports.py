@@ -11,10 +11,12 @@ import difflib
 import json
 import os
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from common.errors import InputRowError
 from common.settings import resolve_actor
 from experiments import import_rules
 from experiments.db import RegistryLike, audit, open_registry, transaction, utc_now
@@ -171,15 +173,45 @@ def validate_frame(frame: pd.DataFrame, spec: TableSpec, path: str) -> pd.DataFr
     return frame.drop_duplicates(list(spec.key), keep="first")
 
 
+class _PreviewDone(Exception):
+    """Raised inside the import transaction of a preview so that everything it wrote rolls back."""
+
+    def __init__(self, summary: ImportSummary):
+        super().__init__("preview")
+        self.summary = summary
+
+
 def import_file(path: str | os.PathLike[str], spec: TableSpec, db: RegistryLike = None,
-                actor: str | None = None) -> ImportSummary:
-    """Validate and write one file into `spec.table` in a single transaction, as one undoable import batch."""
-    path_text = str(path)
+                actor: str | None = None, *, source: str | None = None, preview: bool = False) -> ImportSummary:
+    """Validate and write one file into `spec.table` in a single transaction, as one undoable import batch.
+
+    `source` names the file in messages and the batch (a web upload's own name, not its temporary path);
+    `preview` runs every check and counts what would be new, then rolls back: nothing is written."""
+    if source is None:
+        return _import_file(path, spec, db, actor, str(path), preview)
+    try:
+        return _import_file(path, spec, db, actor, source, preview)
+    except InputRowError as error:
+        if error.source == str(path):
+            raise ImportDataError(source, error.row, error.column, error.problem.replace(str(path), source)) from None
+        raise
+
+
+def _import_file(path: str | os.PathLike[str], spec: TableSpec, db: RegistryLike, actor: str | None,
+                 path_text: str, preview: bool) -> ImportSummary:
     frame = read_table_file(path)
     ignored = _ignored_columns_notes(frame, spec)
     rows = validate_frame(frame, spec, path_text)
     database = open_registry(db)
     columns = list(spec.columns)
+    try:
+        return _write(database, rows, columns, spec, path_text, ignored, actor, preview)
+    except _PreviewDone as done:  # the transaction rolled back: a preview leaves the registry as it was
+        return done.summary
+
+
+def _write(database, rows: pd.DataFrame, columns: list[str], spec: TableSpec, path_text: str,
+           ignored: tuple[str, ...], actor: str | None, preview: bool) -> ImportSummary:
     with transaction(database) as conn:
         conn.execute(f"CREATE TEMP TABLE staging ({', '.join(columns)}, _row INTEGER)")
         try:
@@ -212,7 +244,10 @@ def import_file(path: str | os.PathLike[str], spec: TableSpec, db: RegistryLike 
             conn.execute("UPDATE import_batches SET inserted = ? WHERE id = ?", (inserted, batch))
         finally:
             conn.execute("DROP TABLE IF EXISTS temp.staging")
-        summary = ImportSummary(path_text, spec.table, len(rows), inserted, len(rows) - inserted, int(batch), notes)
+        summary = ImportSummary(path_text, spec.table, len(rows), inserted, len(rows) - inserted,
+                                None if preview else int(batch), notes)
+        if preview:
+            raise _PreviewDone(summary)
         for key in keys:
             detail = {**summary.to_dict(), "experiment_rows": int(per_experiment.get(key, 0))}
             audit(conn, f"import {spec.table}", "experiment", key, json.dumps(detail), who)
@@ -363,12 +398,16 @@ def _check_conflicts(conn, spec: TableSpec, path: str) -> None:
 
 
 def import_deliveries(path: str | os.PathLike[str], db: RegistryLike = None,
-                      actor: str | None = None) -> ImportSummary:
-    """Import deliveries (what was actually sent, when, at what cost)."""
-    return import_file(path, DELIVERIES, db, actor)
+                      actor: str | None = None, **options: Any) -> ImportSummary:
+    """Import deliveries (what was actually sent, when, at what cost); options as `import_file`'s."""
+    return import_file(path, DELIVERIES, db, actor, **options)
 
 
-def import_outcomes(path: str | os.PathLike[str], db: RegistryLike = None, actor: str | None = None) -> ImportSummary:
-    """Import outcomes (user, metric, value, period pre|post, observed at)."""
-    return import_file(path, OUTCOMES, db, actor)
+def import_outcomes(path: str | os.PathLike[str], db: RegistryLike = None, actor: str | None = None,
+                    **options: Any) -> ImportSummary:
+    """Import outcomes (user, metric, value, period pre|post, observed at); options as `import_file`'s."""
+    return import_file(path, OUTCOMES, db, actor, **options)
+
+
+SPECS: dict[str, TableSpec] = {"deliveries": DELIVERIES, "outcomes": OUTCOMES}
 

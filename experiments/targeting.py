@@ -1,8 +1,9 @@
 """Assigning a flagged cohort to a running experiment, behind the guard rails.
 
-Guard rails, applied before hashing so randomization stays valid among the eligible:
-opt-outs are never assigned; a user is in at most one running experiment per layer; a user already
-given `contact_cap` treatments (non-control assignments) in the last `cap_window_days` is skipped.
+Guard rails (`experiments.send_gate`, the same gate budget plans pass), applied before hashing so randomization
+stays valid among the eligible: opt-outs and programme holdouts are never assigned; a user is in at most one running
+experiment per layer; a user already given `contact_cap` treatments (non-control assignments) in the last
+`cap_window_days` is skipped.
 Users already assigned in this experiment keep their arm, so re-running is idempotent.
 """
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
@@ -28,6 +29,7 @@ from experiments.db import audit, open_registry, transaction
 from experiments.definitions import get_experiment
 from experiments.errors import ExperimentError, ImportDataError
 from experiments.identity import check_ids
+from experiments.send_gate import fill_candidates, mark_fates, window_start
 from experiments.table_files import read_text_table
 
 
@@ -45,6 +47,7 @@ class AssignmentSummary:
     outside_coverage: int
     arm_sizes: dict[str, int] = field(default_factory=dict)
     outside_cohort: int = 0  # newly assigned users who are not in the experiment's target cohort
+    excluded_holdout: int = 0  # in a programme's holdout: kept out of everything
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -100,7 +103,7 @@ def assign_users(
         check_ids(user_ids, "user ids", "user_id")
     candidates = pd.unique(pd.Series(user_ids, dtype=object))
     now = now or datetime.now(UTC)
-    window_start = (now - timedelta(days=cap_window_days)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    since = window_start(cap_window_days, now)
     assigned_at = now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
     database = open_registry(db)
@@ -108,32 +111,9 @@ def assign_users(
         status = conn.execute("SELECT status FROM experiments WHERE key = ?", (key,)).fetchone()[0]
         if status != "running":  # re-read under the write lock: it may have been stopped meanwhile
             raise ExperimentError(f"experiment '{key}' is {status}; start it before assigning users")
-        conn.execute("CREATE TEMP TABLE IF NOT EXISTS candidate (user_id TEXT PRIMARY KEY, fate TEXT)")
-        conn.execute("DELETE FROM candidate")
-        conn.executemany("INSERT INTO candidate (user_id) VALUES (?)", ((u,) for u in candidates))
-        # Each rule marks the users it excludes; the first rule that applies names the fate.
-        conn.execute(
-            "UPDATE candidate SET fate = 'already' WHERE user_id IN "
-            "(SELECT user_id FROM assignments WHERE experiment_key = ?)", (key,)
-        )
-        conn.execute(
-            "UPDATE candidate SET fate = 'opt_out' WHERE fate IS NULL AND user_id IN (SELECT user_id FROM opt_outs)"
-        )
-        conn.execute(
-            "UPDATE candidate SET fate = 'layer' WHERE fate IS NULL AND user_id IN ("
-            " SELECT a.user_id FROM assignments a JOIN experiments e ON e.key = a.experiment_key"
-            " WHERE e.layer = ? AND e.status = 'running' AND e.key != ?)",
-            (experiment.layer, key),
-        )
-        conn.execute(
-            "UPDATE candidate SET fate = 'cap' WHERE fate IS NULL AND user_id IN ("
-            " SELECT a.user_id FROM assignments a"
-            " JOIN arms r ON r.experiment_key = a.experiment_key AND r.arm_key = a.arm_key"
-            " WHERE r.is_control = 0 AND a.experiment_key != ? AND a.assigned_at >= ?"
-            " GROUP BY a.user_id HAVING COUNT(*) >= ?)",
-            (key, window_start, contact_cap),
-        )
-        fates = dict(conn.execute("SELECT COALESCE(fate, 'eligible'), COUNT(*) FROM candidate GROUP BY 1").fetchall())
+        fill_candidates(conn, candidates)
+        fates = mark_fates(conn, experiment_key=key, layer=experiment.layer, contact_cap=contact_cap,
+                           since=since)
         eligible = np.asarray([r[0] for r in conn.execute("SELECT user_id FROM candidate WHERE fate IS NULL")], dtype=object)
         arm_index = assign(
             eligible, seed=experiment.key, weights=experiment.weights,
@@ -167,6 +147,7 @@ def assign_users(
             excluded_opt_out=fates.get("opt_out", 0),
             excluded_layer=fates.get("layer", 0),
             excluded_contact_cap=fates.get("cap", 0),
+            excluded_holdout=fates.get("holdout", 0),
             outside_coverage=int((~inside).sum()),
             arm_sizes={arm.key: arm_sizes.get(arm.key, 0) for arm in experiment.arms},
         )

@@ -34,7 +34,8 @@ def setup_experiment(run) -> None:
 
 def test_full_lifecycle_through_the_cli(run, tmp_path):
     setup_experiment(run)
-    assert run("experiment", "start", "wb-1").output == "experiment wb-1 is running\n"
+    assert run("experiment", "start", "wb-1").output == ("experiment wb-1 is running; it has no target cohort: "
+                                                         "assign users from a file\n")
     users = tmp_path / "users.csv"
     pd.DataFrame({"user_id": [f"{i:05d}" for i in range(1000)]}).to_csv(users, index=False)
     run("optout", "add", "00000", "00001", "--reason", "asked")
@@ -61,8 +62,9 @@ def test_full_lifecycle_through_the_cli(run, tmp_path):
     assert shown[0] == "wb-1: Win back Q4 [concluded]  layer default, coverage 1"
     assert shown[-1].endswith("by ana: winner coupon (cheapest per retained user)")
     audit = [line.split()[1:] for line in run("experiment", "audit", "wb-1").output.splitlines()]
-    assert [entry[1] for entry in audit if entry[2] == "experiment"] == ["create", "running", "assign", "assign",
-                                                                       "stopped", "decide"]
+    # Starting takes a first snapshot (as the web's Start button and the API do): one service, every door.
+    assert [entry[1] for entry in audit if entry[2] == "experiment"] == ["create", "running", "snapshot", "assign",
+                                                                       "assign", "stopped", "decide"]
     assert audit[-1][0] == "ana"
 
 
@@ -92,7 +94,7 @@ def test_errors_are_one_clean_line(run, tmp_path):
     )
     result = run("experiment", "create", "wb-2", "--name", "x", "--primary-metric", "retained", "--arm", "a:b")
     assert result.output == "Error: arm 'a:b' must look like NAME:TREATMENT:WEIGHT (TREATMENT '-' for none)\n"
-    assert run("experiment", "start", "nope").output == "Error: unknown experiment 'nope'\n"
+    assert run("experiment", "start", "nope").output == "Error: unknown experiment 'nope'; known experiments: wb-1\n"
 
 
 def test_every_command_documents_itself():

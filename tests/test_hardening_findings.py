@@ -266,7 +266,7 @@ def test_finding_6_opt_outs_win_over_later_deliveries_and_plans(tmp_path, db):
     result = invoke("allocate", "--scores", scores, "--costs", costs, "--budget", "100", "--value-per-retained", "50",
                     "--out", plan, "--db", db)
     assert result.exit_code == 0, result.output
-    assert result.output.splitlines()[0] == "1 opted-out user left out of the plan"
+    assert result.output.splitlines()[0] == "left out of the plan: 1 opted out"
     assert treated[0] not in set(pd.read_csv(plan, dtype=str)["user_id"])
 
 

@@ -1,10 +1,10 @@
-"""One call for a front door: a budget plan from a scores table, recorded in the registry, with its frontier.
+"""The one budget-plan service every door calls (CLI `allocate`, the Budget page, the REST API, programme cycles).
 
-`run_plan` strings together what `winback allocate --record` does step by step: unit costs from the
-catalog, the plan spec, treatments left out for failing a guardrail in the source experiment, the
-allocation with its random holdout (`uplift.planning.plan_users`), the plan recorded as an experiment
-(`experiments.plans.record_plan`, so its effect can be analysed later), and the budget frontier of the
-same scores (`uplift.frontier.budget_frontier`) around the chosen budget.
+`plan_budget` screens the scored users through the send gate (`experiments.send_gate`: opt-outs, programme
+holdouts, contact caps), prices treatments (given costs or the catalog), leaves out treatments that failed a
+guardrail in the source experiment, allocates with a random holdout (`uplift.planning.plan_users`), prices the
+budget frontier around the chosen budget (`uplift.frontier.budget_frontier`) and records the plan as an experiment
+(`experiments.plans.record_plan`, so its effect can be analysed later).
 """
 from __future__ import annotations
 
@@ -18,29 +18,41 @@ import pandas as pd
 
 from common.errors import InputRowError
 from experiments.catalog import list_treatments
-from experiments.db import RegistryLike
+from experiments.db import RegistryLike, open_registry
 from experiments.definitions import get_experiment
-from experiments.plans import PlanRecord, excluded_treatments, record_plan
+from experiments.models import load_model_record
+from experiments.plans import PlanRecord, check_plan_key, excluded_treatments, record_plan
+from experiments.send_gate import Screening, screen_users
+from experiments.snapshots import take_snapshot
 from uplift.errors import UpliftError
 from uplift.frontier import budget_frontier
-from uplift.plan_inputs import plan_spec
-from uplift.planning import plan_users, split_scores
+from uplift.plan_inputs import check_cost_keys, plan_spec
+from uplift.planning import PlanResult, plan_users, split_scores
 
 FRONTIER_STEPS = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0)  # budgets of the frontier, as multiples of the chosen one
 
 
 @dataclass(frozen=True)
 class PlanRun:
-    """A recorded plan: its summary (counts, cost, forecast, notes), the stored record and the budget frontier."""
+    """A budget plan: who gets what (`result`), who the send gate left out, and, when asked, the stored record and
+    the budget frontier."""
 
-    key: str
-    summary: dict
-    record: PlanRecord
-    frontier: pd.DataFrame = field(repr=False)
+    key: str | None
+    result: PlanResult = field(repr=False)
+    screening: Screening = field(repr=False)
+    record: PlanRecord | None = None
+    frontier: pd.DataFrame | None = field(default=None, repr=False)
+    source_experiment: str | None = None
+
+    @property
+    def summary(self) -> dict:
+        """Counts, cost, forecast and notes, with how many scored users the send gate left out and why."""
+        return {**self.result.summary(), "left_out": dict(self.screening.left_out)}
 
     def to_dict(self) -> dict:
-        return {"key": self.key, "summary": self.summary, "record": self.record.to_dict(),
-                "frontier": self.frontier.to_dict(orient="records")}
+        return {"key": self.key, "summary": self.summary,
+                "record": None if self.record is None else self.record.to_dict(),
+                "frontier": None if self.frontier is None else self.frontier.to_dict(orient="records")}
 
 
 def read_scores(path: str | os.PathLike[str], id_col: str = "user_id", name: str | None = None) -> pd.DataFrame:
@@ -67,32 +79,56 @@ def read_scores(path: str | os.PathLike[str], id_col: str = "user_id", name: str
     return frame
 
 
-def run_plan(
+def plan_budget(
     database: RegistryLike,
     scores: pd.DataFrame,
     *,
-    key: str,
     budget: float,
+    costs: Mapping[str, float] | None = None,
     capacity: Mapping[str, int] | None = None,
     value: str | float | None = None,
     holdout: float = 0.0,
     seed: int = 0,
+    model: str | None = None,
     source_experiment: str | None = None,
     allow: Sequence[str] = (),
     id_col: str = "user_id",
+    key: str | None = None,
     actor: str | None = None,
+    frontier: bool = True,
+    costs_source: str = "the catalog's costs",
 ) -> PlanRun:
-    """Allocate `budget` over the scored users (catalog unit costs), keep a holdout, record the plan as `key`."""
+    """The one plan service of every door: screen the scored users through the send gate (opt-outs, programme
+    holdouts, contact caps), allocate `budget` (unit costs from `costs` or the catalog, capacities from the catalog
+    overridden by `capacity`), leave out treatments that failed a guardrail in the source experiment (given, or the
+    one `model` was fitted on) unless allowed, keep a random holdout, price the frontier and record the plan as `key`.
+    """
+    if key is not None:
+        check_plan_key(database, key)  # a taken key costs nothing: refused before any work
+    screening = screen_users(database, scores[id_col] if id_col in scores.columns else [])
+    if id_col in scores.columns and screening.n_left_out:
+        scores = scores[screening.kept].reset_index(drop=True)
+        if scores.empty:
+            raise UpliftError(f"no scored user may be sent a treatment ({screening.describe()}): there is no plan")
     value_column = value if isinstance(value, str) and value in scores.columns else None
     _, uplift, _ = split_scores(scores, id_col, value_column)
+    treatments = [str(c) for c in uplift.columns]
     catalog = {t.key: t for t in list_treatments(database)}
-    unknown = [str(c) for c in uplift.columns if c not in catalog]
-    if unknown:
-        raise UpliftError(f"score column(s) {', '.join(unknown)} are not treatments of the catalog "
-                          f"({', '.join(catalog) or 'none'}); name each uplift column after its treatment key")
-    costs = {str(c): catalog[str(c)].unit_cost for c in uplift.columns}
-    spec = plan_spec(costs, budget, capacity={k: int(v) for k, v in (capacity or {}).items()}, value=value,
-                     scores=scores)
+    if costs is None:
+        unknown = [t for t in treatments if t not in catalog]
+        if unknown:
+            listed = ", ".join(unknown[:10]) + (f", ... ({len(unknown)} in all)" if len(unknown) > 10 else "")
+            raise UpliftError(f"score column(s) {listed} are not treatments of the catalog "
+                              f"({', '.join(catalog) or 'none'}); name each uplift column after its treatment key, "
+                              "or give their unit costs" + (" (is this a features file? a plan takes the scores "
+                                                            "`winback uplift score` writes)" if len(unknown) > 10 else ""))
+        costs = {t: catalog[t].unit_cost for t in treatments}
+    caps = {t: int(catalog[t].capacity) for t in treatments if t in catalog and catalog[t].capacity is not None}
+    caps |= {k: int(v) for k, v in (capacity or {}).items()}
+    spec = plan_spec(costs, budget, capacity=caps, value=value, scores=scores)
+    check_cost_keys(spec.costs, treatments, costs_source)
+    if model is not None and source_experiment is None:
+        source_experiment = load_model_record(model, database).experiment_key
     metric, exclude = "retained", {}
     if source_experiment:
         metric = get_experiment(source_experiment, database).primary_metric
@@ -101,15 +137,21 @@ def run_plan(
     allocation = result.allocation
     chosen = result.frame.assign(treatment_key=result.frame["planned_treatment"].replace("", None),
                                  expected_uplift=allocation.expected_uplift, cost=allocation.cost)
-    if chosen["treatment_key"].isna().all():
+    if key is not None and chosen["treatment_key"].isna().all():
         why = "; ".join(result.notes) or "no user has a positive expected uplift"
         raise UpliftError(f"plan '{key}' treats nobody, so there is nothing to record: {why}")
-    kept = [str(c) for c in uplift.columns if c not in result.excluded]
-    # The frontier first: a budget it cannot price (e.g. 1e308, whose larger steps overflow) is refused before
-    # anything is written, so a refused form never leaves a recorded plan behind.
-    frontier = budget_frontier(uplift[kept], {t: costs[t] for t in kept}, [budget * s for s in FRONTIER_STEPS],
-                               spec.value, {t: c for t, c in spec.capacity.items() if t in kept}, seed=seed)
-    record = record_plan(database, key, chosen[chosen["treatment_key"].notna()], primary_metric=metric,
-                         objective=allocation.objective, budget=budget, holdout=holdout, seed=seed,
-                         source_experiment=source_experiment, summary=result.summary(), actor=actor)
-    return PlanRun(key, result.summary(), record, frontier)
+    prices = None
+    if frontier:
+        kept = [t for t in treatments if t not in result.excluded]
+        # The frontier first: a budget it cannot price (e.g. 1e308, whose larger steps overflow) is refused before
+        # anything is written, so a refused form never leaves a recorded plan behind.
+        prices = budget_frontier(uplift[kept], {t: spec.costs[t] for t in kept}, [budget * s for s in FRONTIER_STEPS],
+                                 spec.value, {t: c for t, c in spec.capacity.items() if t in kept}, seed=seed)
+    record = None
+    if key is not None:
+        record = record_plan(database, key, chosen[chosen["treatment_key"].notna()], primary_metric=metric,
+                             objective=allocation.objective, budget=budget, holdout=holdout, seed=seed,
+                             source_experiment=source_experiment, model=model,
+                             summary={**result.summary(), "left_out": dict(screening.left_out)}, actor=actor)
+        take_snapshot(open_registry(database), key, actor=actor)  # as after a start: users per arm show at once
+    return PlanRun(key, result, screening, record, prices, source_experiment)

@@ -15,7 +15,9 @@ bp = Blueprint("auth", __name__)
 
 # Each action and the roles allowed to do it (admin may do everything); viewing needs only a login.
 PERMISSIONS: dict[str, tuple[str, ...]] = {
-    "launch": ("growth",),  # create, start, stop experiments and assign users
+    "launch": ("growth",),  # create, edit, start, stop experiments and assign users
+    "import": ("growth",),  # upload deliveries and outcomes, undo an import
+    "catalog": ("growth",),  # add and change treatments and metrics
     "refresh": ("growth", "finance", "strategy"),  # recompute an analysis snapshot
     "allocate": ("finance",),  # run a budget allocation
     "decide": ("strategy",),  # declare a winner
@@ -34,6 +36,11 @@ def _is_api() -> bool:
     return request.blueprint == "api"
 
 
+def _is_download() -> bool:
+    """A CSV twin of a page (GET .../*.csv): scripts fetch these with the same token as the JSON API."""
+    return request.method in ("GET", "HEAD") and request.path.endswith(".csv")
+
+
 def requires(action: str | None = None) -> Callable:
     """A logged-in user (API: a token, or the session for reads) and, when `action` is given, a role allowed to do it."""
 
@@ -41,7 +48,7 @@ def requires(action: str | None = None) -> Callable:
         @functools.wraps(view)
         def wrapped(*args: Any, **kwargs: Any) -> Any:
             if g.get("user") is None:
-                if _is_api():
+                if _is_api() or (_is_download() and request.headers.get("Authorization")):
                     abort(401)
                 return redirect(url_for("auth.login", next=request.full_path))
             if action is not None and not allowed(action):
@@ -58,7 +65,7 @@ def _load_user() -> None:
     """g.user from a bearer token (API) or the session; g.via says which."""
     g.user, g.via = None, None
     header = request.headers.get("Authorization", "")
-    if _is_api() and header.startswith("Bearer "):
+    if header.startswith("Bearer ") and (_is_api() or _is_download()):
         g.user, g.via = user_for_token(get_db(), header.removeprefix("Bearer ").strip()), "token"
         if g.user is None:
             abort(401, description="the API token is unknown or revoked")

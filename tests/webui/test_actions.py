@@ -12,8 +12,8 @@ from stats import sample_size
 
 LAUNCH = {
     "key": "wb-dec", "name": "December push", "owner": "gina", "cohort": "at-risk", "coverage": "1", "layer": "winter",
-    "arm_key_0": "control", "arm_weight_0": "2", "arm_key_1": "coupon", "arm_treatment_1": "coupon_10",
-    "arm_weight_1": "1", "arm_key_2": "reco", "arm_treatment_2": "reco_email", "arm_weight_2": "1",
+    "arm_key_0": "control", "arm_weight_0": "0.5", "arm_key_1": "coupon", "arm_treatment_1": "coupon_10",
+    "arm_weight_1": "0.25", "arm_key_2": "reco", "arm_treatment_2": "reco_email", "arm_weight_2": "0.25",
     "primary_metric": "retained", "guardrails": "unsubscribed", "value_per_retained": "35",
     "baseline": "0.3", "mde": "0.1", "daily_traffic": "400",
 }
@@ -37,7 +37,17 @@ def test_power_plan_before_launch(as_user) -> None:
     assert "Create the draft" not in page  # finance may plan but not launch
 
 
-def test_launch_creates_a_normalised_draft_under_the_user(shop, as_user) -> None:
+def test_weights_not_summing_to_one_are_refused_as_on_the_cli(shop, as_user) -> None:
+    """The page once rescaled 0.5 + 0.9 into 0.357 / 0.643 without saying so; now the registry's rule refuses it."""
+    response = post(as_user("gina"), "/launch", {**LAUNCH, "action": "create", "arm_weight_0": "0.5",
+                                                 "arm_weight_1": "0.9", "arm_weight_2": "0.25"})
+    assert response.status_code == 400
+    assert "arm weights must sum to 1 (GrowthBook falls back to equal weights otherwise), got 1.65" in response.text
+    with registry(shop.db) as database:
+        assert database.execute("SELECT COUNT(*) FROM experiments WHERE key = 'wb-dec'").fetchone() == (0,)
+
+
+def test_launch_creates_a_draft_under_the_user(shop, as_user) -> None:
     response = post(as_user("gina"), "/launch", {**LAUNCH, "action": "create"})
     assert response.status_code == 302 and response.location == "/experiments/wb-dec/results"
     experiment = get_experiment("wb-dec", shop.db)
@@ -65,7 +75,7 @@ def test_start_assign_stop_need_confirmation_and_are_audited(shop, as_user) -> N
     started = post(client, "/experiments/wb-dec/start", {"confirm": "yes"}, follow_redirects=True)
     assert started.status_code == 200 and "No outcomes" not in started.text
     # All 1,200 cohort users are free in layer 'winter' (wb-q4 ran in its own layer, and opt-outs are empty).
-    assert "is running; 1,200 users assigned." in started.text
+    assert "Experiment wb-dec is running; 1,200 users of cohort at-risk assigned." in started.text
     [listed] = [e for e in client.get("/api/v1/experiments").json["experiments"] if e["key"] == "wb-dec"]
     assert sum(listed["users_by_arm"].values()) == 1200  # a snapshot is taken at start: the list shows the arms
     assert "0 users newly assigned" in post(client, "/experiments/wb-dec/assign", {"confirm": "yes"},

@@ -118,7 +118,7 @@ def test_launch_watch_and_decide_in_a_real_browser(server, browser, tmp_path: Pa
     growth.fill("input[name=arm_key_1]", "coupon")
     growth.select_option("select[name=arm_treatment_2]", "reco_email")
     growth.fill("input[name=arm_key_2]", "reco")
-    for i, weight in enumerate(("2", "1", "1")):
+    for i, weight in enumerate(("0.5", "0.25", "0.25")):
         growth.fill(f"input[name=arm_weight_{i}]", weight)
     growth.check("input[name=guardrails][value=unsubscribed]")
     growth.fill("input[name=value_per_retained]", "40")

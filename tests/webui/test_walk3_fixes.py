@@ -19,7 +19,7 @@ from webui.charts import decile_svg, line_svg, qini_svg
 
 LAUNCH = {  # a launch form that plans and creates a two-arm draft on the shop's cohort
     "key": "wb-walk3", "name": "Walk 3", "cohort": "at-risk", "layer": "walk3", "arm_key_0": "control",
-    "arm_weight_0": "1", "arm_key_1": "coupon", "arm_treatment_1": "coupon_10", "arm_weight_1": "1",
+    "arm_weight_0": "0.5", "arm_key_1": "coupon", "arm_treatment_1": "coupon_10", "arm_weight_1": "0.5",
     "primary_metric": "retained", "baseline": "0.3",
 }
 

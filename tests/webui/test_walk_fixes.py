@@ -17,8 +17,8 @@ from webui.charts import forest_svg
 
 LAUNCH = {  # the launch form of test_actions.py, trimmed to what creating a draft needs
     "key": "wb-walk", "name": "Walk", "cohort": "at-risk", "layer": "walk",
-    "arm_key_0": "control", "arm_weight_0": "1", "arm_key_1": "coupon", "arm_treatment_1": "coupon_10",
-    "arm_weight_1": "1", "primary_metric": "retained", "action": "create",
+    "arm_key_0": "control", "arm_weight_0": "0.5", "arm_key_1": "coupon", "arm_treatment_1": "coupon_10",
+    "arm_weight_1": "0.5", "primary_metric": "retained", "action": "create",
 }
 
 

@@ -6,12 +6,13 @@ from typing import Any
 from flask import Blueprint, g, request
 
 from experiments.definitions import create_experiment
-from experiments.lifecycle import start_experiment, stop_experiment
+from experiments.lifecycle import stop_experiment
 from experiments.snapshots import take_snapshot
+from experiments.starting import start_and_assign
 from webui.auth import requires
 from webui.registry import get_db
 from webui.views import finance, growth, models, strategy
-from webui.views.shared import actor, analysis_options, json_response
+from webui.views.shared import actor, analysis_options, json_response, request_fields
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -48,15 +49,23 @@ def launch_choices() -> Any:
 @bp.route("/experiments", methods=["POST"])
 @requires("launch")
 def create() -> Any:
-    experiment = create_experiment(growth.parse_launch_form(request.form), get_db(), actor=actor())
+    experiment = create_experiment(growth.parse_launch_form(request_fields()), get_db(), actor=actor())
     return json_response({"experiment": experiment}, 201)
 
 
-@bp.route("/experiments/<key>/<any(start, stop):action>", methods=["POST"])
+@bp.route("/experiments/<key>/start", methods=["POST"])
 @requires("launch")
-def lifecycle(key: str, action: str) -> Any:
-    move = start_experiment if action == "start" else stop_experiment
-    return json_response({"experiment": move(key, get_db(), actor=actor())})
+def start(key: str) -> Any:
+    """Start, assign the target cohort and snapshot: what the page's Start button and `experiment start` do."""
+    started = start_and_assign(get_db(), key, actor=actor())
+    return json_response({"experiment": started.experiment, "assignment": started.assignment,
+                          "snapshot_id": started.snapshot_id, "message": started.describe()})
+
+
+@bp.route("/experiments/<key>/stop", methods=["POST"])
+@requires("launch")
+def stop(key: str) -> Any:
+    return json_response({"experiment": stop_experiment(key, get_db(), actor=actor())})
 
 
 @bp.route("/experiments/<key>/results")
@@ -86,7 +95,7 @@ def strategy_page(key: str) -> Any:
 @bp.route("/experiments/<key>/decide", methods=["POST"])
 @requires("decide")
 def decide(key: str) -> Any:
-    return json_response({"decision": strategy.decide(key, request.form)}, 201)
+    return json_response({"decision": strategy.decide(key, request_fields())}, 201)
 
 
 @bp.route("/models")
@@ -105,4 +114,4 @@ def allocation_choices() -> Any:
 @requires("allocate")
 def allocate() -> Any:
     """Multipart: `scores` file plus the allocation form's fields; the plan's CSV is at /experiments/KEY/assignments.csv."""
-    return json_response({"plan": finance.run_allocation(request.form, request.files.get("scores"))}, 201)
+    return json_response({"plan": finance.run_allocation(request_fields(), request.files.get("scores"))}, 201)

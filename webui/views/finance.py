@@ -10,7 +10,7 @@ from flask import Blueprint, abort, flash, render_template, request
 from experiments.catalog import list_treatments
 from experiments.definitions import list_experiments
 from experiments.metrics import SEGMENT_COLUMNS
-from experiments.snapshots import latest_snapshot, take_snapshot
+from experiments.snapshots import latest_snapshot
 from webui.auth import requires
 from webui.registry import get_db
 from webui.views.shared import (
@@ -69,7 +69,7 @@ def allocation_choices() -> dict[str, Any]:
 def run_allocation(form, upload) -> PlanRun:
     """Read the uploaded scores and run, record and frame the plan the form asks for."""
     try:
-        from uplift.plan_runs import read_scores, run_plan
+        from uplift.plan_runs import plan_budget, read_scores
     except ImportError as error:  # the plan services (uplift.planning, experiments.plans) come with issue 15
         abort(503, description=f"budget plans need the plan services, missing from this build ({error})")
     if upload is None or not upload.filename:
@@ -83,13 +83,12 @@ def run_allocation(form, upload) -> PlanRun:
         path = Path(folder) / f"scores{suffix if suffix in ('.csv', '.parquet', '.pq') else '.csv'}"
         upload.save(path)
         scores = read_scores(path, name=Path(upload.filename).name)
-    run = run_plan(get_db(), scores, key=form.get("key", "").strip(), budget=budget, capacity=_capacities(form),
+    run = plan_budget(get_db(), scores, key=form.get("key", "").strip(), budget=budget, capacity=_capacities(form),
                    value=form.get("value_per_retained", "").strip() or None,
                    holdout=number_field(form, "holdout", "the holdout share", 0.0) or 0.0,
                    seed=whole_field(form, "seed", "the seed"),
                    source_experiment=form.get("source_experiment") or None,
                    allow=form.getlist("allow"), actor=actor())
-    take_snapshot(get_db(), run.key, actor=actor())  # as after a start: the list shows the plan's users per arm at once
     return run
 
 

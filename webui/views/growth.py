@@ -12,11 +12,12 @@ from experiments.cohort_summary import risk_breakdown
 from experiments.cohorts import list_cohorts
 from experiments.definitions import Arm, Experiment, create_experiment
 from experiments.exports import assignments_frame
-from experiments.lifecycle import start_experiment, stop_experiment
+from experiments.lifecycle import stop_experiment
 from experiments.listing import experiment_listing
 from experiments.planning import plan_experiment
 from experiments.report_rows import COLUMNS as REPORT_COLUMNS
 from experiments.snapshots import latest_snapshot, snapshot_history, take_snapshot
+from experiments.starting import start_and_assign
 from experiments.targeting import assign_users
 from webui.auth import requires
 from webui.registry import get_db
@@ -105,10 +106,8 @@ def parse_launch_form(form) -> Experiment:
         treatment = form.get(f"arm_treatment_{i}") or None
         weight = finite_field(form, f"arm_weight_{i}", f"arm '{key}': the weight")
         arms.append(Arm(key, treatment, weight, is_control=not arms))
-    total = sum(arm.weight for arm in arms)
-    if arms and total > 0:
-        # Weights may be typed as relative shares (e.g. 2:1:1); store them as fractions summing to 1.
-        arms = [Arm(a.key, a.treatment, a.weight / total, a.is_control) for a in arms]
+    # Weights are stored as typed: the registry refuses a set that does not sum to 1 (as `experiment create` does),
+    # rather than the page rescaling 0.5 + 0.9 into shares nobody typed.
     coverage = number_field(form, "coverage", "coverage")
     value = number_field(form, "value_per_retained", "the value of a retained user")
     return Experiment(
@@ -157,10 +156,7 @@ def lifecycle(key: str, action: str) -> Any:
     if request.form.get("confirm") != "yes":
         abort(400, description=f"to {action} '{key}', tick the confirmation box")
     if action == "start":
-        start_experiment(key, get_db(), actor=actor())
-        summary = assign_users(key, db=get_db(), actor=actor())
-        take_snapshot(get_db(), key, actor=actor())  # users per arm and health checks show at once
-        flash(f"'{key}' is running; {summary.newly_assigned:,} users assigned.", "ok")
+        flash(f"Experiment {start_and_assign(get_db(), key, actor=actor()).describe()}.", "ok")
     elif action == "assign":
         summary = assign_users(key, db=get_db(), actor=actor())
         take_snapshot(get_db(), key, actor=actor())

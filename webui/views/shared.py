@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 from flask import Response, abort, g, jsonify, request
+from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import BadRequest
 
 from common.choices import METHODS
@@ -65,6 +66,29 @@ def analysis_options() -> dict[str, Any]:
         abort(400, description=f"segment must be one of {', '.join(SEGMENT_COLUMNS)}, got {segment!r}")
     cuped = source.get("cuped", "") in ("1", "on", "true", "yes")
     return {"method": method, "cuped": cuped, "segment_by": segment}
+
+
+def request_fields() -> MultiDict:
+    """The fields of a request, from a form (URL-encoded or multipart) or a JSON object body alike.
+
+    A JSON list value is a repeated field (`"guardrails": ["a", "b"]`), other values are text as a form sends them.
+    A JSON body that is not an object, or a body of another type, is a 400 (415) that says what is expected."""
+    if request.is_json:
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            abort(400, description="the JSON body must be an object of fields, e.g. {\"key\": \"wb-1\", ...}")
+        fields = MultiDict()
+        for name, value in body.items():
+            for item in value if isinstance(value, list) else [value]:
+                if isinstance(item, (dict, list)):
+                    abort(400, description=f"field '{name}' must be text, a number or a list of them")
+                fields.add(str(name), "" if item is None else
+                           ("1" if item is True else "" if item is False else str(item)))
+        return fields
+    if request.content_length and request.mimetype not in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        abort(415, description=f"send the fields as JSON (Content-Type: application/json) or as a form, "
+                               f"not {request.mimetype or 'an untyped body'}")
+    return MultiDict(request.form)
 
 
 def number_field(form, name: str, label: str, default: float | None = None) -> float | None:

@@ -6,6 +6,7 @@ import math
 import click
 
 from common.choices import METHODS
+from common.formatting import TERMINAL
 from common.jsonable import dumps
 from experiments.choices import SEGMENT_COLUMNS
 from winback.cli_support import clean_errors, db_option
@@ -184,11 +185,11 @@ def _risk(value: float, relative: bool, binary: bool) -> str:
 
 def _points(value: float) -> str:
     """An absolute change of a rate, in percentage points."""
-    return "-" if math.isnan(value) else f"{value * 100:+.2f} pp"
+    return TERMINAL.points(value)
 
 
 def _p(value: float) -> str:
-    return "-" if math.isnan(value) else ("<0.001" if value < 0.001 else f"{value:.3f}")
+    return TERMINAL.pvalue(value)  # the web's p-values read the same (three significant digits)
 
 
 def _table(rows: list[dict[str, str]]) -> str:

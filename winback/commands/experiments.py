@@ -253,10 +253,10 @@ def experiment_list(status: str | None, as_json: bool, db: str | None) -> None:
 @db_option
 @clean_errors
 def experiment_start(key: str, db: str | None) -> None:
-    """draft → running; arms, weights, unit costs and metric kinds are frozen from here on."""
-    from experiments.lifecycle import start_experiment
+    """draft → running (arms, weights, unit costs and metric kinds freeze), its target cohort assigned, a snapshot."""
+    from experiments.starting import start_and_assign
 
-    click.echo(f"experiment {start_experiment(key, db).key} is running")
+    click.echo(f"experiment {start_and_assign(db, key).describe()}")
 
 
 @experiment.command("stop")

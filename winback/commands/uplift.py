@@ -433,82 +433,80 @@ def allocate(scores, costs, budget, value_per_retained, capacity, holdout, seed,
              record_key, id_col, engine, out, db) -> None:
     """Give each user at most one treatment within budget and capacities; write the plan the CRM sends."""
     from common.settings import resolve_db_path
-    from experiments.optouts import opted_out
     from uplift.inputs import check_scores
-    from uplift.plan_inputs import check_cost_keys, parse_capacities, plan_spec
-    from uplift.planning import plan_users, split_scores
+    from uplift.plan_inputs import parse_capacities, read_costs
 
-    spark = engine == "spark"
-    if record_key and not spark:
+    caps = parse_capacities(capacity)
+    cost_map = read_costs(costs) if costs else None
+    if engine == "spark":
+        _allocate_in_spark(scores, cost_map, budget, value_per_retained, caps, holdout, model_name, allow_treatment,
+                           record_key, id_col, out, db)
+        return
+    if not Path(scores).exists():  # checked here, not by click: with --engine spark it may be a URL (s3a://)
+        raise UpliftCliError(f"--scores {scores}: file not found")
+    for option, path in (("--scores", scores), ("--out", out)):
+        if Path(path).is_dir():
+            raise UpliftCliError(f"{option} {path} is a folder; folders of Parquet files need --engine spark")
+    if record_key:
         from experiments.plans import check_plan_key
 
-        check_plan_key(db, record_key)  # a taken key is refused before any work, and before plan.csv is written
-    if spark:
-        for option, given in (("--holdout", holdout > 0), ("--record", record_key)):
-            if given:
-                raise UpliftCliError(f"{option} is not supported with --engine spark; plan without it, or in memory")
-        from uplift.spark_plan import read_scores
+        check_plan_key(db, record_key)  # a taken key is refused before the scores are read
+    table = read_csv(scores, id_col)
+    check_scores(table, scores, id_col)
+    if not resolve_db_path(db).exists():
+        from experiments.db import open_registry
 
-        spark_scores = read_scores(scores, id_col)
-        table = spark_scores.header
-    else:
-        if not Path(scores).exists():  # checked here, not by click: with --engine spark it may be a URL (s3a://)
-            raise UpliftCliError(f"--scores {scores}: file not found")
-        for option, path in (("--scores", scores), ("--out", out)):
-            if Path(path).is_dir():
-                raise UpliftCliError(f"{option} {path} is a folder; folders of Parquet files need --engine spark")
-        table = read_csv(scores, id_col)
-        check_scores(table, scores, id_col)
-        left_out = opted_out(table[id_col], db) if resolve_db_path(db).exists() else None
-        if left_out is not None and left_out.any():  # opt-outs win: a plan never offers them a treatment
-            n = int(left_out.sum())
-            click.echo(f"{n:,} opted-out user{'s' if n != 1 else ''} left out of the plan")
-            table = table[~left_out].reset_index(drop=True)
+        open_registry(db)  # an empty registry: no opt-outs yet, and the plan's record has a home
+    from uplift.plan_runs import plan_budget
+
+    run = plan_budget(db, table, budget=budget, costs=cost_map, capacity=caps, value=value_per_retained,
+                      holdout=holdout, seed=seed, model=model_name, allow=allow_treatment, id_col=id_col,
+                      key=record_key, frontier=False, costs_source=costs or "the catalog's costs")
+    if run.screening.n_left_out:  # the send gate wins: a plan never offers these users a treatment
+        click.echo(f"left out of the plan: {run.screening.describe()}")
+    result = run.result
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    inert_frame(result.frame).to_csv(out, index=False)  # a send list people open: no live formulas
+    _echo_plan(result, len(result.frame), result.frame["cost"].sum(), budget, out)
+    if run.record is not None:
+        click.echo(f"recorded plan {run.record.key} ({', '.join(f'{k} {v:,}' for k, v in run.record.arms.items())}); "
+                   f"analyse it later with: winback analyze {run.record.key}")
+
+
+def _allocate_in_spark(scores, cost_map, budget, value_per_retained, caps, holdout, model_name, allow_treatment,
+                       record_key, id_col, out, db) -> None:
+    """allocate --engine spark: the plan computed where the scores are and written as Parquet (no holdout, no record)."""
+    from common.settings import resolve_db_path
+    from experiments.optouts import opted_out_ids
+    from uplift.plan_inputs import check_cost_keys, plan_spec
+    from uplift.planning import split_scores
+    from uplift.spark_plan import plan_in_spark, read_scores
+
+    for option, given in (("--holdout", holdout > 0), ("--record", record_key)):
+        if given:
+            raise UpliftCliError(f"{option} is not supported with --engine spark; plan without it, or in memory")
+    spark_scores = read_scores(scores, id_col)
+    table = spark_scores.header
     value_col = value_per_retained if value_per_retained and value_per_retained in table.columns else None
     _, uplift_cols, _ = split_scores(table, id_col, value_col)
-    cost_source = costs if costs else _catalog_costs(db, [str(c) for c in uplift_cols.columns])
-    caps = _catalog_capacities(db, [str(c) for c in uplift_cols.columns]) | parse_capacities(capacity)
-    spec = plan_spec(cost_source, budget, capacity=caps, value=value_per_retained, scores=table)
-    check_cost_keys(spec.costs, uplift_cols.columns, costs or "the catalog's costs")
-    source, metric, exclude = None, "retained", {}
+    treatments = [str(c) for c in uplift_cols.columns]
+    cost_source = cost_map if cost_map is not None else _catalog_costs(db, treatments)
+    spec = plan_spec(cost_source, budget, capacity=_catalog_capacities(db, treatments) | caps,
+                     value=value_per_retained, scores=table)
+    check_cost_keys(spec.costs, uplift_cols.columns, "the costs" if cost_map is not None else "the catalog's costs")
+    exclude = {}
     if model_name:
         from experiments.models import load_model_record
         from experiments.plans import excluded_treatments
 
         source = load_model_record(model_name, db).experiment_key
         if source:
-            from experiments.definitions import get_experiment
-
-            metric = get_experiment(source, db).primary_metric
             exclude = excluded_treatments(db, source, allow_treatment)
-    if spark:
-        from experiments.optouts import opted_out_ids
-        from uplift.spark_plan import plan_in_spark
-
-        ids = opted_out_ids(db) if resolve_db_path(db).exists() else []
-        planned = plan_in_spark(spark_scores, spec, out, id_col=id_col, exclude=exclude, opted_out=ids)
-        if planned.left_out:
-            click.echo(f"{planned.left_out} opted-out users left out of the plan")
-        _echo_plan(planned, planned.users, planned.cost, budget, out)
-        return
-    result = plan_users(table, spec, id_col=id_col, holdout=holdout, seed=seed, exclude=exclude)
-    a = result.allocation
-    stored = None
-    if record_key:  # recorded first: a plan the registry refuses leaves no send list behind
-        from experiments.plans import record_plan
-
-        frame = result.frame.assign(treatment_key=result.frame["planned_treatment"].replace("", None),
-                                    expected_uplift=a.expected_uplift, cost=a.cost)
-        frame = frame[frame["treatment_key"].notna()]
-        stored = record_plan(db, record_key, frame, primary_metric=metric, objective=a.objective, budget=budget,
-                             holdout=holdout, seed=seed, source_experiment=source, model=model_name,
-                             summary=result.summary())
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
-    inert_frame(result.frame).to_csv(out, index=False)  # a send list people open: no live formulas
-    _echo_plan(result, len(result.frame), result.frame["cost"].sum(), budget, out)
-    if stored is not None:
-        click.echo(f"recorded plan {stored.key} ({', '.join(f'{k} {v:,}' for k, v in stored.arms.items())}); "
-                   f"analyse it later with: winback analyze {stored.key}")
+    ids = opted_out_ids(db) if resolve_db_path(db).exists() else []
+    planned = plan_in_spark(spark_scores, spec, out, id_col=id_col, exclude=exclude, opted_out=ids)
+    if planned.left_out:
+        click.echo(f"{planned.left_out} opted-out users left out of the plan")
+    _echo_plan(planned, planned.users, planned.cost, budget, out)
 
 
 def _echo_plan(result, users: int, cost: float, budget: float, out: str) -> None:
