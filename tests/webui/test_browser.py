@@ -130,7 +130,7 @@ def test_launch_watch_and_decide_in_a_real_browser(server, browser, tmp_path: Pa
     growth.wait_for_url(f"{base}/experiments/wb-e2e/results")
     growth.check("form[action$='/start'] input[name=confirm]")
     growth.click("button:has-text('Start and assign the cohort')")
-    assert "1,200 users assigned" in growth.inner_text(".flash")
+    assert "1,200 users of cohort at-risk assigned" in growth.inner_text(".flash")
     assert get_experiment("wb-e2e", db).status == "running"
 
     import_results(db, tmp_path, "wb-e2e", seed=11)  # the CRM's deliveries and outcomes arrive as files

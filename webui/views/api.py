@@ -6,12 +6,13 @@ from typing import Any
 from flask import Blueprint, g, request
 
 from experiments.definitions import create_experiment
+from experiments.imports import undo_import
 from experiments.lifecycle import stop_experiment
 from experiments.snapshots import take_snapshot
 from experiments.starting import start_and_assign
 from webui.auth import requires
 from webui.registry import get_db
-from webui.views import finance, growth, models, strategy
+from webui.views import catalog, data, finance, growth, models, strategy
 from webui.views.shared import actor, analysis_options, json_response, request_fields
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -115,3 +116,35 @@ def allocation_choices() -> Any:
 def allocate() -> Any:
     """Multipart: `scores` file plus the allocation form's fields; the plan's CSV is at /experiments/KEY/assignments.csv."""
     return json_response({"plan": finance.run_allocation(request_fields(), request.files.get("scores"))}, 201)
+
+
+@bp.route("/catalog")
+@requires()
+def catalog_list() -> Any:
+    return json_response(catalog.catalog_data())
+
+
+@bp.route("/catalog", methods=["POST"])
+@requires("catalog")
+def catalog_save() -> Any:
+    """A treatment (`what=treatment`, `update=1` to change one) or a metric (`what=metric`), as on the catalog page."""
+    return json_response({"saved": catalog.save_catalog_entry(request_fields())}, 201)
+
+
+@bp.route("/imports")
+@requires()
+def imports() -> Any:
+    return json_response(data.imports_data())
+
+
+@bp.route("/imports", methods=["POST"])
+@requires("import")
+def import_file() -> Any:
+    """Multipart: `file` and its `kind` (deliveries|outcomes); `preview=1` checks it and writes nothing."""
+    return json_response({"import": data.import_now(request_fields(), request.files.get("file"))}, 201)
+
+
+@bp.route("/imports/<int:batch>/undo", methods=["POST"])
+@requires("import")
+def import_undo(batch: int) -> Any:
+    return json_response({"batch": undo_import(batch, get_db(), actor=actor())})

@@ -5,8 +5,15 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
-from experiments.catalog import Metric, Treatment, list_metrics, list_treatments, save_metric, save_treatment, \
-    update_treatment
+from experiments.catalog import (
+    Metric,
+    Treatment,
+    list_metrics,
+    list_treatments,
+    save_metric,
+    save_treatment,
+    update_treatment,
+)
 from experiments.choices import METRIC_KINDS, TREATMENT_KINDS
 from experiments.users import ApiToken, create_token, list_tokens, revoke_token
 from webui.auth import requires

@@ -1,0 +1,182 @@
+"""One service per action: the same action through each door (service, CLI, page, API) leaves the same registry.
+
+Each door acts on its own copy of the same shop registry; the registries are then compared table by table.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from conftest import copy_registry
+from webui_client import login, post
+from webui_shop import write_scores
+
+from experiments.catalog import Metric, Treatment, list_metrics, list_treatments, save_metric, save_treatment
+from experiments.db import registry
+from experiments.definitions import Arm, Experiment, create_experiment
+from experiments.optouts import add_opt_outs
+from experiments.starting import start_and_assign
+from experiments.users import create_token
+from uplift.plan_runs import plan_budget
+from webui import create_app
+from winback.cli import cli
+
+DOORS = ("service", "cli", "page", "api")
+OPTED_OUT = ["u00001", "u00002"]
+
+
+def _copies(shop, tmp_path: Path) -> dict[str, Path]:
+    copies = {}
+    for door in DOORS:
+        (tmp_path / door).mkdir()
+        copies[door] = tmp_path / door / "registry.db"
+        copy_registry(shop.db, copies[door])
+    return copies
+
+
+def _page(db: Path, user: str):
+    client = create_app({"DB": str(db), "SECRET_KEY": "test-secret", "TESTING": True}).test_client()
+    assert login(client, user).status_code == 302
+    return client
+
+
+def _api(db: Path, user: str):
+    client = create_app({"DB": str(db), "SECRET_KEY": "test-secret", "TESTING": True}).test_client()
+    with registry(db) as database:
+        secret = create_token(database, user, "parity").secret
+    return client, {"Authorization": f"Bearer {secret}"}
+
+
+def _cli(*args: object) -> str:
+    result = CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def _rows(db: Path, sql: str) -> list[tuple]:
+    with registry(db) as database:
+        return database.execute(sql).fetchall()
+
+
+def _plan_state(db: Path, key: str) -> dict[str, list[tuple]]:
+    return {"plan_users": _rows(db, f"SELECT user_id, arm_key, treatment_key, expected_uplift, cost FROM plan_users "
+                                    f"WHERE plan_key = '{key}' ORDER BY user_id"),
+            "assignments": _rows(db, f"SELECT user_id, arm_key FROM assignments WHERE experiment_key = '{key}' "
+                                     "ORDER BY user_id"),
+            "arms": _rows(db, f"SELECT arm_key, treatment_key, weight, is_control, unit_cost FROM arms "
+                              f"WHERE experiment_key = '{key}' ORDER BY position"),
+            "snapshots": _rows(db, f"SELECT COUNT(*) FROM analysis_snapshots WHERE experiment_key = '{key}'"),
+            "audit": _rows(db, f"SELECT action FROM audit_log WHERE object_key = '{key}' ORDER BY id")}
+
+
+def test_a_budget_plan_leaves_opted_out_users_out_at_every_door(shop, tmp_path) -> None:
+    """The repro of issue 21: opt-outs u1 and u2, scores for u0..u9; the page and the API once planned both."""
+    scores_path = tmp_path / "scores.csv"
+    write_scores(scores_path, n_users=10)
+    copies = _copies(shop, tmp_path)
+    for db in copies.values():
+        add_opt_outs(OPTED_OUT, "asked", db)
+    form = {"key": "plan-x", "budget": "50", "holdout": "0", "seed": "1"}
+
+    plan_budget(copies["service"], pd.read_csv(scores_path, dtype={"user_id": str}), key="plan-x", budget=50, seed=1)
+    _cli("allocate", "--scores", scores_path, "--budget", 50, "--seed", 1, "--record", "plan-x",
+         "--out", tmp_path / "cli" / "plan.csv", "--db", copies["cli"])
+    page = _page(copies["page"], "finn")
+    with open(scores_path, "rb") as handle:
+        answer = post(page, "/allocate", {**form, "scores": (handle, "scores.csv")}, content_type="multipart/form-data")
+    assert answer.status_code == 200, answer.text
+    api, auth = _api(copies["api"], "finn")
+    with open(scores_path, "rb") as handle:
+        answer = api.post("/api/v1/allocations", data={**form, "scores": (handle, "scores.csv")}, headers=auth,
+                          content_type="multipart/form-data")
+    assert answer.status_code == 201, answer.text
+    assert answer.json["plan"]["summary"]["left_out"] == {"opt_out": 2}
+    # The send list a CRM downloads, with the same token (a CSV twin of the page).
+    send_list = api.get("/experiments/plan-x/assignments.csv", headers=auth)
+    assert send_list.status_code == 200, send_list.status_code
+    downloaded = {row["user_id"] for row in csv.DictReader(io.StringIO(send_list.text))}
+    assert downloaded and not downloaded & set(OPTED_OUT)
+    assert not set(pd.read_csv(tmp_path / "cli" / "plan.csv", dtype=str)["user_id"]) & set(OPTED_OUT)
+
+    states = {door: _plan_state(db, "plan-x") for door, db in copies.items()}
+    for door in DOORS:
+        planned = {row[0] for row in states[door]["plan_users"]}
+        assert planned and not planned & set(OPTED_OUT), door
+        assert states[door] == states["service"], door
+
+
+def _draft(db: Path) -> None:
+    create_experiment(Experiment(key="wb-par", name="Parity", primary_metric="retained", owner="gina",
+                                 arms=(Arm("control", None, 0.5, True), Arm("coupon", "coupon_10", 0.5)),
+                                 target_cohort="at-risk", layer="parity", value_per_retained=40.0), db, actor="gina")
+
+
+def _start_state(db: Path) -> dict[str, list[tuple]]:
+    return {"status": _rows(db, "SELECT status FROM experiments WHERE key = 'wb-par'"),
+            "assignments": _rows(db, "SELECT user_id, arm_key FROM assignments WHERE experiment_key = 'wb-par' "
+                                     "ORDER BY user_id"),
+            "snapshots": _rows(db, "SELECT COUNT(*) FROM analysis_snapshots WHERE experiment_key = 'wb-par'"),
+            "audit": _rows(db, "SELECT action FROM audit_log WHERE object_key = 'wb-par' ORDER BY id")}
+
+
+def test_starting_assigns_the_cohort_and_snapshots_at_every_door(shop, tmp_path) -> None:
+    """The page started, assigned and snapshotted; the API only started (no users); the CLI only started."""
+    copies = _copies(shop, tmp_path)
+    for db in copies.values():
+        _draft(db)
+        add_opt_outs(OPTED_OUT, "asked", db)
+    start_and_assign(copies["service"], "wb-par", actor="gina")
+    printed = _cli("experiment", "start", "wb-par", "--db", copies["cli"])
+    page = _page(copies["page"], "gina")
+    answer = post(page, "/experiments/wb-par/start", {"confirm": "yes"}, follow_redirects=True)
+    api, auth = _api(copies["api"], "gina")
+    started = api.post("/api/v1/experiments/wb-par/start", json={}, headers=auth)
+    assert started.status_code == 200, started.text
+    # The same sentence at every door.
+    message = started.json["message"]
+    assert message.startswith("wb-par is running; 1,198 users of cohort at-risk assigned (2 opted out")
+    assert printed == f"experiment {message}\n" and f"Experiment {message}." in answer.text.replace("&#39;", "'")
+    states = {door: _start_state(db) for door, db in copies.items()}
+    assert len(states["service"]["assignments"]) == 1198 and states["service"]["snapshots"] == [(1,)]
+    for door in DOORS:
+        assert states[door] == states["service"], door
+
+
+@pytest.mark.parametrize("door", ["cli", "page", "api"])
+def test_the_catalog_is_kept_alike_at_every_door(shop, tmp_path, door) -> None:
+    """Treatments and metrics: the page and the API now add them too, through the catalog's services."""
+    expected, actual = tmp_path / "expected.db", tmp_path / "actual.db"
+    copy_registry(shop.db, expected)
+    copy_registry(shop.db, actual)
+    save_treatment(Treatment("vip_call", "VIP call", "vip_service", 12.5, 300), expected, actor="gina")
+    save_metric(Metric("complaints", "binary", False, "complained within 60 days"), expected)
+    doors: dict[str, Callable[[], None]] = {
+        "cli": lambda: (_cli("treatment", "add", "vip_call", "--name", "VIP call", "--kind", "vip_service",
+                             "--unit-cost", 12.5, "--capacity", 300, "--db", actual),
+                        _cli("metric", "add", "complaints", "--kind", "binary", "--lower-is-better",
+                             "--description", "complained within 60 days", "--db", actual)),
+        "page": lambda: [post(_page(actual, "gina"), "/catalog", fields) for fields in (
+            {"what": "treatment", "key": "vip_call", "name": "VIP call", "kind": "vip_service", "unit_cost": "12.5",
+             "capacity": "300"},
+            {"what": "metric", "key": "complaints", "kind": "binary", "lower_is_better": "1",
+             "description": "complained within 60 days"})],
+        "api": lambda: [_api_post(actual, "/api/v1/catalog", fields) for fields in (
+            {"what": "treatment", "key": "vip_call", "name": "VIP call", "kind": "vip_service", "unit_cost": 12.5,
+             "capacity": 300},
+            {"what": "metric", "key": "complaints", "kind": "binary", "lower_is_better": True,
+             "description": "complained within 60 days"})],
+    }
+    doors[door]()
+    assert list_treatments(actual) == list_treatments(expected)
+    assert list_metrics(actual) == list_metrics(expected)
+
+
+def _api_post(db: Path, url: str, body: dict) -> None:
+    client, auth = _api(db, "gina")
+    answer = client.post(url, json=body, headers=auth)
+    assert answer.status_code == 201, answer.text
