@@ -110,6 +110,12 @@ def logout() -> Any:
     return redirect(url_for("auth.login"))
 
 
+@bp.route("/favicon.ico")
+def favicon() -> Any:
+    """Browsers ask for /favicon.ico whatever the page links: answer with the page's icon, not a 404."""
+    return redirect(url_for("static", filename="favicon.svg"), code=301)
+
+
 @bp.route("/")
 def index() -> Any:
     return redirect(url_for("growth.experiments"))

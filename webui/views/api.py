@@ -5,7 +5,7 @@ from typing import Any
 
 from flask import Blueprint, g, request
 
-from experiments.definitions import create_experiment
+from experiments.definitions import create_experiment, delete_draft
 from experiments.imports import undo_import
 from experiments.lifecycle import stop_experiment
 from experiments.snapshots import take_snapshot
@@ -52,6 +52,20 @@ def launch_choices() -> Any:
 def create() -> Any:
     experiment = create_experiment(growth.parse_launch_form(request_fields()), get_db(), actor=actor())
     return json_response({"experiment": experiment}, 201)
+
+
+@bp.route("/experiments/<key>/edit", methods=["POST"])
+@requires("launch")
+def edit(key: str) -> Any:
+    """The launch form's fields (all of them, as on the edit page) applied to draft `key`."""
+    return json_response({"experiment": growth.save_draft(key, request_fields())})
+
+
+@bp.route("/experiments/<key>/delete", methods=["POST"])
+@requires("launch")
+def delete(key: str) -> Any:
+    delete_draft(key, get_db(), actor=actor())
+    return json_response({"deleted": key})
 
 
 @bp.route("/experiments/<key>/start", methods=["POST"])

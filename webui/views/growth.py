@@ -1,16 +1,19 @@
 """Growth team pages: the experiment list, the cohort overview, launching experiments and their results."""
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import BadRequest
 
 from common.choices import METHODS, VERDICTS
 from experiments.catalog import list_metrics, list_treatments
 from experiments.choices import SEGMENT_COLUMNS, STATUSES
 from experiments.cohort_summary import risk_breakdown
 from experiments.cohorts import list_cohorts
-from experiments.definitions import Arm, Experiment, create_experiment
+from experiments.definitions import Arm, Experiment, create_experiment, delete_draft, update_draft
 from experiments.exports import assignments_frame
 from experiments.lifecycle import stop_experiment
 from experiments.listing import experiment_listing
@@ -97,19 +100,32 @@ def launch_choices() -> dict[str, Any]:
 
 
 def parse_launch_form(form) -> Experiment:
-    """The draft experiment a launch form describes (arm rows: key, treatment, weight; the first is control)."""
+    """The draft experiment a launch form describes (arm rows: key, treatment, weight; the first is control).
+
+    Every field that is not a number where one is needed is named at once, not one per submit."""
+    problems: list[str] = []
+
+    def checked(read, *args):
+        try:
+            return read(form, *args)
+        except BadRequest as error:
+            problems.append(error.description or str(error))
+            return None
+
     arms = []
     for i in range(MAX_ARMS):
         key = form.get(f"arm_key_{i}", "").strip()
         if not key:
             continue
         treatment = form.get(f"arm_treatment_{i}") or None
-        weight = finite_field(form, f"arm_weight_{i}", f"arm '{key}': the weight")
-        arms.append(Arm(key, treatment, weight, is_control=not arms))
+        weight = checked(finite_field, f"arm_weight_{i}", f"arm '{key}': the weight")
+        arms.append(Arm(key, treatment, weight if weight is not None else math.nan, is_control=not arms))
     # Weights are stored as typed: the registry refuses a set that does not sum to 1 (as `experiment create` does),
     # rather than the page rescaling 0.5 + 0.9 into shares nobody typed.
-    coverage = number_field(form, "coverage", "coverage")
-    value = number_field(form, "value_per_retained", "the value of a retained user")
+    coverage = checked(number_field, "coverage", "coverage")
+    value = checked(number_field, "value_per_retained", "the value of a retained user")
+    if problems:
+        abort(400, description="; ".join(problems))
     return Experiment(
         key=form.get("key", "").strip(), name=form.get("name", "").strip() or form.get("key", "").strip(),
         primary_metric=form.get("primary_metric", ""), arms=tuple(arms), hypothesis=form.get("hypothesis", ""),
@@ -117,6 +133,67 @@ def parse_launch_form(form) -> Experiment:
         guardrail_metrics=tuple(form.getlist("guardrails")), layer=form.get("layer", "").strip() or "default",
         coverage=1.0 if coverage is None else coverage, value_per_retained=value,
     )
+
+
+def draft_form(experiment: Experiment) -> MultiDict:
+    """The launch form's fields for an existing draft, so it is edited where it was written."""
+    fields = MultiDict({"key": experiment.key, "name": experiment.name, "owner": experiment.owner,
+                        "hypothesis": experiment.hypothesis, "cohort": experiment.target_cohort or "",
+                        "coverage": f"{experiment.coverage:g}", "layer": experiment.layer,
+                        "primary_metric": experiment.primary_metric,
+                        "value_per_retained": "" if experiment.value_per_retained is None
+                        else f"{experiment.value_per_retained:g}"})
+    for i, arm in enumerate(experiment.arms):
+        fields.update({f"arm_key_{i}": arm.key, f"arm_treatment_{i}": arm.treatment or "",
+                       f"arm_weight_{i}": f"{arm.weight:g}"})
+    for metric in experiment.guardrail_metrics:
+        fields.add("guardrails", metric)
+    return fields
+
+
+def save_draft(key: str, form) -> Experiment:
+    """Apply an edited launch form to draft `key` (the registry validates it as it would a new one)."""
+    edited = parse_launch_form(form)
+    return update_draft(key, get_db(), actor=actor(), name=edited.name, hypothesis=edited.hypothesis,
+                        owner=edited.owner, target_cohort=edited.target_cohort, primary_metric=edited.primary_metric,
+                        guardrail_metrics=edited.guardrail_metrics, layer=edited.layer, coverage=edited.coverage,
+                        value_per_retained=edited.value_per_retained, arms=edited.arms)
+
+
+@bp.route("/experiments/<key>/edit", methods=["GET", "POST"])
+@requires()
+def edit(key: str) -> Any:
+    experiment, status, plan = experiment_or_404(key), 200, None
+    form = draft_form(experiment)
+    if request.method == "POST":
+        form = request.form
+        try:
+            if request.form.get("action") == "plan":
+                plan = launch_plan(form)
+            else:
+                return _save_draft(key)
+        except FORM_REFUSALS as error:
+            flash(refusal_message(error), "error")
+            status = 400
+    return render_template("launch.html", plan=plan, form=form, max_arms=MAX_ARMS, editing=experiment,
+                           **launch_choices()), status
+
+
+@requires("launch")
+def _save_draft(key: str) -> Any:
+    save_draft(key, request.form)
+    flash(f"Draft '{key}' saved.", "ok")
+    return redirect(url_for("growth.results", key=key))
+
+
+@bp.route("/experiments/<key>/delete", methods=["POST"])
+@requires("launch")
+def delete(key: str) -> Any:
+    if request.form.get("confirm") != "yes":
+        abort(400, description=f"to delete '{key}', tick the confirmation box")
+    delete_draft(key, get_db(), actor=actor())
+    flash(f"Draft '{key}' deleted.", "ok")
+    return redirect(url_for("growth.experiments"))
 
 
 @bp.route("/launch", methods=["GET", "POST"])
