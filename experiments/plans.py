@@ -107,6 +107,18 @@ class PlanRecord:
         return asdict(self)
 
 
+def list_plans(db: RegistryLike) -> list[PlanRecord]:
+    """Every recorded budget plan, newest first, with its users per arm."""
+    database = open_registry(db)
+    counts: dict[str, dict[str, int]] = {}
+    for key, arm, n in database.execute("SELECT plan_key, arm_key, COUNT(*) FROM plan_users GROUP BY 1, 2"):
+        counts.setdefault(key, {})[arm] = n
+    rows = database.execute("SELECT key, source_experiment, model, objective, budget, holdout, seed, summary "
+                            "FROM plans ORDER BY created_at DESC, key").fetchall()
+    return [PlanRecord(r[0], r[1], r[2], r[3], r[4], r[5], r[6], counts.get(r[0], {}), json.loads(r[7] or "{}"))
+            for r in rows]
+
+
 def holdout_draw(plan: pd.DataFrame, fraction: float, seed: int) -> np.ndarray:
     """True for treated users kept untreated: a random `fraction` within each treatment (exact counts, rounded)."""
     if not 0 <= fraction < 1:

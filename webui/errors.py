@@ -7,6 +7,7 @@ from flask import Flask, current_app, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from common.errors import WinbackError
+from webui.wording import for_the_page
 
 
 def _respond(status: int, title: str, message: str) -> Any:
@@ -21,7 +22,7 @@ def _http_error(error: HTTPException) -> Any:
 
 def _winback_error(error: WinbackError) -> Any:
     """A refused operation (bad input, wrong state): the service's own message, status 400."""
-    return _respond(400, "Not possible", str(error))
+    return _respond(400, "Not possible", str(error) if request.blueprint == "api" else for_the_page(str(error)))
 
 
 def _unexpected(error: Exception) -> Any:

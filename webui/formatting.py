@@ -6,6 +6,7 @@ from typing import Any
 from flask import Flask
 
 from common.formatting import PAGE
+from webui.wording import for_the_page
 from webui.charts import decile_svg, forest_svg, line_svg, qini_svg, verdict_color
 
 DASH = PAGE.dash
@@ -25,5 +26,6 @@ def init_app(app: Flask) -> None:
                      "interval": interval, "when": when, "points": points, "money_interval": shop_money_interval,
                      "days_since": days_since, "users": users, "users_interval": users_interval}.items():
         app.jinja_env.filters[name] = fn
+    app.jinja_env.filters["page_words"] = for_the_page
     app.jinja_env.globals.update(decile_svg=decile_svg, forest_svg=forest_svg, line_svg=line_svg, qini_svg=qini_svg,
                                   verdict_color=verdict_color)

@@ -126,3 +126,17 @@ def test_favicon_and_no_404_on_every_page(as_user) -> None:
     assert 'rel="icon"' in gina.get("/experiments").text
     assert gina.get("/static/favicon.svg").status_code == 200
     assert gina.get("/favicon.ico").status_code in (200, 301, 302, 308)
+
+
+def test_page_messages_name_the_page_control_not_a_command_line_option() -> None:
+    from webui.wording import for_the_page
+
+    # The services' wordings (experiments/lifecycle.py, uplift/planning.py) as they read today.
+    decided = ("cannot declare 'coupon' the winner: guardrail unsubscribed failed. Give an override reason to record "
+               "it anyway (--override \"reason\" on the command line, the override box on the strategy page)")
+    assert for_the_page(decided).endswith("record it anyway (the override box on the strategy page)")
+    left = ("coupon_10 left out: it failed guardrail(s) unsubscribed in the experiment the model came from (allow it "
+            "with --allow-treatment coupon_10, or tick it under 'Allow even if it failed a guardrail' on the budget "
+            "page)")
+    assert "--" not in for_the_page(left) and for_the_page(left).endswith(
+        "(tick it under 'Allow even if it failed a guardrail' on the budget page)")

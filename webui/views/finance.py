@@ -8,11 +8,14 @@ from typing import TYPE_CHECKING, Any
 from flask import Blueprint, abort, flash, render_template, request
 
 from experiments.catalog import list_treatments
+from experiments.cohorts import list_cohorts
 from experiments.definitions import list_experiments
 from experiments.metrics import SEGMENT_COLUMNS
+from experiments.models import list_model_records
+from experiments.plans import list_plans
 from experiments.snapshots import latest_snapshot
 from webui.auth import requires
-from webui.registry import get_db
+from webui.registry import db_path, get_db
 from webui.views.shared import (
     FORM_REFUSALS,
     actor,
@@ -24,6 +27,8 @@ from webui.views.shared import (
 )
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from uplift.plan_runs import PlanRun
 
 bp = Blueprint("finance", __name__)
@@ -63,33 +68,47 @@ def allocation_choices() -> dict[str, Any]:
     """Treatments (with unit costs and capacities) and the experiments a plan may come from."""
     database = get_db()
     return {"treatments": list_treatments(database),
-            "experiments": [e for e in list_experiments(database) if e.status in ("stopped", "concluded")]}
+            "experiments": [e for e in list_experiments(database) if e.status in ("stopped", "concluded")],
+            "models": list_model_records(database, "uplift"), "cohorts": list_cohorts(database).to_dict("records"),
+            "plans": list_plans(database)}
+
+
+def _scores(form, upload) -> tuple[pd.DataFrame, str | None]:
+    """The scores a plan is made on: an uploaded file, or a stored uplift model applied to a flagged cohort
+    (features from the warehouse, as `winback uplift score --cohort` would); with the model's name if any."""
+    from uplift.cohort_scores import score_cohort
+    from uplift.plan_runs import read_scores
+
+    model, cohort = form.get("model") or None, form.get("cohort") or None
+    if upload is not None and upload.filename:
+        suffix = Path(upload.filename).suffix.lower()
+        with tempfile.TemporaryDirectory(prefix="winback-upload-") as folder:
+            path = Path(folder) / f"scores{suffix if suffix in ('.csv', '.parquet', '.pq') else '.csv'}"
+            upload.save(path)
+            return read_scores(path, name=Path(upload.filename).name), model
+    if model and cohort:
+        scored = score_cohort(model, cohort, db=db_path())
+        for note in scored.notes:
+            flash(note, "note")
+        return scored.scores, model
+    abort(400, description="choose a stored uplift model and a cohort to score, or upload a scores file "
+                           "(user_id and one uplift column per treatment key)")
 
 
 def run_allocation(form, upload) -> PlanRun:
-    """Read the uploaded scores and run, record and frame the plan the form asks for."""
-    try:
-        from uplift.plan_runs import plan_budget, read_scores
-    except ImportError as error:  # the plan services (uplift.planning, experiments.plans) come with issue 15
-        abort(503, description=f"budget plans need the plan services, missing from this build ({error})")
-    if upload is None or not upload.filename:
-        abort(400, description="choose a scores file: user_id and one uplift column per treatment key "
-                               "(what `winback uplift score` writes)")
+    """Score (or read the uploaded scores) and run, record and frame the plan the form asks for."""
+    from uplift.plan_runs import plan_budget
+
     budget = number_field(form, "budget", "the budget")
     if budget is None:
         abort(400, description="the plan needs a budget")
-    suffix = Path(upload.filename).suffix.lower()
-    with tempfile.TemporaryDirectory(prefix="winback-upload-") as folder:
-        path = Path(folder) / f"scores{suffix if suffix in ('.csv', '.parquet', '.pq') else '.csv'}"
-        upload.save(path)
-        scores = read_scores(path, name=Path(upload.filename).name)
-    run = plan_budget(get_db(), scores, key=form.get("key", "").strip(), budget=budget, capacity=_capacities(form),
-                   value=form.get("value_per_retained", "").strip() or None,
-                   holdout=number_field(form, "holdout", "the holdout share", 0.0) or 0.0,
-                   seed=whole_field(form, "seed", "the seed"),
-                   source_experiment=form.get("source_experiment") or None,
-                   allow=form.getlist("allow"), actor=actor())
-    return run
+    scores, model = _scores(form, upload)
+    return plan_budget(get_db(), scores, key=form.get("key", "").strip(), budget=budget, capacity=_capacities(form),
+                       value=form.get("value_per_retained", "").strip() or None,
+                       holdout=number_field(form, "holdout", "the holdout share", 0.0) or 0.0,
+                       seed=whole_field(form, "seed", "the seed"), model=model,
+                       source_experiment=form.get("source_experiment") or None,
+                       allow=form.getlist("allow"), actor=actor())
 
 
 @bp.route("/allocate", methods=["GET", "POST"])

@@ -19,6 +19,7 @@ from experiments.choices import SEGMENT_COLUMNS
 from experiments.definitions import Experiment, get_experiment
 from experiments.errors import ExperimentError
 from webui.registry import get_db
+from webui.wording import for_the_page
 
 
 def _frames_as_records(value: Any) -> Any:
@@ -146,6 +147,7 @@ def refusal_message(error: BadRequest | WinbackError, fields: dict[str, str] | N
     The services word their refusals for the CLI ("--budget must be ..."); `fields` maps such a leading option
     to the form's label ("the budget"), so the page names what the user can see."""
     message = (error.description or "the form could not be read") if isinstance(error, BadRequest) else str(error)
+    message = for_the_page(message)
     for option, label in (fields or {}).items():
         if message.startswith(option + " "):
             return label + message[len(option):]
