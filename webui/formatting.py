@@ -6,8 +6,8 @@ from typing import Any
 from flask import Flask
 
 from common.formatting import PAGE
-from webui.wording import for_the_page
 from webui.charts import decile_svg, forest_svg, line_svg, qini_svg, verdict_color
+from webui.wording import for_the_page
 
 DASH = PAGE.dash
 num, count, users, users_interval, pct = PAGE.num, PAGE.count, PAGE.users, PAGE.users_interval, PAGE.pct

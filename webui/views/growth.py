@@ -17,13 +17,14 @@ from experiments.definitions import Arm, Experiment, create_experiment, delete_d
 from experiments.exports import assignments_frame
 from experiments.lifecycle import stop_experiment
 from experiments.listing import experiment_listing
+from experiments.models import list_model_records
 from experiments.planning import plan_experiment
 from experiments.report_rows import COLUMNS as REPORT_COLUMNS
 from experiments.snapshots import latest_snapshot, snapshot_history, take_snapshot
 from experiments.starting import start_and_assign
 from experiments.targeting import assign_users
 from webui.auth import requires
-from webui.registry import get_db
+from webui.registry import db_path, get_db
 from webui.views.shared import (
     FORM_REFUSALS,
     actor,
@@ -33,6 +34,7 @@ from webui.views.shared import (
     finite_field,
     number_field,
     refusal_message,
+    whole_field,
 )
 
 bp = Blueprint("growth", __name__)
@@ -76,15 +78,40 @@ def overview_data() -> dict[str, Any]:
     return {"cohort": cohort, "cohorts": list_cohorts(get_db()), "breakdown": risk_breakdown(database, cohort)}
 
 
-@bp.route("/overview")
+def flag_from_form(fields) -> Any:
+    """Flag a cohort with a stored churn model as of a date (what `winback churn flag` does), from a form."""
+    from churn.cohort_flags import flag_cohort
+    from churn.flagging import FlagSpec
+
+    max_users = whole_field(fields, "max_users", "the most users to flag", 0) or None
+    return flag_cohort(fields.get("model", ""), fields.get("as_of", "").strip(), fields.get("cohort_key", "").strip(),
+                       db_path(), spec=FlagSpec(max_users=max_users))
+
+
+@bp.route("/overview", methods=["GET", "POST"])
 @requires()
 def overview() -> Any:
+    if request.method == "POST":
+        try:
+            result = _flag()
+            flash(f"Cohort {request.form.get('cohort_key', '').strip()}: {result.n_flagged:,} of {result.n_scored:,} "
+                  f"users flagged by {result.model} as of {result.as_of} (rule: {result.rule}).", "ok")
+            for warning in result.warnings:
+                flash(warning, "note")
+        except FORM_REFUSALS as error:
+            flash(refusal_message(error), "error")
+        return redirect(url_for("growth.overview"))
     data = overview_data()
     groups: dict[tuple[str, str], list[dict]] = {}
     for row in data["breakdown"].to_dict(orient="records"):
         groups.setdefault((row["cohort_key"], row["dimension"]), []).append(row)
     return render_template("overview.html", cohorts=data["cohorts"].to_dict(orient="records"), groups=groups,
-                           cohort=data["cohort"])
+                           cohort=data["cohort"], churn_models=list_model_records(get_db(), "churn"))
+
+
+@requires("launch")
+def _flag() -> Any:
+    return flag_from_form(request.form)
 
 
 @bp.route("/overview.csv")

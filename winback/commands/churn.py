@@ -271,9 +271,8 @@ def churn_flag(model, events_path, events_format, unknown_events, as_of, cohort_
                min_risk, tiers, high_value_share, high_value_monthly, clv_months, margin, no_clv, warehouse,
                db) -> None:
     """Score, pick the users at risk and write them as a cohort that experiments can target."""
+    from churn.cohort_flags import flag_cohort
     from churn.flagging import FlagSpec
-    from churn.pipeline import flag
-    from experiments.cohorts import write_cohort
     from experiments.identity import check_name
 
     check_name(cohort_key, "cohort name")  # before loading events or scoring
@@ -282,8 +281,8 @@ def churn_flag(model, events_path, events_format, unknown_events, as_of, cohort_
     tier_rule, value = _value_settings(tiers, high_value_share, high_value_monthly, clv_months, margin, no_clv)
     wh = _warehouse_with(events_path, events_format, warehouse, db, unknown_events)
     _warn_past_events(wh, as_of)
-    result = flag(model, wh, as_of, db, spec=spec, tiers=tier_rule, clv=value, progress=True)
-    write_cohort(result.users, cohort_key, db)
+    result = flag_cohort(model, as_of, cohort_key, db, warehouse=wh, spec=spec, tiers=tier_rule, clv=value,
+                         progress=True)
     stages_text = ", ".join(f"{k} {v:,}" for k, v in result.flagged_by_stage.items())
     tiers_text = ", ".join(f"{k} {v:,}" for k, v in result.flagged_by_tier.items())
     for warning in result.warnings:
