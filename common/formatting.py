@@ -58,6 +58,13 @@ class NumberText:
             return f"[{self.pct(low)}, {self.pct(high)}]"
         return f"[{self.num(low)}, {self.num(high)}]"
 
+    def rate_interval(self, low: Any, high: Any, relative: bool = True, is_rate: bool = False) -> str:
+        """An interval of a relative change of a rate (a binary metric): a rate cannot fall by more than 100%, so a
+        normal-approximation bound below -100% shows as the floor it cannot pass."""
+        if relative and is_rate and not undefined(low) and low < -1:
+            return f"[≥ {self.pct(-1.0)}, {self.pct(high)}]"
+        return self.interval(low, high, relative)
+
     def points(self, value: Any) -> str:
         """An absolute change of a rate, in percentage points."""
         return self.dash if undefined(value) else f"{value * 100:+.2f} pp"

@@ -12,6 +12,8 @@ from markupsafe import Markup, escape
 
 PALETTE = ("#1f6feb", "#d1242f", "#1a7f37", "#9a6700", "#8250df", "#bf3989", "#57606a")
 VERDICT_COLORS = {"pass": "#1a7f37", "fail": "#d1242f", "warn": "#9a6700", "undefined": "#8c959f"}
+VERDICT_LEGEND = (("#1f6feb", "primary metric"), ("#1a7f37", "guardrail passes"), ("#9a6700", "guardrail warns"),
+                  ("#d1242f", "guardrail fails"))
 
 
 def _finite(*values: Any) -> bool:
@@ -77,8 +79,9 @@ def _legend(x: float, top: float, k: int, color: str, name: str) -> str:
 
 
 def forest_svg(items: Sequence[dict], *, percent: bool = True, title: str = "", zero: bool = True,
-               width: int = 640) -> Markup:
-    """Horizontal effect bars: each item {label, value, low, high, color?, note?}; a line at 0 when `zero`."""
+               width: int = 640, x_label: str = "", legend: Sequence[tuple[str, str]] = ()) -> Markup:
+    """Horizontal effect bars: each item {label, value, low, high, color?, note?}; a line at 0 when `zero`;
+    `x_label` titles the axis (what is measured, in which unit), `legend` names the colours as (colour, meaning)."""
     drawn = [i for i in items if _finite(i.get("value"))]
     if items and not drawn:
         # Nothing to place on an axis: say why per row in text rather than drawing an empty axis under clipped notes.
@@ -86,7 +89,9 @@ def forest_svg(items: Sequence[dict], *, percent: bool = True, title: str = "", 
         return Markup(f'<div class="chart-empty"><p class="muted">{escape(title)}: no estimate to draw.</p>'
                       f'<ul class="muted">{reasons}</ul></div>')
     row_h, left, right, top = 26, 190, 24, 26 if title else 8
-    height = top + row_h * max(len(items), 1) + 28
+    legend_h = 16 if legend else 0
+    top += legend_h
+    height = top + row_h * max(len(items), 1) + 28 + (16 if x_label else 0)
     ends = [v for i in drawn for v in (i.get("low"), i.get("high")) if _finite(v)]
     lo, hi = _axis([i["value"] for i in drawn], ends, zero)
 
@@ -94,12 +99,20 @@ def forest_svg(items: Sequence[dict], *, percent: bool = True, title: str = "", 
         return left + (v - lo) / (hi - lo) * (width - left - right)
 
     parts = _open(width, height, title)
+    axis_y = height - (16 if x_label else 0)
+    for k, (color, meaning) in enumerate(legend):
+        offset = left + 150 * k
+        parts.append(f'<rect x="{offset}" y="{top - legend_h + 2}" width="10" height="10" fill="{escape(color)}"/>'
+                     f'<text x="{offset + 14}" y="{top - legend_h + 11}" class="tick">{escape(meaning)}</text>')
     for tick in _ticks(lo, hi):
-        parts.append(f'<line x1="{x(tick):.1f}" x2="{x(tick):.1f}" y1="{top}" y2="{height - 24}" class="grid"/>'
-                     f'<text x="{x(tick):.1f}" y="{height - 8}" text-anchor="middle" class="tick">'
+        parts.append(f'<line x1="{x(tick):.1f}" x2="{x(tick):.1f}" y1="{top}" y2="{axis_y - 24}" class="grid"/>'
+                     f'<text x="{x(tick):.1f}" y="{axis_y - 8}" text-anchor="middle" class="tick">'
                      f'{escape(_tick(tick, percent))}</text>')
+    if x_label:
+        parts.append(f'<text x="{(left + width - right) / 2:.1f}" y="{height - 1}" text-anchor="middle" '
+                     f'class="axis-label">{escape(x_label)}</text>')
     if zero and lo < 0 < hi:
-        parts.append(f'<line x1="{x(0):.1f}" x2="{x(0):.1f}" y1="{top}" y2="{height - 24}" class="zero"/>')
+        parts.append(f'<line x1="{x(0):.1f}" x2="{x(0):.1f}" y1="{top}" y2="{axis_y - 24}" class="zero"/>')
     for row, item in enumerate(items):
         y = top + row * row_h + row_h / 2
         color = item.get("color") or PALETTE[0]

@@ -6,10 +6,11 @@ from typing import Any
 from flask import Flask
 
 from common.formatting import PAGE
-from webui.charts import decile_svg, forest_svg, line_svg, qini_svg, verdict_color
+from webui.charts import VERDICT_LEGEND, decile_svg, forest_svg, line_svg, qini_svg, verdict_color
 from webui.wording import for_the_page
 
 DASH = PAGE.dash
+FEW_USERS = 30  # an arm of a segment with fewer users gets a note: the interval's normal approximation is unreliable
 num, count, users, users_interval, pct = PAGE.num, PAGE.count, PAGE.users, PAGE.users_interval, PAGE.pct
 money, pvalue, effect, interval, points = PAGE.money, PAGE.pvalue, PAGE.effect, PAGE.interval, PAGE.points
 money_interval, when, days_since = PAGE.money_interval, PAGE.when, PAGE.days_since
@@ -27,5 +28,7 @@ def init_app(app: Flask) -> None:
                      "days_since": days_since, "users": users, "users_interval": users_interval}.items():
         app.jinja_env.filters[name] = fn
     app.jinja_env.filters["page_words"] = for_the_page
+    app.jinja_env.filters["rate_interval"] = PAGE.rate_interval
+    app.jinja_env.globals["few_users"] = FEW_USERS
     app.jinja_env.globals.update(decile_svg=decile_svg, forest_svg=forest_svg, line_svg=line_svg, qini_svg=qini_svg,
-                                  verdict_color=verdict_color)
+                                  verdict_color=verdict_color, verdict_legend=VERDICT_LEGEND)

@@ -140,3 +140,25 @@ def test_page_messages_name_the_page_control_not_a_command_line_option() -> None
             "page)")
     assert "--" not in for_the_page(left) and for_the_page(left).endswith(
         "(tick it under 'Allow even if it failed a guardrail' on the budget page)")
+
+
+def test_charts_name_their_axis_and_colours_and_keep_guardrails_on_their_own_axis(as_user) -> None:
+    page = as_user("gina").get("/experiments/wb-q4/results").text
+    if "Refresh analysis" in page and "Effects against control" not in page:
+        post(as_user("gina"), "/experiments/wb-q4/refresh")
+        page = as_user("gina").get("/experiments/wb-q4/results").text
+    assert page.count('class="chart"') >= 2  # the primary metric and the guardrails: two axes
+    assert "primary metric retained: effect with its 95% interval" in page
+    assert "guardrails and other metrics: effect with its 95% interval, on their own axis" in page
+    assert 'class="axis-label">relative change against control, %</text>' in page
+    assert "guardrail fails</text>" in page  # the legend says what red means
+
+
+def test_a_rate_interval_never_reads_below_minus_100_percent() -> None:
+    from common.formatting import PAGE
+
+    # A 14-user segment's normal interval of a rate's relative change can reach -180%; a rate cannot fall below 0.
+    assert PAGE.rate_interval(-1.8, 0.4, True, True) == "[≥ -100.00%, +40.00%]"
+    assert PAGE.rate_interval(-1.8, 0.4, True, False) == "[-180.00%, +40.00%]"  # a profit can fall further
+    assert PAGE.rate_interval(-0.2, 0.4, True, True) == "[-20.00%, +40.00%]"
+
