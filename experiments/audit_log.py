@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass
 
 from experiments.audit_chain import ChainCheck, verify_chain
@@ -54,7 +53,7 @@ def _readable(value: object) -> str:
 
 
 def read_audit_log(
-    db: str | os.PathLike[str] | None = None, *, object_key: str | None = None, limit: int = 100
+    db: RegistryLike = None, *, object_key: str | None = None, limit: int = 100
 ) -> list[AuditEntry]:
     """The newest `limit` entries, optionally about one object (e.g. an experiment key), oldest first."""
     database = open_registry(db)

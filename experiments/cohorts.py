@@ -11,12 +11,11 @@ one version has one as-of date, and rows flagged before the registry recorded it
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 
 import pandas as pd
 
-from experiments.db import audit, open_registry, transaction, utc_now
+from experiments.db import RegistryLike, audit, open_registry, transaction, utc_now
 from experiments.errors import ExperimentError
 from experiments.identity import check_ids, check_name
 
@@ -58,7 +57,7 @@ def cohort_as_of(values: pd.Series, cohort_key: str) -> str | None:
     return distinct[0]
 
 
-def write_cohort(frame: pd.DataFrame, cohort_key: str, db: str | os.PathLike[str] | None = None) -> int:
+def write_cohort(frame: pd.DataFrame, cohort_key: str, db: RegistryLike = None) -> int:
     """Add a new version of cohort `cohort_key` holding the rows of `frame` (user_id, risk, stage, tier, reason
     [, model, scored_at, as_of]); returns how many users it holds. `as_of`, when given, is one date for all rows."""
     check_name(cohort_key, "cohort name")
@@ -97,7 +96,7 @@ def write_cohort(frame: pd.DataFrame, cohort_key: str, db: str | os.PathLike[str
     return len(rows)
 
 
-def read_cohort(cohort_key: str, db: str | os.PathLike[str] | None = None, version: int | None = None) -> pd.DataFrame:
+def read_cohort(cohort_key: str, db: RegistryLike = None, version: int | None = None) -> pd.DataFrame:
     """The rows of a cohort version (default: the newest), highest risk first; a clear error lists the cohorts."""
     database = open_registry(db)
     if version is None:
@@ -114,7 +113,7 @@ def read_cohort(cohort_key: str, db: str | os.PathLike[str] | None = None, versi
     return frame
 
 
-def list_cohorts(db: str | os.PathLike[str] | None = None) -> pd.DataFrame:
+def list_cohorts(db: RegistryLike = None) -> pd.DataFrame:
     """Every cohort's newest version with its size, mean risk, model, scoring time and as-of date (None: unknown)."""
     database = open_registry(db)
     frame = pd.read_sql_query(

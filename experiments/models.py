@@ -7,13 +7,12 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
 import pandas as pd
 
-from experiments.db import audit, open_registry, registry, transaction, utc_now
+from experiments.db import RegistryLike, audit, open_registry, registry, transaction, utc_now
 from experiments.errors import ExperimentError
 from experiments.identity import check_name
 
@@ -47,7 +46,7 @@ def data_fingerprint(frame: pd.DataFrame) -> str:
     return digest.hexdigest()
 
 
-def check_model_name(name: str, kind: ModelKind, db: str | os.PathLike[str] | None = None) -> str:
+def check_model_name(name: str, kind: ModelKind, db: RegistryLike = None) -> str:
     """Refuse, before any work, a name that breaks the name rule or belongs to a model of the other kind."""
     check_name(name, "model name")
     with registry(db) as database:
@@ -57,7 +56,7 @@ def check_model_name(name: str, kind: ModelKind, db: str | os.PathLike[str] | No
     return name
 
 
-def save_model_record(record: ModelRecord, db: str | os.PathLike[str] | None = None) -> ModelRecord:
+def save_model_record(record: ModelRecord, db: RegistryLike = None) -> ModelRecord:
     """Insert or replace the metadata of a model (re-fitting under the same name and kind replaces it)."""
     check_name(record.name, "model name")
     database = open_registry(db)
@@ -81,7 +80,7 @@ def save_model_record(record: ModelRecord, db: str | os.PathLike[str] | None = N
     return stored
 
 
-def load_model_record(name: str, db: str | os.PathLike[str] | None = None) -> ModelRecord:
+def load_model_record(name: str, db: RegistryLike = None) -> ModelRecord:
     """The metadata of a stored model; a clear error names the models that do exist."""
     database = open_registry(db)
     row = database.execute(
@@ -102,7 +101,7 @@ def load_model_record(name: str, db: str | os.PathLike[str] | None = None) -> Mo
     )
 
 
-def list_model_records(db: str | os.PathLike[str] | None = None, kind: ModelKind | None = None) -> list[ModelRecord]:
+def list_model_records(db: RegistryLike = None, kind: ModelKind | None = None) -> list[ModelRecord]:
     """Every stored model, newest first, optionally of one kind."""
     database = open_registry(db)
     names = [

@@ -7,16 +7,15 @@ users in their arm (intention to treat) while reporting how many per arm opted o
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable
 
 import numpy as np
 
-from experiments.db import audit, open_registry, registry, transaction, utc_now
+from experiments.db import RegistryLike, audit, open_registry, registry, transaction, utc_now
 from experiments.identity import check_ids
 
 
-def add_opt_outs(user_ids: Iterable[str], reason: str = "", db: str | os.PathLike[str] | None = None,
+def add_opt_outs(user_ids: Iterable[str], reason: str = "", db: RegistryLike = None,
                  source: str = "user ids") -> int:
     """Add users to the opt-out list (idempotent); returns how many were new. Audited with the user ids."""
     given = list(user_ids)
@@ -42,12 +41,12 @@ def add_opt_outs(user_ids: Iterable[str], reason: str = "", db: str | os.PathLik
     return len(new)
 
 
-def count_opt_outs(db: str | os.PathLike[str] | None = None) -> int:
+def count_opt_outs(db: RegistryLike = None) -> int:
     """How many users have opted out."""
     return open_registry(db).execute("SELECT COUNT(*) FROM opt_outs").fetchone()[0]
 
 
-def opted_out(user_ids, db: str | os.PathLike[str] | None = None) -> np.ndarray:
+def opted_out(user_ids, db: RegistryLike = None) -> np.ndarray:
     """A boolean mask: which of `user_ids` are on the opt-out list (compared exactly)."""
     ids = [str(u) for u in user_ids]
     with registry(db) as database:
@@ -58,7 +57,7 @@ def opted_out(user_ids, db: str | os.PathLike[str] | None = None) -> np.ndarray:
     return mask
 
 
-def opted_out_ids(db: str | os.PathLike[str] | None = None) -> list[str]:
+def opted_out_ids(db: RegistryLike = None) -> list[str]:
     """Every opted-out user id (for engines that filter users where they are, such as Spark)."""
     with registry(db) as database:
         return [r[0] for r in database.execute("SELECT user_id FROM opt_outs ORDER BY user_id")]

@@ -25,7 +25,7 @@ from experiments.choices import (
     MIN_CAP_WINDOW_DAYS,
     MIN_CONTACT_CAP,
 )
-from experiments.db import audit, open_registry, transaction
+from experiments.db import RegistryLike, audit, open_registry, transaction
 from experiments.definitions import get_experiment
 from experiments.errors import ExperimentError, ImportDataError
 from experiments.identity import check_ids
@@ -62,7 +62,7 @@ def read_user_ids(path: str | os.PathLike[str], column: str = "user_id") -> np.n
     return frame[column].to_numpy(dtype=object)
 
 
-def read_cohort_ids(cohort_key: str, db: str | os.PathLike[str] | None = None, version: int | None = None) -> np.ndarray:
+def read_cohort_ids(cohort_key: str, db: RegistryLike = None, version: int | None = None) -> np.ndarray:
     """User ids of one version (default: the newest) of a flagged cohort in the registry's cohorts table."""
     database = open_registry(db)
     ids = [r[0] for r in database.execute(
@@ -78,7 +78,7 @@ def assign_users(
     key: str,
     user_ids: np.ndarray | list[str] | None = None,
     *,
-    db: str | os.PathLike[str] | None = None,
+    db: RegistryLike = None,
     contact_cap: int = DEFAULT_CONTACT_CAP,
     cap_window_days: int = DEFAULT_CAP_WINDOW_DAYS,
     now: datetime | None = None,
@@ -162,7 +162,7 @@ def assign_users(
     return summary
 
 
-def arm_of_users(key: str, db: str | os.PathLike[str] | None = None) -> pd.DataFrame:
+def arm_of_users(key: str, db: RegistryLike = None) -> pd.DataFrame:
     """Every assignment of an experiment: user_id, arm_key, assigned_at."""
     database = open_registry(db)
     return pd.read_sql_query(

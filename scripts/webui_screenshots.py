@@ -60,7 +60,7 @@ def _launch(page, base: str, out: Path) -> None:
     page.select_option("select[name=arm_treatment_1]", "coupon_10")
     page.fill("input[name=arm_key_2]", "reco")
     page.select_option("select[name=arm_treatment_2]", "reco_email")
-    for i, weight in enumerate(("2", "1", "1")):
+    for i, weight in enumerate(("0.5", "0.25", "0.25")):
         page.fill(f"input[name=arm_weight_{i}]", weight)
     page.check("input[name=guardrails][value=unsubscribed]")
     page.fill("input[name=daily_traffic]", "150")
@@ -68,9 +68,30 @@ def _launch(page, base: str, out: Path) -> None:
     page.screenshot(path=str(out / "launch.png"), full_page=True)
     print(f"wrote {out / 'launch.png'}")
     page.click("button:has-text('Create the draft')")
+    page.screenshot(path=str(out / "draft.png"), full_page=True)
+    print(f"wrote {out / 'draft.png'}")
     page.on("dialog", lambda dialog: dialog.accept())
     page.check("form[action$='/start'] input[name=confirm]")
     page.click("button:has-text('Start and assign the cohort')")
+
+
+def _data_page(page, base: str, workdir: Path, out: Path) -> None:
+    """The outcomes of the started experiment as the CRM would return them, uploaded and previewed."""
+    import csv
+    import io
+
+    sent = list(csv.DictReader(io.StringIO(page.request.get(f"{base}/experiments/wb-spring/assignments.csv").text())))
+    outcomes = workdir / "spring-outcomes.csv"
+    with open(outcomes, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["experiment_key", "user_id", "metric", "value"])
+        writer.writerows(["wb-spring", row["user_id"], "retained", int(i % 3 == 0)] for i, row in enumerate(sent))
+    page.goto(f"{base}/data")
+    page.select_option("select[name=kind]", "outcomes")
+    page.set_input_files("input[name=file]", str(outcomes))
+    page.click("button:has-text('Check the file')")
+    page.screenshot(path=str(out / "data.png"), full_page=True)
+    print(f"wrote {out / 'data.png'}")
 
 
 def main() -> None:
@@ -112,6 +133,19 @@ def main() -> None:
                 page.goto(base + path)
                 page.screenshot(path=str(args.out / f"{name}.png"), full_page=True)
                 print(f"wrote {args.out / f'{name}.png'}")
+            _data_page(page, base, workdir, args.out)
+            for name in ("catalog", "account"):
+                page.goto(f"{base}/{name}")
+                page.screenshot(path=str(args.out / f"{name}.png"), full_page=True)
+                print(f"wrote {args.out / f'{name}.png'}")
+            page.goto(f"{base}/allocate?source_experiment={KEY}")
+            page.select_option("select[name=model]", "demo-uplift")
+            page.select_option("select[name=cohort]", "demo-at-risk")
+            page.fill("input[name=key]", "plan-from-model")
+            page.fill("input[name=budget]", "3000")
+            page.click("button:has-text('Run the allocation')")
+            page.screenshot(path=str(args.out / "allocation-model.png"), full_page=True)
+            print(f"wrote {args.out / 'allocation-model.png'}")
             scores = workdir / "scores.csv"
             users = generate_shop(args.users, seed=7).users
             cohort = read_cohort("demo-at-risk", db)["user_id"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import os
+from datetime import UTC, datetime
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -92,7 +93,7 @@ def _crm_files(send_list: list[dict], metrics: list[str], folder: Path, unit_cos
     sent = [r for r in send_list if r["treatment_key"]]
     deliveries = pd.DataFrame({"experiment_key": "wb-loop", "user_id": [r["user_id"] for r in sent],
                                "treatment_key": [r["treatment_key"] for r in sent],
-                               "sent_at": "2099-01-01T09:00:00Z",
+                               "sent_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
                                "cost": [unit_costs[r["treatment_key"]] for r in sent]})
     rows = []
     for metric in metrics:
@@ -109,6 +110,8 @@ def _upload(page, base: str, kind: str, path: Path) -> None:
     page.select_option("select[name=kind]", kind)
     page.set_input_files("input[name=file]", str(path))
     page.click("button:has-text('Check the file')")
+    refused = page.locator(".flash.error")
+    assert not refused.count(), refused.first.inner_text()
     assert f"Preview of {path.name} ({kind})" in page.inner_text("section.card")
     _shot(page, f"data-preview-{kind}")
     page.click("button:has-text('Import')")
