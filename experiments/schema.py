@@ -323,9 +323,57 @@ MIGRATIONS += [
     ),
 ]
 
+MIGRATIONS += [
+    (
+        50,
+        "programmes (versioned settings, a holdout kept out of everything) and their weekly cycles with what each sent",
+        """
+        CREATE TABLE programmes (
+            name TEXT PRIMARY KEY,
+            version INTEGER NOT NULL,
+            settings TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE TABLE programme_versions (
+            name TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            settings TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            created_by TEXT NOT NULL,
+            PRIMARY KEY (name, version)
+        );
+        CREATE TABLE cycles (
+            programme TEXT NOT NULL REFERENCES programmes(name),
+            number INTEGER NOT NULL,
+            as_of TEXT NOT NULL,
+            stamp TEXT NOT NULL,
+            step TEXT NOT NULL,
+            cohort_key TEXT,
+            cohort_version INTEGER,
+            enrolled_into TEXT,
+            summary TEXT NOT NULL DEFAULT '{}',
+            inputs TEXT NOT NULL DEFAULT '{}',
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            PRIMARY KEY (programme, number),
+            UNIQUE (programme, as_of)
+        );
+        CREATE TABLE cycle_sends (
+            programme TEXT NOT NULL,
+            number INTEGER NOT NULL,
+            user_id TEXT NOT NULL,
+            arm_key TEXT NOT NULL,
+            treatment_key TEXT,
+            PRIMARY KEY (programme, user_id)
+        );
+        """,
+    ),
+]
+
 MIGRATIONS.sort(key=lambda migration: migration[0])  # areas append their ranges; apply them by version
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 # Version ranges by area, so work landing in parallel never reuses a number: 3-9 services and workflow,
 # 10-19 hardening (audit chain, cohort versions and as-of dates, model hashes), 20-29 web UI (users, tokens, snapshots),
-# 30-39 warehouse engines, 40-49 targeting. Keep MIGRATIONS sorted by version.
+# 30-39 warehouse engines, 40-49 targeting, 50-59 programmes. Keep MIGRATIONS sorted by version.

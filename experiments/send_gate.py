@@ -9,7 +9,7 @@ holdout, kept out of everything), `layer` (in another running experiment of the 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -18,15 +18,11 @@ import pandas as pd
 
 from experiments.choices import DEFAULT_CAP_WINDOW_DAYS, DEFAULT_CONTACT_CAP
 from experiments.db import RegistryLike, registry, transaction
+from experiments.programmes import holdout_ids
 
 FATES = ("already", "opt_out", "holdout", "layer", "cap")
 FATE_WORDS = {"already": "already assigned", "opt_out": "opted out", "holdout": "in a programme holdout",
               "layer": "in another running experiment of the layer", "cap": "at the contact cap"}
-
-# Programme holdouts register a marker here (experiments must not import the layer above): given a connection and the
-# candidate ids, it returns the ids that are held out. Empty until a programme package installs one.
-HoldoutRule = Callable[[sqlite3.Connection, list[str]], Iterable[str]]
-HOLDOUT_RULES: list[HoldoutRule] = []
 
 
 @dataclass(frozen=True)
@@ -58,9 +54,9 @@ def mark_fates(conn: sqlite3.Connection, *, experiment_key: str | None, layer: s
         conn.execute("UPDATE candidate SET fate = 'already' WHERE user_id IN "
                      "(SELECT user_id FROM assignments WHERE experiment_key = ?)", (experiment_key,))
     conn.execute("UPDATE candidate SET fate = 'opt_out' WHERE fate IS NULL AND user_id IN (SELECT user_id FROM opt_outs)")
-    if HOLDOUT_RULES:
+    if conn.execute("SELECT 1 FROM programmes LIMIT 1").fetchone():
         open_ids = [r[0] for r in conn.execute("SELECT user_id FROM candidate WHERE fate IS NULL")]
-        held = sorted({u for rule in HOLDOUT_RULES for u in rule(conn, open_ids)})
+        held = sorted(holdout_ids(conn, open_ids))
         conn.executemany("UPDATE candidate SET fate = 'holdout' WHERE user_id = ? AND fate IS NULL", ((u,) for u in held))
     if layer is not None:
         conn.execute("UPDATE candidate SET fate = 'layer' WHERE fate IS NULL AND user_id IN ("

@@ -20,6 +20,7 @@ from winback.commands.experiments import (
     treatment,
 )
 from winback.commands.plan import plan
+from winback.commands.programme import cycle, programme
 from winback.commands.serve import serve
 from winback.commands.simulate import simulate
 from winback.commands.uplift import allocate, uplift
@@ -37,7 +38,7 @@ def cli() -> None:
 
 
 for command in (treatment, metric, experiment, cohort, optout, imports, plan, decide, analyze, churn, uplift, allocate,
-                demo, simulate, warehouse, serve, user):
+                demo, simulate, warehouse, serve, user, programme, cycle):
     cli.add_command(command)
 cli.add_command(audit)
 

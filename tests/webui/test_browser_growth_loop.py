@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import csv
 import os
-from datetime import UTC, datetime
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np

@@ -1,0 +1,174 @@
+"""Programmes and cycles through the CLI (issue 22): settings from options or TOML with one-line refusals, a holdout
+kept out of every send list, and `cycle run` as one idempotent step that never sends anyone twice."""
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from experiments.programmes import get_programme, in_holdout, list_programmes
+from simulator.shop import generate_shop
+from winback.cli import cli
+
+
+def run(*args: object):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def ok(*args: object) -> str:
+    result = run(*args)
+    assert result.exit_code == 0, result.output
+    return result.stdout  # progress bars go to stderr
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory) -> tuple[Path, Path, pd.Timestamp, list[str]]:
+    """A 2,000-user shop with its events loaded, a churn model, a running experiment and a programme over it."""
+    tmp = tmp_path_factory.mktemp("programme")
+    db = tmp / "registry.db"
+    generated = generate_shop(2000, seed=9)
+    events = tmp / "events.csv"
+    generated.events.to_csv(events, index=False)
+    last = pd.Timestamp(generated.events["ts"].max()).normalize()
+    ok("churn", "load", "--events", events, "--db", db)
+    ok("churn", "train", "--as-of", (last - pd.Timedelta(days=60)).date(), "--horizon-days", 60, "--name", "churn-p",
+       "--db", db, "--model-dir", tmp / "models")
+    ok("treatment", "add", "coupon_10", "--kind", "coupon", "--unit-cost", 8, "--db", db)
+    ok("metric", "add", "retained", "--kind", "binary", "--db", db)
+    ok("experiment", "create", "wb-prog", "--name", "Programme arm", "--primary-metric", "retained",
+       "--arm", "control:-:0.5", "--arm", "coupon:coupon_10:0.5", "--layer", "programme", "--db", db)
+    ok("experiment", "start", "wb-prog", "--db", db)
+    return db, tmp, last, sorted(generated.users["user_id"])
+
+
+def _programme(db: Path, name: str = "winback-2027") -> None:
+    ok("programme", "create", name, "--holdout-share", 0.1, "--mode", "experiment", "--experiment", "wb-prog",
+       "--churn-model", "churn-p", "--max-users-per-cycle", 300, "--treatment", "coupon_10", "--db", db)
+
+
+def test_bad_settings_are_one_line_and_write_nothing(shop, tmp_path) -> None:
+    db, _, _, users = shop
+    toml = tmp_path / "p.toml"
+    toml.write_text('holdout_shar = 0.1\nmode = "experiment"\nexperiment = "wb-prog"\n')
+    result = run("programme", "create", "bad", "--config", toml, "--db", db)
+    assert result.output == (f"Error: {toml}: unknown setting 'holdout_shar' (did you mean 'holdout_share'?); settings "
+                             "are holdout_share, seed, horizon_days, high_value_monthly, targets, ltv_target, "
+                             "cadence_days, budget_per_cycle, treatments, mode, experiment, churn_model, uplift_model, "
+                             "plan_holdout, contact_window_days, max_users_per_cycle\n")
+    for share in ("0", "0.6", "-1"):
+        refused = run("programme", "create", "bad", "--holdout-share", share, "--mode", "experiment",
+                      "--experiment", "wb-prog", "--db", db)
+        assert refused.output == f"Error: options: holdout_share must be in (0, 0.5], got {float(share)!r}\n"
+    unknown = run("programme", "create", "bad", "--treatment", "coupon_11", "--mode", "experiment", "--experiment",
+                  "wb-prog", "--db", db)
+    assert unknown.exit_code == 1 and "unknown treatment 'coupon_11'" in unknown.output
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM programmes WHERE name = 'bad'").fetchone() == (0,)
+
+
+def test_toml_settings_create_a_versioned_audited_programme(shop, tmp_path) -> None:
+    db, _, _, users = shop
+    toml = tmp_path / "p.toml"
+    toml.write_text('holdout_share = 0.05\nmode = "experiment"\nexperiment = "wb-prog"\nchurn_model = "churn-p"\n'
+                    '[targets]\nhigh = 0.4\nregular = 0.25\n')
+    ok("programme", "create", "from-toml", "--config", toml, "--db", db)
+    ok("programme", "edit", "from-toml", "--holdout-share", 0.08, "--db", db)
+    assert get_programme(db, "from-toml").version == 2 and get_programme(db, "from-toml").holdout_share == 0.08
+    with sqlite3.connect(db) as conn:
+        actions = conn.execute("SELECT action FROM audit_log WHERE object_type = 'programme' AND object_key = "
+                               "'from-toml' ORDER BY id").fetchall()
+    assert actions == [("create",), ("edit",)]
+    assert "from-toml" in ok("programme", "list", "--db", db)
+
+
+def test_cycles_enrol_new_users_once_and_never_the_holdout(shop, tmp_path) -> None:
+    db, tmp, last, users = shop
+    _programme(db)
+    programme = get_programme(db, "winback-2027")
+    opted = users[::50]  # 40 users asked to hear nothing more
+    ok("optout", "add", "--db", db, *opted)
+    seen: set[str] = set()
+    for week in range(3):
+        day = (last - pd.Timedelta(days=14 - 7 * week)).date()
+        out = tmp_path / f"send-{week}.csv"
+        printed = ok("cycle", "run", "winback-2027", "--as-of", day, "--out", out, "--db", db)
+        assert printed.startswith(f"cycle {week + 1} as of {day}: ")
+        sent = pd.read_csv(out, dtype=str)
+        ids = set(sent["user_id"])
+        assert not ids & seen  # nobody twice across cycles
+        assert not in_holdout(programme, list(ids)).any()  # the holdout is kept out of everything
+        assert not ids & set(opted)  # opt-outs win
+        seen |= ids
+    assert seen, "the cycles sent nobody"
+    again = ok("cycle", "run", "winback-2027", "--as-of", day, "--out", tmp_path / "again.csv", "--db", db)
+    assert again.startswith(f"cycle 3 of winback-2027 as of {day} is already finished: nothing changed")
+    assert pd.read_csv(tmp_path / "again.csv", dtype=str).equals(pd.read_csv(out, dtype=str))
+    early = run("cycle", "run", "winback-2027", "--as-of", (last - pd.Timedelta(days=30)).date(), "--db", db)
+    assert early.exit_code == 1 and "comes before or on the last cycle's date" in early.output
+    # The holdout's suppression list: exactly the known users the hash puts in it.
+    printed = ok("programme", "holdout", "winback-2027", "--out", tmp_path / "holdout.csv", "--db", db)
+    held = set(pd.read_csv(tmp_path / "holdout.csv", dtype=str)["user_id"])
+    known = int(printed.split(" of ")[1].split()[0].replace(",", ""))
+    assert held and in_holdout(programme, sorted(held)).all()
+    assert abs(len(held) / known - 0.1) < 0.04  # about the share, among the users the registry knows
+
+
+@pytest.mark.parametrize("step", ["started", "flagged", "enrolled"])
+def test_a_cycle_interrupted_after_each_step_finishes_with_the_same_send_list(shop, tmp_path, step) -> None:
+    """The cycle's row is put back to the step an interruption would have left it at; the run finishes it alike."""
+    db, tmp, last, users = shop
+    name = f"resume-{step}"
+    ok("experiment", "create", f"wb-{step}", "--name", "resume", "--primary-metric", "retained",
+       "--arm", "control:-:0.5", "--arm", "coupon:coupon_10:0.5", "--layer", f"resume-{step}", "--db", db)
+    ok("experiment", "start", f"wb-{step}", "--db", db)
+    ok("programme", "create", name, "--holdout-share", 0.1, "--mode", "experiment", "--experiment", f"wb-{step}",
+       "--churn-model", "churn-p", "--max-users-per-cycle", 200, "--contact-window-days", 1, "--db", db)
+    day = last.date()
+    ok("cycle", "run", name, "--as-of", day, "--out", tmp_path / "first.csv", "--db", db)
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE cycles SET step = ?, finished_at = NULL WHERE programme = ?", (step, name))
+        conn.execute("DELETE FROM cycle_sends WHERE programme = ?", (name,))
+    ok("cycle", "run", name, "--as-of", day, "--out", tmp_path / "second.csv", "--db", db)
+    first, second = (pd.read_csv(tmp_path / f, dtype=str) for f in ("first.csv", "second.csv"))
+    assert len(first) and first.equals(second)
+    assert second["user_id"].is_unique
+    with sqlite3.connect(db) as conn:
+        assigned = conn.execute("SELECT COUNT(*), COUNT(DISTINCT user_id) FROM assignments WHERE experiment_key = ?",
+                                (f"wb-{step}",)).fetchone()
+    assert assigned[0] == assigned[1]
+    assert ok("audit", "verify", "--db", db).startswith("audit log intact")
+
+
+def test_holdout_users_are_left_out_of_experiment_assignment_and_plans(shop, tmp_path) -> None:
+    db, _, _, users = shop
+    if "winback-2027" not in ok("programme", "list", "--db", db):
+        _programme(db)
+    users = users[1000:1400]
+    # Every programme's holdout is kept out (this module's registry holds several programmes by now).
+    in_any = np.zeros(len(users), dtype=bool)
+    for programme in list_programmes(db):
+        in_any |= in_holdout(programme, users)
+    held = np.asarray(users)[in_any]
+    assert len(held)
+    scores = tmp_path / "scores.csv"
+    pd.DataFrame({"user_id": users, "coupon_10": 0.3}).to_csv(scores, index=False)
+    printed = ok("allocate", "--scores", scores, "--budget", 10_000, "--out", tmp_path / "plan.csv", "--db", db)
+    with sqlite3.connect(db) as conn:
+        opted = {r[0] for r in conn.execute("SELECT user_id FROM opt_outs")}
+    held_only = set(held) - opted  # an opted-out user is counted as opted out (the first rule that applies)
+    assert printed.splitlines()[0] == (f"left out of the plan: {len(set(users) & opted):,} opted out, "
+                                       f"{len(held_only):,} in a programme holdout")
+    assert not set(pd.read_csv(tmp_path / "plan.csv", dtype=str)["user_id"]) & set(held)
+    ok("experiment", "create", "wb-held", "--name", "held", "--primary-metric", "retained", "--arm", "control:-:0.5",
+       "--arm", "coupon:coupon_10:0.5", "--layer", "held", "--db", db)
+    ok("experiment", "start", "wb-held", "--db", db)
+    file = tmp_path / "users.csv"
+    pd.DataFrame({"user_id": users}).to_csv(file, index=False)
+    ok("experiment", "assign", "wb-held", "--users", file, "--db", db)
+    with sqlite3.connect(db) as conn:
+        assigned = {r[0] for r in conn.execute("SELECT user_id FROM assignments WHERE experiment_key = 'wb-held'")}
+    assert assigned and not assigned & set(held)

@@ -1,0 +1,211 @@
+"""CLI for programmes and their weekly cycles: settings (options or a TOML file), the holdout's suppression list, and
+`cycle run`, one idempotent step of warning → intervention."""
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from common.jsonable import dumps
+from winback.cli_support import clean_errors, db_option
+
+SETTING_OPTIONS = (
+    click.option("--config", "config", type=click.Path(exists=True, dir_okay=False), default=None,
+                 help="A TOML file of settings (the options below override it)."),
+    click.option("--holdout-share", type=float, default=None, help="Share of users kept out of everything, in (0, 0.5]."),
+    click.option("--seed", default=None, help="The holdout's hash seed (default: the name)."),
+    click.option("--horizon-days", type=int, default=None, help="Churned = no order within this many days."),
+    click.option("--high-value-monthly", type=float, default=None, help="High value: spend per month over this."),
+    click.option("--cadence-days", type=int, default=None, help="Days between cycles."),
+    click.option("--budget-per-cycle", type=float, default=None, help="What one cycle's plan may spend."),
+    click.option("--treatment", "treatments", multiple=True, help="A treatment cycles may give (repeatable)."),
+    click.option("--mode", type=click.Choice(["experiment", "plan"]), default=None,
+                 help="experiment: cycles assign into --experiment; plan: an uplift budget plan with its own control."),
+    click.option("--experiment", default=None, help="The running experiment cycles assign into (mode experiment)."),
+    click.option("--churn-model", default=None, help="The stored churn model cycles flag users with."),
+    click.option("--uplift-model", default=None, help="The stored uplift model cycles plan with (mode plan)."),
+    click.option("--contact-window-days", type=int, default=None, help="Users treated within this window wait."),
+    click.option("--max-users-per-cycle", type=int, default=None, help="Flag at most this many users a cycle."),
+)
+
+
+def _settings(config: str | None, given: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    from experiments.programmes import read_toml
+
+    settings = read_toml(config) if config else {}
+    source = config or "options"
+    for key, value in given.items():
+        if value is not None and value != ():
+            settings[key] = list(value) if key == "treatments" else value
+    return settings, source
+
+
+def _with_settings(command):
+    for option in reversed(SETTING_OPTIONS):
+        command = option(command)
+    return command
+
+
+@click.group("programme")
+def programme() -> None:
+    """Win-back programmes: a holdout kept out of everything, targets by value tier, weekly cycles."""
+
+
+@programme.command("create")
+@click.argument("name")
+@_with_settings
+@db_option
+@clean_errors
+def programme_create(name: str, config: str | None, db: str | None, **given: Any) -> None:
+    """Create a programme (version 1); every bad key or value is named in one line."""
+    from experiments.programmes import parse_settings, save_programme
+
+    settings, source = _settings(config, given)
+    saved = save_programme(db, parse_settings(name, settings, source))
+    click.echo(f"programme {saved.name} created (version {saved.version}): holdout {saved.holdout_share:.1%} of "
+               f"users, mode {saved.mode}")
+
+
+@programme.command("edit")
+@click.argument("name")
+@_with_settings
+@db_option
+@clean_errors
+def programme_edit(name: str, config: str | None, db: str | None, **given: Any) -> None:
+    """Change a programme's settings: a new version, the change in the audit log."""
+    from experiments.programmes import get_programme, parse_settings, save_programme
+
+    settings, source = _settings(config, given)
+    saved = save_programme(db, parse_settings(name, settings, source, base=get_programme(db, name)), new=False)
+    click.echo(f"programme {saved.name} is at version {saved.version}")
+
+
+@programme.command("show")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@db_option
+@clean_errors
+def programme_show(name: str, as_json: bool, db: str | None) -> None:
+    """A programme's settings and its cycles."""
+    from experiments.programmes import get_programme
+    from programme.cycles import list_cycles
+
+    found, cycles = get_programme(db, name), list_cycles(db, name)
+    if as_json:
+        click.echo(dumps({"programme": found, "cycles": cycles}))
+        return
+    for key, value in found.to_dict().items():
+        click.echo(f"{key:<22} {value}")
+    for c in cycles:
+        click.echo(f"cycle {c['number']:>3} as of {c['as_of']}  {c['step']:<9} flagged {c.get('flagged', 0):,}, "
+                   f"sent {c.get('sent', 0):,}")
+
+
+@programme.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@db_option
+@clean_errors
+def programme_list(as_json: bool, db: str | None) -> None:
+    """Every programme with its holdout share and mode."""
+    from experiments.programmes import list_programmes
+
+    found = list_programmes(db)
+    if as_json:
+        click.echo(dumps(found))
+        return
+    if not found:
+        click.echo("no programmes yet: create one with `winback programme create`")
+    for p in found:
+        click.echo(f"{p.name:<24} v{p.version:<3} holdout {p.holdout_share:.1%}  mode {p.mode}  "
+                   f"targets {', '.join(f'{t} -{v:.0%}' for t, v in p.targets.items())}, LTV +{p.ltv_target:.0%}")
+
+
+@programme.command("holdout")
+@click.argument("name")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="CSV to write: user_id.")
+@db_option
+@clean_errors
+def programme_holdout(name: str, out: str, db: str | None) -> None:
+    """The holdout's users known so far (user_id): the suppression list a CRM applies to its own campaigns too."""
+    import pandas as pd
+
+    from experiments.programmes import get_programme, in_holdout, known_users
+
+    found = get_programme(db, name)
+    users = known_users(db)
+    held = [u for u, h in zip(users, in_holdout(found, users)) if h]
+    pd.DataFrame({"user_id": held}).to_csv(out, index=False)
+    click.echo(f"{len(held):,} of {len(users):,} known users are in programme {name}'s holdout -> {out}")
+
+
+@click.group("cycle")
+def cycle() -> None:
+    """A programme's weekly cycles: new events → scores → flags → enrolment → the send list."""
+
+
+@cycle.command("run")
+@click.argument("name")
+@click.option("--as-of", required=True, help="The cycle's date (YYYY-MM-DD), after the last cycle's.")
+@click.option("--events", "events", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="New event files (repeatable); a file loaded before adds nothing.")
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="CSV of the cycle's send list.")
+@click.option("--json", "as_json", is_flag=True, help="Print the cycle as JSON.")
+@db_option
+@clean_errors
+def cycle_run(name: str, as_of: str, events: tuple[str, ...], out: str | None, as_json: bool, db: str | None) -> None:
+    """Run the cycle as of a date; an interrupted cycle is finished, a finished one is left as it is."""
+    from programme.cycles import run_cycle
+
+    result = run_cycle(db, name, as_of, events=events, out=out, progress=not as_json)
+    if as_json:
+        click.echo(dumps({k: v for k, v in result.to_dict().items() if k != "send_list"}))
+        return
+    if result.already_finished:
+        click.echo(f"cycle {result.number} of {name} as of {result.as_of} is already finished: nothing changed")
+    from experiments.send_gate import FATE_WORDS
+
+    left = ", ".join(f"{n:,} {FATE_WORDS.get(k, k.replace('_', ' '))}" for k, n in result.left_out.items())
+    click.echo(f"cycle {result.number} as of {result.as_of}: {result.flagged:,} flagged, {result.candidates:,} new to "
+               f"the programme, {result.sent:,} in the send list" + (f" ({left} left out)" if left else "")
+               + (f" -> {out}" if out else ""))
+    if result.files_skipped:
+        click.echo(f"{result.files_skipped} event file(s) were loaded by an earlier cycle and add nothing")
+
+
+@cycle.command("list")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@db_option
+@clean_errors
+def cycle_list(name: str, as_json: bool, db: str | None) -> None:
+    """A programme's cycles, oldest first."""
+    from experiments.programmes import get_programme
+    from programme.cycles import list_cycles
+
+    get_programme(db, name)
+    cycles = list_cycles(db, name)
+    if as_json:
+        click.echo(dumps(cycles))
+        return
+    for c in cycles:
+        click.echo(f"{c['number']:>3}  {c['as_of']}  {c['step']:<9} flagged {c.get('flagged', 0):,}  new "
+                   f"{c.get('candidates', 0):,}  sent {c.get('sent', 0):,}  into {c.get('enrolled_into') or '-'}")
+
+
+@cycle.command("show")
+@click.argument("name")
+@click.argument("number", type=int)
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="CSV of the cycle's send list.")
+@db_option
+@clean_errors
+def cycle_show(name: str, number: int, out: str | None, db: str | None) -> None:
+    """One cycle: its counts, and its send list (to a file with --out)."""
+    from programme.cycles import list_cycles, send_list
+
+    found = [c for c in list_cycles(db, name) if c["number"] == number]
+    if not found:
+        raise click.ClickException(f"programme {name} has no cycle {number}")
+    click.echo(dumps(found[0]))
+    if out:
+        send_list(db, name, number).to_csv(out, index=False)
+        click.echo(f"send list -> {out}")
