@@ -23,6 +23,7 @@ from churn.cohort_flags import flag_cohort
 from churn.features import parse_as_of
 from churn.flagging import FlagSpec
 from churn.ingest import load_events
+from churn.segments import TierRule
 from experiments.db import RegistryLike, open_registry, transaction, utc_now
 from experiments.errors import ExperimentError
 from experiments.programmes import Programme, get_programme
@@ -214,7 +215,8 @@ def run_cycle(db: str | os.PathLike[str] | None, name: str, as_of: str, *, event
     if cycle["step"] == "started":
         key = f"{name}-flagged"
         result = flag_cohort(programme.churn_model, day, key, db, warehouse=wh,
-                             spec=FlagSpec(max_users=programme.max_users_per_cycle))
+                             spec=FlagSpec(max_users=programme.max_users_per_cycle),
+                             tiers=TierRule(basis="monthly", high_value_monthly=programme.high_value_monthly))
         version = open_registry(db).execute("SELECT MAX(version) FROM cohorts WHERE cohort_key = ?", (key,)).fetchone()[0]
         flagged = result.n_flagged
         cycle.update(step="flagged", cohort_key=key, cohort_version=version, summary={"flagged": flagged})

@@ -172,3 +172,30 @@ def test_holdout_users_are_left_out_of_experiment_assignment_and_plans(shop, tmp
     with sqlite3.connect(db) as conn:
         assigned = {r[0] for r in conn.execute("SELECT user_id FROM assignments WHERE experiment_key = 'wb-held'")}
     assert assigned and not assigned & set(held)
+
+
+def test_the_population_splits_like_for_like_and_its_outcomes_match_the_events(shop, tmp_path) -> None:
+    """Each flagged user once, in the programme or the holdout by the hash; churn and spend over the horizon as
+    pandas computes them from the events file."""
+    from programme.population import population_outcomes, sufficient_statistics
+
+    db, tmp, last, _ = shop
+    ok("experiment", "create", "wb-pop", "--name", "pop", "--primary-metric", "retained", "--arm", "control:-:0.5",
+       "--arm", "coupon:coupon_10:0.5", "--layer", "pop", "--db", db)
+    ok("experiment", "start", "wb-pop", "--db", db)
+    ok("programme", "create", "pop", "--holdout-share", 0.3, "--mode", "experiment", "--experiment", "wb-pop",
+       "--churn-model", "churn-p", "--horizon-days", 14, "--max-users-per-cycle", 400, "--db", db)
+    for days in (45, 38):
+        ok("cycle", "run", "pop", "--as-of", (last - pd.Timedelta(days=days)).date(), "--db", db)
+    outcomes = population_outcomes(db, get_programme(db, "pop"))
+    assert outcomes["user_id"].is_unique and set(outcomes["group"]) == {"programme", "holdout"}
+    assert outcomes["matured"].all()
+    events = pd.read_csv(tmp / "events.csv", dtype={"user_id": str}, parse_dates=["ts"])
+    orders = events[events["event_type"] == "order"]
+    for row in outcomes.sample(40, random_state=1).itertuples():
+        start = pd.Timestamp(row.as_of)
+        mine = orders[(orders["user_id"] == row.user_id) & (orders["ts"] >= start)
+                      & (orders["ts"] < start + pd.Timedelta(days=14))]
+        assert row.churned == float(mine.empty) and row.spend == pytest.approx(mine["amount"].sum())
+    stats = sufficient_statistics(outcomes)
+    assert stats["users"].sum() == len(outcomes) and set(stats["tier"]) <= {"high", "regular"}
