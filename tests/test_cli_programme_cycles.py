@@ -199,3 +199,31 @@ def test_the_population_splits_like_for_like_and_its_outcomes_match_the_events(s
         assert row.churned == float(mine.empty) and row.spend == pytest.approx(mine["amount"].sum())
     stats = sufficient_statistics(outcomes)
     assert stats["users"].sum() == len(outcomes) and set(stats["tier"]) <= {"high", "regular"}
+
+
+def test_the_programme_page_and_its_twins_show_the_cycles(shop) -> None:
+    import re
+
+    from experiments.db import registry
+    from experiments.users import add_user, create_token
+    from webui import create_app
+
+    db, _, last, _ = shop
+    if "winback-2027" not in ok("programme", "list", "--db", db):
+        _programme(db)
+        ok("cycle", "run", "winback-2027", "--as-of", last.date(), "--db", db)
+    with registry(db) as database:
+        add_user(database, "fiona", "a long enough password", "finance", actor="test")
+        secret = create_token(database, "fiona", "t").secret
+    client = create_app({"DB": str(db), "SECRET_KEY": "test", "TESTING": True}).test_client()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text).group(1)
+    client.post("/login", data={"username": "fiona", "password": "a long enough password", "csrf_token": token})
+    page = client.get("/programmes/winback-2027").text
+    assert "Programme winback-2027" in page and "never in a send list" in page and "send list</a>" in page
+    assert "winback-2027" in client.get("/programmes").text
+    auth = {"Authorization": f"Bearer {secret}"}
+    cycles = client.get("/api/v1/programmes/winback-2027", headers=auth).json["cycles"]
+    assert cycles and cycles[0]["step"] == "finished"
+    sent = client.get("/programmes/winback-2027/cycles/1/send-list.csv", headers=auth)
+    assert sent.status_code == 200 and sent.text.startswith("user_id,arm,treatment_key")
+    assert client.get("/programmes/nope").status_code == 404

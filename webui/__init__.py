@@ -38,14 +38,15 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
                              "`python -c 'import secrets; print(secrets.token_hex(32))'`) or use `winback serve --demo`")
 
     from webui import auth, csrf, errors, formatting, registry
-    from webui.views import api, catalog, data, finance, growth, models, strategy
+    from webui.views import api, catalog, data, finance, growth, models, programmes, strategy
 
     registry.init_app(app)
     auth.init_app(app)
     csrf.init_app(app)
     errors.init_app(app)
     formatting.init_app(app)
-    for blueprint in (auth.bp, growth.bp, data.bp, catalog.bp, finance.bp, strategy.bp, models.bp, api.bp):
+    for blueprint in (auth.bp, growth.bp, data.bp, catalog.bp, finance.bp, strategy.bp, models.bp, programmes.bp,
+                      api.bp):
         app.register_blueprint(blueprint)
     app.after_request(_security_headers)
     return app

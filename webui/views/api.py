@@ -12,7 +12,7 @@ from experiments.snapshots import take_snapshot
 from experiments.starting import start_and_assign
 from webui.auth import requires
 from webui.registry import get_db
-from webui.views import catalog, data, finance, growth, models, strategy
+from webui.views import catalog, data, finance, growth, models, programmes, strategy
 from webui.views.shared import actor, analysis_options, json_response, request_fields
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -162,3 +162,15 @@ def import_file() -> Any:
 @requires("import")
 def import_undo(batch: int) -> Any:
     return json_response({"batch": undo_import(batch, get_db(), actor=actor())})
+
+
+@bp.route("/programmes")
+@requires()
+def programme_list() -> Any:
+    return json_response(programmes.programmes_data())
+
+
+@bp.route("/programmes/<name>")
+@requires()
+def programme(name: str) -> Any:
+    return json_response(programmes.programme_data(name))

@@ -1,0 +1,56 @@
+"""The Programme page for every role: the programme's settings and targets, its cycles and their send lists."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, render_template
+
+from experiments.errors import ExperimentError
+from experiments.programmes import get_programme, list_programmes
+from programme.cycles import list_cycles, send_list
+from webui.auth import requires
+from webui.registry import get_db
+from webui.views.shared import csv_response
+
+bp = Blueprint("programmes", __name__)
+
+
+def programmes_data() -> dict[str, Any]:
+    """Every programme with its cycles."""
+    found = list_programmes(get_db())
+    return {"programmes": [{"programme": p, "cycles": list_cycles(get_db(), p.name)} for p in found]}
+
+
+def programme_data(name: str) -> dict[str, Any]:
+    """One programme: settings and cycles; an unknown name is a 404 naming the programmes there are."""
+    try:
+        found = get_programme(get_db(), name)
+    except ExperimentError as error:
+        abort(404, description=str(error))
+    return {"programme": found, "cycles": list_cycles(get_db(), name)}
+
+
+@bp.route("/programmes")
+@requires()
+def programmes() -> Any:
+    return render_template("programmes.html", **programmes_data())
+
+
+@bp.route("/programmes/<name>")
+@requires()
+def programme(name: str) -> Any:
+    return render_template("programme.html", **programme_data(name))
+
+
+@bp.route("/programmes/<name>/cycles.csv")
+@requires()
+def cycles_csv(name: str) -> Any:
+    rows = [{k: v for k, v in c.items() if not isinstance(v, dict)} for c in programme_data(name)["cycles"]]
+    return csv_response(rows, f"{name}-cycles.csv")
+
+
+@bp.route("/programmes/<name>/cycles/<int:number>/send-list.csv")
+@requires()
+def send_list_csv(name: str, number: int) -> Any:
+    programme_data(name)
+    return csv_response(send_list(get_db(), name, number), f"{name}-cycle-{number}-send-list.csv")
