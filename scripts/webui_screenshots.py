@@ -94,6 +94,25 @@ def _data_page(page, base: str, workdir: Path, out: Path) -> None:
     print(f"wrote {out / 'data.png'}")
 
 
+def _weekly_programme(db: Path) -> None:
+    """Four weekly cycles of a programme over the demo shop, for the Programme page."""
+    import pandas as pd
+
+    from experiments.definitions import Arm, Experiment, create_experiment
+    from experiments.lifecycle import start_experiment
+    from experiments.programmes import Programme, save_programme
+    from programme.cycles import run_cycle
+
+    create_experiment(Experiment(key="wb-weekly", name="Weekly win-back", primary_metric="retained", layer="weekly",
+                                 arms=(Arm("control", None, 0.5, True), Arm("coupon", "coupon_10", 0.5))), db)
+    start_experiment("wb-weekly", db)
+    save_programme(db, Programme(name="winback-2027", holdout_share=0.1, experiment="wb-weekly",
+                                 churn_model="demo-churn", max_users_per_cycle=400, treatments=("coupon_10",)))
+    as_of = pd.Timestamp(read_cohort("demo-at-risk", db)["as_of"].iloc[0])
+    for weeks in (3, 2, 1, 0):
+        run_cycle(db, "winback-2027", str((as_of - pd.Timedelta(days=7 * weeks)).date()))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--users", type=int, default=6000, help="shop users the demo simulates")
@@ -103,6 +122,7 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="winback-shots-"))
     db = workdir / "registry.db"
     demo = build_web_demo(db, n_users=args.users, progress=True)
+    _weekly_programme(db)
     admin, (_, password) = next((n, v) for n, v in demo.logins.items() if v[0] == "admin")
     port = _free_port()
     resolve_secret_key(db, create=True)  # the session key `winback serve` reads beside the registry
@@ -128,6 +148,7 @@ def main() -> None:
                 "finance": f"/experiments/{KEY}/finance?segment=stage",
                 "strategy": f"/experiments/{KEY}/strategy",
                 "models": "/models",
+                "programme": "/programmes/winback-2027",
             }
             for name, path in shots.items():
                 page.goto(base + path)
