@@ -185,3 +185,20 @@ def test_a_continuous_pre_period_on_a_binary_metric_is_used_by_cuped():
 def test_roles_must_name_metrics_of_the_frame():
     with pytest.raises(ExperimentError, match="guardrails names metric 'unsub', which is not in metrics: retained"):
         analyze_frame(shop(50), metrics={"retained": "binary"}, guardrails=["unsub"])
+
+
+def test_a_user_without_a_segment_falls_in_none_as_in_the_registry(tmp_path):
+    db = tmp_path / "r.db"
+    users = seed_registry(db)  # about 10 % of users have no cohort row, so no stage
+    frame = pd.DataFrame({"user_id": users.ids, "arm": [ARMS[a][0] for a in users.arm], "retained": users.retained,
+                          "stage": np.where(users.stage == "(none)", None, users.stage)})
+    report = analyze_frame(frame, metrics={"retained": "binary"}, segment="stage",
+                           weights={"control": 0.5, "coupon": 0.25, "email": 0.25})
+    # Expected numbers: the registry path by the cohort's stage (experiments.metrics, NO_SEGMENT for no cohort row).
+    registry = analyze_experiment("exp1", db, segment_by="stage")
+    want = {(s.segment, s.arm_key): s.comparison for s in registry.segments}
+    assert {(s.segment, s.arm_key) for s in report.segments} == set(want) and ("(none)", "coupon") in want
+    for s in report.segments:
+        for field in FIELDS:
+            assert getattr(s.comparison, field) == pytest.approx(getattr(want[(s.segment, s.arm_key)], field),
+                                                                 rel=1e-9, nan_ok=True), (s.segment, field)
