@@ -4,7 +4,7 @@ Every check is vectorized; the first bad row is reported with its file, 1-based 
 does not count: row 1 is the first line under it) and column, so the user can fix the file. Files load
 inside DuckDB (warehouse/event_files.py); these checks see only the rows SQL cannot settle (`_load_file`).
 
-Event types outside churn.events.EVENT_TYPES refuse the file by default; with `unknown_events="skip"` their rows
+Event types outside warehouse.event_vocabulary.EVENT_TYPES refuse the file by default; with `unknown_events="skip"` their rows
 are left out (counted per type in the LoadResult) and every other row is judged as before, on both paths.
 """
 from __future__ import annotations
@@ -21,7 +21,6 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from churn.events import EVENT_TYPES, RATING_EVENT, REQUIRED_COLUMNS
 from warehouse.duckdb_engine import read_raw
 from warehouse.engine import Warehouse, open_warehouse
 from warehouse.errors import DataError, WarehouseError
@@ -35,6 +34,7 @@ from warehouse.event_files import (
     unknown_type_counts,
     write_file,
 )
+from warehouse.event_vocabulary import EVENT_TYPES, RATING_EVENT, REQUIRED_COLUMNS
 from warehouse.events_table import EVENT_COLUMNS, TEXT_COLUMNS, LoadResult, recorded_fingerprint, write_events
 from warehouse.events_table import TS_TEXT_FORMAT as TS_FORMAT
 

@@ -74,8 +74,13 @@ class BoostedLogit(ClassifierMixin, BaseEstimator):
         return self.classes_[(self.decision_function(X) > 0).astype(int)]
 
 
-class ChurnModel:
-    """Logistic-base LightGBM + probability calibration; predicts P(no order within the horizon)."""
+class ChurnModel(ClassifierMixin, BaseEstimator):
+    """Logistic-base LightGBM + probability calibration; predicts P(no order within the horizon).
+
+    A scikit-learn classifier (`get_params`, `clone`, `Pipeline`, `GridSearchCV`) on a DataFrame of one row per
+    user with named columns: the RFM base reads `recency_days`, `tenure_days`, `orders`, `spend` and `order_days`
+    by name, so a Pipeline step before it must keep column names (`set_output(transform="pandas")`).
+    """
 
     def __init__(
         self, *, calibration: Calibration = "sigmoid", cv: int = 3, n_estimators: int = 150,
@@ -98,7 +103,12 @@ class ChurnModel:
         """Fit on one row per user (numeric features, including the RFM columns) and 0/1 churn labels."""
         if self.calibration not in ("sigmoid", "isotonic"):
             raise ChurnError(f"calibration must be 'sigmoid' or 'isotonic', got {self.calibration!r}")
-        y = np.asarray(churned, dtype=int)
+        features = _named(features, "fit")
+        missing = [c for c in BASE_INPUTS if c not in features.columns]
+        if missing:
+            raise ChurnError(f"the churn model's RFM base needs the columns {', '.join(missing)}; "
+                             "compute them with churn.features.compute_features")
+        y = _labels(churned)
         if len(y) != len(features):
             raise ChurnError(f"{len(features)} feature rows but {len(y)} labels")
         counts = np.bincount(y, minlength=2)
@@ -109,6 +119,9 @@ class ChurnModel:
                 f"(need at least {need} of each); pick an earlier as-of date or more data"
             )
         self.features_ = list(features.columns)
+        self.feature_names_in_ = np.asarray(self.features_, dtype=object)
+        self.n_features_in_ = len(self.features_)
+        self.classes_ = np.array([0, 1])
         booster = BoostedLogit(
             n_estimators=self.n_estimators, learning_rate=self.learning_rate, num_leaves=self.num_leaves,
             min_child_samples=self.min_child_samples, random_state=self.random_state, n_jobs=self.n_jobs,
@@ -122,10 +135,20 @@ class ChurnModel:
         """Calibrated P(churn) for each row; the columns must include those seen in fit."""
         if not hasattr(self, "estimator_"):
             raise ChurnError("the churn model is not fitted yet")
+        features = _named(features, "scoring")
         missing = [c for c in self.features_ if c not in features.columns]
         if missing:
             raise ChurnError(f"features missing for scoring: {', '.join(missing[:5])}")
-        return self.estimator_.predict_proba(self._design(features))[:, 1]
+        return np.asarray(self.estimator_.predict_proba(self._design(features))[:, 1])
+
+    def predict_proba(self, features: pd.DataFrame) -> np.ndarray:
+        """scikit-learn's form of `predict_risk`: columns P(retained), P(churned)."""
+        risk = self.predict_risk(features)
+        return np.column_stack([1.0 - risk, risk])
+
+    def predict(self, features: pd.DataFrame) -> np.ndarray:
+        """1 where the calibrated risk exceeds one half (flagging uses per-stage thresholds instead)."""
+        return (self.predict_risk(features) > 0.5).astype(int)
 
     def feature_importance(self) -> pd.Series:
         """Mean split gain of each tree feature over the cross-fitted boosters, largest first."""
@@ -134,3 +157,22 @@ class ChurnModel:
             axis=0,
         )
         return pd.Series(gains, index=self.features_).sort_values(ascending=False)
+
+
+BASE_INPUTS = ("recency_days", "tenure_days", "orders", "spend", "order_days")
+
+
+def _named(features: object, step: str) -> pd.DataFrame:
+    """The features as a DataFrame with named columns, or a ChurnError saying how to keep the names."""
+    if not isinstance(features, pd.DataFrame):
+        raise ChurnError(f"the churn model needs a DataFrame with named feature columns for {step}, got "
+                         f"{type(features).__name__}; in a Pipeline, keep names with set_output(transform='pandas')")
+    return features
+
+
+def _labels(churned: pd.Series | np.ndarray) -> np.ndarray:
+    """0/1 churn labels as ints; anything else refused."""
+    y = np.asarray(churned)
+    if y.ndim != 1 or not np.isin(y, (0, 1)).all():
+        raise ChurnError("churn labels must be one 0 (retained) or 1 (churned) per user")
+    return y.astype(int)

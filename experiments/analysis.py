@@ -44,7 +44,8 @@ VALUE_ENV = ENV_VALUE_PER_RETAINED
 
 @dataclass(frozen=True)
 class ArmSummary:
-    """An arm's size, planned weight and spend (`cost_source`: deliveries, unit_cost fallback, or none)."""
+    """An arm's size, planned weight and spend (`cost_source`: deliveries, unit_cost fallback, none, a frame's
+    cost column, or unknown: no cost given, so the cost is nan)."""
 
     arm_key: str
     treatment_key: str | None
@@ -315,4 +316,5 @@ def _economics(data: ExperimentData, control: str, arm: str, segment: str, cuped
                value: float | None) -> Economics:
     """Money view from the absolute uplift of the primary (retention) metric."""
     absolute = _compare(data, control, arm, data.primary_metric, segment, cuped, {**options, "relative": False}, [])
-    return economics(absolute, data.cost(arm, segment), value_per_retained=value)
+    cost = None if data.cost_sources.get(arm) == "unknown" else data.cost(arm, segment)
+    return economics(absolute, cost, value_per_retained=value)

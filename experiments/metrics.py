@@ -29,7 +29,8 @@ from stats.errors import StatsError
 ALL = "all"
 NO_SEGMENT = "(none)"
 BY_DAY = "assigned_day"  # internal dimension: the UTC day each user was assigned (for cumulative effects)
-CostSource = Literal["deliveries", "unit_cost", "none"]
+# deliveries' costs, the treatment's unit cost × n, nothing spent; a DataFrame's cost column, or no cost given
+CostSource = Literal["deliveries", "unit_cost", "none", "column", "unknown"]
 
 
 @dataclass(frozen=True)

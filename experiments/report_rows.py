@@ -23,7 +23,7 @@ COLUMNS = (
 
 
 def _comparison(c: Comparison) -> dict:
-    return {"relative": c.relative, "n_control": c.n_control, "n_treatment": c.n_treatment,
+    return {"cuped": c.cuped, "relative": c.relative, "n_control": c.n_control, "n_treatment": c.n_treatment,
             "mean_control": c.mean_control, "mean_treatment": c.mean_treatment, "effect": c.effect,
             "ci_low": c.ci_low, "ci_high": c.ci_high, "p_value": c.p_value, "chance_to_win": c.chance_to_win}
 
@@ -35,11 +35,12 @@ def _money(e: Economics | None) -> dict:
 
 
 def report_rows(report: ExperimentReport) -> pd.DataFrame:
-    """Every result of `report` as one row; money columns on the primary metric's rows, nan elsewhere."""
+    """Every result of `report` as one row; money columns on the primary metric's rows, nan elsewhere.
+
+    `cuped` says whether CUPED adjusted that row's comparison (False where it was skipped, and on guardrails)."""
     treatments = {arm.arm_key: arm.treatment_key for arm in report.arms}
     money = {item.arm_key: item.economics for item in report.economics}
-    base = {"experiment_key": report.key, "method": report.method, "cuped": report.cuped,
-            "value_per_retained": report.value_per_retained}
+    base = {"experiment_key": report.key, "method": report.method, "value_per_retained": report.value_per_retained}
     rows = []
     for r in report.results:
         primary = r.metric == report.primary_metric

@@ -1,4 +1,4 @@
-"""Web UI users and REST API tokens: hashed passwords (werkzeug), one role each, tokens stored hashed.
+"""Web UI users and REST API tokens: hashed passwords (experiments.passwords), one role each, tokens stored hashed.
 
 A token is shown once when it is made; the registry keeps only its SHA-256, which is enough for a
 random 256-bit secret (no salt or slow hash needed, and lookup by hash stays an index probe).
@@ -11,11 +11,11 @@ import secrets
 from dataclasses import asdict, dataclass
 
 import sqlite_utils
-from werkzeug.security import check_password_hash, generate_password_hash
 
 from experiments.choices import ROLES, Role
 from experiments.db import audit, transaction, utc_now
 from experiments.errors import ExperimentError
+from experiments.passwords import check_password, hash_password
 
 MIN_PASSWORD_LENGTH = 8
 TOKEN_PREFIX = "wbk_"
@@ -79,7 +79,7 @@ def add_user(database: sqlite_utils.Database, name: str, password: str, role: st
         if conn.execute("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone():
             raise UserError(f"user '{name}' already exists; pick another name or use `winback user password`")
         conn.execute("INSERT INTO users (name, password_hash, role, created_at) VALUES (?, ?, ?, ?)",
-                     (name, generate_password_hash(password), role, user.created_at))
+                     (name, hash_password(password), role, user.created_at))
         audit(conn, "add", "user", name, json.dumps({"role": role}), actor)
     return user
 
@@ -90,7 +90,7 @@ def set_password(database: sqlite_utils.Database, name: str, password: str, *, a
         raise UserError(f"the password of '{name}' must have at least {MIN_PASSWORD_LENGTH} characters")
     with transaction(database) as conn:
         if conn.execute("UPDATE users SET password_hash = ? WHERE name = ?",
-                        (generate_password_hash(password), name)).rowcount == 0:
+                        (hash_password(password), name)).rowcount == 0:
             raise UserError(f"unknown user '{name}'")
         audit(conn, "password", "user", name, "{}", actor)
 
@@ -115,10 +115,10 @@ def authenticate(database: sqlite_utils.Database, name: str, password: str) -> U
         ((name or "").strip(),)).fetchone()
     if row is None:
         if not _dummy_hash:
-            _dummy_hash.append(generate_password_hash("not a password"))
-        check_password_hash(_dummy_hash[0], password or "")
+            _dummy_hash.append(hash_password("not a password"))
+        check_password(_dummy_hash[0], password or "")
         return None
-    return User(*row[:3]) if check_password_hash(row[3], password or "") else None
+    return User(*row[:3]) if check_password(row[3], password or "") else None
 
 
 def _token_hash(secret: str) -> str:

@@ -15,9 +15,9 @@ from typing import Literal, get_args
 
 import pandas as pd
 
-from churn.events import EVENT_TYPES
 from experiments.db import audit, open_registry, transaction
 from experiments.errors import ExperimentError
+from warehouse.event_vocabulary import EVENT_TYPES
 from warehouse.metric_sql import ASSIGNMENTS, DEFINITIONS, OUTCOMES, event_sums_sql, outcome_sums_sql
 
 EventValue = Literal["any", "count", "amount"]

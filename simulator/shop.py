@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from churn.events import EVENT_TYPES
+from warehouse.event_vocabulary import EVENT_TYPES
 
 DEMO_EVENT_TYPES: tuple[str, ...] = EVENT_TYPES
 CATEGORIES: tuple[str, ...] = ("electronics", "fashion", "home", "beauty", "sports", "grocery", "toys", "books")

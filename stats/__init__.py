@@ -1,11 +1,11 @@
 """Winback's statistics engine: sufficient statistics in, frozen dataclasses out (no SQL, no files)."""
-from stats.choices import Method
+from stats.choices import Correction, Method, Verdict
 from stats.comparison import Comparison, compare
 from stats.errors import StatsError
-from stats.guardrails import Verdict, guardrail_verdict, stricter_verdict
+from stats.guardrails import guardrail_verdict, stricter_verdict
 from stats.moments import Moments, RatioMoments
 from stats.money import Economics, economics
-from stats.multiple import Correction, adjust_p_values
+from stats.multiple import adjust_p_values
 from stats.power import PowerPlan, duration_days, minimum_detectable_effect, proportion_power, sample_size
 from stats.srm import SRM_THRESHOLD, srm, srm_flagged
 

@@ -16,7 +16,7 @@ Fields a method does not define are nan, and `reason` says why.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from scipy import stats as sps
@@ -81,31 +81,18 @@ def compare(
     """
     _validate(control, treatment, alpha, method, cuped, tuning, prior_variance)
     reasons: list[str] = []
-    theta = NAN
-    if cuped:
-        theta = pooled_theta(control, treatment)  # type: ignore[arg-type]
-        if theta == 0.0:
-            reasons.append("CUPED not applied: the pooled pre- or post-period metric has no variance")
-    if cuped and theta != 0.0:
-        try:
-            a, b = adjust(control, theta), adjust(treatment, theta)  # type: ignore[arg-type]
-        except OverflowError:  # a pre-period variance so near 0 (subnormal) that theta squared overflows
-            reasons.append("CUPED not applied: the pooled pre-period metric's variance is too close to 0 to adjust "
-                           "with in floating point")
-            theta = 0.0
-    if not (cuped and theta != 0.0):
-        a, b = _plain(control), _plain(treatment)
-    applied = bool(cuped and theta != 0.0)
-    base = dict(
+    adjusted = _cuped(control, treatment, reasons) if cuped else None
+    a, b, theta = adjusted if adjusted is not None else (_plain(control), _plain(treatment), NAN)
+    # Every estimate undefined until computed below; each return fills in what its method defines.
+    base = Comparison(
         method=method, relative=relative, alpha=alpha, n_control=control.n, n_treatment=treatment.n,
-        mean_control=a.unadjusted_mean, mean_treatment=b.unadjusted_mean, cuped=applied,
-        theta=theta if applied else NAN,
+        mean_control=a.unadjusted_mean, mean_treatment=b.unadjusted_mean, effect=NAN, std_error=NAN, ci_low=NAN,
+        ci_high=NAN, p_value=NAN, chance_to_win=NAN, risk=NAN, risk_control=NAN, cuped=adjusted is not None,
+        theta=theta,
     )
     undefined = _undefined_reason(a, b, relative)
     if undefined:
-        return Comparison(**base, effect=NAN, std_error=NAN, ci_low=NAN, ci_high=NAN, p_value=NAN,
-                          chance_to_win=NAN, risk=NAN, risk_control=NAN,
-                          reason="; ".join([*reasons, undefined]))
+        return replace(base, reason="; ".join([*reasons, undefined]))
     try:
         effect = (b.mean - a.mean) / a.unadjusted_mean if relative else b.mean - a.mean
         variance = _effect_variance(a, b, relative)
@@ -115,9 +102,7 @@ def compare(
         degenerate = (f"undefined: the control mean ({a.unadjusted_mean:.3g}) is too close to 0 for a relative "
                       "effect in floating point; read the absolute difference (relative=False; `winback analyze --absolute`)")
     if degenerate:
-        return Comparison(**base, effect=NAN, std_error=NAN, ci_low=NAN, ci_high=NAN, p_value=NAN,
-                          chance_to_win=NAN, risk=NAN, risk_control=NAN,
-                          reason="; ".join([*reasons, degenerate]))
+        return replace(base, reason="; ".join([*reasons, degenerate]))
     if method == "bayesian":
         return _bayesian(base, effect, variance, alpha, prior_mean, prior_variance, reasons)
     if method == "sequential":
@@ -125,9 +110,8 @@ def compare(
     else:
         low, high, p_value = _welch(effect, variance, a, b, alpha)
     reasons.append("frequentist read: chance to win and risk are Bayesian only")
-    return Comparison(**base, effect=effect, std_error=math.sqrt(variance), ci_low=low, ci_high=high,
-                      p_value=p_value, chance_to_win=NAN, risk=NAN, risk_control=NAN,
-                      reason="; ".join(reasons))
+    return replace(base, effect=effect, std_error=math.sqrt(variance), ci_low=low, ci_high=high, p_value=p_value,
+                   reason="; ".join(reasons))
 
 
 def _validate(control: Any, treatment: Any, alpha: float, method: str, cuped: bool, tuning: float,
@@ -145,8 +129,23 @@ def _validate(control: Any, treatment: Any, alpha: float, method: str, cuped: bo
         raise StatsError("control and treatment must be stats.Moments or stats.RatioMoments")
     if type(control) is not type(treatment) or control.is_binary != treatment.is_binary:
         raise StatsError("control and treatment must be the same kind of metric (binary, continuous or ratio)")
-    if cuped and isinstance(control, RatioMoments):
+
+
+def _cuped(control: Moments | RatioMoments, treatment: Moments | RatioMoments,
+           reasons: list[str]) -> tuple[Adjusted, Adjusted, float] | None:
+    """Both arms adjusted by the pooled theta, and theta; None (with the reason noted) when CUPED cannot adjust."""
+    if not (isinstance(control, Moments) and isinstance(treatment, Moments)):
         raise StatsError("cuped=True works on Moments with pre-period sums, not on RatioMoments")
+    theta = pooled_theta(control, treatment)
+    if theta == 0.0:
+        reasons.append("CUPED not applied: the pooled pre- or post-period metric has no variance")
+        return None
+    try:
+        return adjust(control, theta), adjust(treatment, theta), theta
+    except OverflowError:  # a pre-period variance so near 0 (subnormal) that theta squared overflows
+        reasons.append("CUPED not applied: the pooled pre-period metric's variance is too close to 0 to adjust "
+                       "with in floating point")
+        return None
 
 
 def _plain(moments: Moments | RatioMoments) -> Adjusted:
@@ -211,7 +210,7 @@ def _sequential(effect: float, variance: float, n: int, alpha: float, tuning: fl
     return effect - half, effect + half, p_value
 
 
-def _bayesian(base: dict[str, Any], effect: float, variance: float, alpha: float, prior_mean: float,
+def _bayesian(base: Comparison, effect: float, variance: float, alpha: float, prior_mean: float,
               prior_variance: float | None, reasons: list[str]) -> Comparison:
     """Gaussian posterior of the effect (conjugate update of a Gaussian prior, or the likelihood alone)."""
     if prior_variance is None:
@@ -230,5 +229,5 @@ def _bayesian(base: dict[str, Any], effect: float, variance: float, alpha: float
     risk_control = post_mean * float(sps.norm.cdf(z)) + density
     risk = -post_mean * float(sps.norm.cdf(-z)) + density
     reasons.append("Bayesian read: no p-value (use chance_to_win and risk)")
-    return Comparison(**base, effect=post_mean, std_error=sd, ci_low=low, ci_high=high, p_value=NAN,
-                      chance_to_win=1 - p_lose, risk=risk, risk_control=risk_control, reason="; ".join(reasons))
+    return replace(base, effect=post_mean, std_error=sd, ci_low=low, ci_high=high, chance_to_win=1 - p_lose,
+                   risk=risk, risk_control=risk_control, reason="; ".join(reasons))

@@ -90,9 +90,9 @@ class Moments:
         """Per-unit variance: p(1-p) for a binary metric, sample variance (ddof=1) otherwise."""
         if self.n == 0:
             return math.nan
-        if self.is_binary:
+        if self.sum_squares is None:  # a 0/1 metric
             return self.mean * (1 - self.mean)
-        return _sample_variance(self.n, self.sum, self.sum_squares)  # type: ignore[arg-type]
+        return _sample_variance(self.n, self.sum, self.sum_squares)
 
     @property
     def pre_mean(self) -> float:

@@ -58,11 +58,15 @@ class Economics:
         return asdict(self)
 
 
-def economics(comparison: Comparison, total_cost: float, *, value_per_retained: float | None = None) -> Economics:
-    """Cost per incremental retained user (Fieller CI), margin, ROI and break-even from an absolute comparison."""
+def economics(comparison: Comparison, total_cost: float | None, *,
+              value_per_retained: float | None = None) -> Economics:
+    """Cost per incremental retained user (Fieller CI), margin, ROI and break-even from an absolute comparison.
+
+    `total_cost=None` means the cost is not known (not that nothing was spent): every field that needs it is nan.
+    """
     if comparison.relative:
         raise StatsError("economics needs an absolute comparison of the retention rate: compare(..., relative=False)")
-    if not (math.isfinite(total_cost) and total_cost >= 0):
+    if total_cost is not None and not (math.isfinite(total_cost) and total_cost >= 0):
         raise StatsError(f"total_cost must be a finite amount >= 0, got {total_cost!r}")
     if value_per_retained is not None and not (math.isfinite(value_per_retained) and value_per_retained >= 0):
         raise StatsError(f"value_per_retained must be a finite amount >= 0, got {value_per_retained!r}")
@@ -71,25 +75,31 @@ def economics(comparison: Comparison, total_cost: float, *, value_per_retained: 
     reasons: list[str] = []
     if math.isnan(uplift):
         reasons.append(f"no uplift estimate ({comparison.reason})")
-    cost, cost_low, cost_high = _cost_per_retained(total_cost, n, uplift, low, high, reasons)
     value = NAN if value_per_retained is None else float(value_per_retained)
+    if total_cost is None:
+        reasons.append("no cost given: cost per retained user, margin, ROI and break-even need one")
+        cost = cost_low = cost_high = NAN
+    else:
+        cost, cost_low, cost_high = _cost_per_retained(total_cost, n, uplift, low, high, reasons)
+    spent = NAN if total_cost is None else float(total_cost)
     if value_per_retained is None:
         reasons.append("no value per retained user given: margin, ROI and break-even need one")
-    margin = [value * n * u - total_cost for u in (uplift, low, high)]
-    if total_cost > 0:
-        roi = [m / total_cost for m in margin]
+    margin = [value * n * u - spent for u in (uplift, low, high)]
+    if spent > 0:
+        roi = [m / spent for m in margin]
     else:
         roi = [NAN] * 3
-        reasons.append("nothing was spent: ROI is undefined")
-    if value_per_retained is None:
+        if spent == 0:
+            reasons.append("nothing was spent: ROI is undefined")
+    if value_per_retained is None or total_cost is None:
         break_even = NAN
     elif value > 0 and n > 0:
-        break_even = total_cost / (n * value)
+        break_even = spent / (n * value)
     else:
         break_even = NAN
         reasons.append("break-even needs a positive value per retained user and treated units")
     return Economics(
-        n_treatment=n, total_cost=float(total_cost), uplift=uplift, uplift_ci_low=low, uplift_ci_high=high,
+        n_treatment=n, total_cost=spent, uplift=uplift, uplift_ci_low=low, uplift_ci_high=high,
         incremental_retained=n * uplift, incremental_retained_ci_low=n * low, incremental_retained_ci_high=n * high,
         cost_per_retained=cost, cost_per_retained_ci_low=cost_low, cost_per_retained_ci_high=cost_high,
         value_per_retained=value, incremental_margin=margin[0], incremental_margin_ci_low=margin[1],

@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from churn.events import EVENT_TYPES
 from experiments.cohorts import read_cohort
 from simulator.shop import generate_shop
+from warehouse.event_vocabulary import EVENT_TYPES
 from winback.cli import cli
 
 SHOP = generate_shop(1_500, seed=3, as_of="2026-06-30", horizon_days=60)

@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from churn.events import EVENT_TYPES
 from common.settings import resolve_spark_master
 from warehouse.dialect import Dialect
 from warehouse.errors import WarehouseError
+from warehouse.event_vocabulary import EVENT_TYPES
 
 if TYPE_CHECKING:  # pyspark is an optional extra: imported only when a session is made
     from pyspark.sql import DataFrame, SparkSession

@@ -4,8 +4,8 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from churn.events import EVENT_TYPES
 from simulator.shop import DEMO_EVENT_TYPES, DemoShop, generate_shop, simulate
+from warehouse.event_vocabulary import EVENT_TYPES
 
 USER_COLUMNS = ["user_id", "signup_date", "price_sensitivity", "service_unhappy", "needs_changed",
                 "monthly_value", "p_churn", "true_reason"]

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from churn.events import EVENT_TYPES
 from churn.ingest import load_events, read_events
 from warehouse.engine import Warehouse
 from warehouse.errors import DataError
+from warehouse.event_vocabulary import EVENT_TYPES
 
 HEADER = "user_id,event_type,ts,amount,item,category,channel\n"
 GOOD = "0007,order,2026-01-02T10:00:00,12.50,sku-1,books,web\n"

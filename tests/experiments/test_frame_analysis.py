@@ -12,7 +12,7 @@ from tests.experiments.seeded_registry import ARMS, seed_registry
 
 
 def users_frame(users) -> pd.DataFrame:
-    return pd.DataFrame({"arm": np.asarray([ARMS[a][0] for a in users.arm]), "retained": users.retained,
+    return pd.DataFrame({"user_id": users.ids, "arm": np.asarray([ARMS[a][0] for a in users.arm]), "retained": users.retained,
                          "unsubscribed": users.unsubscribed, "revenue": users.revenue,
                          "revenue_pre": users.revenue_pre, "stage": users.stage,
                          "cost": np.where(users.delivered, 2.0, 0.0)})
@@ -61,7 +61,7 @@ def test_the_recommendation_reads_a_bayesian_report_by_its_chance_to_win():
     rng = np.random.default_rng(5)
     arms = np.repeat(["control", "coupon", "email"], 4_000)
     lift = {"control": 0.30, "coupon": 0.36, "email": 0.30}  # coupon: +6 points, email: none
-    frame = pd.DataFrame({"arm": arms, "retained": (rng.random(arms.size) < np.vectorize(lift.get)(arms)).astype(int),
+    frame = pd.DataFrame({"user_id": np.arange(arms.size), "arm": arms, "retained": (rng.random(arms.size) < np.vectorize(lift.get)(arms)).astype(int),
                           "cost": np.where(arms == "control", 0.0, 1.0)})
     for method, evidence in (("ttest", "Holm p = "), ("bayesian", "chance to win ")):
         report = analyze_frame(frame, metrics={"retained": "binary"}, cost="cost", value_per_retained=50,

@@ -16,7 +16,7 @@ def _fail_rate(p_control: float, p_treatment: float, reps: int, seed: int) -> fl
     p = np.where(arm == "control", p_control, p_treatment)
     fails = 0
     for _ in range(reps):
-        frame = pd.DataFrame({"arm": arm, "retained": (rng.random(arm.size) < 0.3).astype(int),
+        frame = pd.DataFrame({"user_id": np.arange(arm.size), "arm": arm, "retained": (rng.random(arm.size) < 0.3).astype(int),
                               "unsubscribed": (rng.random(arm.size) < p).astype(int)})
         report = analyze_frame(frame, metrics={"retained": "binary", "unsubscribed": "binary"},
                                guardrails=["unsubscribed"], lower_is_better=["unsubscribed"])

@@ -101,3 +101,14 @@ def test_free_treatment_with_uncertain_uplift_has_no_cost_per_retained_user():
     assert math.isnan(money.cost_per_retained) and "nothing was spent" in money.reason
     sure = compare(Moments(1000, 300), Moments(1000, 400), relative=False)
     assert economics(sure, 0.0).cost_per_retained == 0.0
+
+
+def test_an_unknown_cost_leaves_every_cost_field_nan_with_a_reason() -> None:
+    # total_cost=None: the cost was not given, which is not "nothing was spent" (that reads 0.0 per retained user).
+    sure = compare(Moments(1000, 300), Moments(1000, 400), relative=False)
+    money = economics(sure, None, value_per_retained=50.0)
+    assert money.incremental_retained == pytest.approx(100.0)  # 1,000 x 0.10, by hand: no cost needed
+    for name in ("total_cost", "cost_per_retained", "cost_per_retained_ci_low", "cost_per_retained_ci_high",
+                 "incremental_margin", "roi", "break_even_uplift"):
+        assert math.isnan(getattr(money, name)), name
+    assert money.reason == "no cost given: cost per retained user, margin, ROI and break-even need one"

@@ -1,4 +1,4 @@
-"""Issue 12's findings 1-3 and 5-8, each reproduced as it was reported and shown fixed (10 is in test_hardening_inputs.py).
+"""Issue 12's findings 1-3 and 5-8, each reproduced as it was reported and shown fixed (10 is in test_cli_bad_inputs.py).
 
 Findings 4 and 9 (events files) belong to the warehouse loader rewrite. Every test runs the real CLI in-process
 (click's CliRunner) on a real registry file in tmp_path.

@@ -1,6 +1,7 @@
 """The behaviour-event vocabulary: every event type Winback understands and what its amount means.
 
-One tuple is the single source of truth for the loader's validation, the feature SQL and the demo shop.
+One tuple is the single source of truth for the loader's validation, the feature SQL (DuckDB and Spark), the
+warehouse metrics and the demo shop. It lives in warehouse/ so every layer that needs it imports it downward.
 """
 from __future__ import annotations
 
