@@ -160,8 +160,8 @@ def test_holdout_users_are_left_out_of_experiment_assignment_and_plans(shop, tmp
     with sqlite3.connect(db) as conn:
         opted = {r[0] for r in conn.execute("SELECT user_id FROM opt_outs")}
     held_only = set(held) - opted  # an opted-out user is counted as opted out (the first rule that applies)
-    assert printed.splitlines()[0] == (f"left out of the plan: {len(set(users) & opted):,} opted out, "
-                                       f"{len(held_only):,} in a programme holdout")
+    counts = [(len(set(users) & opted), "opted out"), (len(held_only), "in a programme holdout")]
+    assert printed.splitlines()[0] == "left out of the plan: " + ", ".join(f"{n:,} {w}" for n, w in counts if n)
     assert not set(pd.read_csv(tmp_path / "plan.csv", dtype=str)["user_id"]) & set(held)
     ok("experiment", "create", "wb-held", "--name", "held", "--primary-metric", "retained", "--arm", "control:-:0.5",
        "--arm", "coupon:coupon_10:0.5", "--layer", "held", "--db", db)
@@ -209,21 +209,24 @@ def test_the_programme_page_and_its_twins_show_the_cycles(shop) -> None:
     from webui import create_app
 
     db, _, last, _ = shop
-    if "winback-2027" not in ok("programme", "list", "--db", db):
-        _programme(db)
-        ok("cycle", "run", "winback-2027", "--as-of", last.date(), "--db", db)
+    ok("experiment", "create", "wb-page", "--name", "page", "--primary-metric", "retained", "--arm", "control:-:0.5",
+       "--arm", "coupon:coupon_10:0.5", "--layer", "page", "--db", db)
+    ok("experiment", "start", "wb-page", "--db", db)
+    ok("programme", "create", "paged", "--holdout-share", 0.1, "--mode", "experiment", "--experiment", "wb-page",
+       "--churn-model", "churn-p", "--max-users-per-cycle", 100, "--db", db)
+    ok("cycle", "run", "paged", "--as-of", last.date(), "--db", db)
     with registry(db) as database:
         add_user(database, "fiona", "a long enough password", "finance", actor="test")
         secret = create_token(database, "fiona", "t").secret
     client = create_app({"DB": str(db), "SECRET_KEY": "test", "TESTING": True}).test_client()
     token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text).group(1)
     client.post("/login", data={"username": "fiona", "password": "a long enough password", "csrf_token": token})
-    page = client.get("/programmes/winback-2027").text
-    assert "Programme winback-2027" in page and "never in a send list" in page and "send list</a>" in page
-    assert "winback-2027" in client.get("/programmes").text
+    page = client.get("/programmes/paged").text
+    assert "Programme paged" in page and "never in a send list" in page and "send list</a>" in page
+    assert "paged" in client.get("/programmes").text
     auth = {"Authorization": f"Bearer {secret}"}
-    cycles = client.get("/api/v1/programmes/winback-2027", headers=auth).json["cycles"]
+    cycles = client.get("/api/v1/programmes/paged", headers=auth).json["cycles"]
     assert cycles and cycles[0]["step"] == "finished"
-    sent = client.get("/programmes/winback-2027/cycles/1/send-list.csv", headers=auth)
+    sent = client.get("/programmes/paged/cycles/1/send-list.csv", headers=auth)
     assert sent.status_code == 200 and sent.text.startswith("user_id,arm,treatment_key")
     assert client.get("/programmes/nope").status_code == 404

@@ -1,24 +1,15 @@
 """Fixtures: a small shop registry (built once, copied per test), a real Flask app, clients logged in per role."""
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from webui_client import login
-from webui_shop import Shop, build_shop
+from webui_shop import Shop, build_shop, copy_registry
 
 from webui import create_app
-
-
-def copy_registry(source: Path, target: Path) -> None:
-    """A consistent copy with SQLite's backup API (includes what still sits in the WAL file)."""
-    with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
-        src.backup(dst)
-    src.close()
-    dst.close()
 
 
 @pytest.fixture(scope="session")

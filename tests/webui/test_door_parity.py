@@ -12,9 +12,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from conftest import copy_registry
 from webui_client import login, post
-from webui_shop import write_scores
+from webui_shop import copy_registry, write_scores
 
 from experiments.catalog import Metric, Treatment, list_metrics, list_treatments, save_metric, save_treatment
 from experiments.db import registry

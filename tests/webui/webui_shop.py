@@ -1,6 +1,7 @@
 """A small shop registry built with the services (catalog, cohort, experiment, imports) for the web UI tests."""
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,3 +107,11 @@ def write_scores(path: Path, n_users: int = 1200, seed: int = 5) -> pd.DataFrame
                            "reco_email": rng.normal(0.02, 0.02, n_users).round(5)})
     scores.to_csv(path, index=False)
     return scores
+
+
+def copy_registry(source: Path, target: Path) -> None:
+    """A consistent copy with SQLite's backup API (includes what still sits in the WAL file)."""
+    with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
+        src.backup(dst)
+    src.close()
+    dst.close()
