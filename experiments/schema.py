@@ -321,6 +321,22 @@ MIGRATIONS += [
         ALTER TABLE cohorts ADD COLUMN as_of TEXT;
         """,
     ),
+    (
+        23,
+        "sessions that end: a per-user session version (logout, password, disable and role changes bump it), and "
+        "failed sign-ins kept for the rate limit and the log",
+        """
+        ALTER TABLE users ADD COLUMN session_version INTEGER NOT NULL DEFAULT 1;
+        CREATE TABLE sign_in_failures (
+            id INTEGER PRIMARY KEY,
+            user_name TEXT NOT NULL,
+            address TEXT NOT NULL,
+            failed_at TEXT NOT NULL
+        );
+        CREATE INDEX sign_in_failures_user ON sign_in_failures (user_name, failed_at);
+        CREATE INDEX sign_in_failures_address ON sign_in_failures (address, failed_at);
+        """,
+    ),
 ]
 
 MIGRATIONS += [

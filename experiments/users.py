@@ -85,11 +85,11 @@ def add_user(database: sqlite_utils.Database, name: str, password: str, role: st
 
 
 def set_password(database: sqlite_utils.Database, name: str, password: str, *, actor: str | None = None) -> None:
-    """Replace a user's password (audited)."""
+    """Replace a user's password (audited); every session made before ends."""
     if len(password or "") < MIN_PASSWORD_LENGTH:
         raise UserError(f"the password of '{name}' must have at least {MIN_PASSWORD_LENGTH} characters")
     with transaction(database) as conn:
-        if conn.execute("UPDATE users SET password_hash = ? WHERE name = ?",
+        if conn.execute("UPDATE users SET password_hash = ?, session_version = session_version + 1 WHERE name = ?",
                         (hash_password(password), name)).rowcount == 0:
             raise UserError(f"unknown user '{name}'")
         audit(conn, "password", "user", name, "{}", actor)

@@ -7,6 +7,7 @@ JSON API under /api/v1. Views parse input, call core services and format; they h
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 from flask import Flask
@@ -28,6 +29,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         CURRENCY=currency_setting(),  # shown after every money amount; None: plain numbers
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=8),  # a working day; logout and account changes end it sooner
         MAX_CONTENT_LENGTH=256 * 1024 * 1024,  # a scores file of a few million users
         JSON_SORT_KEYS=False,
     )
@@ -58,4 +60,8 @@ def _security_headers(response: Any) -> Any:
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
+    # Scripts, styles and images only from this server (charts are inline SVG; bars use style attributes).
+    response.headers.setdefault("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; "
+                                "style-src 'self' 'unsafe-inline'; script-src 'self'; object-src 'none'; "
+                                "frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
     return response

@@ -6,8 +6,9 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, abort, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, Flask, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 
+from experiments.sessions import end_sessions, record_failed_sign_in, session_version, sign_in_block
 from experiments.users import ROLES, authenticate, get_user, user_for_token
 from webui.registry import get_db
 
@@ -74,6 +75,10 @@ def _load_user() -> None:
         abort(401, description="changes through the API need an API token (Authorization: Bearer ...)")
     name = session.get("user")
     if name:
+        # A cookie made before a logout, a password or role change or a disable carries an older version: refused.
+        if session.get("version") != session_version(get_db(), name):
+            session.clear()
+            return
         g.user, g.via = get_user(get_db(), name), "session"
         if g.user is None:
             session.clear()
@@ -94,18 +99,31 @@ def _safe_next(target: str | None) -> str:
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
     if request.method == "POST":
-        user = authenticate(get_db(), request.form.get("username", ""), request.form.get("password", ""))
+        name, address = request.form.get("username", "").strip(), request.remote_addr or "unknown"
+        blocked = sign_in_block(get_db(), name, address)
+        if blocked is not None:
+            current_app.logger.warning("sign-in refused for %r from %s: %s", name[:64], address, blocked.reason)
+            flash(f"Sign-in is paused: {blocked.reason}. Try again after {blocked.retry_at}.", "error")
+            return render_template("login.html", roles=ROLES), 429
+        user = authenticate(get_db(), name, request.form.get("password", ""))
         if user is None:
+            record_failed_sign_in(get_db(), name, address)
+            current_app.logger.warning("failed sign-in for %r from %s", name[:64], address)
             flash("Unknown user or wrong password.", "error")
             return render_template("login.html", roles=ROLES), 401
         session.clear()
-        session["user"] = user.name
+        session.permanent = True  # lives PERMANENT_SESSION_LIFETIME (8 hours), not the browser's whim
+        session["user"], session["version"] = user.name, session_version(get_db(), user.name)
         return redirect(_safe_next(request.args.get("next")))
     return render_template("login.html", roles=ROLES)
 
 
 @bp.route("/logout", methods=["POST"])
 def logout() -> Any:
+    """Ends every session of the user, not only this browser's copy of the cookie."""
+    name = session.get("user")
+    if name and session.get("version") == session_version(get_db(), name):
+        end_sessions(get_db(), name, reason="logout", actor=name)
     session.clear()
     return redirect(url_for("auth.login"))
 

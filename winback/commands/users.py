@@ -95,3 +95,63 @@ def revoke(token_id: int, db: str | None) -> None:
     with registry(db) as database:
         revoke_token(database, token_id)
     click.echo(f"token {token_id} revoked")
+
+
+@user.command("disable")
+@click.argument("name")
+@db_option
+@clean_errors
+def disable(name: str, db: str | None) -> None:
+    """Disable user NAME: their sessions and API tokens stop working at once (enable brings them back)."""
+    from experiments.db import registry
+    from experiments.sessions import set_disabled
+
+    with registry(db) as database:
+        set_disabled(database, name, True)
+    click.echo(f"user {name} disabled: their sessions ended and their tokens refused")
+
+
+@user.command("enable")
+@click.argument("name")
+@db_option
+@clean_errors
+def enable(name: str, db: str | None) -> None:
+    """Enable user NAME again (they sign in anew)."""
+    from experiments.db import registry
+    from experiments.sessions import set_disabled
+
+    with registry(db) as database:
+        set_disabled(database, name, False)
+    click.echo(f"user {name} enabled")
+
+
+@user.command("role")
+@click.argument("name")
+@click.argument("role", type=click.Choice(ROLES))
+@db_option
+@clean_errors
+def role(name: str, role: str, db: str | None) -> None:
+    """Give user NAME another role; their sessions end, so it applies from their next sign-in."""
+    from experiments.db import registry
+    from experiments.sessions import set_role
+
+    with registry(db) as database:
+        set_role(database, name, role)
+    click.echo(f"user {name} is now {role}; their sessions ended")
+
+
+@user.command("remove")
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@db_option
+@clean_errors
+def remove(name: str, yes: bool, db: str | None) -> None:
+    """Remove user NAME and their API tokens (the audit log keeps their name on what they did)."""
+    from experiments.db import registry
+    from experiments.sessions import remove_user
+
+    if not yes:
+        click.confirm(f"Remove user {name} and their API tokens?", abort=True)
+    with registry(db) as database:
+        remove_user(database, name)
+    click.echo(f"user {name} removed")
