@@ -12,6 +12,7 @@ import io
 import os
 import re
 import warnings
+from collections import Counter
 from pathlib import Path
 
 import pandas as pd
@@ -20,6 +21,8 @@ from common.errors import InputRowError
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
 SNIFF_BYTES = 1 << 16
+MAX_COLUMNS = 1_000  # a table of ids, arms, metrics or scores; a wider file is refused before it is parsed
+MAX_TABLE_BYTES = 4 << 30  # 4 GiB: a file larger than this (or endless, like /dev/zero) is refused unread
 
 
 def read_text_table(path: str | os.PathLike[str], *, allow_empty: bool = False,
@@ -31,6 +34,11 @@ def read_text_table(path: str | os.PathLike[str], *, allow_empty: bool = False,
         raise error(source, None, None, "file not found")
     if path.is_dir():
         raise error(source, None, None, "is a directory, not a file")
+    if not path.is_file():
+        raise error(source, None, None, "is not a regular file (a pipe or a device cannot be imported)")
+    size = path.stat().st_size
+    if size > MAX_TABLE_BYTES:
+        raise error(source, None, None, f"is {size:,} bytes; at most {MAX_TABLE_BYTES:,} bytes are read")
     if path.suffix.lower() in PARQUET_SUFFIXES:
         frame = _read_parquet(path, error)
     else:
@@ -44,6 +52,13 @@ def read_text_table(path: str | os.PathLike[str], *, allow_empty: bool = False,
 
 
 def _read_parquet(path: Path, error: type[InputRowError]) -> pd.DataFrame:
+    try:
+        import pyarrow.parquet as pq
+
+        width = len(pq.read_schema(path).names)
+    except Exception as exc:  # pyarrow raises several unrelated types for a corrupt file; all mean the same here
+        raise error(str(path), None, None, f"cannot be read as Parquet ({type(exc).__name__}: {exc})") from exc
+    _check_width(str(path), width, error)
     try:
         frame = pd.read_parquet(path)
     except Exception as exc:  # pyarrow raises several unrelated types for a corrupt file; all mean the same here
@@ -68,8 +83,15 @@ def _read_csv(path: Path, error: type[InputRowError]) -> pd.DataFrame:
                     f"is not UTF-8 text (byte 0x{raw[exc.start]:02x}); save the file as UTF-8") from exc
     if not text.strip():
         raise error(source, None, None, "is empty")
-    header = next(csv.reader(io.StringIO(text)), [])
-    duplicates = sorted({name for name in header if header.count(name) > 1})
+    end = text.find("\n")
+    first_line = text if end < 0 else text[:end]
+    try:
+        header = next(csv.reader(io.StringIO(first_line)), [])
+    except csv.Error as exc:  # e.g. a header field over the csv module's 131,072-character limit
+        raise error(source, None, None, f"the header cannot be read as CSV ({exc})") from None
+    _check_width(source, len(header), error)
+    counts = Counter(header)
+    duplicates = sorted(name for name, n in counts.items() if n > 1)
     if duplicates:
         raise error(source, None, duplicates[0], "the header names this column twice")
     try:
@@ -87,6 +109,13 @@ def _read_csv(path: Path, error: type[InputRowError]) -> pd.DataFrame:
     if problem:
         raise error(source, row, None, problem)
     return frame
+
+
+def _check_width(source: str, width: int, error: type[InputRowError]) -> None:
+    """Refuse a file wider than MAX_COLUMNS before any cell is parsed (a wide upload cannot tie up a worker)."""
+    if width > MAX_COLUMNS:
+        raise error(source, None, None, f"has {width:,} columns; at most {MAX_COLUMNS:,} are read (a table of ids, "
+                                        "arms, metrics or scores needs far fewer)")
 
 
 def _ragged_possible(frame: pd.DataFrame) -> bool:

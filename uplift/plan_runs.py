@@ -9,9 +9,8 @@ budget frontier around the chosen budget (`uplift.frontier.budget_frontier`) and
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -20,14 +19,16 @@ from common.errors import InputRowError
 from experiments.catalog import list_treatments
 from experiments.db import RegistryLike, open_registry
 from experiments.definitions import get_experiment
+from experiments.identity import check_ids
 from experiments.models import load_model_record
 from experiments.plans import PlanRecord, check_plan_key, excluded_treatments, record_plan
 from experiments.send_gate import Screening, screen_users
 from experiments.snapshots import take_snapshot
+from experiments.table_files import read_text_table
 from uplift.errors import UpliftError
 from uplift.frontier import budget_frontier
 from uplift.plan_inputs import check_cost_keys, plan_spec
-from uplift.planning import PlanResult, plan_users, split_scores
+from uplift.planning import CLV_COLUMN, SE_PREFIX, PlanResult, plan_users, split_scores
 
 FRONTIER_STEPS = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0)  # budgets of the frontier, as multiples of the chosen one
 
@@ -55,27 +56,49 @@ class PlanRun:
                 "frontier": None if self.frontier is None else self.frontier.to_dict(orient="records")}
 
 
-def read_scores(path: str | os.PathLike[str], id_col: str = "user_id", name: str | None = None) -> pd.DataFrame:
-    """A scores file (CSV or Parquet): the id column as text, every other column a number (errors name row and column)."""
-    path = Path(path)
+def read_scores(path: str | os.PathLike[str], id_col: str = "user_id", name: str | None = None,
+                expected: Collection[str] | None = None) -> pd.DataFrame:
+    """A scores file (CSV or Parquet) read by the import rules: ids byte for byte (no NA spellings, no padding, each
+    once), the header checked against `expected` score columns before any cell is converted, every other cell a
+    finite number, and an uplift (a treatment's column) within [-1, 1]. Errors name the file, row and column."""
     source = name or str(path)
     try:
-        frame = (pd.read_parquet(path) if path.suffix.lower() in (".parquet", ".pq")
-                 else pd.read_csv(path, dtype={id_col: str}))
-    except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
-        # The reader's message names the file it opened (a web upload's temporary path): name it as the user knows it.
-        reason = str(error).replace(str(path), source)
-        raise InputRowError(source, None, None, f"cannot be read as a CSV or Parquet table: {reason}") from None
+        frame = read_text_table(path)
+    except InputRowError as error:
+        if error.source == str(path):  # a web upload's temporary path: name the file as the user knows it
+            raise InputRowError(source, error.row, error.column, error.problem.replace(str(path), source)) from None
+        raise
     if id_col not in frame.columns:
         raise InputRowError(source, None, id_col, f"missing; the file has: {', '.join(map(str, frame.columns))}")
-    frame[id_col] = frame[id_col].astype(str)
-    for column in frame.columns.drop(id_col):
-        values = pd.to_numeric(frame[column], errors="coerce")
-        bad = np.flatnonzero(values.isna().to_numpy() | ~np.isfinite(values.to_numpy(float, na_value=np.nan)))
+    others = [str(c) for c in frame.columns if c != id_col]
+    if expected is not None:
+        allowed = set(expected) | {f"{SE_PREFIX}{t}" for t in expected} | {CLV_COLUMN}
+        unknown = [c for c in others if c not in allowed]
+        if unknown:
+            raise InputRowError(source, None, unknown[0], f"is not a treatment of the catalog "
+                                f"({', '.join(sorted(expected)) or 'none'}); name each uplift column after its "
+                                "treatment key")
+    check_ids(frame[id_col], source, id_col, error=InputRowError)
+    repeated = np.flatnonzero(frame[id_col].duplicated().to_numpy())
+    if len(repeated):
+        row = int(repeated[0])
+        first = int(np.flatnonzero(frame[id_col].eq(frame[id_col].iloc[row]).to_numpy())[0])
+        raise InputRowError(source, row + 1, id_col, f"user {frame[id_col].iloc[row]!r} is listed again "
+                                                     f"(first at row {first + 1}); give each user once")
+    for column in others:
+        text = frame[column]
+        values = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        bad = np.flatnonzero(~np.isfinite(values))
         if len(bad):
-            raise InputRowError(source, int(bad[0]) + 1, str(column),
-                                f"expected a number, got {frame[column].iloc[int(bad[0])]!r}")
-        frame[column] = values.astype(float)
+            raise InputRowError(source, int(bad[0]) + 1, column, f"expected a number, got {text.iloc[int(bad[0])]!r}")
+        is_uplift = column not in (CLV_COLUMN,) and not column.startswith(SE_PREFIX) and (
+            expected is None or column in expected)
+        if is_uplift:
+            outside = np.flatnonzero(np.abs(values) > 1)
+            if len(outside):
+                raise InputRowError(source, int(outside[0]) + 1, column,
+                                    f"an uplift is a change of a probability, within [-1, 1]; got {values[outside[0]]:g}")
+        frame[column] = values
     return frame
 
 
