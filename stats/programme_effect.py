@@ -5,7 +5,9 @@ over the horizon). Formulas:
 - relative churn reduction r = 1 - p_prog / p_hold; its interval is the delta method on the log ratio,
   log(RR) ± z·sqrt(1/c_p - 1/n_p + 1/c_h - 1/n_h), mapped to r = 1 - RR (statsmodels
   `confint_proportions_2indep(compare='ratio', method='log')`), so it never leaves (-inf, 1];
-- incremental retained users = n_prog·(p_hold - p_prog), Wald interval of the difference scaled by n_prog;
+- incremental retained users = n_prog·(p_hold - p_prog): the retention difference (`stats.compare`,
+  absolute, Welch) scaled by n_prog; given the programme's spend, cost per incremental retained user
+  (Fieller) and ROI come from `stats.economics` on the same difference;
 - LTV change = mean spend prog / mean spend hold - 1, the delta method on the ratio of means
   (`stats.compare(relative=True)`, the gbstats convention);
 - verdict against a target: "met" when the interval's lower bound reaches it, "off track" when the upper
@@ -23,6 +25,7 @@ from scipy import stats as sps
 from stats.comparison import compare
 from stats.errors import StatsError
 from stats.moments import Moments
+from stats.money import economics
 
 NAN = math.nan
 OVERALL = "all"
@@ -84,6 +87,14 @@ class TierEffect:
     incremental_retained: float
     incremental_retained_ci_low: float
     incremental_retained_ci_high: float
+    spend: float
+    cost_per_retained: float
+    cost_per_retained_ci_low: float
+    cost_per_retained_ci_high: float
+    value_per_retained: float
+    roi: float
+    roi_ci_low: float
+    roi_ci_high: float
     spend_per_user_programme: float
     spend_per_user_holdout: float
     ltv_change: float
@@ -136,14 +147,18 @@ def verdict(low: float, high: float, target: float | None) -> TargetVerdict:
 
 
 def tier_effect(tier: str, programme: GroupTotals, holdout: GroupTotals, *, target: float | None = None,
-                ltv_target: float | None = None, alpha: float = 0.05) -> TierEffect:
-    """Churn reduction (log-ratio interval), incremental retained users and LTV change of one tier."""
+                ltv_target: float | None = None, spend: float | None = None,
+                value_per_retained: float | None = None, alpha: float = 0.05) -> TierEffect:
+    """Churn reduction (log-ratio interval), incremental retained users, their cost and ROI, and LTV change.
+
+    `spend` is what the programme spent on this tier's users; `value_per_retained` what a retained user is worth.
+    """
     if not 0 < alpha < 1:
         raise StatsError(f"alpha must be between 0 and 1, got {alpha!r}")
     z = float(sps.norm.ppf(1 - alpha / 2))
     reasons: list[str] = []
     reduction, low, high, p_value = _reduction(programme, holdout, z, reasons)
-    incremental = _incremental(programme, holdout, z)
+    incremental, money = _incremental(programme, holdout, alpha, spend, value_per_retained, reasons)
     ltv = _ltv(programme, holdout, alpha, reasons)
     tgt = NAN if target is None else float(target)
     ltv_tgt = NAN if ltv_target is None else float(ltv_target)
@@ -153,6 +168,9 @@ def tier_effect(tier: str, programme: GroupTotals, holdout: GroupTotals, *, targ
         reduction=reduction, ci_low=low, ci_high=high, p_value=p_value, target=tgt,
         verdict=verdict(low, high, target), incremental_retained=incremental[0],
         incremental_retained_ci_low=incremental[1], incremental_retained_ci_high=incremental[2],
+        spend=NAN if spend is None else float(spend), cost_per_retained=money[0], cost_per_retained_ci_low=money[1],
+        cost_per_retained_ci_high=money[2], value_per_retained=NAN if value_per_retained is None else value_per_retained,
+        roi=money[3], roi_ci_low=money[4], roi_ci_high=money[5],
         spend_per_user_programme=programme.spend_per_user, spend_per_user_holdout=holdout.spend_per_user,
         ltv_change=ltv[0], ltv_ci_low=ltv[1], ltv_ci_high=ltv[2], ltv_target=ltv_tgt,
         ltv_verdict=verdict(ltv[1], ltv[2], ltv_target), reason="; ".join(reasons),
@@ -161,11 +179,14 @@ def tier_effect(tier: str, programme: GroupTotals, holdout: GroupTotals, *, targ
 
 def programme_effect(groups: Mapping[str, tuple[GroupTotals, GroupTotals]], *,
                      targets: Mapping[str, float] | None = None, ltv_target: float | None = None,
+                     spend: Mapping[str, float] | None = None, value_per_retained: float | None = None,
                      alpha: float = 0.05) -> ProgrammeEffect:
     """Each tier's (programme, holdout) totals against its target, plus the pooled tier `all`.
 
-    `targets` maps a tier to its churn-reduction target (e.g. {"high_value": 0.40, "other": 0.25});
-    a target under `all` applies to the pooled effect. `ltv_target` (e.g. 0.30) applies to every tier.
+    Tiers are any names (a value tier, or tier × lifecycle stage). `targets` maps a tier to its churn-reduction
+    target (e.g. {"high_value": 0.40, "regular": 0.25}); a target under `all` applies to the pooled effect.
+    `ltv_target` (e.g. 0.30) applies to every tier. `spend` maps each tier to what the programme spent on it
+    (all tiers or none; the pooled tier gets the sum).
     """
     if not groups:
         raise StatsError("programme_effect needs at least one tier of (programme, holdout) totals")
@@ -175,12 +196,18 @@ def programme_effect(groups: Mapping[str, tuple[GroupTotals, GroupTotals]], *,
     unknown = sorted(set(targets) - set(groups) - {OVERALL})
     if unknown:
         raise StatsError(f"targets name unknown tiers {unknown}; tiers are {sorted(groups)}")
-    tiers = tuple(tier_effect(name, prog, hold, target=targets.get(name), ltv_target=ltv_target, alpha=alpha)
-                  for name, (prog, hold) in groups.items())
+    if spend is not None and set(spend) != set(groups):
+        raise StatsError(f"spend must name every tier {sorted(groups)} (or be left out), got {sorted(spend)}")
+    cost = dict(spend) if spend is not None else {}
+
+    def one(name: str, prog: GroupTotals, hold: GroupTotals, tier_spend: float | None) -> TierEffect:
+        return tier_effect(name, prog, hold, target=targets.get(name), ltv_target=ltv_target, spend=tier_spend,
+                           value_per_retained=value_per_retained, alpha=alpha)
+
+    tiers = tuple(one(name, prog, hold, cost.get(name)) for name, (prog, hold) in groups.items())
     pooled_prog = sum((prog for prog, _ in groups.values()), GroupTotals(0, 0))
     pooled_hold = sum((hold for _, hold in groups.values()), GroupTotals(0, 0))
-    overall = tier_effect(OVERALL, pooled_prog, pooled_hold, target=targets.get(OVERALL),
-                          ltv_target=ltv_target, alpha=alpha)
+    overall = one(OVERALL, pooled_prog, pooled_hold, sum(cost.values()) if spend is not None else None)
     return ProgrammeEffect(tiers=tiers, overall=overall)
 
 
@@ -206,15 +233,25 @@ def _reduction(prog: GroupTotals, hold: GroupTotals, z: float,
     return reduction, 1 - math.exp(log_rr + z * se), 1 - math.exp(log_rr - z * se), p_value
 
 
-def _incremental(prog: GroupTotals, hold: GroupTotals, z: float) -> tuple[float, float, float]:
-    """n_prog·(p_hold - p_prog) with the Wald interval of the difference."""
+def _incremental(prog: GroupTotals, hold: GroupTotals, alpha: float, spend: float | None,
+                 value: float | None, reasons: list[str]) -> tuple[tuple[float, float, float], tuple[float, ...]]:
+    """n_prog·(retention difference) with its interval; cost per retained user (Fieller) and ROI when spend is given."""
+    no_money = (NAN,) * 6
     if prog.users == 0 or hold.users == 0:
-        return NAN, NAN, NAN
-    p_p, p_h = prog.churn_rate, hold.churn_rate
-    diff = p_h - p_p
-    se = math.sqrt(p_p * (1 - p_p) / prog.users + p_h * (1 - p_h) / hold.users)
+        return (NAN, NAN, NAN), no_money
+    retention = compare(Moments(hold.users, hold.users - hold.churned), Moments(prog.users, prog.users - prog.churned),
+                        relative=False, alpha=alpha)
     n = prog.users
-    return n * diff, n * (diff - z * se), n * (diff + z * se)
+    incremental = (n * retention.effect, n * retention.ci_low, n * retention.ci_high)
+    if spend is None:
+        if value is not None:
+            reasons.append("no spend given: cost per retained user and ROI need one")
+        return incremental, no_money
+    money = economics(retention, spend, value_per_retained=value)
+    if money.reason:
+        reasons.append(money.reason)
+    return incremental, (money.cost_per_retained, money.cost_per_retained_ci_low, money.cost_per_retained_ci_high,
+                         money.roi, money.roi_ci_low, money.roi_ci_high)
 
 
 def _ltv(prog: GroupTotals, hold: GroupTotals, alpha: float, reasons: list[str]) -> tuple[float, float, float]:

@@ -29,13 +29,35 @@ def test_reduction_and_interval_match_statsmodels_log_ratio() -> None:
     assert effect.significant
 
 
-def test_incremental_retained_users_match_statsmodels_wald_difference() -> None:
+def test_incremental_retained_users_are_the_wald_difference_with_welch_t() -> None:
     # statsmodels 0.15.0: confint_proportions_2indep(90, 1000, 150, 1000, compare='diff', method='wald')
-    # = (-0.08836197237593588, -0.03163802762406412); retained = -1000 x that, point 1000 x 0.06 = 60.
+    # = (-0.08836197237593588, -0.03163802762406412), i.e. se = width / (2 x 1.959964). Winback reads the
+    # difference as stats.compare does (Welch t, Satterthwaite df from p(1-p)/n per arm), so the half-width is
+    # t(0.975, df) x that se; retained = 1000 x (0.15 - 0.09) = 60.
+    se = (0.08836197237593588 - 0.03163802762406412) / (2 * sps.norm.ppf(0.975))
+    a, b = 0.09 * 0.91 / 1000, 0.15 * 0.85 / 1000
+    half = sps.t.ppf(0.975, (a + b) ** 2 / (a**2 / 999 + b**2 / 999)) * se
     effect = tier_effect("high_value", PROG, HOLD)
     assert effect.incremental_retained == pytest.approx(60.0)
-    assert effect.incremental_retained_ci_low == pytest.approx(31.63802762406412, rel=1e-9)
-    assert effect.incremental_retained_ci_high == pytest.approx(88.36197237593588, rel=1e-9)
+    assert effect.incremental_retained_ci_low == pytest.approx(1000 * (0.06 - half), rel=1e-9)
+    assert effect.incremental_retained_ci_high == pytest.approx(1000 * (0.06 + half), rel=1e-9)
+    assert math.isnan(effect.cost_per_retained) and math.isnan(effect.roi)
+
+
+def test_cost_per_retained_user_and_roi_from_the_spend() -> None:
+    # By hand from stats.money's definitions: 3,000 spent for 60 retained users = 50 each, Fieller bounds
+    # 3,000 / the retained bounds; ROI = (200 x 60 - 3,000) / 3,000 = 3.0, its bounds linear in the retained ones.
+    effect = tier_effect("high_value", PROG, HOLD, spend=3000.0, value_per_retained=200.0)
+    assert effect.spend == 3000.0 and effect.cost_per_retained == pytest.approx(50.0)
+    assert effect.cost_per_retained_ci_low == pytest.approx(3000 / effect.incremental_retained_ci_high)
+    assert effect.cost_per_retained_ci_high == pytest.approx(3000 / effect.incremental_retained_ci_low)
+    assert effect.roi == pytest.approx(3.0)
+    assert effect.roi_ci_low == pytest.approx((200 * effect.incremental_retained_ci_low - 3000) / 3000)
+    pooled = programme_effect({"high_value": (PROG, HOLD), "regular": (PROG, HOLD)},
+                              spend={"high_value": 3000.0, "regular": 1000.0}).overall
+    assert pooled.spend == 4000.0 and pooled.cost_per_retained == pytest.approx(4000 / 120)
+    with pytest.raises(StatsError, match="spend must name every tier"):
+        programme_effect({"high_value": (PROG, HOLD), "regular": (PROG, HOLD)}, spend={"high_value": 1.0})
 
 
 def test_ltv_change_is_the_delta_method_on_the_ratio_of_means() -> None:
