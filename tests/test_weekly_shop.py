@@ -119,3 +119,18 @@ def test_bad_configs_are_named() -> None:
         WeeklyShopConfig(churn_effect={"gold": 0.4})
     with pytest.raises(ValueError, match="holdout_share must be in"):
         WeeklyShopConfig(holdout_share=0.0)
+
+
+def test_the_history_and_each_week_load_into_the_warehouse(shop_weeks, tmp_path) -> None:
+    from churn.ingest import load_events
+
+    shop, weeks = shop_weeks
+    warehouse = tmp_path / "warehouse.duckdb"
+    first = load_events(shop.history(), warehouse, name="history")
+    assert first.rows_written == len(shop.history())
+    total = first.total_rows
+    for week in weeks[:2]:
+        result = load_events(week.events, warehouse, name=f"week {week.index}", mode="append")
+        assert result.rows_written == len(week.events) > 0
+        total += len(week.events)
+        assert result.total_rows == total
