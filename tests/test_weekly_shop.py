@@ -134,3 +134,17 @@ def test_the_history_and_each_week_load_into_the_warehouse(shop_weeks, tmp_path)
         assert result.rows_written == len(week.events) > 0
         total += len(week.events)
         assert result.total_rows == total
+
+
+def test_a_programme_of_its_own_flags_sends_to_everyone_flagged_but_the_holdout_and_the_gone() -> None:
+    shop = WeeklyShop(SMALL)
+    first = shop.step(np.ones(SMALL.n_users, dtype=bool))
+    alive_before = shop.alive.copy()
+    assert set(first.sent) == set(shop.user_ids[~shop.holdout])  # everyone is alive at week 0
+    second = shop.step(np.ones(SMALL.n_users, dtype=bool))
+    assert second.sent.size == 0  # all inside the 4-week contact window
+    for _ in range(SMALL.effect_weeks - 2):
+        shop.step(np.zeros(SMALL.n_users, dtype=bool))
+    again = shop.step(np.ones(SMALL.n_users, dtype=bool))
+    assert 0 < again.sent.size and set(again.sent) <= set(shop.user_ids[~shop.holdout & alive_before])
+    assert not set(again.sent) & set(np.concatenate([first.churned, second.churned]))
