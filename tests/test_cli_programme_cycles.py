@@ -230,3 +230,35 @@ def test_the_programme_page_and_its_twins_show_the_cycles(shop) -> None:
     sent = client.get("/programmes/paged/cycles/1/send-list.csv", headers=auth)
     assert sent.status_code == 200 and sent.text.startswith("user_id,arm,treatment_key")
     assert client.get("/programmes/nope").status_code == 404
+
+
+def test_the_programme_report_compares_tiers_with_the_holdout_against_the_targets(shop, tmp_path) -> None:
+    """Four matured cycles: the JSON holds `tiers` (tier, reduction, ci_low, ci_high, target, verdict) and `cycles`;
+    the CSV one row per scope x tier; the chart is written. The numbers come from stats.programme_effect, checked
+    there against statsmodels; here they are checked against the population's own counts."""
+    import json
+
+    from programme.population import population_outcomes
+
+    db, _, last, _ = shop
+    ok("experiment", "create", "wb-rep", "--name", "rep", "--primary-metric", "retained", "--arm", "control:-:0.5",
+       "--arm", "coupon:coupon_10:0.5", "--layer", "rep", "--db", db)
+    ok("experiment", "start", "wb-rep", "--db", db)
+    ok("programme", "create", "rep", "--holdout-share", 0.3, "--mode", "experiment", "--experiment", "wb-rep",
+       "--churn-model", "churn-p", "--horizon-days", 14, "--max-users-per-cycle", 300, "--db", db)
+    for days in (60, 53, 46, 39):
+        ok("cycle", "run", "rep", "--as-of", (last - pd.Timedelta(days=days)).date(), "--db", db)
+    report = json.loads(ok("programme", "report", "rep", "--json", "--format", "csv", "--out", tmp_path / "r.csv",
+                           "--chart", tmp_path / "r.png", "--db", db))
+    assert {t["tier"] for t in report["tiers"]} <= {"high", "regular"} and report["cycles"]
+    for tier in report["tiers"]:
+        assert {"tier", "reduction", "ci_low", "ci_high", "target", "verdict"} <= set(tier)
+        assert tier["verdict"] in ("met", "not shown", "off track")
+    outcomes = population_outcomes(db, get_programme(db, "rep"))
+    regular = outcomes[outcomes["tier"] == "regular"]
+    prog, hold = (regular[regular["group"] == g]["churned"].mean() for g in ("programme", "holdout"))
+    mine = next(t for t in report["tiers"] if t["tier"] == "regular")
+    assert mine["reduction"] == pytest.approx(1 - prog / hold)  # 1 - p_programme / p_holdout
+    assert mine["target"] == 0.25
+    table = pd.read_csv(tmp_path / "r.csv")
+    assert set(table["scope"]) == {"cumulative", "cycle"} and (tmp_path / "r.png").stat().st_size > 10_000

@@ -9,7 +9,7 @@ from experiments.errors import ExperimentError
 from experiments.programmes import get_programme, list_programmes
 from programme.cycles import list_cycles, send_list
 from webui.auth import requires
-from webui.registry import get_db
+from webui.registry import db_path, get_db
 from webui.views.shared import csv_response
 
 bp = Blueprint("programmes", __name__)
@@ -27,7 +27,9 @@ def programme_data(name: str) -> dict[str, Any]:
         found = get_programme(get_db(), name)
     except ExperimentError as error:
         abort(404, description=str(error))
-    return {"programme": found, "cycles": list_cycles(get_db(), name)}
+    from programme.report import programme_report
+
+    return {"programme": found, "cycles": list_cycles(get_db(), name), "report": programme_report(db_path(), name)}
 
 
 @bp.route("/programmes")
@@ -45,8 +47,9 @@ def programme(name: str) -> Any:
 @bp.route("/programmes/<name>/cycles.csv")
 @requires()
 def cycles_csv(name: str) -> Any:
-    rows = [{k: v for k, v in c.items() if not isinstance(v, dict)} for c in programme_data(name)["cycles"]]
-    return csv_response(rows, f"{name}-cycles.csv")
+    from programme.report import report_frame
+
+    return csv_response(report_frame(programme_data(name)["report"]), f"{name}-report.csv")
 
 
 @bp.route("/programmes/<name>/cycles/<int:number>/send-list.csv")

@@ -138,6 +138,45 @@ def programme_holdout(name: str, out: str, db: str | None) -> None:
     click.echo(f"{len(held):,} of {len(users):,} known users are in programme {name}'s holdout -> {out}")
 
 
+@programme.command("report")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (`tiers` and `cycles` lists).")
+@click.option("--format", "fmt", type=click.Choice(["csv"]), default=None, help="Write one flat row per scope x tier.")
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="The file for --format.")
+@click.option("--chart", type=click.Path(dir_okay=False), default=None, help="PNG of the reduction per cycle and tier.")
+@db_option
+@clean_errors
+def programme_report(name: str, as_json: bool, fmt: str | None, out: str | None, chart: str | None,
+                     db: str | None) -> None:
+    """Churn by value tier, programme against holdout, per cycle and cumulatively, against the plan's targets."""
+    from programme.report import programme_report as build
+    from programme.report import report_frame
+
+    if fmt and not out:
+        raise click.ClickException("--format csv needs --out FILE")
+    report = build(db, name)
+    if fmt:
+        report_frame(report).to_csv(out, index=False)
+    if chart:
+        from winback.programme_chart import programme_chart
+
+        programme_chart(report, chart)
+    if as_json:
+        click.echo(dumps(report))
+        return
+    for note in report.notes:
+        click.echo(f"note: {note}")
+    for t in [*report.tiers, *([report.overall] if report.overall else [])]:
+        target = "" if t["target"] != t["target"] else f"; target -{t['target']:.0%}: {t['verdict']}"
+        click.echo(f"{t['tier']:<8} churn {t['churn_programme']:.1%} vs holdout {t['churn_holdout']:.1%} "
+                   f"({t['users_programme']:,} / {t['users_holdout']:,} users): reduction {t['reduction']:+.1%} "
+                   f"[95% {t['ci_low']:+.1%}, {t['ci_high']:+.1%}]{target}; LTV {t['ltv_change']:+.1%} "
+                   f"[{t['ltv_ci_low']:+.1%}, {t['ltv_ci_high']:+.1%}] ({t['ltv_verdict']})")
+    for path in (out if fmt else None, chart):
+        if path:
+            click.echo(f"-> {path}")
+
+
 @click.group("cycle")
 def cycle() -> None:
     """A programme's weekly cycles: new events → scores → flags → enrolment → the send list."""

@@ -1,0 +1,104 @@
+"""The programme report: churn by value tier, programme against holdout, cycle by cycle and cumulatively, against
+the plan's targets (`stats.programme_effect` does the statistics; `programme.population` supplies the counts)."""
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from experiments.db import open_registry
+from experiments.programmes import Programme, get_programme
+from programme.cycles import list_cycles
+from programme.population import GROUPS, population_outcomes
+from stats.programme_effect import GroupTotals, ProgrammeEffect, programme_effect
+from warehouse.engine import Warehouse
+
+TIERS = ("high", "regular")
+
+
+@dataclass(frozen=True)
+class ProgrammeReport:
+    """Cumulative per-tier effects (`tiers`, `overall`), the same per cycle (`cycles`), and what is still pending."""
+
+    programme: str
+    tiers: list[dict[str, Any]]
+    overall: dict[str, Any]
+    cycles: list[dict[str, Any]]
+    matured_users: int
+    pending_users: int
+    notes: tuple[str, ...] = ()
+    effect: ProgrammeEffect | None = field(default=None, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out.pop("effect")
+        return out
+
+
+def _totals(frame: pd.DataFrame, group: str) -> GroupTotals:
+    part = frame[frame["group"] == group]
+    return GroupTotals(int(len(part)), int(part["churned"].sum()), float(part["spend"].sum()),
+                       float((part["spend"] ** 2).sum()))
+
+
+def _spend(db: str | os.PathLike[str] | None, programme: Programme, users: pd.DataFrame) -> dict[str, float]:
+    """What the cycles' send lists cost per tier (catalog unit costs of the treatments sent)."""
+    database = open_registry(db)
+    sent = pd.read_sql_query(
+        "SELECT s.user_id, COALESCE(t.unit_cost, 0) AS cost FROM cycle_sends s LEFT JOIN treatments t "
+        "ON t.key = s.treatment_key WHERE s.programme = ?", database.conn, params=(programme.name,),
+        dtype={"user_id": str})
+    tiers = users.set_index("user_id")["tier"]
+    sent["tier"] = sent["user_id"].map(tiers).fillna("regular")
+    return {tier: float(sent.loc[sent["tier"] == tier, "cost"].sum()) for tier in TIERS}
+
+
+def _effect(frame: pd.DataFrame, programme: Programme, spend: dict[str, float] | None) -> ProgrammeEffect:
+    groups = {tier: (_totals(frame[frame["tier"] == tier], "programme"), _totals(frame[frame["tier"] == tier],
+                                                                                  "holdout")) for tier in TIERS}
+    return programme_effect(groups, targets={t: v for t, v in programme.targets.items() if t in TIERS},
+                            ltv_target=programme.ltv_target, spend=spend)
+
+
+def programme_report(db: str | os.PathLike[str] | None, name: str,
+                     warehouse: str | os.PathLike[str] | Warehouse | None = None) -> ProgrammeReport:
+    """The report of programme `name` over its finished cycles whose churn horizon has passed."""
+    programme = get_programme(db, name)
+    outcomes = population_outcomes(db, programme, warehouse)
+    matured = outcomes[outcomes["matured"]] if len(outcomes) else outcomes
+    notes: list[str] = []
+    pending = int(len(outcomes) - len(matured))
+    if pending:
+        notes.append(f"{pending:,} flagged users are within their {programme.horizon_days}-day horizon: they count "
+                     "once the events after it are loaded")
+    if matured.empty or not set(GROUPS) <= set(matured["group"]):
+        notes.append("no matured users in both the programme and its holdout yet: nothing to compare")
+        return ProgrammeReport(name, [], {}, [], int(len(matured)), pending, tuple(notes))
+    effect = _effect(matured, programme, _spend(db, programme, outcomes))
+    cycles = []
+    info = {c["number"]: c for c in list_cycles(db, name)}
+    for number, part in matured.groupby("cycle"):
+        if set(GROUPS) <= set(part["group"]):
+            one = _effect(part, programme, None)
+            cycles.append({"number": int(number), "as_of": info.get(int(number), {}).get("as_of"),
+                           "sent": info.get(int(number), {}).get("sent", 0),
+                           "tiers": [t.to_dict() for t in one.tiers], "overall": one.overall.to_dict()})
+    return ProgrammeReport(name, [t.to_dict() for t in effect.tiers], effect.overall.to_dict(), cycles,
+                           int(len(matured)), pending, tuple(notes), effect)
+
+
+REPORT_COLUMNS = ("scope", "cycle", "as_of", "tier", "users_programme", "users_holdout", "churn_programme",
+                  "churn_holdout", "reduction", "ci_low", "ci_high", "target", "verdict", "ltv_change", "ltv_ci_low",
+                  "ltv_ci_high", "ltv_target", "ltv_verdict", "incremental_retained", "spend", "cost_per_retained",
+                  "reason")
+
+
+def report_frame(report: ProgrammeReport) -> pd.DataFrame:
+    """One flat row per scope (cumulative, or a cycle) × tier: what finance opens in a spreadsheet."""
+    rows = [{"scope": "cumulative", "cycle": None, "as_of": None, **t} for t in [*report.tiers, report.overall] if t]
+    for cycle in report.cycles:
+        rows += [{"scope": "cycle", "cycle": cycle["number"], "as_of": cycle["as_of"], **t}
+                 for t in [*cycle["tiers"], cycle["overall"]]]
+    return pd.DataFrame(rows).reindex(columns=list(REPORT_COLUMNS))
