@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field, replace
 from experiments.choices import Status
 from experiments.db import RegistryLike, audit, open_registry, transaction, utc_now
 from experiments.errors import ExperimentError
-from experiments.identity import check_experiment_key, check_id, check_name, check_text
+from experiments.identity import TEXT_LIMITS, check_experiment_key, check_id, check_name, check_text
 from experiments.lookup import check_known, unknown_name
 
 
@@ -115,8 +115,8 @@ def validate_definition(experiment: Experiment, known_treatments: set[str]) -> N
     if not key.strip():
         raise ExperimentError("an experiment needs a non-empty key (it is the hash seed)")
     check_experiment_key(key)
-    for text_field in ("name", "hypothesis", "owner", "layer"):
-        check_text(getattr(experiment, text_field), f"experiment '{key}', {text_field}")
+    for text_field, size in (("name", "short"), ("hypothesis", "long"), ("owner", "short"), ("layer", "short")):
+        check_text(getattr(experiment, text_field), f"experiment '{key}', {text_field}", TEXT_LIMITS[size])
     for arm in experiment.arms:
         check_id(arm.key, f"experiment '{key}', arm key")
     for metric in (experiment.primary_metric, *experiment.guardrail_metrics):

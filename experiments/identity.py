@@ -61,7 +61,7 @@ def check_experiment_key(value: object, what: str = "experiment key") -> str:
     if "/" in text or "\\" in text or text in (".", ".."):
         raise ExperimentError(f"{what}: '{text}' cannot name an experiment: no '/' or '\\', and not '.' or '..' "
                               "(the key is part of the experiment's web address)")
-    return text
+    return check_name(text, what)  # the one name rule: 1-64 letters, digits, '-', '_' and '.'
 
 
 def check_ids(ids: pd.Series | np.ndarray | list, source: str, column: str | None,
@@ -102,7 +102,10 @@ def _flag_text_ids(series):
 _TERMINAL_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
-def check_text(value: object, what: str) -> str:
+TEXT_LIMITS = {"short": 200, "long": 5_000}  # a name, owner, layer or label; a hypothesis, rationale or override
+
+
+def check_text(value: object, what: str, limit: int = TEXT_LIMITS["long"]) -> str:
     """Free text (a name, hypothesis, owner, rationale): any line breaks and tabs, but no other control character.
 
     Such text is printed by `winback experiment show/audit` in a terminal, where an escape sequence (ESC, or the
@@ -110,6 +113,8 @@ def check_text(value: object, what: str) -> str:
     CR LF) are kept.
     """
     text = "" if value is None else str(value)
+    if len(text) > limit:
+        raise ExperimentError(f"{what}: {len(text):,} characters; at most {limit:,} are kept")
     bad = _TERMINAL_CONTROL.search(text)
     if bad:
         raise ExperimentError(f"{what}: holds the control character {bad.group()!r} at position {bad.start() + 1}; "

@@ -221,7 +221,7 @@ def test_an_unreadable_upload_is_named_as_uploaded_not_by_its_server_path(hostil
         "csrf_token": token, "budget": "10", "key": "p1", "scores": (io.BytesIO(b"PAR1 not parquet"), "mine.parquet")})
     assert response.status_code == 400
     message = re.search(r'class="flash[^"]*">([^<]*)', response.text).group(1)
-    assert message.startswith("mine.parquet: cannot be read as a CSV or Parquet table")
+    assert message.startswith("mine.parquet: cannot be read as Parquet")  # the import rules' reader, by the upload's name
     assert "winback-upload-" not in response.text and "/tmp" not in response.text
 
 

@@ -184,4 +184,22 @@ def test_a_key_that_cannot_be_one_segment_of_a_web_address_is_rejected(catalog_d
     assert str(error.value) == (f"experiment key: '{key}' cannot name an experiment: no '/' or '\\', and not '.' "
                                 "or '..' (the key is part of the experiment's web address)")
     assert open_registry(catalog_db).execute("SELECT COUNT(*) FROM experiments").fetchone()[0] == 0
-    create_experiment(make_experiment("wb-2026.spring_v1:a"), catalog_db)  # dots, colons and dashes are fine
+    create_experiment(make_experiment("wb-2026.spring_v1-a"), catalog_db)  # dots, underscores and dashes are fine
+
+
+@pytest.mark.parametrize("key", ["x" * 65, "spring 2026", "a?b", "<b>", "wb\u202e1", "wb:1", "-leading"])
+def test_experiment_and_plan_keys_follow_the_one_name_rule(catalog_db, make_experiment, key):
+    """Issue 23: keys of 5,000 characters, spaces, '?', '<b>' and U+202E were accepted; the name rule is now the key
+    rule (1-64 letters, digits, '-', '_', '.'), in the service, so every door has it."""
+    with pytest.raises(ExperimentError, match="is not allowed: use 1-64 letters, digits"):
+        create_experiment(make_experiment(key.encode().decode("unicode_escape")), catalog_db)
+
+
+def test_free_text_has_a_length_rule(catalog_db, make_experiment):
+    """Issue 23: a 50 MB hypothesis and 1 MB names were stored; now a name holds 200 characters, a hypothesis 5,000."""
+    from dataclasses import replace
+
+    with pytest.raises(ExperimentError, match="name: 201 characters; at most 200 are kept"):
+        create_experiment(replace(make_experiment("wb-long"), name="n" * 201), catalog_db)
+    with pytest.raises(ExperimentError, match="hypothesis: 5,001 characters; at most 5,000 are kept"):
+        create_experiment(replace(make_experiment("wb-long"), hypothesis="h" * 5_001), catalog_db)
