@@ -18,7 +18,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from churn.features import compute_features, compute_labels, model_columns, parse_as_of
-from churn.model import ChurnModel
+from churn.model import Calibration, ChurnModel
 from warehouse.engine import Warehouse
 from warehouse.feature_sql import orders_sql
 
@@ -63,7 +63,7 @@ def bgnbd_scores(warehouse: Warehouse, as_of: pd.Timestamp, horizon_days: int, u
 
 def compare_scores(
     warehouse: Warehouse, train_as_of: str, score_as_of: str, horizon_days: int, *, seed: int = 0,
-    calibration: str = "sigmoid",
+    calibration: Calibration = "sigmoid",
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """The scoring date's churn labels and every method's score (higher = riskier), on the same users."""
     t0, t1 = parse_as_of(train_as_of), parse_as_of(score_as_of)
@@ -96,7 +96,7 @@ RISK = "churn risk (LightGBM, calibrated)"
 
 def compare_methods(
     warehouse: Warehouse, train_as_of: str, score_as_of: str, horizon_days: int, *, seed: int = 0,
-    calibration: str = "sigmoid",
+    calibration: Calibration = "sigmoid",
 ) -> list[MethodScore]:
     """ROC AUC of the churn risk and of each baseline on the same split (see the module docstring)."""
     y, scores = compare_scores(warehouse, train_as_of, score_as_of, horizon_days, seed=seed, calibration=calibration)

@@ -110,7 +110,7 @@ class _FirstBad:
     def __init__(self, source: str, rows: list[int] | None):
         self.source, self.rows, self.checks = source, rows, 0
 
-    def __call__(self, column: str, bad: pd.Series, values: pd.Series, message: str) -> None:
+    def __call__(self, column: str, bad: pd.Series | np.ndarray, values: pd.Series, message: str) -> None:
         self.checks += 1
         mask = np.asarray(bad, dtype=bool)
         if mask.any():

@@ -265,7 +265,7 @@ def score_users(
     clv_column = value.users["clv"] if value is not None else None
     segments = segment(features, fitted.rules_, tiers, clv_column)
     out = pd.DataFrame({"user_id": features.index.astype("str"), "risk": fitted.predict_risk(features)})
-    if value is not None:
+    if clv_column is not None:
         out["clv"] = clv_column.to_numpy(dtype=float)
     out = pd.concat([out, segments.reset_index(drop=True)], axis=1)
     if with_features:

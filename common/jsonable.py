@@ -32,7 +32,8 @@ def to_jsonable(obj: Any) -> Any:
     if isinstance(obj, dict):
         out: dict[str, Any] = {}
         undefined: dict[str, str] = {}
-        reason = obj.get("reason") if isinstance(obj.get("reason"), str) else ""
+        own_reason = obj.get("reason")
+        reason = own_reason if isinstance(own_reason, str) else ""
         for key, value in obj.items():
             value = _scalar(value)
             if isinstance(value, float) and not math.isfinite(value):

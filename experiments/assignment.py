@@ -12,7 +12,8 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Iterable, Sequence
-from typing import Literal
+from types import ModuleType
+from typing import Literal, TypeGuard
 
 import numpy as np
 import pyarrow as pa
@@ -20,7 +21,9 @@ import pyarrow as pa
 from experiments.errors import ExperimentError
 
 try:  # numba comes with causalml; the numpy engine gives identical results without it
-    import numba
+    import numba as _numba
+
+    numba: ModuleType | None = _numba
 except ImportError:  # pragma: no cover - numba is installed with causalml
     numba = None
 
@@ -192,7 +195,7 @@ def _checked_weights(weights: Sequence[float]) -> list[float]:
     return values
 
 
-def _sdk_valid_weights(weights: Sequence[float] | None, n: int) -> bool:
+def _sdk_valid_weights(weights: Sequence[float] | None, n: int) -> TypeGuard[Sequence[float]]:
     """growthbook.core `_is_valid_weight_vector`: one finite non-negative number per arm, summing to 0.99-1.01."""
     if weights is None or len(weights) != n:
         return False

@@ -73,7 +73,7 @@ def check_ids(ids: pd.Series | np.ndarray | list, source: str, column: str | Non
     series = pd.Series(ids, dtype=object) if not isinstance(ids, pd.Series) else ids.reset_index(drop=True)
     bad = _flag_text_ids(series)
     if bad is None:  # not all text (None, NaN, numbers): the slower exact path
-        is_text = series.map(type).eq(str).to_numpy()
+        is_text = np.array([type(v) is str for v in series], dtype=bool)
         text = series.where(is_text, "").astype(str)
         bad = ~is_text | text.eq("").to_numpy() | text.ne(text.str.strip()).to_numpy()
         bad |= text.str.contains(_CONTROL, regex=True).to_numpy()

@@ -14,19 +14,21 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from experiments.choices import MetricKind, TreatmentKind
 from uplift.errors import UpliftError
 
 DEMO_AS_OF = "2026-06-30"
 DEMO_HORIZON_DAYS = 60
 
+# (key, name, kind, unit_cost, capacity | None): the demo catalog, typed as the registry's Treatment takes it.
+DEMO_TREATMENT_ROWS: list[tuple[str, str, TreatmentKind, float, int | None]] = [
+    ("coupon_10", "10% coupon", "coupon", 8.0, None),
+    ("vip_care", "VIP care call", "vip_service", 25.0, 2500),
+    ("reco_email", "Personalised recommendations e-mail", "recommendation", 0.5, None),
+    ("care_content", "Care content e-mail series", "care_content", 0.2, None),
+]
 DEMO_TREATMENTS: pd.DataFrame = pd.DataFrame(
-    [
-        ("coupon_10", "10% coupon", "coupon", 8.0, None),
-        ("vip_care", "VIP care call", "vip_service", 25.0, 2500),
-        ("reco_email", "Personalised recommendations e-mail", "recommendation", 0.5, None),
-        ("care_content", "Care content e-mail series", "care_content", 0.2, None),
-    ],
-    columns=["key", "name", "kind", "unit_cost", "capacity"],
+    DEMO_TREATMENT_ROWS, columns=["key", "name", "kind", "unit_cost", "capacity"],
 ).astype({"capacity": "Int64"})
 
 # (arm_key, treatment_key | None, weight, is_control): equal split, control first.
@@ -39,7 +41,7 @@ DEMO_ARMS: list[tuple[str, str | None, float, bool]] = [
 ]
 
 # (key, kind, higher_is_better, description)
-DEMO_METRICS: list[tuple[str, str, bool, str]] = [
+DEMO_METRICS: list[tuple[str, MetricKind, bool, str]] = [
     ("retained", "binary", True, "placed at least one order in the 60 days after the experiment date"),
     ("revenue", "continuous", True, "revenue per user over 60 days (pre: before the experiment, post: after)"),
     ("unsubscribed", "binary", False, "unsubscribed from marketing e-mail after the experiment date (guardrail)"),
@@ -179,7 +181,7 @@ def simulate_deliveries(assignments: pd.DataFrame, *, seed: int, as_of: str = DE
     keys = treatments[treated].astype(str)
     costs = DEMO_TREATMENTS.set_index("key")["unit_cost"]
     if unit_costs:
-        costs = pd.Series({**costs.to_dict(), **unit_costs})
+        costs = pd.Series({**{key: cost for key, _, _, cost, _ in DEMO_TREATMENT_ROWS}, **unit_costs})
     rng = np.random.default_rng(seed)
     # Sends spread over the experiment day, between 08:00 and 20:00.
     offsets = pd.to_timedelta(8 * 3600 + rng.integers(0, 12 * 3600, len(keys)), unit="s")

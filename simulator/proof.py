@@ -20,7 +20,7 @@ from simulator.experiment import (
     true_uplift,
 )
 from uplift.allocation import allocate
-from uplift.fitting import fit_uplift
+from uplift.fitting import LearnerChoice, fit_uplift
 from uplift.frontier import budget_frontier
 from uplift.policy_value import (
     PolicyEstimate,
@@ -84,7 +84,7 @@ def demo_holdout(
     *,
     seed: int = 7,
     risk_threshold: float = 0.5,
-    learner: str = "auto",
+    learner: LearnerChoice = "auto",
     n_estimators: int = 100,
     progress: bool = False,
 ) -> DemoHoldout:
@@ -135,7 +135,7 @@ def prove(demo: DemoHoldout, *, budget_per_user: float = 5.0, margin: float = 0.
                                seed=seed + 3).drop(columns="budget")
     rows = policies.set_index("policy").to_dict(orient="index")
     blankets = policies[policies["policy"].str.startswith("blanket")]
-    best = blankets.loc[blankets["incremental_retained"].astype(float).idxmax()]
+    best = blankets.iloc[int(np.nanargmax(blankets["incremental_retained"].to_numpy(float)))]  # the first largest
     labels = targeted.labels()
     labels = np.where(labels == "control", demo.control, labels)
     estimates = off_policy_value(held["arm"], held["outcome"], labels, demo.arm_weights, control=demo.control,

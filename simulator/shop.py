@@ -70,13 +70,13 @@ class SimulatedEvents:
         """The contract's event frame: user_id, event_type, ts, amount, item, category, channel."""
         items = np.array([f"{c[:3]}-{k:04d}" for c in CATEGORIES for k in range(ITEMS_PER_CATEGORY)])
         return pd.DataFrame({
-            "user_id": pd.Categorical.from_codes(self.user, user_ids).astype(str),
-            "event_type": pd.Categorical.from_codes(self.event_type, EVENT_TYPES).astype(str),
+            "user_id": pd.Categorical.from_codes(self.user, pd.Index(user_ids)).astype(str),
+            "event_type": pd.Categorical.from_codes(self.event_type, pd.Index(EVENT_TYPES)).astype(str),
             "ts": self.ts.astype("datetime64[ns]"),
             "amount": self.amount,
-            "item": pd.Series(pd.Categorical.from_codes(self.item, items)).astype("str"),
-            "category": pd.Series(pd.Categorical.from_codes(self.category, CATEGORIES)).astype("str"),
-            "channel": pd.Categorical.from_codes(self.channel, CHANNELS).astype(str),
+            "item": pd.Series(pd.Categorical.from_codes(self.item, pd.Index(items))).astype("str"),
+            "category": pd.Series(pd.Categorical.from_codes(self.category, pd.Index(CATEGORIES))).astype("str"),
+            "channel": pd.Categorical.from_codes(self.channel, pd.Index(CHANNELS)).astype(str),
         })
 
 
@@ -208,7 +208,7 @@ class _Buffer:
         cols = [c[keep] for c in cols]
         order = np.lexsort((cols[1], cols[0]))
         user, t, etype, amount, category, channel, item = (c[order] for c in cols)
-        ts = np.datetime64(origin.to_datetime64(), "s") + (t * 86400).astype("timedelta64[s]")
+        ts = origin.to_datetime64().astype("datetime64[s]") + (t * 86400).astype("timedelta64[s]")
         return SimulatedEvents(user, ts, etype, np.round(amount, 2), category, channel, item)
 
 
@@ -312,7 +312,7 @@ def _events(rng: np.random.Generator, lat: dict[str, np.ndarray], until: float, 
         it = _items(rng, cat[hit])
         buf.add(u[hit], t[hit] + lag * _MINUTE, _TYPE[etype], amt, cat[hit], chan[hit],
                 None if etype in ("search", "login") else it)
-        if etype == "add_to_cart":
+        if amt is not None:  # an add_to_cart, the only one of these with an amount
             dropped = rng.random(hit.sum()) < 0.35
             buf.add(u[hit][dropped], t[hit][dropped] + 19 * _MINUTE, _TYPE["remove_from_cart"], amt[dropped],
                     cat[hit][dropped], chan[hit][dropped], it[dropped])
@@ -329,9 +329,9 @@ def _events(rng: np.random.Generator, lat: dict[str, np.ndarray], until: float, 
         u, t, ph = _phase_times(rng, lat, until, rates)
         amt = rng.choice([5.0, 10.0, 15.0, 20.0], u.size) if etype == "coupon_claim" else None
         buf.add(u, t, _TYPE[etype], amt, None, chan_code)
-    for etype, chan_code, rates in (("push_unsubscribe", push, (0.0004, 0.006, 0.001)),
-                                    ("email_unsubscribe", email, (0.0003, 0.004, 0.001))):
-        u, t, _ = _phase_times(rng, lat, until, rates)
+    for etype, chan_code, unsubscribe_rates in (("push_unsubscribe", push, (0.0004, 0.006, 0.001)),
+                                                ("email_unsubscribe", email, (0.0003, 0.004, 0.001))):
+        u, t, _ = _phase_times(rng, lat, until, unsubscribe_rates)
         order = np.lexsort((t, u))
         u, t = u[order], t[order]
         first = np.r_[True, u[1:] != u[:-1]]  # one unsubscribe per user: the first

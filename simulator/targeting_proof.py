@@ -14,6 +14,8 @@ import pandas as pd
 
 from simulator.worlds import CONTROL, World
 from uplift.allocation import Allocation, allocate
+from uplift.calibration import Method as CalibrationMethod
+from uplift.errors import UpliftError
 from uplift.frontier import blanket_choice, evaluate_choice
 from uplift.plan_inputs import PlanSpec
 from uplift.targeting import DEFAULT_CANDIDATES, TargetingFit, fit_targeting, forecast
@@ -107,7 +109,7 @@ class ProofSetup:
 
 
 def setup_proof(world: World, *, seed: int = 0, holdout: float = 0.3, n_estimators: int = 100,
-                candidates: tuple[str, ...] = DEFAULT_CANDIDATES, calibration: str = "isotonic",
+                candidates: tuple[str, ...] = DEFAULT_CANDIDATES, calibration: CalibrationMethod = "isotonic",
                 progress: bool = False) -> ProofSetup:
     """Randomize the world, fit every candidate on 70 % (budget and seats scaled to it), keep the other 30 % apart."""
     data = world.randomize(seed)
@@ -120,7 +122,7 @@ def setup_proof(world: World, *, seed: int = 0, holdout: float = 0.3, n_estimato
                         population=len(fit_rows))
     fit = fit_targeting(data.iloc[fit_rows], treatment_col="arm", outcome_col="retained", control=CONTROL,
                         spec=fit_spec, id_col="user_id", arm_weights=world.arm_weights, seed=seed,
-                        n_estimators=n_estimators, candidates=candidates, calibration=calibration,  # type: ignore[arg-type]
+                        n_estimators=n_estimators, candidates=candidates, calibration=calibration,
                         progress=progress)
     plan_X = data.iloc[plan_rows][fit.features].reset_index(drop=True)
     truth = world.truth.iloc[plan_rows].reset_index(drop=True)[fit.treatments]
@@ -128,7 +130,7 @@ def setup_proof(world: World, *, seed: int = 0, holdout: float = 0.3, n_estimato
 
 
 def prove_world(world: World, *, seed: int = 0, holdout: float = 0.3, n_estimators: int = 100,
-                candidates: tuple[str, ...] = DEFAULT_CANDIDATES, calibration: str = "isotonic",
+                candidates: tuple[str, ...] = DEFAULT_CANDIDATES, calibration: CalibrationMethod = "isotonic",
                 progress: bool = False) -> WorldProof:
     """Fit on a randomized experiment of the world, plan on held-out users, judge every candidate on the truth."""
     setup = setup_proof(world, seed=seed, holdout=holdout, n_estimators=n_estimators, candidates=candidates,
@@ -138,12 +140,12 @@ def prove_world(world: World, *, seed: int = 0, holdout: float = 0.3, n_estimato
     costs = np.array([world.costs[t] for t in fit.treatments])
     value = np.ones(n_plan)
     oracle_retained = setup.realized(truth)[0]
-    blankets = {}
+    blankets: dict[str, float] = {}
     for t, key in enumerate(fit.treatments):
         cap = spec.capacity.get(key, np.inf)
         choice = blanket_choice(n_plan, t, world.costs[key], spec.budget, cap, np.random.default_rng(seed + t))
         blankets[key] = evaluate_choice(choice, truth.to_numpy(float), costs, value)["incremental_retained"]
-    best = max(blankets, key=blankets.get)
+    best = max(blankets, key=blankets.__getitem__)
     candidates_out = []
     chosen_plan, chosen_se, chosen_realized = None, None, 0.0
     for report in fit.candidates:
@@ -155,6 +157,8 @@ def prove_world(world: World, *, seed: int = 0, holdout: float = 0.3, n_estimato
                                "ci_low": report.policy_value.ci_low, "ci_high": report.policy_value.ci_high,
                                "qini": report.mean_qini, "realized": got, "share_of_oracle": got / oracle_retained,
                                "predicted": plan.expected_retained})
+    if chosen_plan is None or chosen_se is None:
+        raise UpliftError(f"the chosen learner {fit.learner!r} is not among the candidates the fit reports")
     outlook = forecast(chosen_plan, chosen_se)
     return WorldProof(world.name, seed, setup.n_fit, n_plan, spec.budget, fit.learner, chosen_realized,
                       outlook.predicted, outlook.ci_low, outlook.ci_high, oracle_retained, best, blankets[best],

@@ -113,7 +113,7 @@ def interaction_world(n: int = 50_000, seed: int = 0) -> World:
 def demo_world(n_users: int = 60_000, seed: int = 7, risk_threshold: float = 0.5) -> World:
     """The demo shop's at-risk users: churn features from their event history; effects from latent traits."""
     from churn.pipeline import demo_as_of_dates, history_features
-    from simulator.experiment import DEMO_TREATMENTS, true_uplift
+    from simulator.experiment import DEMO_TREATMENT_ROWS, true_uplift
     from simulator.shop import generate_shop
 
     shop = generate_shop(n_users, seed=seed)
@@ -122,7 +122,6 @@ def demo_world(n_users: int = 60_000, seed: int = 7, risk_threshold: float = 0.5
     history = history_features(shop.events[shop.events["user_id"].isin(users["user_id"])], as_of)
     features = users[["user_id"]].merge(history.reset_index(), on="user_id", how="left")
     truth = true_uplift(users).drop(columns="user_id")
-    catalog = DEMO_TREATMENTS.set_index("key")
-    capacity = {k: int(v) for k, v in catalog["capacity"].dropna().items()}  # seats for the flagged cohort
-    return World(f"demo (seed {seed})", features, 1.0 - users["p_churn"].to_numpy(float), truth,
-                 catalog["unit_cost"].to_dict(), capacity, 5.0)
+    costs = {key: unit_cost for key, _, _, unit_cost, _ in DEMO_TREATMENT_ROWS}
+    capacity = {key: n for key, _, _, _, n in DEMO_TREATMENT_ROWS if n is not None}  # seats for the flagged cohort
+    return World(f"demo (seed {seed})", features, 1.0 - users["p_churn"].to_numpy(float), truth, costs, capacity, 5.0)

@@ -62,8 +62,9 @@ class DuckDBWarehouse:
 
     def has_table(self, name: str) -> bool:
         """Whether a table or view of that name exists."""
-        return self.scalar("SELECT COUNT(*) FROM information_schema.tables WHERE table_name = :name",
-                           {"name": name}) > 0
+        count = self.scalar("SELECT COUNT(*) FROM information_schema.tables WHERE table_name = :name",
+                            {"name": name})
+        return isinstance(count, int) and count > 0
 
     def put_frame(self, name: str, frame: pd.DataFrame) -> None:
         """Replace table `name` with the rows of a DataFrame (used to export small registry tables)."""

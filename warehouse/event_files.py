@@ -26,6 +26,7 @@ from pathlib import Path
 import pandas as pd
 
 from warehouse.duckdb_engine import DuckDBWarehouse, reader_sql
+from warehouse.errors import WarehouseError
 from warehouse.events_table import EVENT_COLUMNS, LoadResult, WriteMode, write_events_sql
 
 # Python's str.strip() and Unicode's White_Space, C1 controls and the no-break space: never at an id's end.
@@ -204,6 +205,8 @@ def count_rows(warehouse: DuckDBWarehouse, file: EventFile) -> FileCounts | None
             f"SELECT COUNT(*), {suspects}, {unknown}, {', '.join(filled)} FROM {file.rows()}").fetchone()
     except warehouse.Error:
         return None
+    if row is None:  # an aggregate without GROUP BY always yields one row
+        raise WarehouseError(f"counting the rows of {file.path} returned no row")
     counts = dict(zip(file.columns, row[3:]))
     return FileCounts(int(row[0]), int(row[1]), tuple(c for c in text if counts[c] == 0), int(row[2]))
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TypeGuard
 
 from markupsafe import Markup, escape
 
@@ -16,8 +16,9 @@ VERDICT_LEGEND = (("#1f6feb", "primary metric"), ("#1a7f37", "guardrail passes")
                   ("#d1242f", "guardrail fails"))
 
 
-def _finite(*values: Any) -> bool:
-    return all(isinstance(v, (int, float)) and math.isfinite(v) for v in values)
+def _finite(value: object) -> TypeGuard[float]:
+    """A finite int or float (numpy floats included); a TypeGuard, so a checked value reads as a float."""
+    return isinstance(value, (int, float)) and math.isfinite(value)
 
 
 def _fmt(value: float, percent: bool) -> str:
@@ -199,7 +200,7 @@ def line_svg(series: Sequence[dict], *, percent: bool = True, title: str = "", x
     for k, s in enumerate(series):
         color = s.get("color") or PALETTE[k % len(PALETTE)]
         low, high = s.get("low") or [], s.get("high") or []
-        band = [(i, lo_, hi_) for i, (lo_, hi_) in enumerate(zip(low, high)) if _finite(lo_, hi_)]
+        band = [(i, lo_, hi_) for i, (lo_, hi_) in enumerate(zip(low, high)) if _finite(lo_) and _finite(hi_)]
         if len(band) > 1:
             path = ([f"{px_of(s, i):.1f},{py(h):.1f}" for i, _, h in band]
                     + [f"{px_of(s, i):.1f},{py(lo_):.1f}" for i, lo_, _ in reversed(band)])
@@ -211,7 +212,7 @@ def line_svg(series: Sequence[dict], *, percent: bool = True, title: str = "", x
         xl = s.get("x", [])
         for i, v in points:
             tip = f'{s.get("name", "")} {xl[i] if i < len(xl) else i}: {_fmt(v, percent)}'
-            if i < len(low) and i < len(high) and _finite(low[i], high[i]):
+            if i < len(low) and i < len(high) and _finite(low[i]) and _finite(high[i]):
                 tip += f" [{_fmt(low[i], percent)}, {_fmt(high[i], percent)}]"
             parts.append(f'<circle cx="{px_of(s, i):.1f}" cy="{py(v):.1f}" r="3" fill="{color}"><title>{escape(tip)}'
                          f'</title></circle>')
@@ -249,7 +250,7 @@ def decile_svg(rows: Sequence[dict], *, percent: bool = False, title: str = "", 
         observed, low, high = row.get("observed"), row.get("ci_low"), row.get("ci_high")
         if _finite(observed):
             tip = f"decile {decile} observed: {_fmt(observed, percent)}"
-            if _finite(low, high):
+            if _finite(low) and _finite(high):
                 tip += f" [{_fmt(low, percent)}, {_fmt(high, percent)}]"
                 parts.append(f'<line x1="{cx:.1f}" x2="{cx:.1f}" y1="{py(low):.1f}" y2="{py(high):.1f}" '
                              f'stroke="{PALETTE[0]}" stroke-width="2"/>'

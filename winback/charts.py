@@ -6,6 +6,7 @@ from pathlib import Path
 
 from common.settings import currency_setting
 from experiments.analysis import ExperimentReport
+from stats import Comparison, Economics, Verdict
 
 VERDICT_COLOURS = {"pass": "#2a9d8f", "warn": "#e9c46a", "fail": "#e76f51", None: "#264653", "undefined": "#8d99ae"}
 VERDICT_LABELS = {None: "primary / secondary", "pass": "guardrail: pass", "warn": "guardrail: warn",
@@ -54,9 +55,12 @@ def _limits(points: list[float], lows: list[float], highs: list[float], scale: f
     return left - pad, right + pad
 
 
-def _effects_rows(report: ExperimentReport) -> list[tuple[str, str, object, str | None, bool]]:
+EffectRow = tuple[str, str, Comparison, Verdict | None, bool]
+
+
+def _effects_rows(report: ExperimentReport) -> list[EffectRow]:
     """(panel title, row label, comparison, verdict, binary metric) for each plotted effect."""
-    rows = []
+    rows: list[EffectRow] = []
     kinds = {r.metric: r.kind for r in report.results}
     if report.segment_by:
         for s in report.segments:
@@ -70,7 +74,7 @@ def _effects_rows(report: ExperimentReport) -> list[tuple[str, str, object, str 
     return rows
 
 
-def _money_rows(report: ExperimentReport) -> list[tuple[str, object]]:
+def _money_rows(report: ExperimentReport) -> list[tuple[str, Economics]]:
     if report.segment_by:
         return [(f"{s.segment} · {s.arm_key}", s.economics) for s in report.segments if s.economics is not None]
     return [(m.arm_key, m.economics) for m in report.economics]

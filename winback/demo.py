@@ -34,7 +34,7 @@ from simulator.experiment import (
     DEMO_ARMS,
     DEMO_AS_OF,
     DEMO_METRICS,
-    DEMO_TREATMENTS,
+    DEMO_TREATMENT_ROWS,
     simulate_deliveries,
     simulate_outcomes,
     true_uplift,
@@ -188,11 +188,10 @@ def run_demo(
 
 def _run_experiment(db: Path, shop, workdir: Path, seed: int, value: float) -> tuple[AssignmentSummary, pd.DataFrame]:
     """Catalog, experiment definition, assignment, then deliveries and outcomes imported from files."""
-    for row in DEMO_TREATMENTS.itertuples(index=False):
-        capacity = None if pd.isna(row.capacity) else int(row.capacity)
-        save_treatment(Treatment(row.key, row.name, row.kind, float(row.unit_cost), capacity), db)
+    for key, name, treatment_kind, unit_cost, capacity in DEMO_TREATMENT_ROWS:
+        save_treatment(Treatment(key, name, treatment_kind, unit_cost, capacity), db)
     for key, kind, higher_is_better, description in DEMO_METRICS:
-        save_metric(Metric(key, kind, higher_is_better, description), db)  # type: ignore[arg-type]
+        save_metric(Metric(key, kind, higher_is_better, description), db)
     arms = tuple(Arm(key, treatment, weight, control) for key, treatment, weight, control in DEMO_ARMS)
     create_experiment(
         Experiment(key=EXPERIMENT_KEY, name="Win back at-risk customers", primary_metric="retained", arms=arms,
@@ -234,8 +233,8 @@ def _run_uplift(db: Path, shop, warehouse, outcomes: pd.DataFrame, as_of: pd.Tim
     months = (data["tenure_days"].fillna(0) / 30.4).clip(lower=1.0)
     data["value"] = MARGIN * 2 * (data["spend"].fillna(0).clip(lower=0) / months)
     data = data.rename_axis("user_id").reset_index()
-    costs = DEMO_TREATMENTS.set_index("key")["unit_cost"].astype(float).to_dict()
-    capacity = {r.key: int(r.capacity) for r in DEMO_TREATMENTS.itertuples() if not pd.isna(r.capacity)}
+    costs = {key: unit_cost for key, _, _, unit_cost, _ in DEMO_TREATMENT_ROWS}
+    capacity = {key: n for key, _, _, _, n in DEMO_TREATMENT_ROWS if n is not None}
     budget = BUDGET_PER_USER * len(data)
     run: UpliftRun = fit_and_allocate(
         data, treatment_col="arm_key", outcome_col="retained", control="control", id_col="user_id", costs=costs,

@@ -139,7 +139,7 @@ def parse_launch_form(form) -> Experiment:
             problems.append(error.description or str(error))
             return None
 
-    arms = []
+    arms: list[Arm] = []
     for i in range(MAX_ARMS):
         key = form.get(f"arm_key_{i}", "").strip()
         if not key:

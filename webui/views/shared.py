@@ -4,7 +4,7 @@ from __future__ import annotations
 import csv
 import io
 import math
-from typing import Any
+from typing import Any, overload
 
 import pandas as pd
 from flask import Response, abort, g, jsonify, request
@@ -78,7 +78,7 @@ def request_fields() -> MultiDict:
         body = request.get_json(silent=True)
         if not isinstance(body, dict):
             abort(400, description="the JSON body must be an object of fields, e.g. {\"key\": \"wb-1\", ...}")
-        fields = MultiDict()
+        fields: MultiDict[str, str] = MultiDict()
         for name, value in body.items():
             for item in value if isinstance(value, list) else [value]:
                 if isinstance(item, (dict, list)):
@@ -90,6 +90,14 @@ def request_fields() -> MultiDict:
         abort(415, description=f"send the fields as JSON (Content-Type: application/json) or as a form, "
                                f"not {request.mimetype or 'an untyped body'}")
     return MultiDict(request.form)
+
+
+@overload
+def number_field(form, name: str, label: str, default: float) -> float: ...
+
+
+@overload
+def number_field(form, name: str, label: str, default: None = None) -> float | None: ...
 
 
 def number_field(form, name: str, label: str, default: float | None = None) -> float | None:

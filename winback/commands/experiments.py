@@ -379,9 +379,9 @@ def cohort_list(db: str | None) -> None:
     cohorts = list_cohorts(db)
     if cohorts.empty:
         click.echo("no cohorts yet: flag one with `winback churn flag --cohort NAME`")
-    for row in cohorts.itertuples(index=False):
+    for row in cohorts.itertuples(index=False):  # `!s`: text columns shown as str() shows them, None included
         click.echo(f"{row.cohort_key:<24} v{row.version:<3} {row.users:>8,} users  mean risk {row.mean_risk:.3f}  "
-                   f"model {row.model or '-'}  as of {row.as_of or UNKNOWN_AS_OF}  scored {str(row.scored_at)[:19]}")
+                   f"model {row.model or '-'!s}  as of {row.as_of or UNKNOWN_AS_OF!s}  scored {str(row.scored_at)[:19]}")
 
 
 @click.group()
