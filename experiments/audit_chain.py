@@ -95,6 +95,12 @@ def verify_chain(conn: sqlite3.Connection) -> ChainCheck:
         fields, stored_prev, stored_hash = row[:7], row[7], row[8]
         count += 1
         problem = ""
+        odd = next((FIELDS[i] for i, v in enumerate(fields) if not isinstance(v, (str, int)) and v is not None), None)
+        if odd is not None or not isinstance(fields[0], int):
+            # A cell of another type (a BLOB written by hand) cannot have been hashed by `append`: name the row.
+            return ChainCheck(count, int(fields[0]) if isinstance(fields[0], int) else expected_id,
+                              f"its {odd or 'id'} is not text as `append` writes it (the row was changed by hand)",
+                              stored_hash if isinstance(stored_hash, str) else "")
         if fields[0] != expected_id:
             problem = f"id {fields[0]} follows id {expected_id - 1}: row(s) {expected_id}..{fields[0] - 1} are missing"
         elif stored_prev != prev:

@@ -143,9 +143,10 @@ def test_a_wide_file_in_the_wrong_place_gets_a_short_error(tmp_path, experiment_
     result = runner.invoke(cli, ["allocate", "--scores", str(numeric), "--budget", "10", "--id", "uid",
                                  "--out", str(tmp_path / "p.csv"), "--db", db])
     assert result.exit_code == 1
-    assert result.output == ("Error: treatment(s) f00, f01, f02, f03, f04, f05, f06, f07, f08, f09, ... (12 in all) are "
-                             "not in the catalog; give their costs with --costs (or is this a features file? --scores "
-                             "takes `winback uplift score` output)\n")
+    # The header is checked against the catalog before any cell is converted (issue 23: one reader for given tables).
+    assert result.output.startswith(f"Error: {numeric}, column 'f00': is not a treatment of the catalog")
+    assert result.output.endswith("(12 such columns: is this a features file? a plan takes the scores `winback uplift "
+                                  "score` writes)\n")
 
 
 def test_fit_prints_each_blanket_and_the_plans_gain_over_it(tmp_path, experiment_csv):

@@ -78,3 +78,29 @@ def test_an_endless_file_is_refused_unread(tmp_path) -> None:
     os.mkfifo(fifo)
     with pytest.raises(InputRowError, match="is not a regular file"):
         read_text_table(fifo)
+
+
+def test_read_only_commands_refuse_a_registry_that_does_not_exist(tmp_path) -> None:
+    """`audit verify --db typo/x.db` created an empty registry and said 'intact' (rc 0) forever."""
+    missing = tmp_path / "typo" / "x.db"
+    result = CliRunner().invoke(cli, ["audit", "verify", "--db", str(missing)])
+    assert result.exit_code == 1 and result.output.startswith(f"Error: no registry at {missing}")
+    assert not missing.exists() and not missing.parent.exists()
+    assert CliRunner().invoke(cli, ["programme", "list", "--db", str(missing)]).exit_code == 1
+
+
+def test_a_blob_in_the_audit_log_names_its_row(tmp_path) -> None:
+    import sqlite3
+
+    db = tmp_path / "r.db"
+    assert CliRunner().invoke(cli, ["treatment", "add", "t1", "--kind", "coupon", "--unit-cost", "1", "--db",
+                                    str(db)]).exit_code == 0
+    with sqlite3.connect(db) as conn:
+        conn.execute("DROP TRIGGER IF EXISTS audit_log_no_update")
+        for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit_log'"
+                                    ).fetchall():
+            conn.execute(f"DROP TRIGGER {name}")
+        conn.execute("UPDATE audit_log SET detail = CAST('x' AS BLOB) WHERE id = 1")
+    result = CliRunner().invoke(cli, ["audit", "verify", "--db", str(db)])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.output.startswith("Error: audit log broken at row 1: its detail is not text")

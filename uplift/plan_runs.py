@@ -75,9 +75,11 @@ def read_scores(path: str | os.PathLike[str], id_col: str = "user_id", name: str
         allowed = set(expected) | {f"{SE_PREFIX}{t}" for t in expected} | {CLV_COLUMN}
         unknown = [c for c in others if c not in allowed]
         if unknown:
+            hint = (f" ({len(unknown)} such columns: is this a features file? a plan takes the scores `winback uplift "
+                    "score` writes)") if len(unknown) > 10 else ""
             raise InputRowError(source, None, unknown[0], f"is not a treatment of the catalog "
                                 f"({', '.join(sorted(expected)) or 'none'}); name each uplift column after its "
-                                "treatment key")
+                                f"treatment key{hint}")
     check_ids(frame[id_col], source, id_col, error=InputRowError)
     repeated = np.flatnonzero(frame[id_col].duplicated().to_numpy())
     if len(repeated):
@@ -150,6 +152,10 @@ def plan_budget(
     caps |= {k: int(v) for k, v in (capacity or {}).items()}
     spec = plan_spec(costs, budget, capacity=caps, value=value, scores=scores)
     check_cost_keys(spec.costs, treatments, costs_source)
+    unknown_allowed = sorted(set(allow) - set(treatments))
+    if unknown_allowed:
+        raise UpliftError(f"allowed treatment(s) {', '.join(unknown_allowed)} are not among the scored treatments "
+                          f"({', '.join(treatments)}); a typo would silently allow nothing")
     if model is not None and source_experiment is None:
         source_experiment = load_model_record(model, database).experiment_key
     metric, exclude = "retained", {}

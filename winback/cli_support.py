@@ -47,3 +47,15 @@ def clean_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             raise click.ClickException(str(error)) from error
 
     return wrapper
+
+
+def existing_registry(db: str | None) -> str | None:
+    """For read-only commands: refuse a registry file that does not exist instead of creating an empty one (a
+    nightly `audit verify --db typo/x.db` would otherwise report an intact, empty log forever)."""
+    from common.settings import resolve_db_path
+
+    path = resolve_db_path(db)
+    if not path.exists():
+        raise click.ClickException(f"no registry at {path}: check --db or $WINBACK_DB (this command only reads, "
+                                   "so it does not create one)")
+    return db

@@ -5,7 +5,7 @@ import json
 
 import click
 
-from winback.cli_support import clean_errors, db_option
+from winback.cli_support import clean_errors, db_option, existing_registry
 
 
 @click.group()
@@ -19,6 +19,7 @@ def audit() -> None:
 @clean_errors
 def audit_verify(as_json: bool, db: str | None) -> None:
     """Check every audit row against its hash and its predecessor's; exit 1 naming the first broken row."""
+    db = existing_registry(db)
     from experiments.audit_log import verify_audit_log
 
     check = verify_audit_log(db)

@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from common.jsonable import dumps
-from winback.cli_support import clean_errors, db_option
+from winback.cli_support import clean_errors, db_option, existing_registry
 
 SETTING_OPTIONS = (
     click.option("--config", "config", type=click.Path(exists=True, dir_okay=False), default=None,
@@ -87,6 +87,7 @@ def programme_edit(name: str, config: str | None, db: str | None, **given: Any) 
 @clean_errors
 def programme_show(name: str, as_json: bool, db: str | None) -> None:
     """A programme's settings and its cycles."""
+    db = existing_registry(db)
     from experiments.programmes import get_programme
     from programme.cycles import list_cycles
 
@@ -107,6 +108,7 @@ def programme_show(name: str, as_json: bool, db: str | None) -> None:
 @clean_errors
 def programme_list(as_json: bool, db: str | None) -> None:
     """Every programme with its holdout share and mode."""
+    db = existing_registry(db)
     from experiments.programmes import list_programmes
 
     found = list_programmes(db)
@@ -127,6 +129,7 @@ def programme_list(as_json: bool, db: str | None) -> None:
 @clean_errors
 def programme_holdout(name: str, out: str, db: str | None) -> None:
     """The holdout's users known so far (user_id): the suppression list a CRM applies to its own campaigns too."""
+    db = existing_registry(db)
     import pandas as pd
 
     from experiments.programmes import get_programme, in_holdout, known_users
@@ -149,6 +152,7 @@ def programme_holdout(name: str, out: str, db: str | None) -> None:
 def programme_report(name: str, as_json: bool, fmt: str | None, out: str | None, chart: str | None,
                      db: str | None) -> None:
     """Churn by value tier, programme against holdout, per cycle and cumulatively, against the plan's targets."""
+    db = existing_registry(db)
     from programme.report import programme_report as build
     from programme.report import report_frame
 
@@ -218,6 +222,7 @@ def cycle_run(name: str, as_of: str, events: tuple[str, ...], out: str | None, a
 @clean_errors
 def cycle_list(name: str, as_json: bool, db: str | None) -> None:
     """A programme's cycles, oldest first."""
+    db = existing_registry(db)
     from experiments.programmes import get_programme
     from programme.cycles import list_cycles
 
@@ -239,6 +244,7 @@ def cycle_list(name: str, as_json: bool, db: str | None) -> None:
 @clean_errors
 def cycle_show(name: str, number: int, out: str | None, db: str | None) -> None:
     """One cycle: its counts, and its send list (to a file with --out)."""
+    db = existing_registry(db)
     from programme.cycles import list_cycles, send_list
 
     found = [c for c in list_cycles(db, name) if c["number"] == number]

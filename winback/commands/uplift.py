@@ -451,7 +451,14 @@ def allocate(scores, costs, budget, value_per_retained, capacity, holdout, seed,
         from experiments.plans import check_plan_key
 
         check_plan_key(db, record_key)  # a taken key is refused before the scores are read
-    table = read_csv(scores, id_col)
+    from experiments.catalog import list_treatments
+    from uplift.plan_runs import read_scores
+
+    # With --costs the costs file names the treatments (its own check names a typo); else the catalog does.
+    known = None if cost_map or not resolve_db_path(db).exists() else [t.key for t in list_treatments(db)]
+    value_col = [value_per_retained] if value_per_retained and not _is_number(value_per_retained) else []
+    # The import rules: ids byte for byte and once each, score columns named after treatments, uplifts within [-1, 1].
+    table = read_scores(scores, id_col, expected=None if known is None else known + value_col + ["control"])
     check_scores(table, scores, id_col)
     if not resolve_db_path(db).exists():
         from experiments.db import open_registry
@@ -507,6 +514,14 @@ def _allocate_in_spark(scores, cost_map, budget, value_per_retained, caps, holdo
     if planned.left_out:
         click.echo(f"{planned.left_out} opted-out users left out of the plan")
     _echo_plan(planned, planned.users, planned.cost, budget, out)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _echo_plan(result, users: int, cost: float, budget: float, out: str) -> None:
