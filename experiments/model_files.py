@@ -75,6 +75,8 @@ def load_model_file(record: ModelRecord, model_dir: str | os.PathLike[str] | Non
     if recorded.resolve() != expected:
         raise ExperimentError(f"{where}: model file {record.path} is a link to {recorded.resolve()}, outside the "
                               "model folder; refused")
+    if not recorded.is_file():  # a folder, a pipe (reading it would hang) or a device at the model's path
+        raise ExperimentError(f"{where}: {record.path} is not a regular file; fit the model again")
     if not record.sha256:
         raise ExperimentError(f"{where}: the registry holds no SHA-256 of {record.path} (saved before hashes were "
                               "recorded), so the file cannot be trusted; fit it again")

@@ -104,3 +104,18 @@ def test_a_blob_in_the_audit_log_names_its_row(tmp_path) -> None:
     result = CliRunner().invoke(cli, ["audit", "verify", "--db", str(db)])
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert result.output.startswith("Error: audit log broken at row 1: its detail is not text")
+
+
+@pytest.mark.parametrize("kind", ["directory", "fifo"])
+def test_a_model_path_that_is_not_a_file_is_refused_not_hung(tmp_path, kind) -> None:
+    """Issue 23: a folder at a model's path was a traceback, a FIFO hung `churn score`."""
+    from experiments.errors import ExperimentError
+    from experiments.model_files import load_model_file
+    from experiments.models import ModelRecord
+
+    path = tmp_path / "churn-m1.joblib"
+    path.mkdir() if kind == "directory" else os.mkfifo(path)
+    record = ModelRecord(name="m1", kind="churn", learner="lgbm", features=[], fingerprint="f", path=str(path),
+                         created_at="2026-01-01", sha256="0" * 64)
+    with pytest.raises(ExperimentError, match="is not a regular file"):
+        load_model_file(record, tmp_path)
