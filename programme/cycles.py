@@ -216,7 +216,8 @@ def run_cycle(db: str | os.PathLike[str] | None, name: str, as_of: str, *, event
         key = f"{name}-flagged"
         result = flag_cohort(programme.churn_model, day, key, db, warehouse=wh,
                              spec=FlagSpec(max_users=programme.max_users_per_cycle),
-                             tiers=TierRule(basis="monthly", high_value_monthly=programme.high_value_monthly))
+                             tiers=TierRule(basis="monthly", high_value_monthly=programme.high_value_monthly),
+                             clv=None)  # the plan's tiers are monthly spend: no BG/NBD fit (it may not converge)
         version = open_registry(db).execute("SELECT MAX(version) FROM cohorts WHERE cohort_key = ?", (key,)).fetchone()[0]
         flagged = result.n_flagged
         cycle.update(step="flagged", cohort_key=key, cohort_version=version, summary={"flagged": flagged})
