@@ -26,7 +26,7 @@ from churn.ingest import load_events
 from churn.segments import TierRule
 from experiments.db import RegistryLike, open_registry, transaction, utc_now
 from experiments.errors import ExperimentError
-from experiments.programmes import Programme, get_programme
+from experiments.programmes import Programme, get_programme, in_holdout
 from experiments.targeting import assign_users
 from warehouse.engine import Warehouse, open_warehouse
 
@@ -121,13 +121,21 @@ def _load_new_events(db: RegistryLike, programme: Programme, cycle: dict, events
     return loaded, skipped
 
 
-def _candidates(db: RegistryLike, programme: Programme, cycle: dict) -> list[str]:
-    """The users this cycle flagged who were never enrolled by an earlier cycle of the programme."""
+def _candidates(db: RegistryLike, programme: Programme, cycle: dict) -> tuple[list[str], int]:
+    """The users this cycle flagged who were never enrolled by an earlier cycle and are not in the programme's
+    holdout, and how many holdout users this cycle flagged for the first time (each is counted once)."""
     database = open_registry(db)
-    return [r[0] for r in database.execute(
+    flagged = [r[0] for r in database.execute(
         "SELECT c.user_id FROM cohorts c WHERE c.cohort_key = ? AND c.version = ? AND c.user_id NOT IN "
         "(SELECT user_id FROM cycle_sends WHERE programme = ? AND number < ?) ORDER BY c.risk DESC, c.user_id",
         (cycle["cohort_key"], cycle["cohort_version"], programme.name, cycle["number"]))]
+    held = in_holdout(programme, flagged)
+    seen = {r[0] for r in database.execute(
+        "SELECT c.user_id FROM cycles y JOIN cohorts c ON c.cohort_key = y.cohort_key AND c.version = y.cohort_version "
+        "WHERE y.programme = ? AND y.number < ?", (programme.name, cycle["number"]))}
+    users = pd.Series(flagged, dtype=object)
+    new_held = int((held & ~users.isin(seen).to_numpy()).sum())
+    return users[~held].tolist(), new_held
 
 
 def _enrol(db: RegistryLike, programme: Programme, cycle: dict, candidates: list[str]) -> tuple[str, dict[str, int]]:
@@ -224,9 +232,12 @@ def run_cycle(db: str | os.PathLike[str] | None, name: str, as_of: str, *, event
         _update(db, name, cycle["number"], step="flagged", cohort_key=key, cohort_version=version,
                 summary=cycle["summary"])
     bar.update()
-    candidates = _candidates(db, programme, cycle)
+    candidates, new_held = _candidates(db, programme, cycle)
     if cycle["step"] == "flagged":
         enrolled_into, left_out = _enrol(db, programme, cycle, candidates) if candidates else (None, {})
+        if new_held:
+            left_out = {"holdout": new_held + left_out.get("holdout", 0),
+                        **{k: v for k, v in left_out.items() if k != "holdout"}}
         cycle.update(step="enrolled", enrolled_into=enrolled_into,
                      summary={**cycle["summary"], "candidates": len(candidates), "left_out": left_out})
         _update(db, name, cycle["number"], step="enrolled", enrolled_into=enrolled_into, summary=cycle["summary"])
