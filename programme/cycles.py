@@ -138,7 +138,7 @@ def _candidates(db: RegistryLike, programme: Programme, cycle: dict) -> tuple[li
     return users[~held].tolist(), new_held
 
 
-def _enrol(db: RegistryLike, programme: Programme, cycle: dict, candidates: list[str]) -> tuple[str, dict[str, int]]:
+def _enrol(db: str | os.PathLike[str] | None, programme: Programme, cycle: dict, candidates: list[str]) -> tuple[str, dict[str, int]]:
     """Assign the candidates into the programme's experiment, or plan them within the cycle's budget."""
     stamp = datetime.fromisoformat(cycle["stamp"].replace("Z", "+00:00"))
     if programme.mode == "experiment":

@@ -79,11 +79,12 @@ def programme_report(db: str | os.PathLike[str] | None, name: str,
     effect = _effect(matured, programme, _spend(db, programme, outcomes))
     cycles = []
     info = {c["number"]: c for c in list_cycles(db, name)}
-    for number, part in matured.groupby("cycle"):
+    for number in sorted(int(n) for n in matured["cycle"].unique()):
+        part = matured[matured["cycle"] == number]
         if set(GROUPS) <= set(part["group"]):
             one = _effect(part, programme, None)
-            cycles.append({"number": int(number), "as_of": info.get(int(number), {}).get("as_of"),
-                           "sent": info.get(int(number), {}).get("sent", 0),
+            cycles.append({"number": number, "as_of": info.get(number, {}).get("as_of"),
+                           "sent": info.get(number, {}).get("sent", 0),
                            "tiers": [t.to_dict() for t in one.tiers], "overall": one.overall.to_dict()})
     return ProgrammeReport(name, [t.to_dict() for t in effect.tiers], effect.overall.to_dict(), cycles,
                            int(len(matured)), pending, tuple(notes), effect)

@@ -148,7 +148,7 @@ def plan_budget(
                               "or give their unit costs" + (" (is this a features file? a plan takes the scores "
                                                             "`winback uplift score` writes)" if len(unknown) > 10 else ""))
         costs = {t: catalog[t].unit_cost for t in treatments}
-    caps = {t: int(catalog[t].capacity) for t in treatments if t in catalog and catalog[t].capacity is not None}
+    caps = {t: int(cap) for t in treatments if t in catalog and (cap := catalog[t].capacity) is not None}
     caps |= {k: int(v) for k, v in (capacity or {}).items()}
     spec = plan_spec(costs, budget, capacity=caps, value=value, scores=scores)
     check_cost_keys(spec.costs, treatments, costs_source)
@@ -175,7 +175,8 @@ def plan_budget(
         # The frontier first: a budget it cannot price (e.g. 1e308, whose larger steps overflow) is refused before
         # anything is written, so a refused form never leaves a recorded plan behind.
         prices = budget_frontier(uplift[kept], {t: spec.costs[t] for t in kept}, [budget * s for s in FRONTIER_STEPS],
-                                 spec.value, {t: c for t, c in spec.capacity.items() if t in kept}, seed=seed)
+                                 1.0 if spec.value is None else spec.value,  # no value: count retained users
+                                 {t: c for t, c in spec.capacity.items() if t in kept}, seed=seed)
     record = None
     if key is not None:
         record = record_plan(database, key, chosen[chosen["treatment_key"].notna()], primary_metric=metric,

@@ -498,6 +498,8 @@ def _allocate_in_spark(scores, cost_map, budget, value_per_retained, caps, holdo
     _, uplift_cols, _ = split_scores(table, id_col, value_col)
     treatments = [str(c) for c in uplift_cols.columns]
     cost_source = cost_map if cost_map is not None else _catalog_costs(db, treatments)
+    if cost_source is None:
+        raise UpliftCliError("give the unit costs with --costs (the catalog does not have them all)")
     spec = plan_spec(cost_source, budget, capacity=_catalog_capacities(db, treatments) | caps,
                      value=value_per_retained, scores=table)
     check_cost_keys(spec.costs, uplift_cols.columns, "the costs" if cost_map is not None else "the catalog's costs")
