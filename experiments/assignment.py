@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from types import ModuleType
-from typing import Literal, TypeGuard
+from typing import Literal, TypeGuard, cast
 
 import numpy as np
 import pyarrow as pa
@@ -63,7 +63,7 @@ def choose_arm(hashes: np.ndarray, ranges: Sequence[tuple[float, float]]) -> np.
 
 
 def assign(
-    user_ids,
+    user_ids: Iterable[str],
     *,
     seed: str,
     weights: Sequence[float],
@@ -87,12 +87,12 @@ def assign(
     return arms
 
 
-def hash_ids(seed: str, ids, version: int, *, engine: Engine = "auto") -> np.ndarray:
+def hash_ids(seed: str, ids: Iterable[str], version: int, *, engine: Engine = "auto") -> np.ndarray:
     """GrowthBook's `gbhash` for every id: float in [0, 1), nan for an unsupported hash version."""
     return _hash_units(seed, _prepare_ids(ids), version, engine)
 
 
-def in_namespace(user_ids, namespace: tuple[str, float, float]) -> np.ndarray:
+def in_namespace(user_ids: Iterable[str], namespace: tuple[str, float, float]) -> np.ndarray:
     """GrowthBook's `inNamespace` for every id: v1 hash with seed `__<namespace id>` inside [start, end)."""
     namespace_id, start, end = namespace
     hashes = hash_ids("__" + namespace_id, user_ids, 1)
@@ -105,12 +105,13 @@ def in_namespace(user_ids, namespace: tuple[str, float, float]) -> np.ndarray:
 class _Units:
     """Ids as one flat buffer (uint8 ASCII or UTF-8 bytes, or uint32 code points) with each id's start and length."""
 
-    def __init__(self, buffer, starts, lengths, utf8: bool = False, width: int | None = None):
+    def __init__(self, buffer: np.ndarray, starts: np.ndarray, lengths: np.ndarray, utf8: bool = False,
+                 width: int | None = None) -> None:
         self.buffer, self.starts, self.lengths, self.utf8 = buffer, starts, lengths, utf8
         self.width = width  # set when the ids are a fixed-width numpy 'U' array (row i starts at i * width)
 
 
-def _prepare_ids(ids) -> _Units:
+def _prepare_ids(ids: Iterable[str]) -> _Units:
     """Turn a list / numpy array / pandas Series of str into `_Units` with no per-id Python work beyond C loops."""
     if isinstance(ids, str):
         raise ExperimentError("user_ids must be a sequence of strings, got a single string")
@@ -120,37 +121,40 @@ def _prepare_ids(ids) -> _Units:
             first = int(np.flatnonzero(array.is_null().to_numpy(zero_copy_only=False))[0])
             raise ExperimentError(f"user id at position {first} is missing; every user id must be a string")
         return _units_from_arrow(array)
+    items: Collection[str]
     if hasattr(ids, "to_numpy"):
-        ids = ids.to_numpy(dtype=object)
+        items = ids.to_numpy(dtype=object)
     elif not hasattr(ids, "__len__"):  # a generator or other one-pass iterable
-        ids = list(ids)
-    if isinstance(ids, np.ndarray) and ids.ndim != 1:
-        raise ExperimentError(f"user_ids must be one-dimensional, got shape {ids.shape}")
-    if isinstance(ids, np.ndarray) and ids.dtype.kind == "U":
-        ids = np.ascontiguousarray(ids)
-        width = ids.dtype.itemsize // 4
-        lengths = np.strings.str_len(ids).astype(np.int64)
-        starts = np.arange(ids.size, dtype=np.int64) * width
-        return _Units(ids.view(np.uint32).reshape(-1), starts, lengths, width=width)
+        items = list(ids)
+    else:  # a list, tuple or numpy array: sized, and iterable more than once
+        items = cast(Collection[str], ids)
+    if isinstance(items, np.ndarray) and items.ndim != 1:
+        raise ExperimentError(f"user_ids must be one-dimensional, got shape {items.shape}")
+    if isinstance(items, np.ndarray) and items.dtype.kind == "U":
+        items = np.ascontiguousarray(items)
+        width = items.dtype.itemsize // 4
+        lengths = np.strings.str_len(items).astype(np.int64)
+        starts = np.arange(items.size, dtype=np.int64) * width
+        return _Units(items.view(np.uint32).reshape(-1), starts, lengths, width=width)
     try:  # pyarrow turns a list of str into UTF-8 + offsets in one C++ pass, faster than the join below
-        converted = pa.array(ids)  # inferred, so bytes come out as `binary` and are refused below
+        converted = pa.array(items)  # inferred, so bytes come out as `binary` and are refused below
         if pa.types.is_string(converted.type) or pa.types.is_large_string(converted.type):
             if not converted.null_count:
                 return _units_from_arrow(converted)
     except (TypeError, ValueError):  # a non-string or a lone surrogate: the exact path below decides
         pass
     try:
-        text = "".join(ids)
+        text = "".join(items)
     except TypeError:
-        raise ExperimentError(_non_string_message(ids)) from None
-    lengths = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
+        raise ExperimentError(_non_string_message(items)) from None
+    lengths = np.fromiter(map(len, items), dtype=np.int64, count=len(items))
     # Code points, lone surrogates included; the kernel splits those above U+FFFF into UTF-16 pairs like the SDK.
     buffer = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     starts = np.cumsum(lengths) - lengths
     return _Units(buffer, starts, lengths)
 
 
-def _is_arrow_string(ids) -> bool:
+def _is_arrow_string(ids: object) -> bool:
     """Whether ids are a pandas Series / Index / array of Arrow strings (pandas 3's default `str` dtype)."""
     dtype = getattr(ids, "dtype", None)
     arrow_type = str(getattr(dtype, "pyarrow_dtype", ""))  # pd.ArrowDtype(pa.string()) and friends
@@ -170,7 +174,7 @@ def _units_from_arrow(array: pa.Array | pa.ChunkedArray) -> _Units:
     return _Units(data, offsets[:-1], np.diff(offsets), utf8=not ascii_only)
 
 
-def _non_string_message(ids: Iterable) -> str:
+def _non_string_message(ids: Iterable[object]) -> str:
     """Name the first id that is not a string (only runs on the error path)."""
     for position, value in enumerate(ids):
         if not isinstance(value, str):
@@ -255,12 +259,12 @@ def _buckets(seed: str, units: _Units, version: int, engine: Engine) -> np.ndarr
     return (_numpy_hash(units, start_state, suffix, version) % np.uint32(_modulus(version))).astype(np.uint16)
 
 
-def _step(h, unit):
+def _step(h: np.int64, unit: np.int64 | int) -> np.int64:
     """One FNV-1a step in wrapping int64: the low 32 bits are FNV-1a 32's state (mask them off at the end)."""
     return (h ^ unit) * FNV_PRIME
 
 
-def _step_code_point(h, cp):
+def _step_code_point(h: np.int64, cp: np.int64) -> np.int64:
     """Hash one code point as the SDK does: above U+FFFF it is two UTF-16 surrogate units."""
     if cp > 0xFFFF:
         cp -= 0x10000
@@ -269,7 +273,8 @@ def _step_code_point(h, cp):
     return _step(h, cp)
 
 
-def _kernel(buffer, starts, lengths, utf8, start_state, suffix, version, modulus, out):
+def _kernel(buffer: np.ndarray, starts: np.ndarray, lengths: np.ndarray, utf8: bool, start_state: int,
+            suffix: np.ndarray, version: int, modulus: int, out: np.ndarray) -> None:
     """gbhash's bucket per id: FNV-1a over the id's units, the v1 seed suffix, v2's digit pass, then `% modulus`."""
     digits = np.empty(10, dtype=np.int64)  # decimal digits of a uint32, least significant first
     for i in range(starts.size):

@@ -13,7 +13,9 @@ import hashlib
 import json
 import re
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from experiments.schema import AUDIT_TRIGGERS
 
@@ -21,7 +23,7 @@ GENESIS = "0" * 64
 FIELDS = ("id", "at", "actor", "action", "object_type", "object_key", "detail")
 
 
-def row_hash(prev_hash: str, row: tuple) -> str:
+def row_hash(prev_hash: str, row: Sequence[object]) -> str:
     """SHA-256 of the previous row's hash and this row's fields (id, at, actor, action, type, key, detail)."""
     payload = json.dumps([prev_hash, *row], ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
@@ -83,7 +85,7 @@ class ChainCheck:
     def ok(self) -> bool:
         return self.first_broken_id is None
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "ok": self.ok}
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from experiments.audit_chain import ChainCheck, verify_chain
 from experiments.db import RegistryLike, open_registry, registry
@@ -19,7 +20,7 @@ class AuditEntry:
     object_key: str
     detail: str
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @property

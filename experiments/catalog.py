@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from experiments.choices import METRIC_KINDS, TREATMENT_KINDS, MetricKind, TreatmentKind
 from experiments.db import RegistryLike, audit, open_registry, transaction, utc_now
@@ -22,7 +23,7 @@ class Treatment:
     unit_cost: float
     capacity: int | None = None
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -35,7 +36,7 @@ class Metric:
     higher_is_better: bool = True
     description: str = ""
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 

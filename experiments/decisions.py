@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from experiments.analysis import ExperimentReport
+from experiments.analysis import ExperimentReport, MetricResult
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ def decision_blockers(report: ExperimentReport, winner_arm: str) -> list[str]:
     return blockers
 
 
-def _lifts(report: ExperimentReport, primary) -> bool:
+def _lifts(report: ExperimentReport, primary: MetricResult) -> bool:
     """Significant by the report's own method: Holm-adjusted p below alpha, or (Bayesian) chance to win ≥ 1 − alpha."""
     if report.method == "bayesian":
         return primary.comparison.chance_to_win >= 1.0 - report.alpha

@@ -3,7 +3,11 @@ from __future__ import annotations
 
 import json
 import math
+import sqlite3
 from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+import sqlite_utils
 
 from experiments.choices import Status
 from experiments.db import RegistryLike, audit, open_registry, transaction, utc_now
@@ -21,7 +25,7 @@ class Arm:
     weight: float
     is_control: bool = False
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -47,7 +51,7 @@ class Experiment:
     stopped_at: str | None = None
     concluded_at: str | None = None
     cohort_version: int | None = None  # the target cohort's version pinned when the experiment started
-    extra: dict = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def weights(self) -> list[float]:
@@ -57,7 +61,7 @@ class Experiment:
     def control(self) -> Arm:
         return next(arm for arm in self.arms if arm.is_control)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data.pop("extra")
         return data
@@ -87,7 +91,7 @@ def build_arms(specs: list[str] | tuple[str, ...], control: str | None = None) -
     return tuple(Arm(a.key, a.treatment, a.weight, a.key == control_key) for a in parsed)
 
 
-def check_references(experiment: Experiment, conn) -> None:
+def check_references(experiment: Experiment, conn: sqlite3.Connection) -> None:
     """Refuse names the registry does not know: treatments, primary metric, guardrails and target cohort."""
     treatments = {row[0] for row in conn.execute("SELECT key FROM treatments")}
     for arm in experiment.arms:
@@ -181,7 +185,7 @@ def create_experiment(experiment: Experiment, db: RegistryLike = None, actor: st
     return get_experiment(experiment.key, db)
 
 
-def _insert_arms(conn, experiment: Experiment) -> None:
+def _insert_arms(conn: sqlite3.Connection, experiment: Experiment) -> None:
     conn.executemany(
         "INSERT INTO arms (experiment_key, arm_key, position, treatment_key, weight, is_control) "
         "VALUES (?, ?, ?, ?, ?, ?)",
@@ -194,7 +198,7 @@ _COLUMNS = ("key, name, primary_metric, hypothesis, owner, target_cohort, guardr
             "hash_version, value_per_retained, status, created_at, started_at, stopped_at, concluded_at, cohort_version")
 
 
-def _experiment(row: tuple, arms: tuple[Arm, ...]) -> Experiment:
+def _experiment(row: tuple[Any, ...], arms: tuple[Arm, ...]) -> Experiment:
     return Experiment(
         key=row[0], name=row[1], primary_metric=row[2], arms=arms, hypothesis=row[3], owner=row[4],
         target_cohort=row[5], guardrail_metrics=tuple(json.loads(row[6])), layer=row[7], coverage=row[8],
@@ -203,7 +207,7 @@ def _experiment(row: tuple, arms: tuple[Arm, ...]) -> Experiment:
     )
 
 
-def _arms_by_experiment(database, keys: list[str] | None) -> dict[str, list[Arm]]:
+def _arms_by_experiment(database: sqlite_utils.Database, keys: list[str] | None) -> dict[str, list[Arm]]:
     where, params = ("", ()) if keys is None else (f"WHERE experiment_key IN ({', '.join('?' * len(keys))})", tuple(keys))
     arms: dict[str, list[Arm]] = {}
     for key, arm_key, treatment, weight, control in database.execute(
@@ -235,7 +239,7 @@ def list_experiments(db: RegistryLike = None, status: Status | None = None) -> l
     return [_experiment(row, tuple(arms.get(row[0], []))) for row in rows]
 
 
-def update_draft(key: str, db: RegistryLike = None, *, actor: str | None = None, **changes) -> Experiment:
+def update_draft(key: str, db: RegistryLike = None, *, actor: str | None = None, **changes: Any) -> Experiment:
     """Edit a draft: any definition field (name, arms, primary_metric, guardrail_metrics, target_cohort, ...).
 
     Validated as a new definition would be; audited with the fields that changed. Only drafts can change.

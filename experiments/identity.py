@@ -14,7 +14,8 @@ and tabs, since the CLI prints it in terminals.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from common.errors import InputRowError
 from experiments.errors import ExperimentError, ImportDataError
@@ -64,7 +65,7 @@ def check_experiment_key(value: object, what: str = "experiment key") -> str:
     return check_name(text, what)  # the one name rule: 1-64 letters, digits, '-', '_' and '.'
 
 
-def check_ids(ids: pd.Series | np.ndarray | list, source: str, column: str | None,
+def check_ids(ids: pd.Series | np.ndarray | Sequence[Any], source: str, column: str | None,
               error: type[InputRowError] = ImportDataError) -> None:
     """Raise an InputRowError naming the first bad id (1-based data row) of a column; vectorized over the ids."""
     import numpy as np  # here, not at module top: the CLI imports this module and must start fast
@@ -84,7 +85,7 @@ def check_ids(ids: pd.Series | np.ndarray | list, source: str, column: str | Non
         raise error(source, row + 1, column, problem or "invalid id")
 
 
-def _flag_text_ids(series):
+def _flag_text_ids(series: pd.Series) -> np.ndarray | None:
     """Bad-id mask computed in one pass of Arrow's C++ kernels, or None when the ids are not all text."""
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -96,7 +97,8 @@ def _flag_text_ids(series):
     if text.null_count:
         return None
     flagged = pc.or_(pc.equal(pc.utf8_length(text), 0), pc.not_equal(pc.utf8_trim_whitespace(text), text))
-    return pc.or_(flagged, pc.match_substring_regex(text, _CONTROL)).to_numpy(zero_copy_only=False)
+    mask: np.ndarray = pc.or_(flagged, pc.match_substring_regex(text, _CONTROL)).to_numpy(zero_copy_only=False)
+    return mask
 
 
 _TERMINAL_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")

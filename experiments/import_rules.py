@@ -20,7 +20,7 @@ MAX_ABS_VALUE = 1e15  # per value; squares summed over 10^8 users stay far insid
 STAMP = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
-def _first_bad(conn: sqlite3.Connection, sql: str, params: tuple, path: str, column: str, problem: str) -> None:
+def _first_bad(conn: sqlite3.Connection, sql: str, params: tuple[str, ...], path: str, column: str, problem: str) -> None:
     row = conn.execute(sql, params).fetchone()
     if row is not None:
         raise ImportDataError(path, int(row[0]), column, problem.format(*row[1:]))

@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from dataclasses import asdict, dataclass
+from typing import Any
 
+from experiments.choices import Status
 from experiments.db import RegistryLike, audit, open_registry, transaction, utc_now
-from experiments.definitions import Experiment, Status, get_experiment
+from experiments.definitions import Experiment, get_experiment
 from experiments.errors import ExperimentError
 from experiments.identity import check_text
 from experiments.lookup import check_known
@@ -29,7 +32,7 @@ class Decision:
     decided_at: str
     override: str | None = None  # the reason given for overriding a failed guardrail or SRM check
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -56,7 +59,7 @@ def _move(key: str, target: Status, db: RegistryLike, actor: str | None) -> Expe
     return get_experiment(key, db)
 
 
-def _freeze_costs_and_metric_kinds(conn, key: str) -> None:
+def _freeze_costs_and_metric_kinds(conn: sqlite3.Connection, key: str) -> None:
     """Copy each arm's unit cost and every metric's kind and direction into the experiment as it starts, so a
     later `treatment update` or `metric add` does not rewrite a running experiment's economics."""
     conn.execute(
@@ -124,7 +127,7 @@ def record_decision(
     return decision
 
 
-def _not_decidable(conn, key: str, status: str) -> str:
+def _not_decidable(conn: sqlite3.Connection, key: str, status: str) -> str:
     """Why an experiment in `status` cannot take a decision now, and what would let it."""
     if status == "concluded":
         winner, by, at = conn.execute(

@@ -10,12 +10,22 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import asdict, dataclass, field
+from typing import Any, TypedDict
 
 import sqlite_utils
 
 from experiments.choices import Status
 from experiments.definitions import list_experiments
 from experiments.summaries import days_between, latest_decisions
+
+
+class HealthProblem(TypedDict):
+    """A health check of the latest snapshot that warns or fails (srm has its own field)."""
+
+    name: str
+    title: str
+    count: int
+    status: str
 
 
 @dataclass(frozen=True)
@@ -40,11 +50,11 @@ class ExperimentListing:
     srm_p_value: float | None = None
     guardrail_failures: list[str] = field(default_factory=list)  # "arm: metric" that fail a guardrail
     guardrail_verdicts: dict[str, int] = field(default_factory=dict)  # arm × guardrail rows per verdict (pass/warn/...)
-    problems: list[dict] = field(default_factory=list)  # health checks that warn or fail: name, title, count
+    problems: list[HealthProblem] = field(default_factory=list)  # health checks that warn or fail: name, title, count
     winner: str | None = None
     decided_by: str | None = None
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 

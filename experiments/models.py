@@ -8,7 +8,7 @@ import difflib
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import pandas as pd
 
@@ -28,13 +28,13 @@ class ModelRecord:
     learner: str
     features: list[str]
     fingerprint: str
-    metrics: dict = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
     path: str = ""
     experiment_key: str | None = None
     created_at: str = ""
     sha256: str | None = None  # of the model file, recorded at save and checked before it is loaded
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 

@@ -43,10 +43,10 @@ def add_opt_outs(user_ids: Iterable[str], reason: str = "", db: RegistryLike = N
 
 def count_opt_outs(db: RegistryLike = None) -> int:
     """How many users have opted out."""
-    return open_registry(db).execute("SELECT COUNT(*) FROM opt_outs").fetchone()[0]
+    return int(open_registry(db).execute("SELECT COUNT(*) FROM opt_outs").fetchone()[0])
 
 
-def opted_out(user_ids, db: RegistryLike = None) -> np.ndarray:
+def opted_out(user_ids: Iterable[object], db: RegistryLike = None) -> np.ndarray:
     """A boolean mask: which of `user_ids` are on the opt-out list (compared exactly)."""
     ids = [str(u) for u in user_ids]
     with registry(db) as database:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from experiments.db import RegistryLike, open_registry
 from experiments.errors import ExperimentError
@@ -34,7 +35,7 @@ class ExperimentPlan:
     notes: tuple[str, ...]
     reason: str = ""  # why a field is nan: which input was not given (JSON shows it beside each null)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 

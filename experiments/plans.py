@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -18,6 +19,9 @@ import pandas as pd
 from experiments.db import RegistryLike, audit, open_registry, transaction, utc_now
 from experiments.errors import ExperimentError
 from experiments.identity import check_experiment_key
+
+if TYPE_CHECKING:
+    from experiments.analysis import ExperimentReport
 
 HOLDOUT_ARM = "holdout"
 
@@ -79,13 +83,14 @@ def failed_guardrails(db: RegistryLike, key: str) -> dict[str, list[str]]:
     return guardrail_failures(analyze_experiment(key, open_registry(db)))
 
 
-def guardrail_failures(report) -> dict[str, list[str]]:
+def guardrail_failures(report: ExperimentReport) -> dict[str, list[str]]:
     """Treatment key -> guardrail metrics its arm failed, from an analysis already made (`ExperimentReport`)."""
     by_arm = {a.arm_key: a.treatment_key for a in report.arms}
     out: dict[str, list[str]] = {}
     for result in report.results:
-        if result.guardrail == "fail" and by_arm.get(result.arm_key):
-            out.setdefault(by_arm[result.arm_key], []).append(result.metric)
+        treatment = by_arm.get(result.arm_key)
+        if result.guardrail == "fail" and treatment:
+            out.setdefault(treatment, []).append(result.metric)
     return out
 
 
@@ -101,9 +106,9 @@ class PlanRecord:
     holdout: float
     seed: int
     arms: dict[str, int]
-    summary: dict = field(default_factory=dict)
+    summary: dict[str, Any] = field(default_factory=dict)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -152,7 +157,7 @@ def record_plan(
     seed: int,
     source_experiment: str | None = None,
     model: str | None = None,
-    summary: dict | None = None,
+    summary: dict[str, Any] | None = None,
     actor: str | None = None,
 ) -> PlanRecord:
     """Store a plan (user_id, treatment_key or None, arm, expected_uplift, cost) as a running experiment, atomically."""
@@ -216,7 +221,7 @@ class PlanEffect:
     p_value: float
     expected_uplift: float  # what the plan predicted per treated user (mean calibrated uplift)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 

@@ -22,13 +22,13 @@ COLUMNS = (
 )
 
 
-def _comparison(c: Comparison) -> dict:
+def _comparison(c: Comparison) -> dict[str, object]:
     return {"cuped": c.cuped, "relative": c.relative, "n_control": c.n_control, "n_treatment": c.n_treatment,
             "mean_control": c.mean_control, "mean_treatment": c.mean_treatment, "effect": c.effect,
             "ci_low": c.ci_low, "ci_high": c.ci_high, "p_value": c.p_value, "chance_to_win": c.chance_to_win}
 
 
-def _money(e: Economics | None) -> dict:
+def _money(e: Economics | None) -> dict[str, float]:
     if e is None:
         return {name: math.nan for name in MONEY_FIELDS}
     return {name: getattr(e, name) for name in MONEY_FIELDS}

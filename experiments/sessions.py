@@ -8,6 +8,7 @@ next request. Failed sign-ins are kept (user, address, time): more than `MAX_FAI
 from __future__ import annotations
 
 import json
+import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -44,7 +45,7 @@ def end_sessions(database: sqlite_utils.Database, name: str, *, reason: str, act
         audit(conn, "end_sessions", "user", name, json.dumps({"reason": reason}), actor)
 
 
-def _bump(conn, name: str) -> None:
+def _bump(conn: sqlite3.Connection, name: str) -> None:
     if conn.execute("UPDATE users SET session_version = session_version + 1 WHERE name = ?", (name,)).rowcount == 0:
         raise UserError(f"unknown user '{name}'")
 

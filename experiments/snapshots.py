@@ -16,11 +16,11 @@ import sqlite_utils
 from common.jsonable import to_jsonable
 from common.settings import resolve_actor
 from experiments.analysis import ExperimentReport, analyze_experiment
+from experiments.choices import SegmentBy
 from experiments.db import audit, transaction, utc_now
 from experiments.decisions import advise
 from experiments.errors import ExperimentError
 from experiments.health import health_checks
-from experiments.metrics import SegmentBy
 from experiments.report_rows import report_rows
 from experiments.timeline import cumulative_by_day
 from stats import Method
@@ -40,16 +40,16 @@ class Snapshot:
     method: Method
     cuped: bool
     segment_by: SegmentBy | None
-    options: dict
+    options: dict[str, Any]
     created_at: str
     created_by: str
-    report: dict = field(repr=False)
-    rows: list[dict] = field(repr=False)
-    health: list[dict] = field(default_factory=list, repr=False)
-    cumulative: list[dict] = field(default_factory=list, repr=False)
-    recommendation: dict | None = field(default=None, repr=False)  # WinnerAdvice as JSON; None in older snapshots
+    report: dict[str, Any] = field(repr=False)
+    rows: list[dict[str, Any]] = field(repr=False)
+    health: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    cumulative: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    recommendation: dict[str, Any] | None = field(default=None, repr=False)  # WinnerAdvice as JSON; None in older snapshots
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -128,7 +128,7 @@ def latest_snapshot(
     return _snapshot(row) if row else None
 
 
-def snapshot_history(database: sqlite_utils.Database, key: str, limit: int = 20) -> list[dict]:
+def snapshot_history(database: sqlite_utils.Database, key: str, limit: int = 20) -> list[dict[str, Any]]:
     """The newest snapshots of `key` without their payload: id, engine, method, options, when and by whom."""
     rows = database.execute(
         "SELECT id, engine, method, cuped, segment_by, options, created_at, created_by FROM analysis_snapshots "
@@ -145,7 +145,7 @@ def _actor(actor: str | None) -> str:
     return resolve_actor(actor)
 
 
-def _snapshot(row: tuple) -> Snapshot:
+def _snapshot(row: tuple[Any, ...]) -> Snapshot:
     return Snapshot(
         id=row[0], experiment_key=row[1], engine=row[2], method=row[3], cuped=bool(row[4]), segment_by=row[5],
         options=json.loads(row[6]), created_at=row[7], created_by=row[8], report=json.loads(row[9]),

@@ -6,6 +6,7 @@ The CLI's `experiment start`, the web page's Start button, the REST API and prog
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from experiments.db import RegistryLike, open_registry
 from experiments.definitions import Experiment, get_experiment
@@ -22,7 +23,7 @@ class StartResult:
     assignment: AssignmentSummary | None
     snapshot_id: int
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     def describe(self) -> str:

@@ -3,9 +3,13 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from typing import Any
 
+import sqlite_utils
+
+from experiments.choices import Status
 from experiments.db import RegistryLike, open_registry
-from experiments.definitions import Status, list_experiments
+from experiments.definitions import list_experiments
 
 
 @dataclass(frozen=True)
@@ -30,7 +34,7 @@ class ExperimentSummary:
     winner: str | None
     decided_by: str | None
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -43,7 +47,7 @@ def days_between(start: str | None, end: str | None) -> float | None:
     return round((finish - begin).total_seconds() / 86400, 1)
 
 
-def latest_decisions(database) -> dict[str, tuple[str, str]]:
+def latest_decisions(database: sqlite_utils.Database) -> dict[str, tuple[str, str]]:
     """Each decided experiment's newest decision: key -> (winner arm, decided by)."""
     return {key: (winner, by) for key, winner, by in database.execute(
         "SELECT experiment_key, winner_arm, decided_by FROM decisions d WHERE id = "

@@ -12,6 +12,7 @@ import json
 import os
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -49,7 +50,7 @@ class AssignmentSummary:
     outside_cohort: int = 0  # newly assigned users who are not in the experiment's target cohort
     excluded_holdout: int = 0  # in a programme's holdout: kept out of everything
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 

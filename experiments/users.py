@@ -9,10 +9,12 @@ import hashlib
 import json
 import secrets
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import sqlite_utils
 
-from experiments.choices import ROLES, Role
+from experiments.choices import ROLES as ROLES  # re-exported: webui.auth and winback.web_demo import it from here
+from experiments.choices import Role
 from experiments.db import audit, transaction, utc_now
 from experiments.errors import ExperimentError
 from experiments.passwords import check_password, hash_password
@@ -34,7 +36,7 @@ class User:
     role: Role
     created_at: str
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -49,7 +51,7 @@ class ApiToken:
     revoked_at: str | None = None
     secret: str | None = None
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data.pop("secret")
         return data
