@@ -42,10 +42,17 @@ def test_demo_builds_a_registry_with_a_finished_experiment(tmp_path):
     ).fetchone()[0]
     assert outcome_users == assigned
     treated = database.execute(
-        "SELECT COUNT(*) FROM assignments a JOIN arms r USING (experiment_key, arm_key) WHERE r.is_control = 0"
-    ).fetchone()[0]
+        "SELECT COUNT(*) FROM assignments a JOIN arms r USING (experiment_key, arm_key) WHERE r.is_control = 0 "
+        "AND experiment_key = 'demo-winback'").fetchone()[0]
     assert database.execute("SELECT COUNT(*) FROM deliveries").fetchone()[0] == treated
     assert {m.kind for m in list_model_records(db)} == {"churn", "uplift"}
+    # The programme beside it: twelve finished weekly cycles, none of whose send lists holds a holdout user.
+    from experiments.programmes import get_programme, in_holdout
+
+    steps = database.execute("SELECT step FROM cycles WHERE programme = 'demo-programme' ORDER BY number").fetchall()
+    assert steps == [("finished",)] * 12
+    sent = [r[0] for r in database.execute("SELECT user_id FROM cycle_sends WHERE programme = 'demo-programme'")]
+    assert sent and not in_holdout(get_programme(db, "demo-programme"), sent).any()
     assert 0 < summary["plan_cost"] <= summary["budget"]
     assert summary["oracle_retained_true"] > 0
 
