@@ -44,11 +44,11 @@ def test_table_shows_effect_srm_adjusted_p_and_money(db: str) -> None:
     lines = result.output.splitlines()
     assert lines[0] == "Health checks:"
     assert "Experiment wb (running): ttest, relative effects, 95% intervals, CUPED off" in lines
-    assert "SRM: p = 1.000 (ok)" in lines  # 1000 vs 1000 at 50/50
+    assert "SRM: p = 1.00 (ok)" in lines  # 1000 vs 1000 at 50/50; p in three significant digits, as on the web
     row = next(line for line in lines if line.split()[:2] == ["coupon", "retained"])
     # 0.36 / 0.30 - 1 = +20%; p = stats.compare(Moments(1000, 300), Moments(1000, 360)).p_value = 0.0094
     # (Welch, delta-method relative lift, checked against gbstats in tests/stats); one test, so Holm = BH = p
-    assert "+20.00%" in row and row.split()[-3:] == ["0.009", "0.009", "0.009"]
+    assert "+20.00%" in row and row.split()[-3:] == ["0.00941", "0.00941", "0.00941"]  # three significant digits (common/formatting.py)
     money = next(line for line in lines if line.startswith("coupon 1,000"))
     # 60 extra retained for 1,000 spent: 16.67 each; ROI (50 x 60 - 1000) / 1000 = +200%; break-even 1000/(1000 x 50) = 2 pp
     assert "16.67" in money and "+200.00%" in money and money.endswith("+2.00 pp")

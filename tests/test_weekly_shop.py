@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from churn.events import EVENT_TYPES
+from warehouse.event_vocabulary import EVENT_TYPES
 from experiments.assignment import hash_ids
 from simulator.weekly import EVENT_COLUMNS, WeeklyShop, WeeklyShopConfig, run_oracle_programme
 

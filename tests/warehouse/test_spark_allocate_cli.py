@@ -56,7 +56,7 @@ def test_spark_plan_equals_the_default_plan(spark, files, options):
     assert "u0003" not in set(got["user_id"]) and len(got) == 598
     lines = remote.output.replace(str(folder / "plan"), "OUT").splitlines()
     assert lines == memory.output.replace(str(folder / "plan.csv"), "OUT").splitlines()
-    assert lines[0] == "2 opted-out users left out of the plan" and "[95% " in lines[2]
+    assert lines[0] == "left out of the plan: 2 opted out" and "[95% " in lines[2]
 
 
 @pytest.mark.parametrize("option", [("--holdout", "0.1"), ("--record", "plan-q4")])

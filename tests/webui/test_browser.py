@@ -139,7 +139,8 @@ def test_launch_watch_and_decide_in_a_real_browser(server, browser, tmp_path: Pa
     growth.click("button:has-text('Stop the experiment')")
     growth.click("button:has-text('Refresh analysis')")
     assert "New analysis snapshot" in growth.inner_text(".flash")
-    assert growth.locator("svg.chart").first.locator("circle").count() == 4  # 2 arms × 2 metrics, hover for numbers
+    # 2 arms × 2 metrics, hover for numbers: the primary metric and the guardrail each on their own chart
+    assert sum(chart.locator("circle").count() for chart in growth.locator("svg.chart").all()) == 4
     assert "Sample ratio" in growth.inner_text("section.health")
     with growth.expect_download() as download:
         growth.click("text=Download as CSV")

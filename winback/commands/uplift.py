@@ -514,7 +514,7 @@ def _allocate_in_spark(scores, cost_map, budget, value_per_retained, caps, holdo
     ids = opted_out_ids(db) if resolve_db_path(db).exists() else []
     planned = plan_in_spark(spark_scores, spec, out, id_col=id_col, exclude=exclude, opted_out=ids)
     if planned.left_out:
-        click.echo(f"{planned.left_out} opted-out users left out of the plan")
+        click.echo(f"left out of the plan: {planned.left_out:,} opted out")  # the words of the in-memory plan
     _echo_plan(planned, planned.users, planned.cost, budget, out)
 
 
