@@ -20,26 +20,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-
 from experiments.errors import ExperimentError
+from experiments.fact_copy import CopyFailed, copy_rows
 from experiments.schema import FACT_TABLES, FACT_TRIGGERS
 
 LOCK_TIMEOUT_S = 60.0
 MIRROR_SUFFIX = "-facts"
-_TEXT, _REAL, _INT = pa.string(), pa.float64(), pa.int64()
-# The columns the analysis reads, per table, with their Arrow types (SQLite's declared affinities).
-COLUMNS: dict[str, tuple[tuple[str, pa.DataType], ...]] = {
-    "assignments": (("experiment_key", _TEXT), ("user_id", _TEXT), ("arm_key", _TEXT), ("assigned_at", _TEXT)),
-    "outcomes": (("experiment_key", _TEXT), ("user_id", _TEXT), ("metric", _TEXT), ("period", _TEXT),
-                 ("value", _REAL), ("observed_at", _TEXT), ("import_id", _INT)),
-    "deliveries": (("experiment_key", _TEXT), ("user_id", _TEXT), ("treatment_key", _TEXT), ("sent_at", _TEXT),
-                   ("cost", _REAL), ("import_id", _INT)),
-    "cohorts": (("cohort_key", _TEXT), ("version", _INT), ("user_id", _TEXT), ("stage", _TEXT), ("tier", _TEXT),
-                ("reason", _TEXT)),
-    "opt_outs": (("user_id", _TEXT), ("opted_out_at", _TEXT)),
-}
 
 
 class MirrorUnavailable(ExperimentError):
@@ -118,28 +104,31 @@ class FactMirror:
         for _ in range(5):
             before = fingerprint(conn, table)
             incremental = state is not None and state.epoch == before.epoch and state.watermark <= before.watermark
-            low = state.watermark if incremental and state is not None else 0
-            new = _read_rows(self.registry_path, conn, table, low, before.watermark)
-            rows = (state.rows if incremental and state is not None else 0) + new.num_rows
-            if fingerprint(conn, table) != before:
-                continue  # written meanwhile: read again
-            if rows != before.rows:
-                if incremental:
-                    state = None  # e.g. rowids reused after a VACUUM: rebuild
-                    continue
-                raise MirrorUnavailable(f"the registry's {table} changed while it was being mirrored")
-            segments = state.segments if incremental and state is not None else ()
-            if new.num_rows or not segments:
-                segments = (*segments, self._write_segment(table, new))
-            return TableState(before.watermark, rows, before.epoch, segments)
+            kept = state if incremental and state is not None else TableState(0, 0, before.epoch, ())
+            name = f"{table}-{uuid.uuid4().hex}.parquet"
+            partial = self.folder / (name + ".partial")
+            try:
+                new = 0
+                if before.watermark > kept.watermark or not kept.segments:
+                    new = copy_rows(conn, self.registry_path, table, kept.watermark, before.watermark, partial,
+                                    before.rows - kept.rows)
+                if fingerprint(conn, table) != before:
+                    continue  # written meanwhile: read again
+                if kept.rows + new != before.rows:
+                    if incremental:
+                        state = None  # e.g. rowids reused after a VACUUM: rebuild
+                        continue
+                    raise MirrorUnavailable(f"the registry's {table} changed while it was being mirrored")
+                segments = kept.segments
+                if partial.exists():
+                    os.replace(partial, self.folder / name)
+                    segments = (*segments, name)
+                return TableState(before.watermark, kept.rows + new, before.epoch, segments)
+            except CopyFailed as error:
+                raise MirrorUnavailable(str(error)) from error
+            finally:
+                partial.unlink(missing_ok=True)
         raise MirrorUnavailable(f"the registry's {table} kept changing while it was being mirrored")
-
-    def _write_segment(self, table: str, rows: pa.Table) -> str:
-        name = f"{table}-{uuid.uuid4().hex}.parquet"
-        partial = self.folder / (name + ".partial")
-        pq.write_table(rows, partial, compression="zstd")
-        os.replace(partial, self.folder / name)
-        return name
 
     def _manifest(self) -> dict[str, Any]:
         try:
@@ -171,25 +160,6 @@ def _state(raw: dict | None) -> TableState | None:
     if not raw:
         return None
     return TableState(int(raw["watermark"]), int(raw["rows"]), int(raw["epoch"]), tuple(raw["segments"]))
-
-
-def _read_rows(path: Path, conn: sqlite3.Connection, table: str, low: int, high: int) -> pa.Table:
-    """The table's rows with low < rowid <= high as Arrow columns (ADBC's SQLite reader when installed)."""
-    schema = pa.schema(list(COLUMNS[table]))
-    if high <= low:
-        return schema.empty_table()
-    sql = f"SELECT {', '.join(schema.names)} FROM {table} WHERE rowid > {int(low)} AND rowid <= {int(high)}"
-    try:
-        import adbc_driver_sqlite.dbapi as adbc
-    except ImportError:
-        adbc = None
-    if adbc is None or conn.in_transaction:  # inside a transaction only this connection sees its snapshot
-        columns = list(zip(*conn.execute(sql).fetchall())) or [()] * len(schema)
-        return pa.table([pa.array(list(c), type=f.type) for c, f in zip(columns, schema)], schema=schema)
-    with adbc.connect(str(path)) as reader, reader.cursor() as cursor:
-        cursor.execute(sql)
-        table_read = cursor.fetch_arrow_table()
-    return pa.table([table_read.column(i).cast(f.type) for i, f in enumerate(schema)], schema=schema)
 
 
 def _lock(handle: IO[str]) -> None:
