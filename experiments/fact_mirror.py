@@ -141,6 +141,11 @@ class FactMirror:
         partial.write_text(json.dumps(manifest))
         os.replace(partial, self.folder / "manifest.json")
 
+    def holds(self, states: dict[str, TableState]) -> bool:
+        """Whether the mirror on disk is still the one these states describe (another process may have rebuilt it)."""
+        manifest = self._manifest().get("tables", {})
+        return all(_state(manifest.get(table)) == state for table, state in states.items())
+
     def paths(self, states: dict[str, TableState]) -> dict[str, list[str]]:
         """Each table's segment files, as paths DuckDB can read."""
         return {table: [str(self.folder / name) for name in state.segments] for table, state in states.items()}

@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from common.settings import ENV_FACTS, facts_setting
 from experiments.errors import ExperimentError
-from experiments.fact_mirror import FactMirror, MirrorUnavailable, registry_file
+from experiments.fact_mirror import FactMirror, MirrorUnavailable, TableState, registry_file
 from warehouse.dialect import Dialect
 
 FactsMode = Literal["mirror", "registry"]
@@ -83,7 +83,7 @@ def open_facts(conn: sqlite3.Connection, mode: str | None = None) -> Iterator[Fa
     try:
         mirror = FactMirror(path)
         stack.enter_context(mirror.locked())
-        paths = mirror.paths(mirror.sync(conn))
+        paths = mirror.paths(_synced(mirror, conn))
         duck = duckdb.connect()
         stack.callback(duck.close)
         _prepare(duck, conn, paths)
@@ -93,6 +93,23 @@ def open_facts(conn: sqlite3.Connection, mode: str | None = None) -> Iterator[Fa
         return
     with stack:
         yield MirrorFacts(duck)
+
+
+# The last sync: through which connection, the registry's state then (PRAGMA data_version moves when another
+# connection commits, total_changes when this one writes) and the mirror's tables. One slot: a command's health
+# checks and analysis share it.
+_LAST_SYNC: list[tuple[sqlite3.Connection, tuple[int, int], dict[str, TableState]]] = []
+
+
+def _synced(mirror: FactMirror, conn: sqlite3.Connection) -> dict[str, TableState]:
+    """The mirror synced with the registry; a repeat on an unchanged connection skips the fingerprints."""
+    state = (conn.execute("PRAGMA data_version").fetchone()[0], conn.total_changes)
+    last = _LAST_SYNC[0] if _LAST_SYNC else None
+    if last is not None and last[0] is conn and last[1] == state and mirror.holds(last[2]):
+        return last[2]
+    tables = mirror.sync(conn)
+    _LAST_SYNC[:] = [(conn, state, tables)]
+    return tables
 
 
 def _prepare(duck: Any, conn: sqlite3.Connection, paths: dict[str, list[str]]) -> None:

@@ -166,9 +166,8 @@ def _no_outcome(source: FactSource, key: str) -> HealthCheck:
         return HealthCheck("no_outcome", title, "not_checked", 0, "no outcomes imported yet",
                            "import them with `winback import outcomes`")
     n = _one(source, """
-        SELECT COUNT(*) FROM assignments a WHERE a.experiment_key = :key AND NOT EXISTS (
-            SELECT 1 FROM outcomes o WHERE o.experiment_key = a.experiment_key AND o.user_id = a.user_id
-            AND o.period = 'post')""", {"key": key})
+        SELECT COUNT(*) FROM assignments a WHERE a.experiment_key = :key AND a.user_id NOT IN (
+            SELECT o.user_id FROM outcomes o WHERE o.experiment_key = :key AND o.period = 'post')""", {"key": key})
     if n:
         return HealthCheck("no_outcome", title, "warn", n, f"{n:,} assigned users have no outcome row for any metric",
                            "they count as 0 on every metric; import their outcomes if they are missing")
