@@ -130,6 +130,42 @@ class FactMirror:
                 partial.unlink(missing_ok=True)
         raise MirrorUnavailable(f"the registry's {table} kept changing while it was being mirrored")
 
+    def drop_import(self, table: str, import_id: int, before: Fingerprint, after: Fingerprint) -> bool:
+        """After `import undo` deleted one batch's rows (the registry went from `before` to `after`), drop those rows
+        from the segments instead of rebuilding; False (nothing changed) unless the mirror matched `before`."""
+        manifest = self._manifest()
+        state = _state(manifest.get("tables", {}).get(table))
+        if state is None or (state.watermark, state.rows, state.epoch) != (before.watermark, before.rows, before.epoch):
+            return False
+        import duckdb
+
+        segments, rows, duck = [], 0, duckdb.connect()
+        try:
+            for name in state.segments:
+                source = str(self.folder / name).replace("'", "''")
+                hit = duck.execute(f"SELECT COUNT(*) FROM read_parquet('{source}') WHERE import_id = {int(import_id)}")
+                if hit.fetchone()[0] == 0:
+                    segments.append(name)
+                    rows += pq_rows(self.folder / name)
+                    continue
+                kept = f"{table}-{uuid.uuid4().hex}.parquet"
+                partial = self.folder / (kept + ".partial")
+                quoted = str(partial).replace("'", "''")
+                duck.execute(f"COPY (SELECT * FROM read_parquet('{source}') WHERE import_id IS DISTINCT FROM "
+                             f"{int(import_id)}) TO '{quoted}' (FORMAT PARQUET, COMPRESSION zstd)")
+                rows += pq_rows(partial)
+                os.replace(partial, self.folder / kept)
+                segments.append(kept)
+        finally:
+            duck.close()
+        if rows != after.rows:
+            return False
+        manifest["tables"][table] = asdict(TableState(after.watermark, after.rows, after.epoch, tuple(segments)))
+        self._write_manifest(manifest)
+        for name in set(state.segments) - set(segments):
+            (self.folder / name).unlink(missing_ok=True)
+        return True
+
     def _manifest(self) -> dict[str, Any]:
         try:
             return json.loads((self.folder / "manifest.json").read_text())
@@ -159,6 +195,13 @@ def fingerprint(conn: sqlite3.Connection, table: str) -> Fingerprint:
         f"SELECT (SELECT MAX(rowid) FROM {table}), (SELECT COUNT(*) FROM {table}), "
         "(SELECT epoch FROM fact_epochs WHERE table_name = ?)", (table,)).fetchone()
     return Fingerprint(int(watermark or 0), int(rows), int(epoch or 0))
+
+
+def pq_rows(path: Path) -> int:
+    """Rows in a Parquet file, from its footer."""
+    import pyarrow.parquet as pq
+
+    return int(pq.ParquetFile(path).metadata.num_rows)
 
 
 def _state(raw: dict | None) -> TableState | None:

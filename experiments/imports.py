@@ -21,6 +21,7 @@ from experiments.db import RegistryLike, audit, open_registry, transaction, utc_
 from experiments.errors import ImportDataError
 from experiments.identity import check_ids
 from experiments.lookup import unknown_name
+from experiments.mirror_upkeep import refresh_mirror, undoing_import
 from experiments.table_files import read_text_table
 
 
@@ -216,6 +217,7 @@ def import_file(path: str | os.PathLike[str], spec: TableSpec, db: RegistryLike 
         for key in keys:
             detail = {**summary.to_dict(), "experiment_rows": int(per_experiment.get(key, 0))}
             audit(conn, f"import {spec.table}", "experiment", key, json.dumps(detail), who)
+    refresh_mirror(database.conn)  # the next analysis then reads the new rows without copying them first
     return summary
 
 
@@ -254,7 +256,9 @@ def undo_import(batch_id: int, db: RegistryLike = None, actor: str | None = None
     Refused for a concluded experiment: its decision rests on those rows.
     """
     database = open_registry(db)
-    with transaction(database) as conn:
+    found = database.execute("SELECT kind FROM import_batches WHERE id = ?", (batch_id,)).fetchone()
+    with undoing_import(database.conn, found[0] if found else "outcomes", batch_id) as mark, \
+            transaction(database) as conn:
         row = conn.execute("SELECT kind, experiment_keys, undone_at FROM import_batches WHERE id = ?",
                            (batch_id,)).fetchone()
         if row is None:
@@ -269,7 +273,11 @@ def undo_import(batch_id: int, db: RegistryLike = None, actor: str | None = None
         if concluded:
             raise ImportDataError(f"import {batch_id}", None, None,
                                   f"experiment '{concluded[0]}' is concluded; its decision rests on these rows")
+        if kind == mark.table:
+            mark.mark_before()
         deleted = conn.execute(f"DELETE FROM {kind} WHERE import_id = ?", (batch_id,)).rowcount
+        if kind == mark.table:
+            mark.mark_after()
         who = resolve_actor(actor)
         conn.execute("UPDATE import_batches SET undone_at = ?, undone_by = ? WHERE id = ?", (utc_now(), who, batch_id))
         for key in keys:

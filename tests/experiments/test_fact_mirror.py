@@ -6,6 +6,7 @@ health checks, segments, CUPED and the cumulative effect by day.
 """
 from __future__ import annotations
 
+import json
 import math
 import sqlite3
 from pathlib import Path
@@ -145,3 +146,27 @@ def test_an_in_memory_registry_reads_sqlite(tmp_path: Path) -> None:
     with open_facts(sqlite3.connect(":memory:")) as source:
         assert isinstance(source, RegistryFacts)
     assert FactMirror(tmp_path / "r.db").folder == tmp_path / "r-facts"
+
+
+def test_import_and_undo_keep_the_mirror_in_step_and_undo_restores_exactly(seeded: Path, tmp_path: Path) -> None:
+    from common.jsonable import to_jsonable
+    from experiments.imports import import_outcomes, undo_import
+
+    before = json.dumps(to_jsonable(_report(seeded)))
+    database = open_registry(seeded)
+    users = [r[0] for r in database.execute(
+        "SELECT user_id FROM assignments WHERE user_id NOT IN (SELECT user_id FROM outcomes WHERE metric = 'retained') "
+        "ORDER BY user_id LIMIT 60")]
+    csv = tmp_path / "more.csv"
+    csv.write_text("experiment_key,user_id,metric,value,observed_at\n"
+                   + "".join(f"exp1,{u},retained,1,2026-12-01T00:00:00Z\n" for u in users))
+    summary = import_outcomes(csv, seeded)
+    manifest = json.loads((mirror_folder(seeded) / "manifest.json").read_text())["tables"]["outcomes"]
+    assert manifest["watermark"] == database.execute("SELECT MAX(rowid) FROM outcomes").fetchone()[0]  # at import
+    assert json.dumps(to_jsonable(_report(seeded))) != before
+    undo_import(int(summary.import_id or 0), seeded)
+    manifest = json.loads((mirror_folder(seeded) / "manifest.json").read_text())["tables"]["outcomes"]
+    epoch = database.execute("SELECT epoch FROM fact_epochs WHERE table_name = 'outcomes'").fetchone()[0]
+    assert manifest["epoch"] == epoch and manifest["rows"] == database.execute(
+        "SELECT COUNT(*) FROM outcomes").fetchone()[0]  # the batch dropped from the mirror, no rebuild needed
+    assert json.dumps(to_jsonable(_report(seeded))) == before
