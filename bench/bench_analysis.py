@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from common.settings import ENV_FACTS
 from experiments.db import open_registry, transaction
 
 TITLE = "Experiment analysis at warehouse speed: winback analyze vs pandas and DuckDB on the same outcome rows"
@@ -30,11 +31,12 @@ CACHE = ROOT / "bench" / ".cache"
 DAY = 86_400
 START = np.datetime64("2026-10-01T00:00:00", "s")
 
-NOTES = """
+REGISTRY_ROUTE = f"winback analyze ({ENV_FACTS}=registry)"
+NOTES = f"""
 - Routes: `winback analyze bench` is the CLI as a user runs it (`python -m winback.cli`, imports, health checks,
   the report printed), reading the registry's columnar fact mirror (experiments/fact_mirror.py) that the
   import (or the first analysis after a change) brought up to date. `--engine duckdb` is the same command with
-  the warehouse engine named. `WINBACK_FACTS=registry` runs the same SQL on SQLite itself (the route before
+  the warehouse engine named. `{ENV_FACTS}=registry` runs the same SQL on SQLite itself (the route before
   issue 24), measured in the first round only. `pandas` reads a CSV of the same 4M rows with each user's arm
   (`pd.read_csv`), keeps the post rows, `groupby(arm, metric)` for count/mean/var, then SciPy's Welch test per
   arm x metric; `duckdb csv` / `duckdb parquet` compute the same count, sum and sum of squares with one
@@ -206,7 +208,7 @@ def run(scale: float) -> list[dict]:
         "duckdb: parquet GROUP BY + Welch": ([sys.executable, "-c", DUCKDB, str(parquet)], None),
     }
     measured: dict[str, list[dict]] = {name: [] for name in routes}
-    measured["winback analyze (WINBACK_FACTS=registry)"] = []
+    measured[REGISTRY_ROUTE] = []
     for round_ in tqdm(range(ROUNDS), desc="bench analysis", unit="round"):
         names = list(routes)
         names = names[round_ % len(names):] + names[:round_ % len(names)]  # each round starts elsewhere
@@ -214,8 +216,8 @@ def run(scale: float) -> list[dict]:
             argv, env = routes[name]
             measured[name].append(_timed(argv, env))
         if round_ == 0:
-            measured["winback analyze (WINBACK_FACTS=registry)"].append(
-                _timed(routes["winback analyze"][0], {"WINBACK_FACTS": "registry"}))
+            measured[REGISTRY_ROUTE].append(
+                _timed(routes["winback analyze"][0], {ENV_FACTS: "registry"}))
     pandas_median = statistics.median(m["seconds"] for m in measured["pandas: read_csv + groupby + Welch"])
     for name, runs in measured.items():
         seconds = statistics.median(m["seconds"] for m in runs)
