@@ -101,6 +101,38 @@ def open_facts(conn: sqlite3.Connection, mode: str | None = None) -> Iterator[Fa
 _LAST_SYNC: list[tuple[sqlite3.Connection, tuple[int, int], dict[str, TableState]]] = []
 
 
+@contextmanager
+def mirror_files(conn: sqlite3.Connection) -> Iterator[dict[str, list[str]] | None]:
+    """The synced mirror's Parquet files per fact table, locked while the block runs (None when unusable), for an
+    engine that reads them itself (Spark)."""
+    path = registry_file(conn)
+    if path is None or facts_setting() != "mirror":
+        yield None
+        return
+    stack = ExitStack()
+    try:
+        mirror = FactMirror(path)
+        stack.enter_context(mirror.locked())
+        paths = mirror.paths(_synced(mirror, conn))
+    except (MirrorUnavailable, OSError, sqlite3.Error, pa.ArrowException):
+        stack.close()
+        yield None
+        return
+    with stack:
+        yield paths
+
+
+def design_rows(conn: sqlite3.Connection) -> dict[str, pa.Table]:
+    """The registry's small design tables the fact SQL joins (arms, experiments), as Arrow tables."""
+    out = {}
+    for table, columns in DESIGN_TABLES.items():
+        schema = pa.schema(list(columns))
+        values = list(zip(*conn.execute(f"SELECT {', '.join(schema.names)} FROM {table}").fetchall()))
+        out[table] = pa.table([pa.array(list(v), type=f.type) for v, f in zip(values, schema)], schema=schema) \
+            if values else schema.empty_table()
+    return out
+
+
 def _synced(mirror: FactMirror, conn: sqlite3.Connection) -> dict[str, TableState]:
     """The mirror synced with the registry; a repeat on an unchanged connection skips the fingerprints."""
     state = (conn.execute("PRAGMA data_version").fetchone()[0], conn.total_changes)
@@ -118,11 +150,7 @@ def _prepare(duck: Any, conn: sqlite3.Connection, paths: dict[str, list[str]]) -
     for table, files in paths.items():
         listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
         duck.execute(f"CREATE VIEW {table} AS SELECT * FROM read_parquet([{listed}])")
-    for table, columns in DESIGN_TABLES.items():
-        schema = pa.schema(list(columns))
-        values = list(zip(*conn.execute(f"SELECT {', '.join(schema.names)} FROM {table}").fetchall()))
-        frame = pa.table([pa.array(list(v), type=f.type) for v, f in zip(values, schema)], schema=schema) \
-            if values else schema.empty_table()
+    for table, frame in design_rows(conn).items():
         duck.register(f"_{table}", frame)
         duck.execute(f"CREATE TABLE {table} AS SELECT * FROM _{table}")
         duck.unregister(f"_{table}")

@@ -133,12 +133,11 @@ def _cross_arm(source: FactSource, key: str) -> HealthCheck:
 
 def _undelivered(source: FactSource, key: str) -> HealthCheck:
     rows = source.rows("""
-        SELECT r.arm_key, COUNT(DISTINCT a.user_id) AS users,
-               COUNT(DISTINCT a.user_id) - COUNT(DISTINCT d.user_id) AS undelivered
+        SELECT r.arm_key, COUNT(*) AS users, COUNT(*) - COUNT(x.user_id) AS undelivered
         FROM arms r
         JOIN assignments a ON a.experiment_key = r.experiment_key AND a.arm_key = r.arm_key
-        LEFT JOIN deliveries d ON d.experiment_key = a.experiment_key AND d.user_id = a.user_id
-                               AND d.treatment_key = r.treatment_key
+        LEFT JOIN (SELECT DISTINCT user_id, treatment_key FROM deliveries WHERE experiment_key = :key) x
+               ON x.user_id = a.user_id AND x.treatment_key = r.treatment_key
         WHERE r.experiment_key = :key AND r.is_control = 0
         GROUP BY r.arm_key, r.position ORDER BY r.position""", {"key": key})
     title = "Delivery rate"
@@ -146,7 +145,7 @@ def _undelivered(source: FactSource, key: str) -> HealthCheck:
     if not any_delivery:
         return HealthCheck("undelivered", title, "not_checked", 0, "no deliveries imported yet",
                            "import what was sent with `winback import deliveries`")
-    # COUNT(DISTINCT) because the join repeats a user once per delivery of their treatment.
+    # Deliveries are made distinct per user and treatment first: a user sent their treatment twice is one user.
     rates = {arm: (1 - undelivered / users if users else math.nan) for arm, users, undelivered in rows}
     missing = sum(int(undelivered) for _, _, undelivered in rows)
     text = ", ".join(f"{arm} {rate:.1%}" for arm, rate in rates.items())

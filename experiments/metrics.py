@@ -151,7 +151,7 @@ def _collect(conn, key: str, segment_by: SegmentBy | None, pre_period: bool, sum
         if sums_source is not None:
             sums = sums_source(conn, segment_sql, join_sql, params, pre_period)
         else:
-            sums = (_outcome_sums if pre_period else _post_sums)(source, segment_sql, join_sql, params)
+            sums = imported_sums(source, segment_sql, join_sql, params, pre_period)
         costs, sources = _costs(source, arms, counts, segment_sql, join_sql, params)
         opted_out = dict(source.rows(
             "SELECT a.arm_key, COUNT(*) FROM assignments a JOIN opt_outs o ON o.user_id = a.user_id "
@@ -193,6 +193,12 @@ def _segment_sql(segment_by: SegmentBy | None) -> tuple[str, str]:
     return (f"COALESCE(c.{segment_by}, '{NO_SEGMENT}')",
             "LEFT JOIN cohorts c ON c.cohort_key = :cohort AND c.user_id = a.user_id AND c.version = "
             "COALESCE(:cohort_version, (SELECT MAX(version) FROM cohorts WHERE cohort_key = :cohort))")
+
+
+def imported_sums(source: FactSource, segment_sql: str, join_sql: str, params: dict,
+                  pre_period: bool) -> dict[tuple[str, str, str], tuple]:
+    """The imported outcomes' sums per arm × metric × segment on a fact source (any engine that runs the fact SQL)."""
+    return (_outcome_sums if pre_period else _post_sums)(source, segment_sql, join_sql, params)
 
 
 def _outcome_sums(source: FactSource, segment_sql: str, join_sql: str, params: dict) -> dict[tuple[str, str, str], tuple]:
