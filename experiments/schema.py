@@ -254,6 +254,13 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         """ + ";\n".join(FACT_TRIGGERS.values()) + ";",
     ),
     (
+        32,
+        "stored cohort summaries (experiments/cohort_store.py): the Overview page and cohort list read them, not every user",
+        """
+        CREATE TABLE cohort_summaries (watermark INTEGER NOT NULL, epoch INTEGER NOT NULL, summary TEXT NOT NULL);
+        """,
+    ),
+    (
         40,
         "targeting plans: a budget allocation recorded as an experiment whose holdout is the control",
         """
