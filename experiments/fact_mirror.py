@@ -139,12 +139,13 @@ class FactMirror:
             return False
         import duckdb
 
-        segments, rows, duck = [], 0, duckdb.connect()
+        segments: list[str] = []
+        rows, duck = 0, duckdb.connect()
         try:
             for name in state.segments:
                 source = str(self.folder / name).replace("'", "''")
                 hit = duck.execute(f"SELECT COUNT(*) FROM read_parquet('{source}') WHERE import_id = {int(import_id)}")
-                if hit.fetchone()[0] == 0:
+                if (hit.fetchone() or (0,))[0] == 0:
                     segments.append(name)
                     rows += pq_rows(self.folder / name)
                     continue
