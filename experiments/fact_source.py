@@ -73,26 +73,27 @@ def check_facts_mode(mode: str) -> FactsMode:
 def open_facts(conn: sqlite3.Connection, mode: str | None = None) -> Iterator[FactSource]:
     """A fact source for one analysis: the synced mirror while the block runs, else the registry itself."""
     chosen = check_facts_mode(facts_setting(mode))
-    path = registry_file(conn)
-    if chosen == "registry" or path is None:
-        yield RegistryFacts(conn)
-        return
-    import duckdb
+    with mirror_files(conn, chosen) as paths:
+        if paths is None:
+            yield RegistryFacts(conn)
+            return
+        import duckdb
 
-    stack = ExitStack()
-    try:
-        mirror = FactMirror(path)
-        stack.enter_context(mirror.locked())
-        paths = mirror.paths(_synced(mirror, conn))
         duck = duckdb.connect()
-        stack.callback(duck.close)
-        _prepare(duck, conn, paths)
-    except (MirrorUnavailable, OSError, sqlite3.Error, pa.ArrowException, duckdb.Error):
-        stack.close()
-        yield RegistryFacts(conn)
-        return
-    with stack:
-        yield MirrorFacts(duck)
+        try:
+            _prepare(duck, conn, paths)
+        except (OSError, sqlite3.Error, pa.ArrowException, duckdb.Error):
+            duck.close()
+            prepared = False
+        else:
+            prepared = True
+        if not prepared:
+            yield RegistryFacts(conn)
+            return
+        try:
+            yield MirrorFacts(duck)
+        finally:
+            duck.close()
 
 
 # The last sync: through which connection, the registry's state then (PRAGMA data_version moves when another
@@ -102,11 +103,11 @@ _LAST_SYNC: list[tuple[sqlite3.Connection, tuple[int, int], dict[str, TableState
 
 
 @contextmanager
-def mirror_files(conn: sqlite3.Connection) -> Iterator[dict[str, list[str]] | None]:
-    """The synced mirror's Parquet files per fact table, locked while the block runs (None when unusable), for an
-    engine that reads them itself (Spark)."""
+def mirror_files(conn: sqlite3.Connection, mode: str | None = None) -> Iterator[dict[str, list[str]] | None]:
+    """The synced mirror's Parquet files per fact table, locked while the block runs; None when the mirror is not
+    to be used (an in-memory registry, `registry` mode) or cannot be (locked too long, unwritable folder)."""
     path = registry_file(conn)
-    if path is None or facts_setting() != "mirror":
+    if path is None or check_facts_mode(facts_setting(mode)) != "mirror":
         yield None
         return
     stack = ExitStack()
