@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from common.settings import ENV_FACTS
+from common.settings import ENV_FACTS, ENV_SPARK_MASTER
 from experiments.db import open_registry, transaction
 
 TITLE = "Experiment analysis at warehouse speed: winback analyze vs pandas and DuckDB on the same outcome rows"
@@ -32,12 +32,23 @@ DAY = 86_400
 START = np.datetime64("2026-10-01T00:00:00", "s")
 
 REGISTRY_ROUTE = f"winback analyze ({ENV_FACTS}=registry)"
+SNAPSHOT_ROUTE = "snapshot refresh (take_snapshot: health, report, by-day)"
+SPARK_ROUTE = "winback analyze --engine spark (local[2], JVM start included)"
+SNAPSHOT = """
+import sys
+from experiments.db import registry
+from experiments.snapshots import take_snapshot
+with registry(sys.argv[1]) as database:
+    take_snapshot(database, "bench", actor="bench")
+"""
 NOTES = f"""
 - Routes: `winback analyze bench` is the CLI as a user runs it (`python -m winback.cli`, imports, health checks,
   the report printed), reading the registry's columnar fact mirror (experiments/fact_mirror.py) that the
   import (or the first analysis after a change) brought up to date. `--engine duckdb` is the same command with
   the warehouse engine named. `{ENV_FACTS}=registry` runs the same SQL on SQLite itself (the route before
-  issue 24), measured in the first round only. `pandas` reads a CSV of the same 4M rows with each user's arm
+  issue 24), measured in the first round only, as are the snapshot refresh (what the web UI's refresh button and
+  `analyze --save` run: health checks, report, cumulative effect by day) and `--engine spark` on local[2] (it reads
+  the mirror's Parquet files; the JVM's start is included). `pandas` reads a CSV of the same 4M rows with each user's arm
   (`pd.read_csv`), keeps the post rows, `groupby(arm, metric)` for count/mean/var, then SciPy's Welch test per
   arm x metric; `duckdb csv` / `duckdb parquet` compute the same count, sum and sum of squares with one
   `GROUP BY` over the CSV / a Parquet file of those rows and run the same Welch tests: they do less than
@@ -208,7 +219,11 @@ def run(scale: float) -> list[dict]:
         "duckdb: parquet GROUP BY + Welch": ([sys.executable, "-c", DUCKDB, str(parquet)], None),
     }
     measured: dict[str, list[dict]] = {name: [] for name in routes}
-    measured[REGISTRY_ROUTE] = []
+    once = {REGISTRY_ROUTE: (routes["winback analyze"][0], {ENV_FACTS: "registry"}),
+            SNAPSHOT_ROUTE: ([sys.executable, "-c", SNAPSHOT, str(db)], None),
+            SPARK_ROUTE: ([*cli, "analyze", "bench", "--db", str(db), "--engine", "spark"],
+                          {ENV_SPARK_MASTER: "local[2]", "SPARK_LOCAL_IP": "127.0.0.1"})}
+    measured |= {name: [] for name in once}
     for round_ in tqdm(range(ROUNDS), desc="bench analysis", unit="round"):
         names = list(routes)
         names = names[round_ % len(names):] + names[:round_ % len(names)]  # each round starts elsewhere
@@ -216,8 +231,8 @@ def run(scale: float) -> list[dict]:
             argv, env = routes[name]
             measured[name].append(_timed(argv, env))
         if round_ == 0:
-            measured[REGISTRY_ROUTE].append(
-                _timed(routes["winback analyze"][0], {ENV_FACTS: "registry"}))
+            for name, (argv, env) in once.items():
+                measured[name].append(_timed(argv, env))
     pandas_median = statistics.median(m["seconds"] for m in measured["pandas: read_csv + groupby + Welch"])
     for name, runs in measured.items():
         seconds = statistics.median(m["seconds"] for m in runs)
@@ -228,7 +243,32 @@ def run(scale: float) -> list[dict]:
                  "median s": round(rebuild["seconds"], 2), "min s": round(rebuild["seconds"], 2),
                  "ratio to pandas": "-", "peak MB": round(rebuild["peak_mb"])})
     rows += _import_rows(db, folder, users, cli)
+    rows.append(_agreement(db, cli))
     return rows
+
+
+def _agreement(db: Path, cli: list[str]) -> dict:
+    """The largest relative difference between the default report and --engine duckdb / spark (JSON numbers)."""
+    reports = {}
+    for name, extra, env in (("default", [], None), ("duckdb", ["--engine", "duckdb"], None),
+                             ("spark", ["--engine", "spark"], {ENV_SPARK_MASTER: "local[2]"})):
+        done = subprocess.run([*cli, "analyze", "bench", "--db", str(db), "--json", "--cuped", *extra], cwd=str(ROOT),
+                              env={**os.environ, **(env or {})}, capture_output=True, text=True, check=True)
+        reports[name] = json.loads(done.stdout)["report"]
+    worst = {name: _max_rel(reports["default"], reports[name]) for name in ("duckdb", "spark")}
+    return {"route": "largest relative difference to the default (--cuped --json)", "outcome rows": "-", "runs": 1,
+            "median s": f"duckdb {worst['duckdb']:.1e}, spark {worst['spark']:.1e}", "min s": "-",
+            "ratio to pandas": "-", "peak MB": "-"}
+
+
+def _max_rel(a: object, b: object) -> float:
+    if isinstance(a, dict) and isinstance(b, dict):
+        return max([_max_rel(a[k], b[k]) for k in a] or [0.0])
+    if isinstance(a, list) and isinstance(b, list):
+        return max([_max_rel(x, y) for x, y in zip(a, b)] or [0.0])
+    if isinstance(a, float) and isinstance(b, float) and a != b:
+        return abs(a - b) / max(abs(a), abs(b))
+    return 0.0
 
 
 def _import_rows(db: Path, folder: Path, users: int, cli: list[str]) -> list[dict]:
