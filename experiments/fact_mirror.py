@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -26,6 +27,7 @@ from experiments.schema import FACT_TABLES, FACT_TRIGGERS
 
 LOCK_TIMEOUT_S = 60.0
 MIRROR_SUFFIX = "-facts"
+_HELD = threading.local()  # the mirror folders this thread holds the lock of
 
 
 class MirrorUnavailable(ExperimentError):
@@ -73,13 +75,21 @@ class FactMirror:
 
     @contextmanager
     def locked(self) -> Iterator[None]:
-        """Hold the mirror's lock (one process syncs or reads at a time), or raise MirrorUnavailable after a wait."""
+        """Hold the mirror's lock (one process syncs or reads at a time), or raise MirrorUnavailable after a wait.
+
+        Re-entrant within a thread: an engine's sums computed while the analysis holds the lock take it again."""
+        held = _HELD.__dict__.setdefault("folders", set())
+        if self.folder in held:
+            yield
+            return
         self.folder.mkdir(parents=True, exist_ok=True)
         with open(self.folder / "lock", "a+") as handle:
             _lock(handle)
+            held.add(self.folder)
             try:
                 yield
             finally:
+                held.discard(self.folder)
                 _unlock(handle)
 
     def sync(self, conn: sqlite3.Connection) -> dict[str, TableState]:
