@@ -193,9 +193,13 @@ def _export(db: Path, folder: Path) -> tuple[Path, Path]:
 
 def run(scale: float) -> list[dict]:
     """Build (cached), bring the mirror up, then take turns over the routes for ROUNDS rounds."""
+    return measure(max(2_000, int(FULL_USERS * scale)), ROUNDS, with_imports=True)
+
+
+def measure(users: int, rounds: int, *, with_imports: bool) -> list[dict]:
+    """The routes on a registry of `users` users (5 outcome rows each), `rounds` turns; import steps if asked."""
     from experiments.fact_mirror import mirror_folder
 
-    users = max(2_000, int(FULL_USERS * scale))
     db = _registry(users)
     cli = [sys.executable, "-m", "winback.cli"]
     rows: list[dict] = []
@@ -224,7 +228,7 @@ def run(scale: float) -> list[dict]:
             SPARK_ROUTE: ([*cli, "analyze", "bench", "--db", str(db), "--engine", "spark"],
                           {ENV_SPARK_MASTER: "local[2]", "SPARK_LOCAL_IP": "127.0.0.1"})}
     measured |= {name: [] for name in once}
-    for round_ in tqdm(range(ROUNDS), desc="bench analysis", unit="round"):
+    for round_ in tqdm(range(rounds), desc="bench analysis", unit="round"):
         names = list(routes)
         names = names[round_ % len(names):] + names[:round_ % len(names)]  # each round starts elsewhere
         for name in names:
@@ -242,7 +246,8 @@ def run(scale: float) -> list[dict]:
     rows.append({"route": "mirror rebuild (all fact tables, once)", "outcome rows": outcome_rows, "runs": 1,
                  "median s": round(rebuild["seconds"], 2), "min s": round(rebuild["seconds"], 2),
                  "ratio to pandas": "-", "peak MB": round(rebuild["peak_mb"])})
-    rows += _import_rows(db, folder, users, cli)
+    if with_imports:
+        rows += _import_rows(db, folder, users, cli)
     rows.append(_agreement(db, cli))
     return rows
 
