@@ -11,16 +11,17 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-
-import pyarrow as pa
-import pyarrow.parquet as pq
+from typing import TYPE_CHECKING
 
 from experiments.errors import ExperimentError
 
+if TYPE_CHECKING:  # pyarrow is imported when rows are copied, so listing commands start without it
+    import pyarrow as pa
+
 IN_PROCESS_ROWS = 200_000  # below this many rows, starting a child process costs more than it saves
-_TEXT, _REAL, _INT = pa.string(), pa.float64(), pa.int64()
+_TEXT, _REAL, _INT = "string", "float64", "int64"
 # The columns the analysis reads, per table, with their Arrow types (SQLite's declared affinities).
-COLUMNS: dict[str, tuple[tuple[str, pa.DataType], ...]] = {
+COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
     "assignments": (("experiment_key", _TEXT), ("user_id", _TEXT), ("arm_key", _TEXT), ("assigned_at", _TEXT)),
     "outcomes": (("experiment_key", _TEXT), ("user_id", _TEXT), ("metric", _TEXT), ("period", _TEXT),
                  ("value", _REAL), ("observed_at", _TEXT), ("import_id", _INT)),
@@ -36,14 +37,23 @@ class CopyFailed(ExperimentError):
     """A range of rows could not be copied out of the registry."""
 
 
+def schema(table: str) -> pa.Schema:
+    """The Arrow schema of a mirrored table."""
+    import pyarrow as pa
+
+    return pa.schema([(name, pa.type_for_alias(kind)) for name, kind in COLUMNS[table]])
+
+
 def _select(table: str, low: int, high: int) -> str:
     names = [name for name, _ in COLUMNS[table]]
     return f"SELECT {', '.join(names)} FROM {table} WHERE rowid > {int(low)} AND rowid <= {int(high)}"
 
 
 def _typed(table: str, read: pa.Table) -> pa.Table:
-    schema = pa.schema(list(COLUMNS[table]))
-    return pa.table([read.column(i).cast(f.type) for i, f in enumerate(schema)], schema=schema)
+    import pyarrow as pa
+
+    typed = schema(table)
+    return pa.table([read.column(i).cast(f.type) for i, f in enumerate(typed)], schema=typed)
 
 
 def copy_rows(conn, registry: Path, table: str, low: int, high: int, target: Path, expected: int) -> int:
@@ -57,10 +67,13 @@ def copy_rows(conn, registry: Path, table: str, low: int, high: int, target: Pat
             lines = (done.stderr or "").strip().splitlines()
             raise CopyFailed(f"copying {table} out of {registry} failed: {lines[-1] if lines else done.returncode}")
         return int(json.loads(done.stdout)["rows"])
-    schema = pa.schema(list(COLUMNS[table]))
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    typed = schema(table)
     columns = list(zip(*conn.execute(_select(table, low, high)).fetchall()))
-    rows = pa.table([pa.array(list(c), type=f.type) for c, f in zip(columns, schema)], schema=schema) \
-        if columns else schema.empty_table()
+    rows = pa.table([pa.array(list(c), type=f.type) for c, f in zip(columns, typed)], schema=typed) \
+        if columns else typed.empty_table()
     pq.write_table(rows, target, compression="zstd")
     return rows.num_rows
 
@@ -68,6 +81,7 @@ def copy_rows(conn, registry: Path, table: str, low: int, high: int, target: Pat
 def _child(registry: str, table: str, low: int, high: int, target: str) -> None:
     """In a child process: read the range with ADBC and write it (this process opens SQLite through ADBC only)."""
     import adbc_driver_sqlite.dbapi as adbc
+    import pyarrow.parquet as pq
 
     with adbc.connect(registry) as reader, reader.cursor() as cursor:
         cursor.execute(_select(table, low, high))
