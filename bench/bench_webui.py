@@ -22,7 +22,7 @@ from experiments.snapshots import take_snapshot
 from experiments.users import add_user
 from webui.config import resolve_secret_key
 
-TITLE = "Web UI latency: list, results and finance pages of a 1M-user experiment, 20 concurrent clients"
+TITLE = "Web UI latency: overview, list, results and finance pages of a 1M-user experiment, 20 concurrent clients"
 FULL_USERS = 1_000_000
 CLIENTS = 20
 SECONDS_PER_PAGE = 20.0  # each page is loaded by all clients for this long (bounded in time)
