@@ -34,19 +34,19 @@ def _time(argv: list[str], runs: int) -> list[float]:
     seconds = []
     for _ in range(runs):
         started = time.perf_counter()
-        subprocess.run(argv, check=True, capture_output=True)
+        subprocess.run(argv, check=True, capture_output=True, cwd=str(Path(__file__).resolve().parents[1]))
         seconds.append(time.perf_counter() - started)
     return seconds
 
 
 def run(scale: float) -> list[dict]:
     runs = max(3, int(10 * scale))
-    winback = [str(Path(sys.executable).parent / "winback")]  # the console script a user runs
+    winback = [sys.executable, "-m", "winback.cli"]  # this tree's code (the console script may point elsewhere)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         db = str(Path(tmp) / "registry.db")
         subprocess.run([*winback, "treatment", "add", "coupon", "--kind", "coupon", "--unit-cost", "1", "--db", db],
-                       check=True, capture_output=True)
+                       check=True, capture_output=True, cwd=str(Path(__file__).resolve().parents[1]))
         for label, args in COMMANDS:
             argv = args if args[0] == sys.executable else [*winback, *args]
             if "list" in args:

@@ -38,6 +38,11 @@ def _cutoffs(as_of: pd.Timestamp) -> dict[str, pd.Timestamp]:
 
 def compute_features(warehouse: Warehouse, as_of: str | pd.Timestamp) -> pd.DataFrame:
     """One row per user with any event on or before `as_of`: RFM, trends, after-sale, coupons, drift."""
+    return tidy_features(warehouse.query_frame(*compute_features_sql(warehouse, as_of)))
+
+
+def compute_features_sql(warehouse, as_of: str | pd.Timestamp) -> tuple[str, dict[str, pd.Timestamp]]:
+    """compute_features' checks on the events, then its SQL and parameters (for writers that run it themselves)."""
     stamp = parse_as_of(as_of)
     first, _ = event_time_range(warehouse)
     if first is None and getattr(warehouse, "engine", "duckdb") == "spark":  # rows are read as they are, not loaded
@@ -46,7 +51,7 @@ def compute_features(warehouse: Warehouse, as_of: str | pd.Timestamp) -> pd.Data
         raise ChurnError(f"the warehouse {warehouse.path} holds no events; load an events file first")
     if first >= _cutoffs(stamp)["end"].strftime("%Y-%m-%d"):
         raise ChurnError(f"no events on or before the as-of date {stamp.date()}; the first event is at {first}")
-    return tidy_features(warehouse.query_frame(*features_query(warehouse, stamp)))
+    return features_query(warehouse, stamp)
 
 
 def features_query(warehouse, as_of: str | pd.Timestamp) -> tuple[str, dict[str, pd.Timestamp]]:

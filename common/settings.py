@@ -21,6 +21,7 @@ ENV_SPARK_MASTER = "WINBACK_SPARK_MASTER"
 ENV_SECRET_KEY = "WINBACK_SECRET_KEY"
 ENV_DUCKDB_MEMORY = "WINBACK_DUCKDB_MEMORY"
 ENV_CURRENCY = "WINBACK_CURRENCY"
+ENV_FACTS = "WINBACK_FACTS"
 
 SETTINGS: dict[str, str] = {
     ENV_DB: "registry file (default ./registry.db)",
@@ -32,6 +33,8 @@ SETTINGS: dict[str, str] = {
     ENV_SECRET_KEY: "the web UI's session signing key (required by `winback serve` outside the demo)",
     ENV_DUCKDB_MEMORY: "cap on the DuckDB warehouse's memory, e.g. 2GB (it spills to disk past it; default: DuckDB's)",
     ENV_CURRENCY: "currency shown after money amounts, e.g. EUR (default: none; costs and values are plain numbers)",
+    ENV_FACTS: "where analysis SQL reads assignments and outcomes: mirror (columnar copy beside the registry, default) "
+               "or registry (SQLite itself)",
 }
 
 
@@ -94,3 +97,8 @@ def duckdb_memory_setting() -> str | None:
 def currency_setting() -> str | None:
     """$WINBACK_CURRENCY (e.g. 'EUR'), shown after money amounts; None when unset."""
     return env(ENV_CURRENCY)
+
+
+def facts_setting(facts: str | None = None) -> str:
+    """Where analysis SQL runs: the argument, else $WINBACK_FACTS, else 'mirror' (the caller checks the value)."""
+    return facts or env(ENV_FACTS) or "mirror"

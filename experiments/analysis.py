@@ -142,12 +142,14 @@ def analyze_experiment(
     alpha: float = 0.05,
     tuning: float = 5000,
     sums_source=None,
+    facts: str | None = None,
 ) -> ExperimentReport:
     """Analyse experiment `key`: comparisons, adjusted p-values, guardrails, SRM, money, segments.
 
-    `sums_source` computes the outcome sums in a warehouse engine (experiments.warehouse_metrics).
+    `sums_source` computes the outcome sums in a warehouse engine (experiments.warehouse_metrics); `facts` says
+    where the registry's fact SQL runs (experiments.fact_source: the columnar mirror by default).
     """
-    data = collect(key, db, segment_by=segment_by, pre_period=cuped, sums_source=sums_source)
+    data = collect(key, db, segment_by=segment_by, pre_period=cuped, sums_source=sums_source, facts=facts)
     return analyze_data(data, method=method, cuped=cuped, value_per_retained=value_per_retained,
                         relative=relative, alpha=alpha, tuning=tuning)
 

@@ -15,6 +15,7 @@ import sqlite3
 
 import pandas as pd
 
+from experiments.cohort_store import cohort_list_frame, refresh_cohort_summaries
 from experiments.db import RegistryLike, audit, open_registry, transaction, utc_now
 from experiments.errors import ExperimentError
 from experiments.identity import check_ids, check_name
@@ -87,6 +88,7 @@ def write_cohort(frame: pd.DataFrame, cohort_key: str, db: RegistryLike = None) 
             f"VALUES ({', '.join('?' * (len(COHORT_COLUMNS) + 2))})",
             values,
         )
+        refresh_cohort_summaries(conn)
         detail = {"cohort": cohort_key, "version": version, "users": len(rows), "as_of": as_of}
         audit(conn, "new_version", "cohort", cohort_key, json.dumps(detail))
         for key, pinned in conn.execute(
@@ -116,13 +118,6 @@ def read_cohort(cohort_key: str, db: RegistryLike = None, version: int | None = 
 def list_cohorts(db: RegistryLike = None) -> pd.DataFrame:
     """Every cohort's newest version with its size, mean risk, model, scoring time and as-of date (None: unknown)."""
     database = open_registry(db)
-    frame = pd.read_sql_query(
-        "SELECT c.cohort_key, c.version, COUNT(*) AS users, AVG(c.risk) AS mean_risk, MAX(c.model) AS model, "
-        "MAX(c.scored_at) AS scored_at, MAX(c.as_of) AS as_of FROM cohorts c "
-        "JOIN (SELECT cohort_key, MAX(version) AS version FROM cohorts GROUP BY cohort_key) v "
-        "ON v.cohort_key = c.cohort_key AND v.version = c.version "
-        "GROUP BY c.cohort_key, c.version ORDER BY c.cohort_key",
-        database.conn,
-    )
+    frame = cohort_list_frame(database.conn)  # stored with each version (experiments/cohort_store.py)
     frame["as_of"] = frame["as_of"].astype(object).where(frame["as_of"].notna(), None)  # None, not NaN: unknown
     return frame

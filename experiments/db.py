@@ -13,7 +13,7 @@ import sqlite_utils
 from common.settings import resolve_actor, resolve_db_path
 from experiments import audit_chain
 from experiments.errors import RegistryError
-from experiments.schema import MIGRATIONS
+from experiments.schema import FACT_TRIGGERS, MIGRATIONS
 
 BUSY_TIMEOUT_MS = 60_000
 
@@ -47,6 +47,7 @@ def open_registry(db: RegistryLike = None) -> sqlite_utils.Database:
         database = sqlite_utils.Database(conn)
         migrate(database)
         protect_audit_log(database)
+        restore_fact_triggers(database)
     except sqlite3.OperationalError as error:
         conn.close()
         raise RegistryError(f"registry {path}: {_locked_message(error)}") from error
@@ -86,6 +87,25 @@ def protect_audit_log(database: sqlite_utils.Database) -> list[str]:
         restored = audit_chain.create_missing_triggers(conn)  # re-checked under the write lock
         if restored:
             audit(conn, "restore_triggers", "audit_log", "audit_log", json.dumps({"triggers": restored}), "winback")
+    return restored
+
+
+def restore_fact_triggers(database: sqlite_utils.Database) -> list[str]:
+    """Re-create any fact-mirror trigger that was dropped or altered, bumping its table's epoch so mirrors rebuild."""
+    conn = database.conn
+
+    def missing() -> list[str]:
+        present = dict(conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'").fetchall())
+        return [name for name, sql in FACT_TRIGGERS.items() if " ".join((present.get(name) or "").split()) != sql]
+
+    if not missing():
+        return []
+    with transaction(database):
+        restored = missing()  # re-checked under the write lock
+        for name in restored:
+            conn.execute(f"DROP TRIGGER IF EXISTS {name}")
+            conn.execute(FACT_TRIGGERS[name])
+        conn.execute("UPDATE fact_epochs SET epoch = epoch + 1")
     return restored
 
 

@@ -16,10 +16,9 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
-import sqlite_utils
-
 from experiments.db import RegistryLike, open_registry
 from experiments.definitions import get_experiment
+from experiments.fact_source import FactSource, open_facts
 from stats.srm import SRM_THRESHOLD, srm
 
 Status = Literal["ok", "warn", "fail", "not_checked"]
@@ -64,24 +63,25 @@ class HealthReport:
         return {"experiment_key": self.experiment_key, "ok": self.ok, "checks": [c.to_dict() for c in self.checks]}
 
 
-def health_checks(db: RegistryLike, key: str) -> HealthReport:
-    """Run every health check on experiment `key`."""
+def health_checks(db: RegistryLike, key: str, *, facts: str | None = None) -> HealthReport:
+    """Run every health check on experiment `key` (`facts`: where the SQL runs, experiments/fact_source.py)."""
     database = open_registry(db)
     experiment = get_experiment(key, database)
-    checks = [_srm(database, key, experiment), _control_treated(database, key), _cross_arm(database, key),
-              _undelivered(database, key), _no_outcome(database, key), _outside_cohort(database, key,
-                                                                                      experiment.target_cohort),
-              _outcome_before_assignment(database, key), _opted_out(database, key)]
+    with open_facts(database.conn, facts) as source:
+        checks = [_srm(source, key, experiment), _control_treated(source, key), _cross_arm(source, key),
+                  _undelivered(source, key), _no_outcome(source, key),
+                  _outside_cohort(source, key, experiment.target_cohort),
+                  _outcome_before_assignment(source, key), _opted_out(source, key)]
     return HealthReport(key, tuple(checks))
 
 
-def _one(database: sqlite_utils.Database, sql: str, params: tuple) -> int:
-    return int(database.execute(sql, params).fetchone()[0] or 0)
+def _one(source: FactSource, sql: str, params: dict) -> int:
+    return int(source.rows(sql, params)[0][0] or 0)
 
 
-def _srm(database, key: str, experiment) -> HealthCheck:
-    counts = dict(database.execute(
-        "SELECT arm_key, COUNT(*) FROM assignments WHERE experiment_key = ? GROUP BY arm_key", (key,)).fetchall())
+def _srm(source: FactSource, key: str, experiment) -> HealthCheck:
+    counts = dict(source.rows(
+        "SELECT arm_key, COUNT(*) FROM assignments WHERE experiment_key = :key GROUP BY arm_key", {"key": key}))
     observed = [counts.get(arm.key, 0) for arm in experiment.arms]
     total = sum(observed)
     title = "Sample ratio"
@@ -101,18 +101,19 @@ def _srm(database, key: str, experiment) -> HealthCheck:
     return HealthCheck("srm", title, "ok", off, f"arm sizes fit the weights (p = {p:.3f})", "", detail)
 
 
-def _sent_off_arm(database, key: str, control: bool) -> int:
+def _sent_off_arm(source: FactSource, key: str, control: bool) -> int:
     """Users of the control arm (or of the treatment arms) sent a treatment that is not their arm's."""
-    return _one(database, """
+    return _one(source, """
         SELECT COUNT(DISTINCT d.user_id) FROM deliveries d
         JOIN assignments a ON a.experiment_key = d.experiment_key AND a.user_id = d.user_id
         JOIN arms r ON r.experiment_key = a.experiment_key AND r.arm_key = a.arm_key
-        WHERE d.experiment_key = ? AND r.is_control = ? AND d.treatment_key IS NOT r.treatment_key""",
-                (key, int(control)))
+        WHERE d.experiment_key = :key AND r.is_control = :control
+          AND d.treatment_key IS DISTINCT FROM r.treatment_key""",
+                {"key": key, "control": int(control)})
 
 
-def _control_treated(database, key: str) -> HealthCheck:
-    n = _sent_off_arm(database, key, control=True)
+def _control_treated(source: FactSource, key: str) -> HealthCheck:
+    n = _sent_off_arm(source, key, control=True)
     title = "Control users treated"
     if n:
         return HealthCheck("control_treated", title, "fail", n, f"{n:,} control users were sent a treatment",
@@ -121,8 +122,8 @@ def _control_treated(database, key: str) -> HealthCheck:
     return HealthCheck("control_treated", title, "ok", 0, "no control user was sent a treatment")
 
 
-def _cross_arm(database, key: str) -> HealthCheck:
-    n = _sent_off_arm(database, key, control=False)
+def _cross_arm(source: FactSource, key: str) -> HealthCheck:
+    n = _sent_off_arm(source, key, control=False)
     title = "Other arm's treatment"
     if n:
         return HealthCheck("cross_arm", title, "fail", n, f"{n:,} users were sent another arm's treatment",
@@ -130,22 +131,21 @@ def _cross_arm(database, key: str) -> HealthCheck:
     return HealthCheck("cross_arm", title, "ok", 0, "every delivery matches the user's arm")
 
 
-def _undelivered(database, key: str) -> HealthCheck:
-    rows = database.execute("""
-        SELECT r.arm_key, COUNT(DISTINCT a.user_id) AS users,
-               COUNT(DISTINCT a.user_id) - COUNT(DISTINCT d.user_id) AS undelivered
+def _undelivered(source: FactSource, key: str) -> HealthCheck:
+    rows = source.rows("""
+        SELECT r.arm_key, COUNT(*) AS users, COUNT(*) - COUNT(x.user_id) AS undelivered
         FROM arms r
         JOIN assignments a ON a.experiment_key = r.experiment_key AND a.arm_key = r.arm_key
-        LEFT JOIN deliveries d ON d.experiment_key = a.experiment_key AND d.user_id = a.user_id
-                               AND d.treatment_key = r.treatment_key
-        WHERE r.experiment_key = ? AND r.is_control = 0
-        GROUP BY r.arm_key ORDER BY r.position""", (key,)).fetchall()
+        LEFT JOIN (SELECT DISTINCT user_id, treatment_key FROM deliveries WHERE experiment_key = :key) x
+               ON x.user_id = a.user_id AND x.treatment_key = r.treatment_key
+        WHERE r.experiment_key = :key AND r.is_control = 0
+        GROUP BY r.arm_key, r.position ORDER BY r.position""", {"key": key})
     title = "Delivery rate"
-    any_delivery = _one(database, "SELECT COUNT(*) FROM deliveries WHERE experiment_key = ?", (key,))
+    any_delivery = _one(source, "SELECT COUNT(*) FROM deliveries WHERE experiment_key = :key", {"key": key})
     if not any_delivery:
         return HealthCheck("undelivered", title, "not_checked", 0, "no deliveries imported yet",
                            "import what was sent with `winback import deliveries`")
-    # COUNT(DISTINCT) because the join repeats a user once per delivery of their treatment.
+    # Deliveries are made distinct per user and treatment first: a user sent their treatment twice is one user.
     rates = {arm: (1 - undelivered / users if users else math.nan) for arm, users, undelivered in rows}
     missing = sum(int(undelivered) for _, _, undelivered in rows)
     text = ", ".join(f"{arm} {rate:.1%}" for arm, rate in rates.items())
@@ -159,30 +159,29 @@ def _undelivered(database, key: str) -> HealthCheck:
                        {"delivery_rate": rates})
 
 
-def _no_outcome(database, key: str) -> HealthCheck:
+def _no_outcome(source: FactSource, key: str) -> HealthCheck:
     title = "Users without outcomes"
-    if not _one(database, "SELECT COUNT(*) FROM outcomes WHERE experiment_key = ?", (key,)):
+    if not _one(source, "SELECT COUNT(*) FROM outcomes WHERE experiment_key = :key", {"key": key}):
         return HealthCheck("no_outcome", title, "not_checked", 0, "no outcomes imported yet",
                            "import them with `winback import outcomes`")
-    n = _one(database, """
-        SELECT COUNT(*) FROM assignments a WHERE a.experiment_key = ? AND NOT EXISTS (
-            SELECT 1 FROM outcomes o WHERE o.experiment_key = a.experiment_key AND o.user_id = a.user_id
-            AND o.period = 'post')""", (key,))
+    n = _one(source, """
+        SELECT COUNT(*) FROM assignments a WHERE a.experiment_key = :key AND a.user_id NOT IN (
+            SELECT o.user_id FROM outcomes o WHERE o.experiment_key = :key AND o.period = 'post')""", {"key": key})
     if n:
         return HealthCheck("no_outcome", title, "warn", n, f"{n:,} assigned users have no outcome row for any metric",
                            "they count as 0 on every metric; import their outcomes if they are missing")
     return HealthCheck("no_outcome", title, "ok", 0, "every assigned user has an outcome row")
 
 
-def _outside_cohort(database, key: str, cohort: str | None) -> HealthCheck:
+def _outside_cohort(source: FactSource, key: str, cohort: str | None) -> HealthCheck:
     title = "Outside the target cohort"
     if cohort is None:
         return HealthCheck("outside_cohort", title, "not_checked", 0, "the experiment has no target cohort")
-    n = _one(database, """
-        SELECT COUNT(*) FROM assignments a WHERE a.experiment_key = ? AND NOT EXISTS (
-            SELECT 1 FROM cohorts c WHERE c.cohort_key = ? AND c.user_id = a.user_id AND c.version = COALESCE(
-                (SELECT cohort_version FROM experiments WHERE key = a.experiment_key),
-                (SELECT MAX(version) FROM cohorts WHERE cohort_key = c.cohort_key)))""", (key, cohort))
+    n = _one(source, """
+        SELECT COUNT(*) FROM assignments a WHERE a.experiment_key = :key AND NOT EXISTS (
+            SELECT 1 FROM cohorts c WHERE c.cohort_key = :cohort AND c.user_id = a.user_id AND c.version = COALESCE(
+                (SELECT cohort_version FROM experiments WHERE key = :key),
+                (SELECT MAX(version) FROM cohorts WHERE cohort_key = :cohort)))""", {"key": key, "cohort": cohort})
     if n:
         return HealthCheck("outside_cohort", title, "warn", n,
                            f"{n:,} assigned users are not in the target cohort '{cohort}'",
@@ -190,11 +189,11 @@ def _outside_cohort(database, key: str, cohort: str | None) -> HealthCheck:
     return HealthCheck("outside_cohort", title, "ok", 0, f"every assigned user is in cohort '{cohort}'")
 
 
-def _outcome_before_assignment(database, key: str) -> HealthCheck:
-    n = _one(database, """
+def _outcome_before_assignment(source: FactSource, key: str) -> HealthCheck:
+    n = _one(source, """
         SELECT COUNT(DISTINCT o.user_id) FROM outcomes o
         JOIN assignments a ON a.experiment_key = o.experiment_key AND a.user_id = o.user_id
-        WHERE o.experiment_key = ? AND o.period = 'post' AND o.observed_at < a.assigned_at""", (key,))
+        WHERE o.experiment_key = :key AND o.period = 'post' AND o.observed_at < a.assigned_at""", {"key": key})
     title = "Outcomes before assignment"
     if n:
         return HealthCheck("outcome_before_assignment", title, "fail", n,
@@ -203,10 +202,10 @@ def _outcome_before_assignment(database, key: str) -> HealthCheck:
     return HealthCheck("outcome_before_assignment", title, "ok", 0, "every outcome was observed after assignment")
 
 
-def _opted_out(database, key: str) -> HealthCheck:
-    rows = dict(database.execute("""
+def _opted_out(source: FactSource, key: str) -> HealthCheck:
+    rows = dict(source.rows("""
         SELECT a.arm_key, COUNT(*) FROM assignments a JOIN opt_outs o ON o.user_id = a.user_id
-        WHERE a.experiment_key = ? GROUP BY a.arm_key""", (key,)).fetchall())
+        WHERE a.experiment_key = :key GROUP BY a.arm_key""", {"key": key}))
     n = sum(rows.values())
     title = "Opted out after assignment"
     if n:

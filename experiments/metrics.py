@@ -23,6 +23,7 @@ import sqlite_utils
 from experiments.choices import SEGMENT_COLUMNS, SegmentBy
 from experiments.db import RegistryLike, open_registry
 from experiments.errors import ExperimentError
+from experiments.fact_source import FactSource, open_facts
 from stats import Moments
 from stats.errors import StatsError
 
@@ -106,24 +107,27 @@ class ExperimentData:
 
 
 def collect(key: str, db: str | os.PathLike[str] | sqlite_utils.Database | None = None, *,
-            segment_by: SegmentBy | None = None, pre_period: bool = True, sums_source=None) -> ExperimentData:
+            segment_by: SegmentBy | None = None, pre_period: bool = True, sums_source=None,
+            facts: str | None = None) -> ExperimentData:
     """Read an experiment's design and reduce its assignments, outcomes and deliveries to moments.
 
     `pre_period=False` skips the pre-period sums (no CUPED needed): one cheaper pass over post rows.
     `sums_source(conn, segment_sql, join_sql, params, pre_period)` computes the outcome sums elsewhere
     (a warehouse engine, experiments/warehouse_metrics.py) in the same layout as the registry's.
+    `facts` picks where the fact SQL runs: 'mirror' (default) or 'registry' (experiments/fact_source.py).
     """
     if isinstance(db, sqlite_utils.Database):
-        return _collect(db.conn, key, segment_by, pre_period, sums_source)
+        return _collect(db.conn, key, segment_by, pre_period, sums_source, facts)
     database = open_registry(db)
     try:
-        return _collect(database.conn, key, segment_by, pre_period, sums_source)
+        return _collect(database.conn, key, segment_by, pre_period, sums_source, facts)
     finally:
         database.conn.close()
 
 
-def _collect(conn, key: str, segment_by: SegmentBy | None, pre_period: bool, sums_source=None) -> ExperimentData:
-    """collect() on an open connection."""
+def _collect(conn, key: str, segment_by: SegmentBy | None, pre_period: bool, sums_source=None,
+             facts: str | None = None) -> ExperimentData:
+    """collect() on an open connection: the design from the registry, the sums from a fact source."""
     row = conn.execute(
         "SELECT status, primary_metric, guardrail_metrics, target_cohort, value_per_retained, metric_kinds, "
         "cohort_version "
@@ -140,22 +144,24 @@ def _collect(conn, key: str, segment_by: SegmentBy | None, pre_period: bool, sum
     arms = _arms(conn, key)
     segment_sql, join_sql = _segment_sql(segment_by)
     params = {"key": key, "cohort": cohort, "cohort_version": cohort_version}
-    counts = {(arm, seg): int(n) for arm, seg, n in conn.execute(
-        f"SELECT a.arm_key, {segment_sql} AS segment, COUNT(*) FROM assignments a {join_sql} "
-        "WHERE a.experiment_key = :key GROUP BY a.arm_key, segment", params)}
-    segments = tuple(sorted({seg for _, seg in counts})) or (ALL,)
     guardrails = tuple(json.loads(guardrails_json or "[]"))
-    if sums_source is not None:
-        sums = sums_source(conn, segment_sql, join_sql, params, pre_period)
-    else:
-        sums = (_outcome_sums if pre_period else _post_sums)(conn, segment_sql, join_sql, params)
+    with open_facts(conn, facts) as source:
+        counts = {(arm, seg): int(n) for arm, seg, n in source.rows(
+            f"SELECT a.arm_key, {segment_sql} AS segment, COUNT(*) FROM assignments a {join_sql} "
+            "WHERE a.experiment_key = :key GROUP BY a.arm_key, segment", params)}
+        if sums_source is not None:
+            sums = sums_source(conn, segment_sql, join_sql, params, pre_period)
+        else:
+            sums = imported_sums(source, segment_sql, join_sql, params, pre_period)
+        costs, sources = _costs(source, arms, counts, segment_sql, join_sql, params)
+        opted_out = dict(source.rows(
+            "SELECT a.arm_key, COUNT(*) FROM assignments a JOIN opt_outs o ON o.user_id = a.user_id "
+            "WHERE a.experiment_key = :key GROUP BY a.arm_key", params))
+    segments = tuple(sorted({seg for _, seg in counts})) or (ALL,)
+    costs = _fill_costs(arms, segments, counts, costs, sources)
     names = list(dict.fromkeys([primary, *guardrails, *sorted({metric for _, metric, _ in sums})]))
     metrics = _metric_info(conn, names, json.loads(frozen_kinds) if frozen_kinds else None)
     moments = _moments(key, arms, metrics, segments, counts, sums)
-    costs, sources = _costs(conn, arms, segments, counts, segment_sql, join_sql, params)
-    opted_out = dict(conn.execute(
-        "SELECT a.arm_key, COUNT(*) FROM assignments a JOIN opt_outs o ON o.user_id = a.user_id "
-        "WHERE a.experiment_key = ? GROUP BY a.arm_key", (key,)).fetchall())
     return ExperimentData(key=key, status=status, primary_metric=primary, guardrail_metrics=guardrails,
                           target_cohort=cohort, value_per_retained=value_per_retained, arms=arms, metrics=tuple(metrics[m] for m in names),
                           segment_by=segment_by, segments=segments, counts=counts, costs=costs,
@@ -190,7 +196,13 @@ def _segment_sql(segment_by: SegmentBy | None) -> tuple[str, str]:
             "COALESCE(:cohort_version, (SELECT MAX(version) FROM cohorts WHERE cohort_key = :cohort))")
 
 
-def _outcome_sums(conn, segment_sql: str, join_sql: str, params: dict) -> dict[tuple[str, str, str], tuple]:
+def imported_sums(source: FactSource, segment_sql: str, join_sql: str, params: dict,
+                  pre_period: bool) -> dict[tuple[str, str, str], tuple]:
+    """The imported outcomes' sums per arm × metric × segment on a fact source (any engine that runs the fact SQL)."""
+    return (_outcome_sums if pre_period else _post_sums)(source, segment_sql, join_sql, params)
+
+
+def _outcome_sums(source: FactSource, segment_sql: str, join_sql: str, params: dict) -> dict[tuple[str, str, str], tuple]:
     """Per arm × metric × segment: post and pre sums, squares, cross sum, pre rows, non-0/1 values."""
     sql = f"""
         SELECT a.arm_key, u.metric, {segment_sql} AS segment,
@@ -207,10 +219,10 @@ def _outcome_sums(conn, segment_sql: str, join_sql: str, params: dict) -> dict[t
         JOIN assignments a ON a.experiment_key = :key AND a.user_id = u.user_id
         {join_sql}
         GROUP BY a.arm_key, u.metric, segment"""
-    return {(r[0], r[1], r[2]): r[3:] for r in conn.execute(sql, params)}
+    return {(r[0], r[1], r[2]): r[3:] for r in source.rows(sql, params)}
 
 
-def _post_sums(conn, segment_sql: str, join_sql: str, params: dict) -> dict[tuple[str, str, str], tuple]:
+def _post_sums(source: FactSource, segment_sql: str, join_sql: str, params: dict) -> dict[tuple[str, str, str], tuple]:
     """Post-period sums only, in the same layout as _outcome_sums (pre fields 0, no pre rows)."""
     sql = f"""
         SELECT a.arm_key, o.metric, {segment_sql} AS segment,
@@ -220,7 +232,7 @@ def _post_sums(conn, segment_sql: str, join_sql: str, params: dict) -> dict[tupl
         {join_sql}
         WHERE o.experiment_key = :key AND o.period = 'post'
         GROUP BY a.arm_key, o.metric, segment"""
-    return {(r[0], r[1], r[2]): r[3:] for r in conn.execute(sql, params)}
+    return {(r[0], r[1], r[2]): r[3:] for r in source.rows(sql, params)}
 
 
 def _metric_info(conn, names: list[str], frozen: dict | None) -> dict[str, MetricInfo]:
@@ -259,22 +271,34 @@ def _moments(key: str, arms: tuple[ArmDesign, ...], metrics: dict[str, MetricInf
     return out
 
 
-def _costs(conn, arms: tuple[ArmDesign, ...], segments: tuple[str, ...], counts: dict[tuple[str, str], int],
-           segment_sql: str, join_sql: str, params: dict) -> tuple[dict, dict]:
-    delivered = {(r[0], r[1]): float(r[2]) for r in conn.execute(
+def _costs(source: FactSource, arms: tuple[ArmDesign, ...], counts: dict[tuple[str, str], int], segment_sql: str,
+           join_sql: str, params: dict) -> tuple[dict[tuple[str, str], float], dict[str, CostSource]]:
+    """Delivered cost per arm × segment, and where each arm's cost comes from."""
+    delivered = {(r[0], r[1]): float(r[2]) for r in source.rows(
         f"SELECT a.arm_key, {segment_sql} AS segment, TOTAL(d.cost) FROM deliveries d "
         "JOIN assignments a ON a.experiment_key = d.experiment_key AND a.user_id = d.user_id "
         f"{join_sql} WHERE d.experiment_key = :key GROUP BY a.arm_key, segment", params)}
-    costs: dict[tuple[str, str], float] = {}
     sources: dict[str, CostSource] = {}
     for arm in arms:
         if any(a == arm.arm_key for a, _ in delivered):
             sources[arm.arm_key] = "deliveries"
-            costs.update({(arm.arm_key, s): delivered.get((arm.arm_key, s), 0.0) for s in segments})
         elif arm.treatment_key is not None and not arm.is_control:
             sources[arm.arm_key] = "unit_cost"
-            costs.update({(arm.arm_key, s): arm.unit_cost * counts.get((arm.arm_key, s), 0) for s in segments})
         else:
             sources[arm.arm_key] = "none"
-            costs.update({(arm.arm_key, s): 0.0 for s in segments})
-    return costs, sources
+    return delivered, sources
+
+
+def _fill_costs(arms: tuple[ArmDesign, ...], segments: tuple[str, ...], counts: dict[tuple[str, str], int],
+                delivered: dict[tuple[str, str], float], sources: dict[str, CostSource]) -> dict[tuple[str, str], float]:
+    """Every arm × segment's cost: delivered, else the unit cost × users, else 0."""
+    costs: dict[tuple[str, str], float] = {}
+    for arm in arms:
+        for s in segments:
+            if sources[arm.arm_key] == "deliveries":
+                costs[(arm.arm_key, s)] = delivered.get((arm.arm_key, s), 0.0)
+            elif sources[arm.arm_key] == "unit_cost":
+                costs[(arm.arm_key, s)] = arm.unit_cost * counts.get((arm.arm_key, s), 0)
+            else:
+                costs[(arm.arm_key, s)] = 0.0
+    return costs

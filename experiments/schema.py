@@ -5,6 +5,15 @@ the same statements translate to Spark SQL later).
 """
 from __future__ import annotations
 
+# The registry tables mirrored column-wise for analysis (experiments/fact_mirror.py): a delete or an update of
+# any of their rows bumps the table's epoch (an insert is seen by its rowid), so a stale mirror is always noticed.
+FACT_TABLES = ("assignments", "outcomes", "deliveries", "cohorts", "opt_outs")
+FACT_TRIGGERS: dict[str, str] = {
+    f"{table}_fact_{event.lower()}": f"CREATE TRIGGER {table}_fact_{event.lower()} AFTER {event} ON {table} "
+                                     f"BEGIN UPDATE fact_epochs SET epoch = epoch + 1 WHERE table_name = '{table}'; END"
+    for table in FACT_TABLES for event in ("DELETE", "UPDATE")
+}
+
 MIGRATIONS: list[tuple[int, str, str]] = [
     (
         1,
@@ -230,6 +239,25 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             value TEXT NOT NULL CHECK (value IN ('any', 'count', 'amount')),
             window_days INTEGER NOT NULL CHECK (window_days BETWEEN 1 AND 3650)
         );
+        """,
+    ),
+    (
+        31,
+        "fact mirror bookkeeping: a random registry id, and change epochs that triggers bump on every delete or update "
+        "of a mirrored fact table (experiments/fact_mirror.py; inserts are found by rowid, so they cost nothing)",
+        """
+        CREATE TABLE registry_identity (id TEXT NOT NULL);
+        INSERT INTO registry_identity (id) VALUES (lower(hex(randomblob(16))));
+        CREATE TABLE fact_epochs (table_name TEXT PRIMARY KEY, epoch INTEGER NOT NULL DEFAULT 0);
+        INSERT INTO fact_epochs (table_name) VALUES ('assignments'), ('outcomes'), ('deliveries'), ('cohorts'),
+            ('opt_outs');
+        """ + ";\n".join(FACT_TRIGGERS.values()) + ";",
+    ),
+    (
+        32,
+        "stored cohort summaries (experiments/cohort_store.py): the Overview page and cohort list read them, not every user",
+        """
+        CREATE TABLE cohort_summaries (watermark INTEGER NOT NULL, epoch INTEGER NOT NULL, summary TEXT NOT NULL);
         """,
     ),
     (

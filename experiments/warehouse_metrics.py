@@ -17,6 +17,7 @@ import pandas as pd
 
 from experiments.db import audit, open_registry, transaction
 from experiments.errors import ExperimentError
+from experiments.metrics import imported_sums
 from warehouse.event_vocabulary import EVENT_TYPES
 from warehouse.metric_sql import ASSIGNMENTS, DEFINITIONS, OUTCOMES, event_sums_sql, outcome_sums_sql
 
@@ -92,32 +93,59 @@ class WarehouseSums:
     def __call__(self, conn, segment_sql: str, join_sql: str, params: dict, pre_period: bool) -> dict:
         warehouse = self.warehouse
         key = params["key"]
-        assignments = _frame(
-            conn, f"SELECT a.user_id, a.arm_key, {segment_sql} AS segment, a.assigned_at FROM assignments a "
-                  f"{join_sql} WHERE a.experiment_key = :key", params, ["user_id", "arm_key", "segment", "assigned_at"])
-        assignments["assigned_at"] = (pd.to_datetime(assignments["assigned_at"], utc=True, format="ISO8601")
-                                      .dt.tz_localize(None).astype("datetime64[us]"))
-        assignments = assignments.astype({"user_id": object, "arm_key": object, "segment": object})
         definitions = _definitions(conn, key)
         defined = definitions["metric"].tolist()
-        outcomes = _frame(
-            conn, "SELECT user_id, metric, period, value FROM outcomes WHERE experiment_key = :key", params,
-            ["user_id", "metric", "period", "value"]).astype(
-            {"user_id": object, "metric": object, "period": object, "value": "float64"})
-        outcomes = outcomes[~outcomes["metric"].isin(defined)]
-        warehouse.put_frame(ASSIGNMENTS, assignments)
-        sums: dict[tuple[str, str, str], tuple] = {}
-        if len(outcomes):
-            warehouse.put_frame(OUTCOMES, outcomes)
-            sums |= _read(warehouse.query_frame(outcome_sums_sql(pre_period)))
+        sums = {k: v for k, v in self._imported(conn, segment_sql, join_sql, params, pre_period).items()
+                if k[1] not in defined}
         if len(definitions):
             if not warehouse.has_table("events"):
                 raise ExperimentError(f"experiment '{key}' has event metrics ({', '.join(defined)}) but the "
                                       f"warehouse {warehouse.path} holds no events; load them first")
+            assignments = _assignments(conn, segment_sql, join_sql, params)
+            warehouse.put_frame(ASSIGNMENTS, assignments)
             warehouse.put_frame(DEFINITIONS, definitions)
             sums |= _read(warehouse.query_frame(event_sums_sql(warehouse.dialect, pre_period)))
             self.notes = _window_notes(warehouse, assignments["assigned_at"], definitions)
         return sums
+
+    def _imported(self, conn, segment_sql: str, join_sql: str, params: dict, pre_period: bool) -> dict:
+        """The imported outcomes' sums, by the registry's fact SQL where the outcomes are held column-wise: the
+        fact mirror's Parquet files, read by DuckDB or by Spark (experiments/fact_source.py, spark_facts.py)."""
+        if self.warehouse.engine == "spark":
+            from experiments.fact_source import design_rows, mirror_files
+            from experiments.spark_facts import SparkFacts
+
+            with mirror_files(conn) as files:
+                if files is not None:
+                    source = SparkFacts(self.warehouse.spark, files, design_rows(conn))
+                    return imported_sums(source, segment_sql, join_sql, params, pre_period)
+            return self._exported(conn, segment_sql, join_sql, params, pre_period)  # no mirror: ship the rows
+        from experiments.fact_source import open_facts
+
+        with open_facts(conn) as fact_source:
+            return imported_sums(fact_source, segment_sql, join_sql, params, pre_period)
+
+    def _exported(self, conn, segment_sql: str, join_sql: str, params: dict, pre_period: bool) -> dict:
+        """The outcomes and assignments exported to the warehouse as frames, reduced there (without a mirror)."""
+        outcomes = _frame(
+            conn, "SELECT user_id, metric, period, value FROM outcomes WHERE experiment_key = :key", params,
+            ["user_id", "metric", "period", "value"]).astype(
+            {"user_id": object, "metric": object, "period": object, "value": "float64"})
+        if not len(outcomes):
+            return {}
+        self.warehouse.put_frame(ASSIGNMENTS, _assignments(conn, segment_sql, join_sql, params))
+        self.warehouse.put_frame(OUTCOMES, outcomes)
+        return _read(self.warehouse.query_frame(outcome_sums_sql(pre_period)))
+
+
+def _assignments(conn, segment_sql: str, join_sql: str, params: dict) -> pd.DataFrame:
+    """The experiment's assignments with their segment and a typed assignment time, for the warehouse."""
+    assignments = _frame(
+        conn, f"SELECT a.user_id, a.arm_key, {segment_sql} AS segment, a.assigned_at FROM assignments a "
+              f"{join_sql} WHERE a.experiment_key = :key", params, ["user_id", "arm_key", "segment", "assigned_at"])
+    assignments["assigned_at"] = (pd.to_datetime(assignments["assigned_at"], utc=True, format="ISO8601")
+                                  .dt.tz_localize(None).astype("datetime64[us]"))
+    return assignments.astype({"user_id": object, "arm_key": object, "segment": object})
 
 
 def warehouse_sums(warehouse) -> WarehouseSums:

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from warehouse.event_vocabulary import EVENT_TYPES
 from experiments.assignment import hash_ids
 from simulator.weekly import EVENT_COLUMNS, WeeklyShop, WeeklyShopConfig, run_oracle_programme
+from warehouse.event_vocabulary import EVENT_TYPES
 
 SMALL = WeeklyShopConfig(n_users=4000, weeks=6, seed=3)
 

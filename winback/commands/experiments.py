@@ -449,7 +449,7 @@ def import_outcomes_command(paths: tuple[str, ...], db: str | None) -> None:
 @clean_errors
 def import_list(experiment_key: str | None, db: str | None) -> None:
     """Imported files, newest first: id, kind, rows, experiments, who and when, undone or not."""
-    from experiments.imports import list_imports
+    from experiments.import_batches import list_imports
 
     batches = list_imports(db, experiment_key)
     if not batches:
@@ -467,7 +467,7 @@ def import_list(experiment_key: str | None, db: str | None) -> None:
 @clean_errors
 def import_undo(import_id: int, yes: bool, db: str | None) -> None:
     """Remove the rows one import added (audited); refused once its experiment is concluded."""
-    from experiments.imports import undo_import
+    from experiments.import_batches import undo_import
 
     if not yes:
         click.confirm(f"Undo import {import_id}?", abort=True)

@@ -1,0 +1,94 @@
+"""Copying a rowid range of a registry table into a Parquet file, for the fact mirror (experiments/fact_mirror.py).
+
+Small ranges are read through the caller's own sqlite3 connection. Large ones are read by ADBC's SQLite driver
+(Arrow columns built in C, several times faster than Python tuples) in a child process: ADBC links its own copy of
+SQLite, and two copies in one process break each other's file locks (sqlite.org/howtocorrupt.html, section 2.2).
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from experiments.errors import ExperimentError
+
+if TYPE_CHECKING:  # pyarrow is imported when rows are copied, so listing commands start without it
+    import pyarrow as pa
+
+IN_PROCESS_ROWS = 200_000  # below this many rows, starting a child process costs more than it saves
+_TEXT, _REAL, _INT = "string", "float64", "int64"
+# The columns the analysis reads, per table, with their Arrow types (SQLite's declared affinities).
+COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
+    "assignments": (("experiment_key", _TEXT), ("user_id", _TEXT), ("arm_key", _TEXT), ("assigned_at", _TEXT)),
+    "outcomes": (("experiment_key", _TEXT), ("user_id", _TEXT), ("metric", _TEXT), ("period", _TEXT),
+                 ("value", _REAL), ("observed_at", _TEXT), ("import_id", _INT)),
+    "deliveries": (("experiment_key", _TEXT), ("user_id", _TEXT), ("treatment_key", _TEXT), ("sent_at", _TEXT),
+                   ("cost", _REAL), ("import_id", _INT)),
+    "cohorts": (("cohort_key", _TEXT), ("version", _INT), ("user_id", _TEXT), ("stage", _TEXT), ("tier", _TEXT),
+                ("reason", _TEXT)),
+    "opt_outs": (("user_id", _TEXT), ("opted_out_at", _TEXT)),
+}
+
+
+class CopyFailed(ExperimentError):
+    """A range of rows could not be copied out of the registry."""
+
+
+def schema(table: str) -> pa.Schema:
+    """The Arrow schema of a mirrored table."""
+    import pyarrow as pa
+
+    return pa.schema([(name, pa.type_for_alias(kind)) for name, kind in COLUMNS[table]])
+
+
+def _select(table: str, low: int, high: int) -> str:
+    names = [name for name, _ in COLUMNS[table]]
+    return f"SELECT {', '.join(names)} FROM {table} WHERE rowid > {int(low)} AND rowid <= {int(high)}"
+
+
+def _typed(table: str, read: pa.Table) -> pa.Table:
+    import pyarrow as pa
+
+    typed = schema(table)
+    return pa.table([read.column(i).cast(f.type) for i, f in enumerate(typed)], schema=typed)
+
+
+def copy_rows(conn, registry: Path, table: str, low: int, high: int, target: Path, expected: int) -> int:
+    """Write the rows with low < rowid <= high of `table` to the Parquet file `target`; returns how many.
+
+    `conn` reads small ranges (and every range inside an open transaction, whose snapshot only it sees)."""
+    if expected >= IN_PROCESS_ROWS and not conn.in_transaction and importlib.util.find_spec("adbc_driver_sqlite"):
+        done = subprocess.run([sys.executable, "-m", "experiments.fact_copy", str(registry), table, str(low),
+                               str(high), str(target)], capture_output=True, text=True)
+        if done.returncode != 0:
+            lines = (done.stderr or "").strip().splitlines()
+            raise CopyFailed(f"copying {table} out of {registry} failed: {lines[-1] if lines else done.returncode}")
+        return int(json.loads(done.stdout)["rows"])
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    typed = schema(table)
+    columns = list(zip(*conn.execute(_select(table, low, high)).fetchall()))
+    rows = pa.table([pa.array(list(c), type=f.type) for c, f in zip(columns, typed)], schema=typed) \
+        if columns else typed.empty_table()
+    pq.write_table(rows, target, compression="zstd")
+    return rows.num_rows
+
+
+def _child(registry: str, table: str, low: int, high: int, target: str) -> None:
+    """In a child process: read the range with ADBC and write it (this process opens SQLite through ADBC only)."""
+    import adbc_driver_sqlite.dbapi as adbc
+    import pyarrow.parquet as pq
+
+    with adbc.connect(registry) as reader, reader.cursor() as cursor:
+        cursor.execute(_select(table, low, high))
+        rows = _typed(table, cursor.fetch_arrow_table())
+    pq.write_table(rows, target, compression="zstd")
+    print(json.dumps({"rows": rows.num_rows}))
+
+
+if __name__ == "__main__":
+    _child(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5])

@@ -1,0 +1,157 @@
+"""Where the analysis SQL runs: on the registry's columnar mirror in DuckDB (the default), or on SQLite itself.
+
+Both run the same SQL text (`:name` parameters; SQLite's TOTAL() is given to DuckDB as a macro over a
+compensated sum), so the numbers agree to the last bits of floating-point summation. The mirror is brought in
+step before each use (experiments/fact_mirror.py); when it cannot be used (an in-memory registry, a read-only
+folder, the lock held too long, `WINBACK_FACTS=registry`) the same SQL runs on the registry.
+"""
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+from typing import Any, Literal, Protocol
+
+import pyarrow as pa
+
+from common.settings import ENV_FACTS, facts_setting
+from experiments.errors import ExperimentError
+from experiments.fact_mirror import FactMirror, MirrorUnavailable, TableState, registry_file
+from warehouse.dialect import Dialect
+
+FactsMode = Literal["mirror", "registry"]
+FACTS_MODES: tuple[FactsMode, ...] = ("mirror", "registry")
+DIALECT = Dialect("duckdb")
+# Small design tables the fact SQL joins, copied from the registry into each DuckDB session.
+DESIGN_TABLES: dict[str, tuple[tuple[str, pa.DataType], ...]] = {
+    "arms": (("experiment_key", pa.string()), ("arm_key", pa.string()), ("position", pa.int64()),
+             ("treatment_key", pa.string()), ("weight", pa.float64()), ("is_control", pa.int64())),
+    "experiments": (("key", pa.string()), ("cohort_version", pa.int64())),
+}
+
+
+class FactSource(Protocol):
+    """Runs one SELECT over the fact tables (assignments, outcomes, deliveries, cohorts, opt_outs)."""
+
+    engine: str
+
+    def rows(self, sql: str, params: Mapping[str, object] | None = None) -> list[tuple]: ...
+
+
+class RegistryFacts:
+    """The fact SQL on the registry's own SQLite connection."""
+
+    engine = "registry-sqlite"
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def rows(self, sql: str, params: Mapping[str, object] | None = None) -> list[tuple]:
+        return self.conn.execute(sql, dict(params or {})).fetchall()
+
+
+class MirrorFacts:
+    """The fact SQL on the registry's Parquet mirror, in an in-memory DuckDB session."""
+
+    engine = "registry-mirror"
+
+    def __init__(self, duck: Any) -> None:
+        self.duck = duck
+
+    def rows(self, sql: str, params: Mapping[str, object] | None = None) -> list[tuple]:
+        return self.duck.execute(DIALECT.bind(sql, params)).fetchall()
+
+
+def check_facts_mode(mode: str) -> FactsMode:
+    """The mode, or an ExperimentError naming the ones there are."""
+    if mode not in FACTS_MODES:
+        raise ExperimentError(f"{ENV_FACTS} must be one of {', '.join(FACTS_MODES)}, got {mode!r}")
+    return mode  # type: ignore[return-value]
+
+
+@contextmanager
+def open_facts(conn: sqlite3.Connection, mode: str | None = None) -> Iterator[FactSource]:
+    """A fact source for one analysis: the synced mirror while the block runs, else the registry itself."""
+    chosen = check_facts_mode(facts_setting(mode))
+    with mirror_files(conn, chosen) as paths:
+        if paths is None:
+            yield RegistryFacts(conn)
+            return
+        import duckdb
+
+        duck = duckdb.connect()
+        try:
+            _prepare(duck, conn, paths)
+        except (OSError, sqlite3.Error, pa.ArrowException, duckdb.Error):
+            duck.close()
+            prepared = False
+        else:
+            prepared = True
+        if not prepared:
+            yield RegistryFacts(conn)
+            return
+        try:
+            yield MirrorFacts(duck)
+        finally:
+            duck.close()
+
+
+# The last sync: through which connection, the registry's state then (PRAGMA data_version moves when another
+# connection commits, total_changes when this one writes) and the mirror's tables. One slot: a command's health
+# checks and analysis share it.
+_LAST_SYNC: list[tuple[sqlite3.Connection, tuple[int, int], dict[str, TableState]]] = []
+
+
+@contextmanager
+def mirror_files(conn: sqlite3.Connection, mode: str | None = None) -> Iterator[dict[str, list[str]] | None]:
+    """The synced mirror's Parquet files per fact table, locked while the block runs; None when the mirror is not
+    to be used (an in-memory registry, `registry` mode) or cannot be (locked too long, unwritable folder)."""
+    path = registry_file(conn)
+    if path is None or check_facts_mode(facts_setting(mode)) != "mirror":
+        yield None
+        return
+    stack = ExitStack()
+    try:
+        mirror = FactMirror(path)
+        stack.enter_context(mirror.locked())
+        paths = mirror.paths(_synced(mirror, conn))
+    except (MirrorUnavailable, OSError, sqlite3.Error, pa.ArrowException):
+        stack.close()
+        yield None
+        return
+    with stack:
+        yield paths
+
+
+def design_rows(conn: sqlite3.Connection) -> dict[str, pa.Table]:
+    """The registry's small design tables the fact SQL joins (arms, experiments), as Arrow tables."""
+    out = {}
+    for table, columns in DESIGN_TABLES.items():
+        schema = pa.schema(list(columns))
+        values = list(zip(*conn.execute(f"SELECT {', '.join(schema.names)} FROM {table}").fetchall()))
+        out[table] = pa.table([pa.array(list(v), type=f.type) for v, f in zip(values, schema)], schema=schema) \
+            if values else schema.empty_table()
+    return out
+
+
+def _synced(mirror: FactMirror, conn: sqlite3.Connection) -> dict[str, TableState]:
+    """The mirror synced with the registry; a repeat on an unchanged connection skips the fingerprints."""
+    state = (conn.execute("PRAGMA data_version").fetchone()[0], conn.total_changes)
+    last = _LAST_SYNC[0] if _LAST_SYNC else None
+    if last is not None and last[0] is conn and last[1] == state and mirror.holds(last[2]):
+        return last[2]
+    tables = mirror.sync(conn)
+    _LAST_SYNC[:] = [(conn, state, tables)]
+    return tables
+
+
+def _prepare(duck: Any, conn: sqlite3.Connection, paths: dict[str, list[str]]) -> None:
+    """Views over the mirror's segments, the registry's small design tables, and TOTAL() as SQLite defines it."""
+    duck.execute("CREATE MACRO total(x) AS COALESCE(fsum(CAST(x AS DOUBLE)), CAST(0 AS DOUBLE))")
+    for table, files in paths.items():
+        listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+        duck.execute(f"CREATE VIEW {table} AS SELECT * FROM read_parquet([{listed}])")
+    for table, frame in design_rows(conn).items():
+        duck.register(f"_{table}", frame)
+        duck.execute(f"CREATE TABLE {table} AS SELECT * FROM _{table}")
+        duck.unregister(f"_{table}")
