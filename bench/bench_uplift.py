@@ -52,7 +52,7 @@ def _s_fine_rows(X: pd.DataFrame, arm: np.ndarray, y: np.ndarray) -> list[dict]:
     """Fit the S-learner on finer trees (50 x 3 trees, as the T-learner's 50) on the fit users, then score them."""
     n = len(X)
     started = time.perf_counter()
-    model = UpliftModel("s_fine", control_name="control", n_estimators=50).fit(X, arm, y)
+    model = UpliftModel("s_fine", control_name="control", n_estimators=50).fit(X, y, treatment=arm)
     fitted = time.perf_counter() - started
     started = time.perf_counter()
     model.predict(X)
@@ -74,7 +74,7 @@ def run(scale: float) -> list[dict]:
     effect = np.where(index >= 0, _true_uplift(X)[np.arange(n_fit), np.maximum(index, 0)], 0.0)
     y = (rng.random(n_fit) < 0.3 + 0.1 * X["x5"].to_numpy() + effect).astype(int)
     started = time.perf_counter()
-    model = UpliftModel("t", control_name="control", n_estimators=50).fit(X, arm, y)
+    model = UpliftModel("t", control_name="control", n_estimators=50).fit(X, y, treatment=arm)
     elapsed = time.perf_counter() - started
     rows.append({"step": "fit (T-learner)", "users": n_fit, "treatments": 5, "seconds": elapsed,
                  "users_per_second": n_fit / elapsed, "ratio_to_lp": np.nan})

@@ -99,6 +99,11 @@ class TargetingFit:
     def chosen(self) -> CandidateReport:
         return next(c for c in self.candidates if c.learner == self.learner)
 
+    @property
+    def forecast_value(self) -> PolicyEstimate:
+        """The forecast of the chosen plan per user."""
+        return self.chosen.policy_value
+
     def metrics(self) -> dict:
         """What the model store records: the choice, every candidate's policy value and Qini, the calibration."""
         return {"chosen": self.learner, "chosen_by": "doubly robust policy value", "objective": self.objective,
@@ -202,7 +207,7 @@ def fit_targeting(
         for name in names:
             bar.set_postfix_str(f"fold {k + 1} {name}")
             model = UpliftModel(name, control_name=control, arm_weights=arm_weights, n_estimators=n_estimators,
-                                random_state=seed + k).fit(X[train], arm[train], y[train])
+                                random_state=seed + k).fit(X[train], y[train], treatment=arm[train])
             raw[name].loc[test] = model.predict(X[test])[treatments].to_numpy()
             fold_models[name].append(model)
             bar.update()
