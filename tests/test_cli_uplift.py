@@ -166,3 +166,31 @@ def test_fit_prints_each_blanket_and_the_plans_gain_over_it(tmp_path, experiment
     gains = [float(row.split("plan's gain ")[1].split()[0]) for row in rows]
     assert all(g > 0 for g in gains)
     assert not any(line.startswith("note: the chosen plan is not shown") for line in lines)
+
+
+def test_allocate_says_when_its_plan_differs_from_the_one_the_model_was_chosen_on(tmp_path, experiment_csv):
+    runner = CliRunner()
+    db, models = str(tmp_path / "registry.db"), str(tmp_path / "models")
+    costs, scores, out = tmp_path / "costs.json", tmp_path / "scores.csv", tmp_path / "plan.csv"
+    costs.write_text(json.dumps({"call": 5.0, "coupon": 2.0}))
+    result = runner.invoke(cli, ["uplift", "fit", "--data", str(experiment_csv), "--treatment", "arm", "--outcome",
+                                 "kept", "--control", "none", "--id", "uid", "--name", "chosen", "--learner", "t",
+                                 "--costs", str(costs), "--budget", "300", "--population", "3000", "--trees", "30",
+                                 "--model-dir", models, "--db", db])
+    assert result.exit_code == 0, result.output
+    assert "forecast of the chosen plan over 3,000 users:" in result.output
+    result = runner.invoke(cli, ["uplift", "score", "--model", "chosen", "--data", str(experiment_csv), "--id", "uid",
+                                 "--out", str(scores), "--db", db])
+    assert result.exit_code == 0, result.output
+
+    def allocate(budget: str) -> list[str]:
+        result = runner.invoke(cli, ["allocate", "--scores", str(scores), "--costs", str(costs), "--budget", budget,
+                                     "--model", "chosen", "--id", "uid", "--out", str(out), "--db", db])
+        assert result.exit_code == 0, result.output
+        return [line for line in result.output.splitlines() if line.startswith("note: this plan differs")]
+
+    assert allocate("300") == []  # 0.10 per user of the 3,000 scored, as the model was chosen on
+    assert allocate("1000") == [  # 1,000 over 3,000 users: 0.33 per user
+        "note: this plan differs from the one the model was chosen and its forecast calibrated on: budget 0.33 per "
+        "user (chosen on 0.10). The learner that is best, and the forecast, may differ at these settings: refit with "
+        "`uplift fit` given this budget, these costs and --population"]
