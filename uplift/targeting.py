@@ -38,6 +38,14 @@ __all__ = ["DEFAULT_CANDIDATES", "ENSEMBLE", "TargetingFit", "TargetingModel", "
 SCALE_SAMPLE = 5_000  # users whose predictions map an averaged model onto the out-of-fold scale
 
 
+def _mean(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """The element-wise mean of frames with the same index and columns."""
+    total = frames[0].copy()
+    for frame in frames[1:]:
+        total = total + frame
+    return total / len(frames)
+
+
 class TargetingModel:
     """Calibrated uplift per treatment: the calibration applied to the mean prediction of K fold models (and learners)."""
 
@@ -52,12 +60,11 @@ class TargetingModel:
 
     def predict_raw(self, X: pd.DataFrame) -> list[pd.DataFrame]:
         """Uncalibrated uplift of each fold (averaged over the learners of that fold)."""
-        return [sum(m.predict(X)[self.treatments_] for m in models) / len(models) for models in self.fold_models]
+        return [_mean([m.predict(X)[self.treatments_] for m in models]) for models in self.fold_models]
 
     def predict_with_se(self, X: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Calibrated uplift per user and treatment, and the standard error of its calibration block."""
-        raws = self.predict_raw(X)
-        return self.calibration.apply(sum(raws) / len(raws))
+        return self.calibration.apply(_mean(self.predict_raw(X)))
 
     def predict(self, X: pd.DataFrame) -> pd.DataFrame:
         """Calibrated uplift per user, one column per treatment."""
@@ -204,7 +211,7 @@ def fit_targeting(
         raise UpliftError(f"every treatment is left out of the plan ({', '.join(treatments)}): each failed a "
                           f"guardrail; allow one explicitly (`--allow-treatment KEY`, or 'Allow even if it failed a "
                           f"guardrail' on the budget page)")
-    weights = arm_weights or pd.Series(arm).value_counts(normalize=True).to_dict()
+    weights = arm_weights or {str(k): float(v) for k, v in pd.Series(arm).value_counts(normalize=True).items()}
     fold = _folds(arm, y, folds, seed)
     names = list(dict.fromkeys(candidates))
     steps = folds * (len(names) + 1)
@@ -227,7 +234,7 @@ def fit_targeting(
         bar.update()
     bar.close()
     if ensemble and len(names) > 1:
-        raw[ENSEMBLE] = sum(raw[n] for n in names) / len(names)
+        raw[ENSEMBLE] = _mean([raw[n] for n in names])
     value = np.ones(len(y)) if spec.value is None else np.broadcast_to(np.asarray(spec.value, float), (len(y),))
     cost_of = pd.Series({control: 0.0, **spec.costs})
     reports, calibrations, calibrated, candidate_terms, plan_costs = [], {}, {}, {}, {}
@@ -269,11 +276,11 @@ def fit_targeting(
     for name, predicted in raw.items():
         members = names if name == ENSEMBLE else [name]
         per_fold = [[fold_models[n][k] for n in members] for k in range(folds)]
-        averaged = sum(fold_predictions[(n, k)] for n in members for k in range(folds)) / (len(members) * folds)
-        model = TargetingModel(name, per_fold, calibrations[name], columns, treatments, control)
-        model.calibration = calibrations[name].for_average(
+        averaged = np.mean([fold_predictions[(n, k)] for n in members for k in range(folds)], axis=0)
+        targeting_model = TargetingModel(name, per_fold, calibrations[name], columns, treatments, control)
+        targeting_model.calibration = calibrations[name].for_average(
             predicted.iloc[sample], pd.DataFrame(averaged, columns=treatments)).shrunk(shrinkage[name])
-        models[name] = model
+        models[name] = targeting_model
     return TargetingFit(learner=best.learner, model=models[best.learner], candidates=reports,
                         calibration=models[best.learner].calibration, features=columns, treatments=treatments,
                         control=control, objective="retained" if spec.value is None else "value", oof=calibrated,
