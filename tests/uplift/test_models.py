@@ -177,7 +177,9 @@ def test_fit_and_allocate_one_call_for_pipelines(tmp_path):
     assert run.record.metrics["chosen_by"] == "doubly robust policy value"
     assert list(run.plan.columns) == ["user_id", "treatment", "expected_uplift", "cost"] and len(run.plan) == 4000
     assert run.plan["cost"].sum() <= 3000 and (run.plan["treatment"] == "a").sum() <= 800
-    assert [e.estimator for e in run.proof] == ["dr"] and run.proof[0] == run.fit.chosen.policy_value
+    assert [e.estimator for e in run.proof] == ["dr"] and run.proof[0] == run.fit.forecast_value
+    # One candidate: every fold's choice is it, so the nested forecast is its own out-of-fold value.
+    assert run.proof[0].value_per_user == pytest.approx(run.fit.chosen.policy_value.value_per_user)
     # The forecast is the plan's calibrated uplift summed over its treated users, with an interval around it.
     assert run.forecast.predicted == pytest.approx(run.allocation.expected_retained)
     assert run.forecast.ci_low <= run.forecast.predicted <= run.forecast.ci_high
