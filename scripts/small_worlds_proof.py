@@ -1,7 +1,9 @@
-"""The small-experiment proof over three world families × five seeds, into docs/uplift_small_worlds.json.
+"""The small-experiment proof over three world families × five seeds, into docs/uplift_small_worlds_<family>.json.
 
     .venv/bin/python scripts/small_worlds_proof.py [--resume] [--families threshold,dose] [--seeds 0,1,2,3,4]
-    .venv/bin/python scripts/small_worlds_proof.py --tables      # the markdown tables from the JSON
+    .venv/bin/python scripts/small_worlds_proof.py --tables      # the markdown tables from every family's JSON
+
+One JSON per family, so the families can run as separate processes (`--families dose`) side by side.
 
 Each run fits on the family's experiment (told the costs, the budget and the population), plans the
 population with the chosen model and judges it on the true effects (simulator/small_proof.py).
@@ -17,7 +19,11 @@ import click
 from simulator.small_proof import prove_family
 from simulator.small_worlds import FAMILIES
 
-OUT = Path(__file__).resolve().parents[1] / "docs" / "uplift_small_worlds.json"
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+
+
+def out_path(folder: Path, family: str) -> Path:
+    return folder / f"uplift_small_worlds_{family}.json"
 
 
 def summary(results: list[dict]) -> str:
@@ -29,7 +35,7 @@ def summary(results: list[dict]) -> str:
         gaps = [r["best_candidate_share"] - r["share_of_oracle"] for r in runs]
         lines.append(
             f"| {family} | {len(runs)} | {statistics.median(r['share_of_oracle'] for r in runs):.1%} | "
-            f"{min(r['share_of_oracle'] for r in runs):.1%} | {max(gaps):+.1%} | "
+            f"{min(r['share_of_oracle'] for r in runs):.1%} | {max(gaps) * 100:+.1f} pts | "
             f"{sum(abs(r['promise_ratio'] - 1) <= 0.15 for r in runs)} of {len(runs)} | "
             f"{sum(r['promise_covered'] for r in runs)} of {len(runs)} | "
             f"{sum(abs(r['fit_ratio'] - 1) <= 0.15 for r in runs)} of {len(runs)} | "
@@ -67,22 +73,26 @@ def _names(value: str) -> list[str]:
 @click.option("--resume", is_flag=True, help="Keep the runs already in the JSON and run only the missing ones.")
 @click.option("--families", default=",".join(FAMILIES), show_default=True, help="Comma-separated world families.")
 @click.option("--seeds", default="0,1,2,3,4", show_default=True, help="Comma-separated seeds.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=OUT, show_default=True)
-def main(print_tables: bool, resume: bool, families: str, seeds: str, out: Path) -> None:
-    """Prove every family × seed, one line each; the JSON is rewritten after each run (so --resume can go on)."""
-    if print_tables:
-        if not out.exists():
-            raise click.ClickException(f"{out} does not exist yet: run the proof first")
-        click.echo(tables(json.loads(out.read_text())))
-        return
-    unknown = [f for f in _names(families) if f not in FAMILIES]
+@click.option("--folder", type=click.Path(file_okay=False, path_type=Path), default=DOCS, show_default=True,
+              help="Where the families' JSON files are written and read.")
+def main(print_tables: bool, resume: bool, families: str, seeds: str, folder: Path) -> None:
+    """Prove every family × seed, one line each; a family's JSON is rewritten after each run (so --resume can go on)."""
+    names = _names(families)
+    unknown = [f for f in names if f not in FAMILIES]
     if unknown:
         raise click.BadParameter(f"unknown famil(ies) {', '.join(unknown)}; choose from {', '.join(FAMILIES)}")
-    results = json.loads(out.read_text()) if out.exists() and resume else []
-    done = {(r["world"], r["seed"]) for r in results}
-    for seed in map(int, _names(seeds)):
-        for family in _names(families):
-            if (family, seed) in done:
+    if print_tables:
+        paths = [out_path(folder, f) for f in names if out_path(folder, f).exists()]
+        if not paths:
+            raise click.ClickException(f"no uplift_small_worlds_<family>.json in {folder} yet: run the proof first")
+        click.echo(tables([run for path in paths for run in json.loads(path.read_text())]))
+        return
+    for family in names:
+        out = out_path(folder, family)
+        results = json.loads(out.read_text()) if out.exists() and resume else []
+        done = {r["seed"] for r in results}
+        for seed in map(int, _names(seeds)):
+            if seed in done:
                 continue
             proof = prove_family(FAMILIES[family], seed)
             results.append(proof.to_dict())
