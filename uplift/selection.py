@@ -74,7 +74,8 @@ SHRINK_FLOOR = 0.25  # the calibrated uplift is never cut below this share of it
 
 def supported_share(honest: float, promised: float, cost: float = 0.0, floor: float = SHRINK_FLOOR) -> float:
     """What share of a plan's promise (its calibrated uplift summed, or value net of `cost`) held-out users support:
-    the honest DR total over the promised one, on gross value, between `floor` and 1 (a promise is only shrunk)."""
+    an honest DR total (the fit passes the upper end of its 95 % interval, so noise alone shrinks nothing) over the
+    promised one, on gross value, between `floor` and 1 (a promise is only shrunk)."""
     if promised + cost <= 0:
         return 1.0
     return float(np.clip((honest + cost) / (promised + cost), floor, 1.0))

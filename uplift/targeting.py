@@ -263,7 +263,8 @@ def fit_targeting(
         plan_costs[name] = 0.0 if spec.value is None else plan.total_cost
     best = max(reports, key=lambda r: r.policy_value.value_per_user)
     nested = nested_forecast(candidate_terms, fold)
-    shrinkage = {r.learner: supported_share((nested.estimate if r is best else r.policy_value).value_per_user * len(y),
+    # Shrunk only as far as the held-out data contradict the promise: to the upper end of the value's interval.
+    shrinkage = {r.learner: supported_share((nested.estimate if r is best else r.policy_value).ci_high * len(y),
                                             r.predicted_total, plan_costs[r.learner]) for r in reports}
     planned = [t for t in treatments if t not in set(unplanned)]
     blankets, gains = blanket_comparison(arm, y_value, mu_value, weights, control, planned, spec,
