@@ -29,12 +29,17 @@ class World:
     costs: dict[str, float] = field(default_factory=dict)
     capacity: dict[str, int] = field(default_factory=dict)
     budget_per_user: float = 2.0
+    shares: dict[str, float] | None = None  # arm shares of the experiment (None: equal arms)
 
     def randomize(self, seed: int) -> pd.DataFrame:
-        """A randomized experiment over every user (equal arms): features, arm, retained (0/1)."""
+        """A randomized experiment over every user (arms drawn with `arm_weights`): features, arm, retained (0/1)."""
         arms = [CONTROL, *self.truth.columns]
         rng = np.random.default_rng(seed)
-        arm = rng.choice(arms, len(self.base))
+        if self.shares is None:  # equal arms: the draw the earlier proofs were measured on
+            arm = rng.choice(arms, len(self.base))
+        else:
+            weights = np.array([self.shares[a] for a in arms], float)
+            arm = rng.choice(arms, len(self.base), p=weights / weights.sum())
         effect = np.zeros(len(self.base))
         for key in self.truth.columns:
             given = arm == key
@@ -47,6 +52,8 @@ class World:
 
     @property
     def arm_weights(self) -> dict[str, float]:
+        if self.shares is not None:
+            return dict(self.shares)
         return {a: 1.0 for a in [CONTROL, *self.truth.columns]}
 
 

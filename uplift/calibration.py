@@ -56,6 +56,7 @@ class UpliftCalibration:
 
     table: pd.DataFrame = field(repr=False)
     scale_maps: dict = field(default_factory=dict)  # treatment -> (averaged-model quantiles, single-model quantiles)
+    shrink: float = 1.0  # what held-out users support of the calibrated uplift (uplift.targeting: <= 1)
 
     def apply(self, raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Calibrated uplift and its standard error per user (one column per treatment each)."""
@@ -68,8 +69,8 @@ class UpliftCalibration:
                 source, target = self.scale_maps[treatment]
                 x = np.interp(x, source, target)
             part = part.sort_values("predicted")
-            values[treatment] = np.interp(x, part["predicted"], part["calibrated"])
-            errors[treatment] = np.interp(x, part["predicted"], part["calibrated_se"])
+            values[treatment] = self.shrink * np.interp(x, part["predicted"], part["calibrated"])
+            errors[treatment] = self.shrink * np.interp(x, part["predicted"], part["calibrated_se"])
         columns = [c for c in raw.columns if c in values]
         return (pd.DataFrame(values, index=raw.index)[columns], pd.DataFrame(errors, index=raw.index)[columns])
 
@@ -85,7 +86,11 @@ class UpliftCalibration:
         """
         q = np.linspace(0, 1, points)
         maps = {t: (np.quantile(averaged[t], q), np.quantile(single[t], q)) for t in self.table["treatment"].unique()}
-        return UpliftCalibration(self.table, maps)
+        return UpliftCalibration(self.table, maps, self.shrink)
+
+    def shrunk(self, factor: float) -> UpliftCalibration:
+        """The same calibration with every calibrated uplift and its SE times `factor`."""
+        return UpliftCalibration(self.table, self.scale_maps, self.shrink * factor)
 
 
 def _blocks(observed: np.ndarray, weights: np.ndarray) -> np.ndarray:

@@ -109,13 +109,13 @@ def fit_uplift(
     bar = tqdm(names, desc="uplift learners", disable=not progress, unit="learner")
     for name in bar:
         bar.set_postfix_str(name)
-        model = make(name).fit(X.iloc[train], treatment.iloc[train], y.iloc[train])
+        model = make(name).fit(X.iloc[train], y.iloc[train], treatment=treatment.iloc[train])
         predicted = model.predict(X.iloc[test])
         reports.append(evaluate_predictions(name, predicted, treatment.iloc[test], y.iloc[test], control))
         fitted[name] = (model, predicted)
     best = choose_learner(reports).learner
     holdout_model, predicted = fitted[best]
-    final = make(best).fit(X, treatment, y) if refit else holdout_model
+    final = make(best).fit(X, y, treatment=treatment) if refit else holdout_model
     held = pd.concat(
         [
             data.iloc[test][[id_col]].reset_index(drop=True) if id_col else pd.DataFrame(index=range(len(test))),

@@ -123,5 +123,5 @@ def prove_on_holdout(
         blankets.append(interval(f"blanket {key}", "dr", blanket_terms, alpha))
         gains.append(interval(f"targeted - blanket {key}", "dr", targeted_terms - blanket_terms, alpha))
     return HoldoutProof(fit.learner, len(fit_data), len(plan_data), budget, int((plan.choice >= 0).sum()),
-                        float(plan.total_cost), fit.chosen.policy_value,
+                        float(plan.total_cost), fit.forecast_value,
                         interval("targeted", "dr", targeted_terms, alpha), blankets, gains, held, labels)

@@ -13,11 +13,13 @@ from typing import Literal, get_args
 import numpy as np
 import pandas as pd
 from lightgbm import LGBMClassifier, LGBMRegressor
+from sklearn.base import BaseEstimator
 from sklearn.compose import ColumnTransformer
 from sklearn.preprocessing import OneHotEncoder
 
 from uplift.errors import UpliftError
 
+ArrayLike = pd.Series | np.ndarray | list
 LearnerName = Literal["s", "s_fine", "t", "x", "dr", "forest"]
 LEARNERS: tuple[str, ...] = get_args(LearnerName)
 
@@ -31,12 +33,12 @@ FINE_TREES_FACTOR, FINE_LEAVES, FINE_MIN_LEAF = 3, 7, 200
 
 
 def lgbm_model(kind: Literal["classifier", "regressor"], n_estimators: int, learning_rate: float, seed: int,
-               num_leaves: int = 15, min_child_samples: int = 50):
+               num_leaves: int = 15, min_child_samples: int = 50, reg_lambda: float = 0.0) -> LGBMClassifier | LGBMRegressor:
     """A small, regularised LightGBM base model (quiet, one thread)."""
     cls = LGBMClassifier if kind == "classifier" else LGBMRegressor
     return cls(
         n_estimators=n_estimators, learning_rate=learning_rate, num_leaves=num_leaves,
-        min_child_samples=min_child_samples,
+        min_child_samples=min_child_samples, reg_lambda=reg_lambda,
         subsample=0.8, subsample_freq=1, colsample_bytree=0.8, random_state=seed, n_jobs=1, verbose=-1,
     )
 
@@ -67,8 +69,13 @@ def as_text(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-class UpliftModel:
-    """Per-user uplift of each treatment over control, scikit-learn style (fit returns self, fitted attributes end in _)."""
+class UpliftModel(BaseEstimator):
+    """Per-user uplift of each treatment over control, a scikit-learn estimator: `fit(X, y, treatment=...)` returns
+    self, fitted attributes end in `_`, and `clone`, `Pipeline` and `GridSearchCV` work on it.
+
+    The LightGBM hyper-parameters left at None take the learner's preset (15 leaves of at least 50 users; `s_fine`:
+    3x the trees, 7 leaves of at least 200). With `treatment_col`, the arm is read from that column of X, so a
+    search over the parameters needs nothing but `fit(X, y)` (`score` is the mean Qini over the treatments)."""
 
     def __init__(
         self,
@@ -78,6 +85,10 @@ class UpliftModel:
         n_estimators: int = 200,
         learning_rate: float = 0.05,
         random_state: int = 0,
+        num_leaves: int | None = None,
+        min_child_samples: int | None = None,
+        reg_lambda: float = 0.0,
+        treatment_col: str | None = None,
     ):
         self.learner = learner
         self.control_name = control_name
@@ -85,6 +96,10 @@ class UpliftModel:
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
         self.random_state = random_state
+        self.num_leaves = num_leaves
+        self.min_child_samples = min_child_samples
+        self.reg_lambda = reg_lambda
+        self.treatment_col = treatment_col
 
     def _propensities(self, treatment: np.ndarray) -> dict[str, float]:
         """P(treatment t | t or control) per treatment: from the known arm weights, else the arms' observed shares."""
@@ -113,14 +128,14 @@ class UpliftModel:
         from causalml.inference.tree import UpliftRandomForestClassifier
 
         n, rate, seed = self.n_estimators, self.learning_rate, self.random_state
-        outcome = lgbm_model("classifier" if binary else "regressor", n, rate, seed)
-        effect = lgbm_model("regressor", n, rate, seed)
-        if self.learner == "s":
+        fine = self.learner == "s_fine"
+        leaves = self.num_leaves or (FINE_LEAVES if fine else 15)
+        min_leaf = self.min_child_samples or (FINE_MIN_LEAF if fine else 50)
+        outcome = lgbm_model("classifier" if binary else "regressor", n * (FINE_TREES_FACTOR if fine else 1), rate,
+                             seed, leaves, min_leaf, self.reg_lambda)
+        effect = lgbm_model("regressor", n, rate, seed, leaves, min_leaf, self.reg_lambda)
+        if self.learner in ("s", "s_fine"):
             return (BaseSClassifier if binary else BaseSRegressor)(outcome, control_name=self.control_name)
-        if self.learner == "s_fine":
-            fine = lgbm_model("classifier" if binary else "regressor", n * FINE_TREES_FACTOR, rate, seed,
-                              num_leaves=FINE_LEAVES, min_child_samples=FINE_MIN_LEAF)
-            return (BaseSClassifier if binary else BaseSRegressor)(fine, control_name=self.control_name)
         if self.learner == "t":
             return (BaseTClassifier if binary else BaseTRegressor)(outcome, control_name=self.control_name)
         if self.learner == "x":
@@ -129,22 +144,38 @@ class UpliftModel:
                 return cls(outcome_learner=outcome, effect_learner=effect, control_name=self.control_name)
             return cls(outcome, control_name=self.control_name)
         if self.learner == "dr":
-            return BaseDRLearner(lgbm_model("regressor", n, rate, seed), control_name=self.control_name)
+            return BaseDRLearner(effect, control_name=self.control_name)
         if not binary:
             raise UpliftError("the uplift forest needs a 0/1 outcome; use learner s, t, x or dr for continuous outcomes")
         return UpliftRandomForestClassifier(
-            control_name=self.control_name, n_estimators=max(10, n // 4), max_depth=6, min_samples_leaf=200,
+            control_name=self.control_name, n_estimators=max(10, n // 4), max_depth=6,
+            min_samples_leaf=self.min_child_samples or 200,
             evaluationFunction="KL", random_state=seed, n_jobs=1,
         )
 
-    def fit(self, X: pd.DataFrame, treatment: pd.Series | np.ndarray, y: pd.Series | np.ndarray) -> UpliftModel:
-        """Fit on a randomized experiment's users: features X, arm names, outcome y."""
+    def _split(self, X: pd.DataFrame, treatment: ArrayLike | None) -> tuple[pd.DataFrame, np.ndarray]:
+        """The features and the arms: given, or the `treatment_col` column of X (then left out of the features)."""
+        if not isinstance(X, pd.DataFrame):
+            raise UpliftError("features must be a pandas DataFrame (with column names)")
+        if treatment is None:
+            if self.treatment_col is None or self.treatment_col not in X.columns:
+                raise UpliftError(f"no treatment: pass treatment=<arm per user>, or set treatment_col to a column of X "
+                                  f"(treatment_col is {self.treatment_col!r})")
+            return X.drop(columns=self.treatment_col), X[self.treatment_col].to_numpy().astype(str)
+        if self.treatment_col is not None and self.treatment_col in X.columns:
+            X = X.drop(columns=self.treatment_col)
+        return X, np.asarray(treatment).astype(str)
+
+    def fit(self, X: pd.DataFrame, y: ArrayLike, treatment: ArrayLike | None = None) -> UpliftModel:
+        """Fit on a randomized experiment's users: features X, outcome y, arm names (or `treatment_col` of X)."""
         if self.learner not in LEARNERS:
             raise UpliftError(f"unknown learner '{self.learner}'; choose one of {', '.join(LEARNERS)}")
-        if not isinstance(X, pd.DataFrame) or X.shape[1] == 0:
+        X, treatment_np = self._split(X, treatment)
+        if X.shape[1] == 0:
             raise UpliftError("features must be a DataFrame with at least one column")
-        treatment_np = np.asarray(treatment).astype(str)
-        y_np = np.asarray(y, dtype=float)
+        y_np = pd.to_numeric(pd.Series(np.asarray(y).ravel()), errors="coerce").to_numpy(float)
+        if np.isnan(y_np).all() and len(y_np):
+            raise UpliftError("the outcome y is not numeric; fit takes (X, y, treatment=arms), outcome before arms")
         if not (len(X) == len(treatment_np) == len(y_np)):
             raise UpliftError(f"features ({len(X)}), treatment ({len(treatment_np)}) and outcome ({len(y_np)}) differ in length")
         if np.isnan(y_np).any():
@@ -180,6 +211,8 @@ class UpliftModel:
         """Predicted uplift (treatment minus control outcome) per user, one column per treatment."""
         if not hasattr(self, "model_"):
             raise UpliftError("this uplift model is not fitted yet; call fit first")
+        if not isinstance(X, pd.DataFrame):
+            raise UpliftError("features must be a pandas DataFrame (with column names)")
         missing = [c for c in self.features_ if c not in X.columns]
         if missing:
             raise UpliftError(f"data lacks the model's feature column(s) {', '.join(missing)}")
@@ -191,8 +224,16 @@ class UpliftModel:
                 order = [str(c) for c in self.model_.classes_[1:]]
                 out = pd.DataFrame(np.asarray(out), columns=order)[self.treatments_].to_numpy()
             else:
-                kwargs = {"verbose": False}
+                kwargs: dict[str, object] = {"verbose": False}
                 if self.learner == "x":
                     kwargs["p"] = {t: np.full(len(matrix), self.propensity_[t]) for t in self.treatments_}
                 out = self.model_.predict(matrix, **kwargs)
         return pd.DataFrame(np.asarray(out, dtype=float).reshape(len(X), -1), columns=self.treatments_, index=X.index)
+
+    def score(self, X: pd.DataFrame, y: ArrayLike, treatment: ArrayLike | None = None) -> float:
+        """Mean causalml Qini over the treatments of these users' predicted uplift (higher is better)."""
+        from uplift.evaluation import evaluate_predictions
+
+        X, arms = self._split(X, treatment)
+        predicted = self.predict(X)
+        return evaluate_predictions(self.learner, predicted, arms, np.asarray(y, dtype=float), self.control_name).mean_qini

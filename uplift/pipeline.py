@@ -121,7 +121,7 @@ def fit_and_allocate(
     frame = data.reset_index(drop=True)
     arms, outcome = frame[treatment_col].astype(str), pd.to_numeric(frame[outcome_col]).astype(float)
     return UpliftRun(fit=fit, record=record, allocation=allocation, plan=allocation.to_frame(frame[id_col].to_numpy()),
-                     scores=scores, forecast=forecast(allocation, se[kept]), proof=[fit.chosen.policy_value],
+                     scores=scores, forecast=forecast(allocation, se[kept]), proof=[fit.forecast_value],
                      blankets=blanket_values(arms, outcome, control=control), left_out=dropped, notes=notes)
 
 

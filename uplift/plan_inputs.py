@@ -38,6 +38,12 @@ class PlanSpec:
         return PlanSpec(self.costs, self.budget * share, {k: int(v * share) for k, v in self.capacity.items()},
                         self.value, self.value_source, n)
 
+    def per_user(self, n: int) -> dict:
+        """The spec per user of its population (n users when none is given): what a plan elsewhere is compared on."""
+        users = self.population or n
+        return {"budget_per_user": self.budget / users, "costs": dict(self.costs),
+                "capacity_share": {k: v / users for k, v in self.capacity.items()}, "value": self.value_source}
+
 
 def read_costs(path: str | os.PathLike[str]) -> dict[str, float]:
     """A JSON object treatment -> unit cost (read and bounded by `uplift.inputs`); `control` only at 0, then dropped."""

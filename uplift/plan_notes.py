@@ -107,3 +107,40 @@ def blanket_note(blankets: Sequence[Mapping], gains: Sequence[Mapping]) -> str |
         return (f"the chosen plan is not shown to beat sending {name} to random users with the same budget "
                 f"(its gain: {shown}); check it on held-out users with `winback uplift prove` before relying on it")
     return None
+
+
+SPEC_TOLERANCE = 0.1  # budget per user, costs and seats may differ by this share before `allocate` says so
+
+
+def chosen_on_note(chosen_on: Mapping, asked: Mapping) -> str | None:
+    """A sentence when the plan asked for differs in budget, costs, seats or objective from the one the model was
+    chosen on (both as `PlanSpec.per_user`), naming what differs; None when they agree or the model recorded none."""
+    if not chosen_on:
+        return None
+
+    def differs(a: float, b: float) -> bool:
+        return abs(a - b) > SPEC_TOLERANCE * max(abs(a), abs(b), 1e-12)
+
+    changes = []
+    was, now = float(chosen_on["budget_per_user"]), float(asked["budget_per_user"])
+    if differs(was, now):
+        changes.append(f"budget {now:,.2f} per user (chosen on {was:,.2f})")
+    old_costs, new_costs = chosen_on.get("costs", {}), asked.get("costs", {})
+    costs = [f"{k} {float(new_costs[k]):,.2f} (chosen on {float(old_costs[k]):,.2f})"
+             for k in sorted(set(old_costs) & set(new_costs)) if differs(float(old_costs[k]), float(new_costs[k]))]
+    if costs:
+        changes.append("unit cost " + ", ".join(costs))
+    old_caps, new_caps = chosen_on.get("capacity_share", {}), asked.get("capacity_share", {})
+    seats = [k for k in sorted(set(old_caps) | set(new_caps))
+             if differs(float(old_caps.get(k, 1.0)), float(new_caps.get(k, 1.0)))]
+    if seats:
+        changes.append(f"seats for {', '.join(seats)}")
+    if (chosen_on.get("value") == "none") != (asked.get("value") == "none"):
+        changes.append("objective " + ("incremental retained users" if asked.get("value") == "none" else "value")
+                       + " (chosen on " + ("incremental retained users" if chosen_on.get("value") == "none"
+                                           else "value") + ")")
+    if not changes:
+        return None
+    return (f"this plan differs from the one the model was chosen and its forecast calibrated on: {'; '.join(changes)}. "
+            f"The learner that is best, and the forecast, may differ at these settings: refit with `uplift fit` "
+            f"given this budget, these costs and --population")

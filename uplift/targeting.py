@@ -1,12 +1,15 @@
 """Targeting that holds out of sample: cross-fitted learners, calibrated uplift, choice by policy value.
 
 Every user of the randomized experiment is predicted by models that never saw them (K-fold
-cross-fitting). For each candidate (S, T, X, DR learners and their average, a cheap ensemble) the
-out-of-fold predictions are calibrated per decile (`uplift.calibration`), the plan they produce at
-the given budget, costs and capacities is built for the same users, and its value is estimated doubly
-robustly with cross-fitted per-arm outcome models. The candidate whose plan is worth most is chosen —
-not the best Qini, which ranks users but says nothing of what a budget buys; both are reported.
-The stored model calibrates the average prediction of its K fold models.
+cross-fitting). For each candidate (learners with their LightGBM hyper-parameters, `uplift.candidates`, and
+their average) the out-of-fold predictions are calibrated per decile on the other folds (`uplift.calibration`,
+`uplift.selection.cross_calibrated`), the plan they produce at the given budget, costs and capacities is
+built for the same users, and its value is estimated doubly robustly with cross-fitted per-arm outcome
+models. The candidate whose plan is worth most is chosen (the choice tunes the hyper-parameters) — not
+the best Qini, which ranks users but says nothing of what a budget buys; both are reported. The forecast is
+the choice repeated with each fold held back and valued there (nested), and the stored model's calibrated
+uplift is shrunk to what that forecast supports. The stored model calibrates the average prediction of
+its K fold models.
 """
 from __future__ import annotations
 
@@ -19,18 +22,28 @@ from tqdm.auto import tqdm
 
 from uplift.allocation import Allocation, allocate
 from uplift.calibration import Method, UpliftCalibration, dr_scores, fit_calibration, plan_interval
+from uplift.candidates import DEFAULT_CANDIDATES, PRESETS, candidate
 from uplift.errors import UpliftError
 from uplift.evaluation import evaluate_predictions, qini_curve
 from uplift.fitting import feature_columns
 from uplift.frontier import blanket_reach
-from uplift.learners import LEARNERS, UpliftModel
+from uplift.learners import UpliftModel
 from uplift.plan_inputs import PlanSpec
 from uplift.plan_notes import blanket_note
 from uplift.policy_value import PolicyEstimate, arm_outcome_predictions, interval, policy_terms
+from uplift.selection import NestedForecast, cross_calibrated, nested_forecast, supported_share, ties
 
 ENSEMBLE = "ensemble"
-DEFAULT_CANDIDATES: tuple[str, ...] = ("s", "s_fine", "t", "x", "dr")
+__all__ = ["DEFAULT_CANDIDATES", "ENSEMBLE", "TargetingFit", "TargetingModel", "fit_targeting", "forecast"]
 SCALE_SAMPLE = 5_000  # users whose predictions map an averaged model onto the out-of-fold scale
+
+
+def _mean(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """The element-wise mean of frames with the same index and columns."""
+    total = frames[0].copy()
+    for frame in frames[1:]:
+        total = total + frame
+    return total / len(frames)
 
 
 class TargetingModel:
@@ -47,12 +60,11 @@ class TargetingModel:
 
     def predict_raw(self, X: pd.DataFrame) -> list[pd.DataFrame]:
         """Uncalibrated uplift of each fold (averaged over the learners of that fold)."""
-        return [sum(m.predict(X)[self.treatments_] for m in models) / len(models) for models in self.fold_models]
+        return [_mean([m.predict(X)[self.treatments_] for m in models]) for models in self.fold_models]
 
     def predict_with_se(self, X: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Calibrated uplift per user and treatment, and the standard error of its calibration block."""
-        raws = self.predict_raw(X)
-        return self.calibration.apply(sum(raws) / len(raws))
+        return self.calibration.apply(_mean(self.predict_raw(X)))
 
     def predict(self, X: pd.DataFrame) -> pd.DataFrame:
         """Calibrated uplift per user, one column per treatment."""
@@ -94,14 +106,24 @@ class TargetingFit:
     unplanned: list[str] = field(default_factory=list)  # fitted but in no candidate's plan (failed a guardrail)
     blankets: list[PolicyEstimate] = field(default_factory=list)  # each planned treatment to random users, same budget
     gains: list[PolicyEstimate] = field(default_factory=list)  # the chosen plan minus each blanket, paired per user
+    nested: NestedForecast | None = None  # the choice repeated with each fold held back, valued on that fold
+    tied: list[str] = field(default_factory=list)  # candidates the experiment cannot tell from the chosen one
+    chosen_on: dict = field(default_factory=dict)  # the plan the choice was judged on (per user), for `allocate`
 
     @property
     def chosen(self) -> CandidateReport:
         return next(c for c in self.candidates if c.learner == self.learner)
 
+    @property
+    def forecast_value(self) -> PolicyEstimate:
+        """The forecast of the chosen plan per user: measured on users the choice did not see (nested), when made."""
+        return self.nested.estimate if self.nested is not None else self.chosen.policy_value
+
     def metrics(self) -> dict:
         """What the model store records: the choice, every candidate's policy value and Qini, the calibration."""
         return {"chosen": self.learner, "chosen_by": "doubly robust policy value", "objective": self.objective,
+                "forecast": self.forecast_value.to_dict(), "nested": self.nested.to_dict() if self.nested else None,
+                "tied": self.tied, "chosen_on": self.chosen_on,
                 "left_out_of_plans": self.unplanned, "candidates": [c.to_dict() for c in self.candidates],
                 "blankets": [b.to_dict() for b in self.blankets], "gains_over_blankets": [g.to_dict() for g in self.gains],
                 "calibration": self.calibration.to_records()}
@@ -167,10 +189,10 @@ def fit_targeting(
     missing = [c for c in required if c not in data.columns]
     if missing:
         raise UpliftError(f"data lacks column(s) {', '.join(missing)}; columns are {', '.join(map(str, data.columns))}")
-    unknown = [c for c in candidates if c not in LEARNERS]
+    unknown = [c for c in candidates if c not in PRESETS]
     if unknown or not candidates:
         raise UpliftError(f"unknown candidate learner(s) {', '.join(unknown) or '(none given)'}; "
-                          f"choose from {', '.join(LEARNERS)}")
+                          f"choose from {', '.join(PRESETS)}")
     if folds < 2:
         raise UpliftError(f"cross-fitting needs at least 2 folds, got {folds}")
     value_col = spec.value_source if spec.value_source not in ("none", "number") else None
@@ -189,7 +211,7 @@ def fit_targeting(
         raise UpliftError(f"every treatment is left out of the plan ({', '.join(treatments)}): each failed a "
                           f"guardrail; allow one explicitly (`--allow-treatment KEY`, or 'Allow even if it failed a "
                           f"guardrail' on the budget page)")
-    weights = arm_weights or pd.Series(arm).value_counts(normalize=True).to_dict()
+    weights = arm_weights or {str(k): float(v) for k, v in pd.Series(arm).value_counts(normalize=True).items()}
     fold = _folds(arm, y, folds, seed)
     names = list(dict.fromkeys(candidates))
     steps = folds * (len(names) + 1)
@@ -201,8 +223,8 @@ def fit_targeting(
         train, test = fold != k, fold == k
         for name in names:
             bar.set_postfix_str(f"fold {k + 1} {name}")
-            model = UpliftModel(name, control_name=control, arm_weights=arm_weights, n_estimators=n_estimators,
-                                random_state=seed + k).fit(X[train], arm[train], y[train])
+            model = candidate(name).model(control=control, arm_weights=arm_weights, n_estimators=n_estimators,
+                                          seed=seed + k).fit(X[train], y[train], treatment=arm[train])
             raw[name].loc[test] = model.predict(X[test])[treatments].to_numpy()
             fold_models[name].append(model)
             bar.update()
@@ -212,26 +234,38 @@ def fit_targeting(
         bar.update()
     bar.close()
     if ensemble and len(names) > 1:
-        raw[ENSEMBLE] = sum(raw[n] for n in names) / len(names)
+        raw[ENSEMBLE] = _mean([raw[n] for n in names])
     value = np.ones(len(y)) if spec.value is None else np.broadcast_to(np.asarray(spec.value, float), (len(y),))
     cost_of = pd.Series({control: 0.0, **spec.costs})
-    reports, calibrations, calibrated, candidate_terms = [], {}, {}, {}
+    reports, calibrations, calibrated, candidate_terms, plan_costs = [], {}, {}, {}, {}
     scores = dr_scores(arm, y, mu, weights, control, treatments)
     y_value, mu_value = y * value, mu.mul(value, axis=0)  # outcomes in the plan's objective, for every policy below
+    dropped = [t for t in unplanned if t in treatments]
+
+    def terms_of(policy: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Per-user DR terms of a policy for these users, in the plan's objective (net of cost with a value)."""
+        terms = policy_terms(arm[rows], y_value[rows], policy, weights, control=control,
+                             outcome_predictions=mu_value.iloc[rows])
+        return terms - cost_of.reindex(policy).fillna(0.0).to_numpy() if spec.value is not None else terms
+
+    everyone = np.arange(len(y))
     for name, predicted in raw.items():
-        fitted = fit_calibration(predicted, scores, method=calibration)
-        cal = fitted.apply(predicted)[0]
-        plan, policy = plan_for(cal.drop(columns=[t for t in unplanned if t in cal.columns]), spec, control)
-        terms = policy_terms(arm, y_value, policy, weights, control=control, outcome_predictions=mu_value)
-        if spec.value is not None:
-            terms = terms - cost_of.reindex(policy).fillna(0.0).to_numpy()
+        fitted = fit_calibration(predicted, scores, method=calibration)  # the stored model's, from every user
+        cal = cross_calibrated(predicted, scores, fold, method=calibration)  # each fold's from the other folds
+        plan, policy = plan_for(cal.drop(columns=dropped), spec, control)
+        terms = terms_of(policy, everyone)
         qini = evaluate_predictions(name, predicted, arm, y, control).mean_qini
         total = plan.expected_retained if spec.value is None else plan.net_value
         curves = [qini_curve(predicted[t].to_numpy(float), arm, y, t, control) for t in treatments]
         reports.append(CandidateReport(name, interval(name, "dr", terms, 0.05), qini, total,
                                        sum(plan.counts.values()), plan.counts, curves))
         calibrations[name], calibrated[name], candidate_terms[name] = fitted, cal, terms
+        plan_costs[name] = 0.0 if spec.value is None else plan.total_cost
     best = max(reports, key=lambda r: r.policy_value.value_per_user)
+    nested = nested_forecast(candidate_terms, fold)
+    # Shrunk only as far as the held-out data contradict the promise: to the upper end of the value's interval.
+    shrinkage = {r.learner: supported_share((nested.estimate if r is best else r.policy_value).ci_high * len(y),
+                                            r.predicted_total, plan_costs[r.learner]) for r in reports}
     planned = [t for t in treatments if t not in set(unplanned)]
     blankets, gains = blanket_comparison(arm, y_value, mu_value, weights, control, planned, spec,
                                          candidate_terms[best.learner])
@@ -243,16 +277,17 @@ def fit_targeting(
     for name, predicted in raw.items():
         members = names if name == ENSEMBLE else [name]
         per_fold = [[fold_models[n][k] for n in members] for k in range(folds)]
-        averaged = sum(fold_predictions[(n, k)] for n in members for k in range(folds)) / (len(members) * folds)
-        model = TargetingModel(name, per_fold, calibrations[name], columns, treatments, control)
-        model.calibration = calibrations[name].for_average(
-            predicted.iloc[sample], pd.DataFrame(averaged, columns=treatments))
-        models[name] = model
+        averaged = np.mean([fold_predictions[(n, k)] for n in members for k in range(folds)], axis=0)
+        targeting_model = TargetingModel(name, per_fold, calibrations[name], columns, treatments, control)
+        targeting_model.calibration = calibrations[name].for_average(
+            predicted.iloc[sample], pd.DataFrame(averaged, columns=treatments)).shrunk(shrinkage[name])
+        models[name] = targeting_model
     return TargetingFit(learner=best.learner, model=models[best.learner], candidates=reports,
                         calibration=models[best.learner].calibration, features=columns, treatments=treatments,
                         control=control, objective="retained" if spec.value is None else "value", oof=calibrated,
                         models=models, unplanned=[t for t in treatments if t in set(unplanned)],
-                        blankets=blankets, gains=gains)
+                        blankets=blankets, gains=gains, nested=nested, tied=ties(candidate_terms, best.learner),
+                        chosen_on=spec.per_user(len(y)))
 
 
 def blanket_comparison(arm: np.ndarray, y_value: np.ndarray, mu_value: pd.DataFrame, weights: dict[str, float],

@@ -36,8 +36,7 @@ def simulated(n: int = 4000, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]
 def test_each_learner_recovers_the_heterogeneity():
     frame, _ = simulated()
     for learner in ("s", "s_fine", "t", "x", "dr"):
-        model = UpliftModel(learner, control_name="control", n_estimators=40).fit(
-            frame[["x", "region", "noise"]], frame["arm"], frame["y"])
+        model = UpliftModel(learner, control_name="control", n_estimators=40).fit(frame[["x", "region", "noise"]], frame["y"], treatment=frame["arm"])
         assert model.treatments_ == ["a", "b"]
         predicted = model.predict(frame[["x", "region", "noise"]])
         # The simulated truth: a's uplift jumps by 0.30 at x = 0.5, b's by 0.20 between regions.
@@ -52,27 +51,26 @@ def test_refits_with_the_same_seed_predict_the_same():
     frame, _ = simulated()
     X = frame[["x", "region", "noise"]]
     for learner in ("dr", "s_fine"):
-        first = UpliftModel(learner, control_name="control", n_estimators=30, random_state=3).fit(X, frame["arm"], frame["y"])
-        again = UpliftModel(learner, control_name="control", n_estimators=30, random_state=3).fit(X, frame["arm"], frame["y"])
+        first = UpliftModel(learner, control_name="control", n_estimators=30, random_state=3).fit(X, frame["y"], treatment=frame["arm"])
+        again = UpliftModel(learner, control_name="control", n_estimators=30, random_state=3).fit(X, frame["y"], treatment=frame["arm"])
         pd.testing.assert_frame_equal(first.predict(X), again.predict(X))
 
 
 def test_uplift_forest_option_and_its_binary_outcome_rule():
     frame, _ = simulated()
-    model = UpliftModel("forest", control_name="control", n_estimators=40).fit(
-        frame[["x", "region", "noise"]], frame["arm"], frame["y"])
+    model = UpliftModel("forest", control_name="control", n_estimators=40).fit(frame[["x", "region", "noise"]], frame["y"], treatment=frame["arm"])
     predicted = model.predict(frame[["x", "region", "noise"]])
     assert list(predicted.columns) == ["a", "b"]
     # Same simulated truth as above: a's uplift is 0.30 higher above x = 0.5.
     assert predicted.loc[frame["x"] > 0.6, "a"].mean() - predicted.loc[frame["x"] < 0.4, "a"].mean() > 0.15
     with pytest.raises(UpliftError, match="the uplift forest needs a 0/1 outcome"):
-        UpliftModel("forest", control_name="control").fit(frame[["x"]], frame["arm"], frame["y"] * 2.5)
+        UpliftModel("forest", control_name="control").fit(frame[["x"]], frame["y"] * 2.5, treatment=frame["arm"])
 
 
 def test_known_propensities_come_from_arm_weights():
     frame, _ = simulated(900)
     model = UpliftModel("x", control_name="control", arm_weights={"control": 0.5, "a": 0.25, "b": 0.25},
-                        n_estimators=10).fit(frame[["x"]], frame["arm"], frame["y"])
+                        n_estimators=10).fit(frame[["x"]], frame["y"], treatment=frame["arm"])
     assert model.propensity_ == {"a": pytest.approx(1 / 3), "b": pytest.approx(1 / 3)}  # 0.25 / (0.25 + 0.5)
 
 
@@ -118,7 +116,7 @@ def test_fit_input_errors_name_the_problem():
     with pytest.raises(UpliftError, match="data lacks column\\(s\\) outcome"):
         fit_uplift(frame, treatment_col="arm", outcome_col="outcome", control="control")
     with pytest.raises(UpliftError, match="control arm 'none' not found in the treatment column"):
-        UpliftModel("t", control_name="none").fit(frame[["x"]], frame["arm"], frame["y"])
+        UpliftModel("t", control_name="none").fit(frame[["x"]], frame["y"], treatment=frame["arm"])
     with pytest.raises(UpliftError, match="unknown learner 'z'"):
         fit_uplift(frame, treatment_col="arm", outcome_col="y", control="control", learner="z")  # type: ignore[arg-type]
 
@@ -179,7 +177,9 @@ def test_fit_and_allocate_one_call_for_pipelines(tmp_path):
     assert run.record.metrics["chosen_by"] == "doubly robust policy value"
     assert list(run.plan.columns) == ["user_id", "treatment", "expected_uplift", "cost"] and len(run.plan) == 4000
     assert run.plan["cost"].sum() <= 3000 and (run.plan["treatment"] == "a").sum() <= 800
-    assert [e.estimator for e in run.proof] == ["dr"] and run.proof[0] == run.fit.chosen.policy_value
+    assert [e.estimator for e in run.proof] == ["dr"] and run.proof[0] == run.fit.forecast_value
+    # One candidate: every fold's choice is it, so the nested forecast is its own out-of-fold value.
+    assert run.proof[0].value_per_user == pytest.approx(run.fit.chosen.policy_value.value_per_user)
     # The forecast is the plan's calibrated uplift summed over its treated users, with an interval around it.
     assert run.forecast.predicted == pytest.approx(run.allocation.expected_retained)
     assert run.forecast.ci_low <= run.forecast.predicted <= run.forecast.ci_high

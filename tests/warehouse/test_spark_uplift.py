@@ -24,7 +24,7 @@ def test_uplift_scores_in_spark_match_local_predictions(spark):
     p = 0.2 + 0.3 * (frame["arm"] == "a") * (frame["x"] > 0.5) + 0.1 * (frame["arm"] == "b")
     frame["y"] = (rng.random(n) < p).astype(int)
     features = ["x", "region"]
-    model = UpliftModel("t", control_name="control", n_estimators=20).fit(frame[features], frame["arm"], frame["y"])
+    model = UpliftModel("t", control_name="control", n_estimators=20).fit(frame[features], frame["y"], treatment=frame["arm"])
     local = model.predict(frame[features]).set_index(frame["user_id"])
     remote = (score_uplift_in_spark(model, features, spark.createDataFrame(frame[["user_id", *features]]),
                                     id_col="user_id").toPandas().set_index("user_id").loc[local.index])

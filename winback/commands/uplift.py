@@ -230,7 +230,7 @@ def fit(experiment_key, data, treatment_col, outcome_col, control, id_col, name,
                        f"plan's gain {g.value_per_user:+.4f} [{g.ci_low:+.4f}, {g.ci_high:+.4f}]")
     if note := result.blanket_note():
         click.echo(f"note: {note}")
-    chosen, users = result.chosen.policy_value, spec.population or len(frame)
+    chosen, users = result.forecast_value, spec.population or len(frame)  # valued where the choice did not look
     click.echo(f"forecast of the chosen plan over {users:,} users: {chosen.value_per_user * users:,.1f} "
                f"{'incremental retained users' if spec.value is None else 'net value'} "
                f"[95% {chosen.ci_low * users:,.1f}, {chosen.ci_high * users:,.1f}]")
@@ -507,8 +507,12 @@ def _allocate_in_spark(scores, cost_map, budget, value_per_retained, caps, holdo
     if model_name:
         from experiments.models import load_model_record
         from experiments.plans import excluded_treatments
+        from uplift.plan_notes import chosen_on_note
 
-        source = load_model_record(model_name, db).experiment_key
+        model_record = load_model_record(model_name, db)
+        source = model_record.experiment_key
+        if note := chosen_on_note(model_record.metrics.get("chosen_on") or {}, spec.per_user(len(table))):
+            click.echo(f"note: {note}")
         if source:
             exclude = excluded_treatments(db, source, allow_treatment)
     ids = opted_out_ids(db) if resolve_db_path(db).exists() else []
