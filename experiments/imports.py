@@ -247,7 +247,7 @@ def _write(database, rows: pd.DataFrame, columns: list[str], spec: TableSpec, pa
         finally:
             conn.execute("DROP TABLE IF EXISTS temp.staging")
         summary = ImportSummary(path_text, spec.table, len(rows), inserted, len(rows) - inserted,
-                                None if preview else int(batch), notes)
+                                None if preview or batch is None else int(batch), notes)
         if preview:
             raise _PreviewDone(summary)
         for key in keys:

@@ -164,7 +164,7 @@ def _window_notes(warehouse, assigned_at: pd.Series, definitions: pd.DataFrame) 
     last_ts = pd.Timestamp(last)
     notes = []
     for row in definitions.itertuples(index=False):
-        window_end = assigned_at + pd.Timedelta(days=int(row.window_days))
+        window_end = assigned_at + pd.Timedelta(days=int(str(row.window_days)))
         short = int((window_end > last_ts).sum())
         if short:
             share = ("every assigned user" if short == len(assigned_at) else

@@ -117,8 +117,8 @@ def _calibrate_one(treatment: str, predicted: np.ndarray, scores: np.ndarray, bi
     frame = pd.DataFrame(rows)
     if not ((frame["observed"].notna()) & (frame["se"] > 0)).all():
         raise UpliftError(f"treatment '{treatment}': a decile has too few users to calibrate on")
-    se = frame["se"].to_numpy()
-    frame["isotonic"] = _blocks(frame["observed"].to_numpy(), 1.0 / se**2)
+    errors = frame["se"].to_numpy(float)
+    frame["isotonic"] = _blocks(frame["observed"].to_numpy(), 1.0 / errors**2)
     frame["block"] = (frame["isotonic"].round(12) != frame["isotonic"].round(12).shift()).cumsum()
     block_stats = {b: _mean(scores[np.isin(decile, part["decile"])]) for b, part in frame.groupby("block")}
     frame["block_z"] = frame["block"].map(lambda b: block_stats[b][0] / block_stats[b][1])
@@ -127,9 +127,9 @@ def _calibrate_one(treatment: str, predicted: np.ndarray, scores: np.ndarray, bi
         frame["calibrated_se"] = frame["block"].map(lambda b: block_stats[b][1])
     else:
         design = sm.add_constant(frame["predicted"].to_numpy(), has_constant="add")
-        fitted = sm.WLS(frame["observed"].to_numpy(), design, weights=1.0 / se**2).fit()
+        fitted = sm.WLS(frame["observed"].to_numpy(), design, weights=1.0 / errors**2).fit()
         # Decile means are independent with known SEs: the covariance is (X'WX)^-1, not rescaled by residuals.
-        cov = np.linalg.inv(design.T @ (design / se[:, None] ** 2))
+        cov = np.linalg.inv(design.T @ (design / errors[:, None] ** 2))
         frame["calibrated"] = design @ fitted.params
         frame["calibrated_se"] = np.sqrt(np.einsum("ij,jk,ik->i", design, cov, design))
     # Noise gate: positive uplift only where the decile's isotonic block is significantly positive.

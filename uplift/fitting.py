@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -15,7 +15,7 @@ from tqdm.auto import tqdm
 
 from uplift.errors import UpliftError
 from uplift.evaluation import LearnerReport, choose_learner, evaluate_predictions, stratified_split
-from uplift.learners import LEARNERS, UpliftModel
+from uplift.learners import LEARNERS, LearnerName, UpliftModel
 
 LearnerChoice = Literal["auto", "s", "s_fine", "t", "x", "dr", "forest"]
 AUTO_CANDIDATES: tuple[str, ...] = ("s", "t", "x", "dr")
@@ -102,7 +102,9 @@ def fit_uplift(
     names = list(candidates) if learner == "auto" else [learner]
 
     def make(name: str) -> UpliftModel:
-        return UpliftModel(name, control_name=control, arm_weights=arm_weights,
+        if name not in LEARNERS:
+            raise UpliftError(f"unknown learner {name!r}; learners: {', '.join(LEARNERS)}")
+        return UpliftModel(cast(LearnerName, name), control_name=control, arm_weights=arm_weights,
                            n_estimators=n_estimators, random_state=seed)
 
     reports, fitted = [], {}

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from experiments.models import ModelRecord
@@ -101,6 +102,7 @@ def fit_and_allocate(
     `exclude` names data columns that are not features; `left_out` maps treatments that failed a guardrail to those
     guardrails (`experiments.plans.failed_guardrails`): they are fitted but not planned, as `winback allocate
     --model` does, with a note each."""
+    value: float | np.ndarray | None
     if isinstance(value_per_retained, str):
         if value_per_retained not in data.columns:
             raise UpliftError(f"value column '{value_per_retained}' is not in the data")

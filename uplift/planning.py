@@ -91,7 +91,8 @@ def plan_users(
     allocation = allocate(uplift[kept], costs, spec.budget, spec.value, capacity)
     labels = allocation.labels()
     chosen = labels != CONTROL
-    frame = pd.DataFrame({"user_id": ids.to_numpy(), "planned_treatment": np.where(chosen, labels, None)})
+    planned = np.where(chosen, np.asarray(labels, dtype=object), np.asarray(None, dtype=object))
+    frame = pd.DataFrame({"user_id": ids.to_numpy(), "planned_treatment": planned})
     held = holdout_draw(frame.rename(columns={"planned_treatment": "treatment_key"}), holdout, seed)
     frame["arm"] = np.where(held, HOLDOUT_ARM, np.where(chosen, labels, UNTREATED_ARM))
     treated = chosen & ~held

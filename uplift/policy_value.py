@@ -85,8 +85,8 @@ def policy_terms(
         raise UpliftError(f"outcome predictions lack arm column(s) {', '.join(sorted(missing))}")
     mu = outcome_predictions.to_numpy(float)
     idx = np.arange(len(y))
-    mu_policy = mu[idx, outcome_predictions.columns.get_indexer(policy_np)]
-    mu_arm = mu[idx, outcome_predictions.columns.get_indexer(arm_np)]
+    mu_policy = mu[idx, outcome_predictions.columns.get_indexer(pd.Index(policy_np))]
+    mu_arm = mu[idx, outcome_predictions.columns.get_indexer(pd.Index(arm_np))]
     mu_control = mu[:, outcome_predictions.columns.get_loc(control)]
     return (mu_policy + w_policy * (y - mu_arm)) - (mu_control + w_control * (y - mu_arm))
 
@@ -139,5 +139,5 @@ def arm_outcome_predictions(
     for key in sorted(set(arm_np)):
         mine = arm_np == key
         model = lgbm_model("classifier" if binary else "regressor", 150, 0.05, seed).fit(matrix[mine], y[mine])
-        columns[key] = model.predict_proba(test)[:, 1] if binary else model.predict(test)
+        columns[key] = np.asarray(model.predict_proba(test))[:, 1] if binary else np.asarray(model.predict(test))
     return pd.DataFrame(columns, index=test_X.index)

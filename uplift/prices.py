@@ -93,7 +93,7 @@ def find_prices(problem: AllocationProblem, usage: Usage, lam: float, mu: np.nda
         previous = (lam, mu.copy())
         ask_lam = None if prefetch is None else (lambda xs: prefetch([(x, mu) for x in xs]))
         lam = _bisect(lambda x: usage(x, mu)[0] <= problem.budget, lam, lam_hi, rel, ask_lam, lookahead)
-        for t in capped:
+        for t in capped.tolist():
             def holds(x: float, t: int = t, lam: float = lam) -> bool:
                 return usage(lam, with_mu(t, x))[1][t] <= problem.capacity[t]
 

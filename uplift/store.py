@@ -13,12 +13,13 @@ from experiments.models import ModelRecord, check_model_name, data_fingerprint, 
 from uplift.errors import UpliftError
 from uplift.fitting import UpliftFit
 from uplift.learners import UpliftModel
+from uplift.targeting import TargetingFit
 
 PathLike = str | os.PathLike[str]
 
 
 def save_uplift_model(
-    fit: UpliftFit,
+    fit: UpliftFit | TargetingFit,
     name: str,
     *,
     data: pd.DataFrame,

@@ -205,8 +205,8 @@ def fit(experiment_key, data, treatment_col, outcome_col, control, id_col, name,
     if budget is None:
         from uplift.plan_inputs import read_costs
 
-        unit = cost_source if isinstance(cost_source, dict) else read_costs(cost_source)
-        budget = max(unit.values()) * len(frame)
+        unit_costs = cost_source if isinstance(cost_source, dict) else read_costs(cost_source)
+        budget = max(unit_costs.values()) * len(frame)
     spec = plan_spec(cost_source, budget, capacity=capacity, value=value_per_retained, scores=frame,
                      population=population or len(frame))
     candidates = DEFAULT_CANDIDATES if learner == "auto" else (learner,)
@@ -282,6 +282,8 @@ def prove(experiment_key, data, treatment_col, outcome_col, control, id_col, arm
         metric = get_experiment(experiment_key, db).primary_metric
     treatments = sorted(set(frame[treatment_col].astype(str)) - {control})
     cost_source = costs or _catalog_costs(db, treatments, required=True)
+    if cost_source is None:
+        raise UpliftCliError("give the unit costs with --costs (the catalog does not have them all)")
     unit_costs = cost_source if isinstance(cost_source, dict) else read_costs(cost_source)
     missing = [t for t in treatments if t not in unit_costs]
     if missing:
