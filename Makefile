@@ -35,5 +35,6 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.run --scale $(SCALE)
 
 clean:
-	rm -rf $(VENV) registry.db registry-warehouse.duckdb registry.db.secret-key registry-demo-files models out tour \
+	rm -rf $(VENV) registry.db registry-warehouse.duckdb registry.db.secret-key registry-demo-files registry-uploads \
+		registry-facts models out tour \
 		.pytest_cache

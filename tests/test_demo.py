@@ -59,7 +59,9 @@ def test_demo_builds_a_registry_with_a_finished_experiment(tmp_path):
     # The uplift stage goes through fit_targeting: every candidate's out-of-fold plan value and Qini are reported,
     # the chosen one has the highest plan value, and the stored model records that choice.
     candidates = {c["learner"]: c for c in summary["uplift_candidates"]}
-    assert set(candidates) == {"s", "s_fine", "t", "x", "dr", "ensemble"}
+    from uplift.candidates import DEFAULT_CANDIDATES
+
+    assert set(candidates) == {*DEFAULT_CANDIDATES, "ensemble"}  # every tuned candidate and their average
     best = max(candidates.values(), key=lambda c: c["policy_value"]["value_per_user"])
     assert summary["uplift_learner"] == best["learner"]
     assert all(c["policy_value"]["estimator"] == "dr" and "mean_qini" in c for c in candidates.values())

@@ -28,6 +28,7 @@ from experiments.table_files import read_text_table
 from uplift.errors import UpliftError
 from uplift.frontier import budget_frontier
 from uplift.plan_inputs import check_cost_keys, plan_spec
+from uplift.plan_notes import chosen_on_note
 from uplift.planning import CLV_COLUMN, SE_PREFIX, PlanResult, plan_users, split_scores
 
 FRONTIER_STEPS = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0)  # budgets of the frontier, as multiples of the chosen one
@@ -44,11 +45,13 @@ class PlanRun:
     record: PlanRecord | None = None
     frontier: pd.DataFrame | None = field(default=None, repr=False)
     source_experiment: str | None = None
+    notes: tuple[str, ...] = ()  # about the inputs (e.g. a budget unlike the one the model was chosen on)
 
     @property
     def summary(self) -> dict:
         """Counts, cost, forecast and notes, with how many scored users the send gate left out and why."""
-        return {**self.result.summary(), "left_out": dict(self.screening.left_out)}
+        summary = self.result.summary()
+        return {**summary, "notes": [*self.notes, *summary["notes"]], "left_out": dict(self.screening.left_out)}
 
     def to_dict(self) -> dict:
         return {"key": self.key, "summary": self.summary,
@@ -156,8 +159,14 @@ def plan_budget(
     if unknown_allowed:
         raise UpliftError(f"allowed treatment(s) {', '.join(unknown_allowed)} are not among the scored treatments "
                           f"({', '.join(treatments)}); a typo would silently allow nothing")
-    if model is not None and source_experiment is None:
-        source_experiment = load_model_record(model, database).experiment_key
+    notes: list[str] = []
+    if model is not None:
+        model_record = load_model_record(model, database)
+        note = chosen_on_note(model_record.metrics.get("chosen_on") or {}, spec.per_user(len(scores)))
+        if note:
+            notes.append(note)
+        if source_experiment is None:
+            source_experiment = model_record.experiment_key
     metric, exclude = "retained", {}
     if source_experiment:
         metric = get_experiment(source_experiment, database).primary_metric
@@ -184,4 +193,4 @@ def plan_budget(
                              source_experiment=source_experiment, model=model,
                              summary={**result.summary(), "left_out": dict(screening.left_out)}, actor=actor)
         take_snapshot(open_registry(database), key, actor=actor)  # as after a start: users per arm show at once
-    return PlanRun(key, result, screening, record, prices, source_experiment)
+    return PlanRun(key, result, screening, record, prices, source_experiment, tuple(notes))

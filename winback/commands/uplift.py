@@ -471,6 +471,8 @@ def allocate(scores, costs, budget, value_per_retained, capacity, holdout, seed,
     run = plan_budget(db, table, budget=budget, costs=cost_map, capacity=caps, value=value_per_retained,
                       holdout=holdout, seed=seed, model=model_name, allow=allow_treatment, id_col=id_col,
                       key=record_key, frontier=False, costs_source=costs or "the catalog's costs")
+    for note in run.notes:
+        click.echo(f"note: {note}")
     if run.screening.n_left_out:  # the send gate wins: a plan never offers these users a treatment
         click.echo(f"left out of the plan: {run.screening.describe()}")
     result = run.result
