@@ -1,13 +1,16 @@
-"""Starting an experiment, the same at every door: draft → running, its target cohort assigned, a first snapshot.
+"""Starting and assigning, the same at every door: users assigned behind the send gate, then a snapshot.
 
-The CLI's `experiment start`, the web page's Start button, the REST API and programme cycles all call
-`start_and_assign`, so an experiment started anywhere has its users and its users-per-arm at once.
+The CLI's `experiment start` / `experiment assign`, the page's Start and Assign buttons and the REST API call
+`start_and_assign` and `assign_and_snapshot`, so an experiment changed anywhere shows its users per arm at once, in
+the one experiment list every door reads (`experiments.listing.experiment_listing`).
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from experiments.choices import DEFAULT_CAP_WINDOW_DAYS, DEFAULT_CONTACT_CAP
 from experiments.db import RegistryLike, open_registry
 from experiments.definitions import Experiment, get_experiment
 from experiments.lifecycle import start_experiment
@@ -49,3 +52,15 @@ def start_and_assign(db: RegistryLike, key: str, *, actor: str | None = None) ->
     summary = assign_users(key, db=database, actor=actor) if experiment.target_cohort else None
     snapshot = take_snapshot(database, key, actor=actor)  # users per arm and health checks show at once
     return StartResult(experiment, summary, snapshot.id)
+
+
+def assign_and_snapshot(db: RegistryLike, key: str, user_ids: Sequence[str] | None = None, *,
+                        contact_cap: int = DEFAULT_CONTACT_CAP, cap_window_days: int = DEFAULT_CAP_WINDOW_DAYS,
+                        actor: str | None = None) -> AssignmentSummary:
+    """Assign users (default: the target cohort) to running experiment `key`, then snapshot it."""
+    database = open_registry(db)
+    summary = assign_users(key, None if user_ids is None else list(user_ids), db=database, contact_cap=contact_cap,
+                           cap_window_days=cap_window_days, actor=actor)
+    take_snapshot(database, key, actor=actor)
+    return summary
+

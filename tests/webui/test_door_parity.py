@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,10 +17,12 @@ from webui_client import login, post
 from webui_shop import copy_registry, write_scores
 
 from experiments.catalog import Metric, Treatment, list_metrics, list_treatments, save_metric, save_treatment
-from experiments.db import registry
+from experiments.db import open_registry, registry
 from experiments.definitions import Arm, Experiment, create_experiment
+from experiments.lifecycle import stop_experiment
 from experiments.optouts import add_opt_outs
-from experiments.starting import start_and_assign
+from experiments.snapshots import take_snapshot
+from experiments.starting import assign_and_snapshot, start_and_assign
 from experiments.users import create_token
 from uplift.plan_runs import plan_budget
 from webui import create_app
@@ -179,3 +182,84 @@ def _api_post(db: Path, url: str, body: dict) -> None:
     client, auth = _api(db, "gina")
     answer = client.post(url, json=body, headers=auth)
     assert answer.status_code == 201, answer.text
+
+
+def _import_state(db: Path) -> dict[str, list[tuple]]:
+    return {"outcomes": _rows(db, "SELECT experiment_key, user_id, metric, value, period FROM outcomes "
+                                  "WHERE metric = 'visits' ORDER BY user_id"),
+            "batches": _rows(db, "SELECT kind, source, rows_read, inserted FROM import_batches ORDER BY id")}
+
+
+def test_an_outcomes_file_imports_alike_at_every_door(shop, tmp_path) -> None:
+    """`winback import outcomes`, the Data page's upload and the API's: the same rows and batch (named by the file)."""
+    copies = _copies(shop, tmp_path)
+    csv_file = tmp_path / "visits.csv"
+    users = sorted(shop.outcomes["user_id"].unique())[:25]
+    pd.DataFrame({"experiment_key": "wb-q4", "user_id": users, "metric": "visits", "value": range(25)}).to_csv(
+        csv_file, index=False)
+    for db in copies.values():
+        save_metric(Metric("visits", "continuous"), db)
+    from experiments.imports import import_outcomes
+
+    import_outcomes(csv_file, copies["service"], source="visits.csv")
+    with open(csv_file) as handle:  # the CLI names the file by the path it was given: give it the same name
+        (tmp_path / "cli" / "visits.csv").write_text(handle.read())
+    _cli_in(tmp_path / "cli", "import", "outcomes", "visits.csv", "--db", copies["cli"])
+    page = _page(copies["page"], "gina")
+    preview = post(page, "/data", {"action": "preview", "kind": "outcomes",
+                                   "file": (io.BytesIO(csv_file.read_bytes()), "visits.csv")},
+                   content_type="multipart/form-data")
+    token = re.search(r'name="token" value="([0-9a-f]{32})"', preview.text).group(1)
+    post(page, "/data", {"action": "import", "kind": "outcomes", "token": token, "name": "visits.csv"})
+    api, auth = _api(copies["api"], "gina")
+    answer = api.post("/api/v1/imports", data={"kind": "outcomes", "file": (io.BytesIO(csv_file.read_bytes()),
+                                                                             "visits.csv")},
+                      headers=auth, content_type="multipart/form-data")
+    assert answer.status_code == 201, answer.text
+    states = {door: _import_state(db) for door, db in copies.items()}
+    assert len(states["service"]["outcomes"]) == 25
+    for door in DOORS:
+        assert states[door] == states["service"], door
+
+
+def test_assign_stop_refresh_and_decide_leave_the_same_registry_at_every_door(shop, tmp_path) -> None:
+    """The lifecycle after start: assign (with a snapshot), stop, refresh and decide, through each door."""
+    copies = _copies(shop, tmp_path)
+    for db in copies.values():
+        _draft(db)
+        start_and_assign(db, "wb-par", actor="gina")
+    assign_and_snapshot(copies["service"], "wb-par", actor="gina")
+    stop_experiment("wb-par", copies["service"], actor="gina")
+    take_snapshot(open_registry(copies["service"]), "wb-par", actor="gina")
+    _cli("experiment", "assign", "wb-par", "--db", copies["cli"])
+    _cli("experiment", "stop", "wb-par", "--db", copies["cli"])
+    _cli("analyze", "wb-par", "--save", "--db", copies["cli"])
+    page = _page(copies["page"], "gina")
+    for action in ("assign", "stop"):
+        post(page, f"/experiments/wb-par/{action}", {"confirm": "yes"})
+    post(page, "/experiments/wb-par/refresh")
+    api, auth = _api(copies["api"], "gina")
+    for url in ("/api/v1/experiments/wb-par/assign", "/api/v1/experiments/wb-par/stop",
+                "/api/v1/experiments/wb-par/refresh"):
+        assert api.post(url, json={}, headers=auth).status_code in (200, 201), url
+    states = {door: {**_start_state(db), "audit": _rows(db, "SELECT action FROM audit_log WHERE object_key = 'wb-par' "
+                                                          "AND action NOT IN ('snapshot') ORDER BY id")}
+              for door, db in copies.items()}
+    for door in DOORS:
+        assert states[door]["status"] == [("stopped",)], door
+        assert states[door]["assignments"] == states["service"]["assignments"], door
+        assert states[door]["audit"] == states["service"]["audit"], door
+    # One experiment list at every door: the CLI prints the rows the page shows.
+    listed = _cli("experiment", "list", "--json", "--db", copies["cli"])
+    assert '"users_by_arm"' in listed and '"snapshot_id"' in listed
+
+
+def _cli_in(folder: Path, *args: object) -> str:
+    import os
+
+    here = os.getcwd()
+    os.chdir(folder)
+    try:
+        return _cli(*args)
+    finally:
+        os.chdir(here)

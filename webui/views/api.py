@@ -9,7 +9,7 @@ from experiments.definitions import create_experiment, delete_draft
 from experiments.imports import undo_import
 from experiments.lifecycle import stop_experiment
 from experiments.snapshots import take_snapshot
-from experiments.starting import start_and_assign
+from experiments.starting import assign_and_snapshot, start_and_assign
 from webui.auth import requires
 from webui.registry import get_db
 from webui.views import catalog, data, finance, growth, models, programmes, strategy
@@ -75,6 +75,15 @@ def start(key: str) -> Any:
     started = start_and_assign(get_db(), key, actor=actor())
     return json_response({"experiment": started.experiment, "assignment": started.assignment,
                           "snapshot_id": started.snapshot_id, "message": started.describe()})
+
+
+@bp.route("/experiments/<key>/assign", methods=["POST"])
+@requires("launch")
+def assign(key: str) -> Any:
+    """The target cohort, or `user_ids` (a list in a JSON body), assigned behind the send gate, then a snapshot."""
+    fields = request_fields()
+    users = fields.getlist("user_ids") or None
+    return json_response({"assignment": assign_and_snapshot(get_db(), key, users, actor=actor())})
 
 
 @bp.route("/experiments/<key>/stop", methods=["POST"])

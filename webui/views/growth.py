@@ -21,8 +21,7 @@ from experiments.models import list_model_records
 from experiments.planning import plan_experiment
 from experiments.report_rows import COLUMNS as REPORT_COLUMNS
 from experiments.snapshots import latest_snapshot, snapshot_history, take_snapshot
-from experiments.starting import start_and_assign
-from experiments.targeting import assign_users
+from experiments.starting import assign_and_snapshot, start_and_assign
 from webui.auth import requires
 from webui.registry import db_path, get_db
 from webui.views.shared import (
@@ -262,8 +261,7 @@ def lifecycle(key: str, action: str) -> Any:
     if action == "start":
         flash(f"Experiment {start_and_assign(get_db(), key, actor=actor()).describe()}.", "ok")
     elif action == "assign":
-        summary = assign_users(key, db=get_db(), actor=actor())
-        take_snapshot(get_db(), key, actor=actor())
+        summary = assign_and_snapshot(get_db(), key, actor=actor())
         flash(f"{summary.newly_assigned:,} users newly assigned to '{key}'.", "ok")
     else:
         stop_experiment(key, get_db(), actor=actor())

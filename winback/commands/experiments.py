@@ -232,18 +232,20 @@ def experiment_show(key: str, as_json: bool, db: str | None) -> None:
 @db_option
 @clean_errors
 def experiment_list(status: str | None, as_json: bool, db: str | None) -> None:
-    """List experiments, newest first: status, owner, days running, users per arm, decision."""
-    from experiments.summaries import experiment_summaries
+    """List experiments, newest first: status, owner, days running, users per arm, decision (the web's list)."""
+    from experiments.db import registry
+    from experiments.listing import experiment_listing
 
-    summaries = experiment_summaries(db, status)  # type: ignore[arg-type]
+    with registry(db) as database:
+        rows = experiment_listing(database, status)  # type: ignore[arg-type]
     if as_json:
-        click.echo(dumps(summaries))
+        click.echo(dumps(rows))
         return
-    if not summaries:
+    if not rows:
         click.echo("no experiments yet: create one with `winback experiment create`")
-    for s in summaries:
+    for s in rows:
         days = "-" if s.days_running is None else f"{s.days_running:g}d"
-        arms = ", ".join(f"{arm} {n:,}" for arm, n in s.users_by_arm.items())
+        arms = ", ".join(f"{arm} {n:,}" for arm, n in s.users_by_arm.items()) or "no snapshot"
         winner = f"  winner {s.winner}" if s.winner else ""
         click.echo(f"{s.key:<24} {s.status:<10} {days:>6}  owner {s.owner or '-':<10} {arms}{winner}  {s.name}")
 
@@ -284,10 +286,12 @@ def experiment_stop(key: str, db: str | None) -> None:
 @clean_errors
 def experiment_assign(key, users, id_column, contact_cap, cap_window_days, as_json, db) -> None:
     """Assign users to a running experiment (idempotent: re-running adds no duplicates)."""
-    from experiments.targeting import assign_users, read_user_ids
+    from experiments.starting import assign_and_snapshot
+    from experiments.targeting import read_user_ids
 
     ids = read_user_ids(users, id_column) if users else None
-    summary = assign_users(key, ids, db=db, contact_cap=contact_cap, cap_window_days=cap_window_days)
+    summary = assign_and_snapshot(db, key, None if ids is None else list(ids), contact_cap=contact_cap,
+                                  cap_window_days=cap_window_days)
     if as_json:
         click.echo(dumps(summary))
         return
