@@ -63,8 +63,8 @@ def test_full_lifecycle_through_the_cli(run, tmp_path):
     assert shown[-1].endswith("by ana: winner coupon (cheapest per retained user)")
     audit = [line.split()[1:] for line in run("experiment", "audit", "wb-1").output.splitlines()]
     # Starting takes a first snapshot (as the web's Start button and the API do): one service, every door.
-    assert [entry[1] for entry in audit if entry[2] == "experiment"] == ["create", "running", "snapshot", "assign",
-                                                                       "assign", "stopped", "decide"]
+    assert [entry[1] for entry in audit if entry[2] == "experiment"] == [
+        "create", "running", "snapshot", "assign", "snapshot", "assign", "snapshot", "stopped", "decide"]
     assert audit[-1][0] == "ana"
 
 
