@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -32,14 +33,13 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    """`winback serve` on a free loopback port over a fresh shop registry (catalog, cohort, users; no experiment)."""
-    shop = build_shop(tmp_path, experiment=False)
+@contextmanager
+def serving(db: Path) -> Iterator[str]:
+    """`winback serve` over registry `db` on a free loopback port, stopped on exit; yields the base address."""
     port = _free_port()
-    resolve_secret_key(shop.db, create=True)  # the session key `winback serve` reads beside the registry
+    resolve_secret_key(db, create=True)  # the session key `winback serve` reads beside the registry
     winback = Path(sys.executable).with_name("winback")
-    process = subprocess.Popen([str(winback), "serve", "--db", str(shop.db), "--port", str(port)],
+    process = subprocess.Popen([str(winback), "serve", "--db", str(db), "--port", str(port)],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -54,10 +54,18 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         process.kill()
         raise RuntimeError("winback serve did not listen within 60 s")
     try:
-        yield f"http://127.0.0.1:{port}", shop.db
+        yield f"http://127.0.0.1:{port}"
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """`winback serve` over a fresh shop registry (catalog, cohort, users; no experiment)."""
+    shop = build_shop(tmp_path, experiment=False)
+    with serving(shop.db) as base:
+        yield base, shop.db
 
 
 @pytest.fixture

@@ -17,11 +17,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from test_browser import (  # noqa: F401  (browser fixture below reuses the launcher)
+from test_browser import (
     CHROMIUM,
-    _free_port,
     _login,
-    browser,  # noqa: F401
+    browser,  # noqa: F401  (the fixture: one Chromium per test)
+    serving,
 )
 from webui_shop import PASSWORD
 
@@ -38,14 +38,8 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture
 def demo_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """`winback serve` over a 3,000-user demo registry, with one login per role (the shop tests' password)."""
-    import socket
-    import subprocess
-    import sys
-    import time
-
     from experiments.db import registry
     from experiments.users import add_user
-    from webui.config import resolve_secret_key
     from winback.demo import run_demo
 
     db = tmp_path / "registry.db"
@@ -53,24 +47,8 @@ def demo_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     with registry(db) as database:
         for name, role in {"gina": "growth", "finn": "finance", "stella": "strategy"}.items():
             add_user(database, name, PASSWORD, role, actor="test setup")
-    resolve_secret_key(db, create=True)
-    port = _free_port()
-    process = subprocess.Popen([str(Path(sys.executable).with_name("winback")), "serve", "--db", str(db), "--port",
-                                str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            if process.poll() is not None:
-                raise RuntimeError(f"winback serve exited: {process.stdout.read() if process.stdout else ''}") from None
-            time.sleep(0.2)
-    try:
-        yield f"http://127.0.0.1:{port}", db
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
+    with serving(db) as base:
+        yield base, db
 
 
 def _shot(page, name: str) -> None:
