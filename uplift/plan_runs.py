@@ -27,7 +27,7 @@ from experiments.snapshots import take_snapshot
 from experiments.table_files import read_text_table
 from uplift.errors import UpliftError
 from uplift.frontier import budget_frontier
-from uplift.plan_inputs import check_cost_keys, plan_spec
+from uplift.plan_inputs import CONTROL, check_cost_keys, plan_spec
 from uplift.plan_notes import chosen_on_note
 from uplift.planning import CLV_COLUMN, SE_PREFIX, PlanResult, plan_users, split_scores
 
@@ -60,7 +60,7 @@ class PlanRun:
 
 
 def read_scores(path: str | os.PathLike[str], id_col: str = "user_id", name: str | None = None,
-                expected: Collection[str] | None = None) -> pd.DataFrame:
+                expected: Collection[str] | None = None, value: str | float | None = None) -> pd.DataFrame:
     """A scores file (CSV or Parquet) read by the import rules: ids byte for byte (no NA spellings, no padding, each
     once), the header checked against `expected` score columns before any cell is converted, every other cell a
     finite number, and an uplift (a treatment's column) within [-1, 1]. Errors name the file, row and column."""
@@ -75,7 +75,8 @@ def read_scores(path: str | os.PathLike[str], id_col: str = "user_id", name: str
         raise InputRowError(source, None, id_col, f"missing; the file has: {', '.join(map(str, frame.columns))}")
     others = [str(c) for c in frame.columns if c != id_col]
     if expected is not None:
-        allowed = set(expected) | {f"{SE_PREFIX}{t}" for t in expected} | {CLV_COLUMN}
+        value_column = {value} if isinstance(value, str) and _names_a_column(value) else set()
+        allowed = set(expected) | {f"{SE_PREFIX}{t}" for t in expected} | {CLV_COLUMN, CONTROL} | value_column
         unknown = [c for c in others if c not in allowed]
         if unknown:
             hint = (f" ({len(unknown)} such columns: is this a features file? a plan takes the scores `winback uplift "
@@ -105,6 +106,15 @@ def read_scores(path: str | os.PathLike[str], id_col: str = "user_id", name: str
                                     f"an uplift is a change of a probability, within [-1, 1]; got {values[outside[0]]:g}")
         frame[column] = values
     return frame
+
+
+def _names_a_column(value: str) -> bool:
+    """A value per retained user typed as text names a scores column (`clv`) unless it reads as a number."""
+    try:
+        float(value)
+    except ValueError:
+        return True
+    return False
 
 
 def plan_budget(

@@ -73,14 +73,6 @@ def allocation_choices() -> dict[str, Any]:
             "plans": list_plans(database)}
 
 
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
 def _scores(form, upload) -> tuple[pd.DataFrame, str | None]:
     """The scores a plan is made on: an uploaded file, or a stored uplift model applied to a flagged cohort
     (features from the warehouse, as `winback uplift score --cohort` would); with the model's name if any."""
@@ -93,9 +85,8 @@ def _scores(form, upload) -> tuple[pd.DataFrame, str | None]:
         with tempfile.TemporaryDirectory(prefix="winback-upload-") as folder:
             path = Path(folder) / f"scores{suffix if suffix in ('.csv', '.parquet', '.pq') else '.csv'}"
             upload.save(path)
-            value = form.get("value_per_retained", "").strip()
-            expected = [t.key for t in list_treatments(get_db())] + ([value] if value and not _is_number(value) else [])
-            return read_scores(path, name=Path(upload.filename).name, expected=expected), model
+            return read_scores(path, name=Path(upload.filename).name, expected=[t.key for t in list_treatments(get_db())],
+                               value=form.get("value_per_retained", "").strip() or None), model
     if model and cohort:
         scored = score_cohort(model, cohort, db=db_path())
         for note in scored.notes:

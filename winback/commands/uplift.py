@@ -458,9 +458,8 @@ def allocate(scores, costs, budget, value_per_retained, capacity, holdout, seed,
 
     # With --costs the costs file names the treatments (its own check names a typo); else the catalog does.
     known = None if cost_map or not resolve_db_path(db).exists() else [t.key for t in list_treatments(db)]
-    value_col = [value_per_retained] if value_per_retained and not _is_number(value_per_retained) else []
     # The import rules: ids byte for byte and once each, score columns named after treatments, uplifts within [-1, 1].
-    table = read_scores(scores, id_col, expected=None if known is None else known + value_col + ["control"])
+    table = read_scores(scores, id_col, expected=known, value=value_per_retained)
     check_scores(table, scores, id_col)
     if not resolve_db_path(db).exists():
         from experiments.db import open_registry
@@ -524,14 +523,6 @@ def _allocate_in_spark(scores, cost_map, budget, value_per_retained, caps, holdo
     if planned.left_out:
         click.echo(f"left out of the plan: {planned.left_out:,} opted out")  # the words of the in-memory plan
     _echo_plan(planned, planned.users, planned.cost, budget, out)
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _echo_plan(result, users: int, cost: float, budget: float, out: str) -> None:
