@@ -8,17 +8,21 @@ Every check is one SQL aggregate over the registry (no per-user rows in Python):
 - no_outcome: assigned users with no outcome row at all, once outcomes exist;
 - outside_cohort: users assigned although they are not in the target cohort;
 - outcome_before_assignment: post-period outcomes observed before the user was assigned;
-- opted_out: users who opted out after assignment (kept in their arm: intention to treat).
+- opted_out: users who opted out after assignment (kept in their arm: intention to treat);
+- programme_holdout: treatment-arm users who are in a programme's holdout (assigned before the programme existed, or
+  by a path around the send gate): the programme's comparison loses them.
 """
 from __future__ import annotations
 
 import math
+import sqlite3
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
 from experiments.db import RegistryLike, open_registry
 from experiments.definitions import get_experiment
 from experiments.fact_source import FactSource, open_facts
+from experiments.programmes import holdout_ids
 from stats.srm import SRM_THRESHOLD, srm
 
 Status = Literal["ok", "warn", "fail", "not_checked"]
@@ -71,7 +75,8 @@ def health_checks(db: RegistryLike, key: str, *, facts: str | None = None) -> He
         checks = [_srm(source, key, experiment), _control_treated(source, key), _cross_arm(source, key),
                   _undelivered(source, key), _no_outcome(source, key),
                   _outside_cohort(source, key, experiment.target_cohort),
-                  _outcome_before_assignment(source, key), _opted_out(source, key)]
+                  _outcome_before_assignment(source, key), _opted_out(source, key),
+                  _programme_holdout(database.conn, key)]
     return HealthReport(key, tuple(checks))
 
 
@@ -214,3 +219,20 @@ def _opted_out(source: FactSource, key: str) -> HealthCheck:
                            + ", ".join(f"{arm} {k}" for arm, k in rows.items()) + ")",
                            "they stay in their arm (intention to treat); send them nothing more", {"by_arm": rows})
     return HealthCheck("opted_out", title, "ok", 0, "no assigned user has opted out")
+
+
+def _programme_holdout(conn: sqlite3.Connection, key: str) -> HealthCheck:
+    """Treatment-arm users in any programme's holdout (hashed in numpy; the registry holds who is where)."""
+    title = "Programme holdout"
+    if not conn.execute("SELECT 1 FROM programmes LIMIT 1").fetchone():
+        return HealthCheck("programme_holdout", title, "not_checked", 0, "no programme holds users out")
+    treated = [r[0] for r in conn.execute(
+        "SELECT a.user_id FROM assignments a JOIN arms r ON r.experiment_key = a.experiment_key "
+        "AND r.arm_key = a.arm_key WHERE a.experiment_key = ? AND r.is_control = 0", (key,))]
+    held = holdout_ids(conn, treated)
+    if held:
+        return HealthCheck("programme_holdout", title, "warn", len(held),
+                           f"{len(held):,} treatment-arm users are in a programme's holdout",
+                           "send them nothing (the send gate already leaves them out of new send lists); "
+                           "the programme report counts them as contamination", {"users": sorted(held)[:20]})
+    return HealthCheck("programme_holdout", title, "ok", 0, "no treatment-arm user is in a programme's holdout")

@@ -223,6 +223,7 @@ def test_the_programme_page_and_its_twins_show_the_cycles(shop) -> None:
     client.post("/login", data={"username": "fiona", "password": "a long enough password", "csrf_token": token})
     page = client.get("/programmes/paged").text
     assert "Programme paged" in page and "never in a send list" in page and "send list</a>" in page
+    assert "<th class=\"num\">Spend</th>" in page  # finance reads each cycle's spend (no budget: mode experiment)
     assert "paged" in client.get("/programmes").text
     auth = {"Authorization": f"Bearer {secret}"}
     cycles = client.get("/api/v1/programmes/paged", headers=auth).json["cycles"]
@@ -261,4 +262,24 @@ def test_the_programme_report_compares_tiers_with_the_holdout_against_the_target
     assert mine["reduction"] == pytest.approx(1 - prog / hold)  # 1 - p_programme / p_holdout
     assert mine["target"] == 0.25
     table = pd.read_csv(tmp_path / "r.csv")
-    assert set(table["scope"]) == {"cumulative", "cycle"} and (tmp_path / "r.png").stat().st_size > 10_000
+    assert set(table["scope"]) == {"cumulative", "cycle", "stage"} and (tmp_path / "r.png").stat().st_size > 10_000
+    # By lifecycle stage: each tier × stage row is the same ratio of the population's own counts.
+    assert report["stages"]
+    for row in report["stages"]:
+        part = outcomes[(outcomes["tier"] == row["value_tier"]) & (outcomes["stage"] == row["stage"])]
+        prog, hold = (part[part["group"] == g]["churned"].mean() for g in ("programme", "holdout"))
+        assert row["tier"] == f"{row['value_tier']}/{row['stage']}"
+        assert row["reduction"] == pytest.approx(1 - prog / hold) or (np.isnan(row["reduction"]) and hold == 0)
+    # Finance: each cycle's spend is its coupon sends at the catalog's unit cost of 8.
+    with sqlite3.connect(db) as conn:
+        coupons = dict(conn.execute("SELECT number, COUNT(*) FROM cycle_sends WHERE programme = 'rep' "
+                                    "AND treatment_key = 'coupon_10' GROUP BY number").fetchall())
+    assert [c["spend"] for c in report["cycles"]] == [8.0 * coupons.get(c["number"], 0) for c in report["cycles"]]
+    # Users other tests' programmes sent a coupon before 'rep' existed may fall in rep's holdout: counted, not hidden.
+    with sqlite3.connect(db) as conn:
+        reached = [r[0] for r in conn.execute(
+            "SELECT a.user_id FROM assignments a JOIN arms r ON r.experiment_key = a.experiment_key "
+            "AND r.arm_key = a.arm_key WHERE r.is_control = 0 UNION SELECT user_id FROM deliveries")]
+    assert report["holdout_sent"] == int(in_holdout(get_programme(db, "rep"), reached).sum())
+    text = ok("programme", "report", "rep", "--db", db)
+    assert "by lifecycle stage" in text and "spend" in text

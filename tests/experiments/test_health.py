@@ -14,6 +14,7 @@ from experiments.health import health_checks
 from experiments.imports import import_deliveries, import_outcomes
 from experiments.lifecycle import start_experiment
 from experiments.optouts import add_opt_outs
+from experiments.programmes import Programme, in_holdout, save_programme
 from experiments.targeting import arm_of_users, assign_users
 from tests.experiments.seeded_registry import seed_registry
 
@@ -98,3 +99,23 @@ def test_no_users_and_no_outcomes_are_not_checked_instead_of_ok(draft_db):
     assert health.check("no_outcome").message == "no outcomes imported yet"
     report = analyze_experiment("winback-1", draft_db)
     assert report.srm_flagged is False
+
+
+def test_treatment_users_assigned_before_a_programme_holdout_existed_are_counted(planted):
+    db, _ = planted
+    assert health_checks(db, "winback-1").check("programme_holdout").status == "not_checked"
+    programme = save_programme(db, Programme("retain", holdout_share=0.2, experiment="winback-1"))
+    arms = arm_of_users("winback-1", db)
+    treated = arms.loc[arms["arm_key"] != "control", "user_id"]
+    # Expected count from the programme's own hash (GrowthBook v2, seed "programme:retain"), not from the check.
+    expected = int(in_holdout(programme, treated).sum())
+    assert 0 < expected < len(treated)
+    check = health_checks(db, "winback-1").check("programme_holdout")
+    assert (check.status, check.count) == ("warn", expected)
+    assert check.message == f"{expected:,} treatment-arm users are in a programme's holdout"
+    assert set(check.detail["users"]) <= set(treated[in_holdout(programme, treated)])
+    # Later assignments go through the send gate: no new holdout user enters a treatment arm.
+    newcomers = [f"n{i:04d}" for i in range(400)]
+    assign_users("winback-1", newcomers, db=db)
+    after = health_checks(db, "winback-1").check("programme_holdout").count
+    assert after == expected

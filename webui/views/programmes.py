@@ -27,9 +27,11 @@ def programme_data(name: str) -> dict[str, Any]:
         found = get_programme(get_db(), name)
     except ExperimentError as error:
         abort(404, description=str(error))
-    from programme.report import programme_report
+    from programme.report import cycle_spend, programme_report
 
-    return {"programme": found, "cycles": list_cycles(get_db(), name), "report": programme_report(db_path(), name)}
+    spent = cycle_spend(db_path(), name)
+    cycles = [{**c, "spend": spent.get(c["number"], 0.0)} for c in list_cycles(get_db(), name)]
+    return {"programme": found, "cycles": cycles, "report": programme_report(db_path(), name)}
 
 
 @bp.route("/programmes")

@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from common.formatting import TERMINAL
 from common.jsonable import dumps
 from winback.cli_support import clean_errors, db_option, existing_registry
 
@@ -176,6 +177,15 @@ def programme_report(name: str, as_json: bool, fmt: str | None, out: str | None,
                    f"({t['users_programme']:,} / {t['users_holdout']:,} users): reduction {t['reduction']:+.1%} "
                    f"[95% {t['ci_low']:+.1%}, {t['ci_high']:+.1%}]{target}; LTV {t['ltv_change']:+.1%} "
                    f"[{t['ltv_ci_low']:+.1%}, {t['ltv_ci_high']:+.1%}] ({t['ltv_verdict']})")
+    if report.stages:
+        click.echo("by lifecycle stage (at first flagging):")
+    for t in report.stages:
+        click.echo(f"  {t['tier']:<22} churn {t['churn_programme']:.1%} vs holdout {t['churn_holdout']:.1%} "
+                   f"({t['users_programme']:,} / {t['users_holdout']:,} users): reduction {t['reduction']:+.1%} "
+                   f"[95% {t['ci_low']:+.1%}, {t['ci_high']:+.1%}]")
+    for c in report.cycles:
+        budget = f" of a {TERMINAL.money(c['budget'])} budget" if c.get("budget") else ""
+        click.echo(f"cycle {c['number']} ({c['as_of']}): {c['sent']:,} sent, spend {TERMINAL.money(c['spend'])}{budget}")
     for path in (out if fmt else None, chart):
         if path:
             click.echo(f"-> {path}")
