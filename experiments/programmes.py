@@ -46,6 +46,7 @@ class Programme:
     mode: CycleMode = "experiment"
     experiment: str | None = None  # mode experiment: the running experiment each cycle assigns into
     churn_model: str | None = None
+    retrain_days: int = 28  # a cycle retrains the churn model once data this many days newer can label it; 0: never
     uplift_model: str | None = None  # mode plan: the uplift model each cycle's budget plan scores with
     plan_holdout: float = 0.1  # mode plan: the share of each plan's chosen users kept untreated (its control)
     contact_window_days: int = 30  # a user treated within this window is not enrolled again
@@ -85,6 +86,7 @@ def check_programme(programme: Programme, known_treatments: Iterable[str] | None
     _number("budget_per_cycle", programme.budget_per_cycle, 0, 1e15)
     _number("plan_holdout", programme.plan_holdout, 0, 0.9)
     _number("contact_window_days", programme.contact_window_days, 1, 3650, whole=True)
+    _number("retrain_days", programme.retrain_days, 0, 3650, whole=True)
     if programme.max_users_per_cycle is not None:
         _number("max_users_per_cycle", programme.max_users_per_cycle, 1, 1e9, whole=True)
     if not isinstance(programme.targets, dict) or set(programme.targets) - set(PLAN_TIERS):

@@ -1,7 +1,8 @@
 """One programme cycle, one idempotent step: new events → scores → flags → enrolment → the cycle's send list.
 
 `run_cycle` keeps the cycle's progress in the registry (`cycles.step`: started → flagged → enrolled → finished) and
-every step finds what an interrupted run already did: the cohort it flagged, the users it assigned (stamped with
+every step finds what an interrupted run already did: the churn model it retrained when the old one had grown
+old (`programme.retraining`), the cohort it flagged, the users it assigned (stamped with
 the cycle's own time), the plan it recorded. So a cycle killed at any point and run again finishes the same cycle,
 and nobody is ever sent twice (`cycle_sends` holds each user once per programme). Enrolment goes through the same
 services as the doors (`experiments.targeting.assign_users`, `uplift.plan_runs.plan_budget`), behind the send gate:
@@ -28,6 +29,7 @@ from experiments.db import RegistryLike, open_registry, transaction, utc_now
 from experiments.errors import ExperimentError
 from experiments.programmes import Programme, get_programme, in_holdout
 from experiments.targeting import assign_users
+from programme.retraining import churn_model_for_cycle
 from warehouse.engine import Warehouse, open_warehouse
 
 STEPS = ("started", "flagged", "enrolled", "finished")
@@ -49,6 +51,7 @@ class CycleResult:
     enrolled_into: str | None = None
     already_finished: bool = False
     send_list: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    churn_model: dict[str, object] = field(default_factory=dict)  # the model flagged with; retrained_from when new
 
     def to_dict(self) -> dict:
         out = asdict(self)
@@ -211,7 +214,8 @@ def run_cycle(db: str | os.PathLike[str] | None, name: str, as_of: str, *, event
         _write(sent, out)
         return CycleResult(name, cycle["number"], day, int(cycle["summary"].get("flagged", 0)),
                            int(cycle["summary"].get("candidates", 0)), len(sent), cycle["summary"].get("left_out", {}),
-                           enrolled_into=cycle["enrolled_into"], already_finished=True, send_list=sent)
+                           enrolled_into=cycle["enrolled_into"], already_finished=True, send_list=sent,
+                           churn_model=_model_part(cycle["summary"]))
     if not programme.churn_model:
         raise ExperimentError(f"programme '{name}' has no churn_model to flag users with; set it with "
                               "`programme edit --churn-model NAME`")
@@ -221,14 +225,17 @@ def run_cycle(db: str | os.PathLike[str] | None, name: str, as_of: str, *, event
     bar.update()
     flagged = int(cycle["summary"].get("flagged", 0))
     if cycle["step"] == "started":
+        programme, model = churn_model_for_cycle(db, programme, cycle["number"], pd.Timestamp(day), wh,
+                                                 progress=progress)
         key = f"{name}-flagged"
-        result = flag_cohort(programme.churn_model, day, key, db, warehouse=wh,
+        result = flag_cohort(model.name, day, key, db, warehouse=wh,
                              spec=FlagSpec(max_users=programme.max_users_per_cycle),
                              tiers=TierRule(basis="monthly", high_value_monthly=programme.high_value_monthly),
                              clv=None)  # the plan's tiers are monthly spend: no BG/NBD fit (it may not converge)
         version = open_registry(db).execute("SELECT MAX(version) FROM cohorts WHERE cohort_key = ?", (key,)).fetchone()[0]
         flagged = result.n_flagged
-        cycle.update(step="flagged", cohort_key=key, cohort_version=version, summary={"flagged": flagged})
+        cycle.update(step="flagged", cohort_key=key, cohort_version=version,
+                     summary={"flagged": flagged, **model.to_dict()})
         _update(db, name, cycle["number"], step="flagged", cohort_key=key, cohort_version=version,
                 summary=cycle["summary"])
     bar.update()
@@ -250,7 +257,12 @@ def run_cycle(db: str | os.PathLike[str] | None, name: str, as_of: str, *, event
     sent = send_list(db, name, cycle["number"])
     _write(sent, out)
     return CycleResult(name, cycle["number"], day, flagged, int(summary.get("candidates", 0)), len(sent),
-                       summary.get("left_out", {}), loaded, skipped, cycle["enrolled_into"], False, sent)
+                       summary.get("left_out", {}), loaded, skipped, cycle["enrolled_into"], False, sent,
+                       _model_part(summary))
+
+
+def _model_part(summary: dict) -> dict[str, object]:
+    return {k: v for k, v in summary.items() if k.startswith(("churn_model", "retrained"))}
 
 
 def _write(sent: pd.DataFrame, out: str | None) -> None:

@@ -57,7 +57,7 @@ def test_bad_settings_are_one_line_and_write_nothing(shop, tmp_path) -> None:
     result = run("programme", "create", "bad", "--config", toml, "--db", db)
     assert result.output == (f"Error: {toml}: unknown setting 'holdout_shar' (did you mean 'holdout_share'?); settings "
                              "are holdout_share, seed, horizon_days, high_value_monthly, targets, ltv_target, "
-                             "cadence_days, budget_per_cycle, treatments, mode, experiment, churn_model, uplift_model, "
+                             "cadence_days, budget_per_cycle, treatments, mode, experiment, churn_model, retrain_days, uplift_model, "
                              "plan_holdout, contact_window_days, max_users_per_cycle\n")
     for share in ("0", "0.6", "-1"):
         refused = run("programme", "create", "bad", "--holdout-share", share, "--mode", "experiment",
@@ -283,3 +283,47 @@ def test_the_programme_report_compares_tiers_with_the_holdout_against_the_target
     assert report["holdout_sent"] == int(in_holdout(get_programme(db, "rep"), reached).sum())
     text = ok("programme", "report", "rep", "--db", db)
     assert "by lifecycle stage" in text and "spend" in text
+
+
+def test_a_cycle_retrains_an_old_churn_model_once_and_the_programme_flags_with_the_new_one(shop, tmp_path) -> None:
+    """A model trained as of 100 days before the events end, horizon 60: the events can label 40 more days than it
+    saw, more than retrain_days = 14, so the first cycle fits `<programme>-churn-c1` as of 60 days before the end."""
+    import json
+
+    db, tmp, last, _ = shop
+    ok("churn", "train", "--as-of", (last - pd.Timedelta(days=100)).date(), "--horizon-days", 60, "--name", "churn-old",
+       "--db", db, "--model-dir", tmp / "models")
+    ok("experiment", "create", "wb-retrain", "--name", "retrain", "--primary-metric", "retained",
+       "--arm", "control:-:0.5", "--arm", "coupon:coupon_10:0.5", "--layer", "retrain", "--db", db)
+    ok("experiment", "start", "wb-retrain", "--db", db)
+    ok("programme", "create", "fresh", "--holdout-share", 0.1, "--experiment", "wb-retrain", "--churn-model",
+       "churn-old", "--retrain-days", 14, "--horizon-days", 60, "--max-users-per-cycle", 100, "--db", db)
+    printed = ok("cycle", "run", "fresh", "--as-of", last.date(), "--out", tmp_path / "first.csv", "--db", db)
+    assert "churn model churn-old had grown old: retrained as fresh-churn-c1 as of " \
+           f"{(last - pd.Timedelta(days=60)).date()}" in printed
+    shown = json.loads(ok("programme", "show", "fresh", "--json", "--db", db))
+    assert shown["programme"]["churn_model"] == "fresh-churn-c1" and shown["programme"]["version"] == 2
+    assert shown["cycles"][0]["retrained_from"] == "churn-old"
+    with sqlite3.connect(db) as conn:
+        created = conn.execute("SELECT created_at FROM models WHERE name = 'fresh-churn-c1'").fetchone()[0]
+        actor = conn.execute("SELECT actor FROM audit_log WHERE object_type = 'programme' AND object_key = 'fresh' "
+                             "AND action = 'edit'").fetchone()[0]
+    assert actor == "cycle 1"
+    # Interrupted right after the fit (the cycle back at 'started'): the stored model is adopted, not fitted again.
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE cycles SET step = 'started', finished_at = NULL WHERE programme = 'fresh'")
+        conn.execute("DELETE FROM cycle_sends WHERE programme = 'fresh'")
+    ok("cycle", "run", "fresh", "--as-of", last.date(), "--out", tmp_path / "second.csv", "--db", db)
+    assert pd.read_csv(tmp_path / "first.csv", dtype=str).equals(pd.read_csv(tmp_path / "second.csv", dtype=str))
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT created_at FROM models WHERE name = 'fresh-churn-c1'").fetchone()[0] == created
+        assert conn.execute("SELECT COUNT(*) FROM programme_versions WHERE name = 'fresh'").fetchone()[0] == 2
+    again = json.loads(ok("programme", "show", "fresh", "--json", "--db", db))["cycles"][0]
+    assert again["retrained_from"] == "churn-old" and again["churn_model"] == "fresh-churn-c1"
+    # A model only one day behind what the events can label is kept; retrain_days 0 never retrains.
+    nxt = ok("cycle", "run", "fresh", "--as-of", (last + pd.Timedelta(days=1)).date(), "--db", db)
+    assert "retrained" not in nxt
+    ok("programme", "edit", "fresh", "--retrain-days", 0, "--churn-model", "churn-old", "--db", db)
+    later = ok("cycle", "run", "fresh", "--as-of", (last + pd.Timedelta(days=60)).date(), "--db", db)
+    assert "retrained" not in later
+    assert ok("audit", "verify", "--db", db).startswith("audit log intact")

@@ -24,6 +24,8 @@ SETTING_OPTIONS = (
                  help="experiment: cycles assign into --experiment; plan: an uplift budget plan with its own control."),
     click.option("--experiment", default=None, help="The running experiment cycles assign into (mode experiment)."),
     click.option("--churn-model", default=None, help="The stored churn model cycles flag users with."),
+    click.option("--retrain-days", type=int, default=None,
+                 help="Retrain the churn model when this many days of newer labelled data exist (0: never)."),
     click.option("--uplift-model", default=None, help="The stored uplift model cycles plan with (mode plan)."),
     click.option("--contact-window-days", type=int, default=None, help="Users treated within this window wait."),
     click.option("--max-users-per-cycle", type=int, default=None, help="Flag at most this many users a cycle."),
@@ -223,6 +225,12 @@ def cycle_run(name: str, as_of: str, events: tuple[str, ...], out: str | None, a
                + (f" -> {out}" if out else ""))
     if result.files_skipped:
         click.echo(f"{result.files_skipped} event file(s) were loaded by an earlier cycle and add nothing")
+    model = result.churn_model
+    if model.get("retrained_from") and not result.already_finished:
+        auc = model.get("retrained_roc_auc")
+        click.echo(f"churn model {model['retrained_from']} had grown old: retrained as {model['churn_model']} as of "
+                   f"{model['churn_model_trained_as_of']}" + (f" (validation ROC AUC {auc:.3f})" if auc else "")
+                   + "; the programme now flags with it")
 
 
 @cycle.command("list")
