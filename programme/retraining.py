@@ -64,7 +64,9 @@ def churn_model_for_cycle(db: str | os.PathLike[str] | None, programme: Programm
     train_date = freshest_training_date(as_of, programme.horizon_days)
     database = open_registry(db)
     if database.execute("SELECT 1 FROM models WHERE name = ? AND kind = 'churn'", (name,)).fetchone() is None:
-        train(wh, train_date, programme.horizon_days, name, db, model_dir=Path(current.path).parent, progress=progress)
+        precision = current.metrics.get("validation", {}).get("target_precision")  # flag as the old model did
+        train(wh, train_date, programme.horizon_days, name, db, model_dir=Path(current.path).parent, progress=progress,
+              **({"target_precision": float(precision)} if precision else {}))
     fitted = load_model_record(name, db)
     updated = save_programme(db, replace(programme, churn_model=name), actor=f"cycle {number}", new=False)
     auc = fitted.metrics.get("validation", {}).get("roc_auc")

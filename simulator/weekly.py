@@ -124,6 +124,7 @@ class WeeklyShop:
         self._spend_mult = 1 + np.array([config.spend_effect[t] for t in TIERS])[tier_of]
         self.week = 0
         self.alive = np.ones(n, dtype=bool)
+        self.alive_before = np.ones((n, config.weeks), dtype=bool)  # alive at the start of each week, before its churn
         self.active = np.zeros((n, config.weeks), dtype=bool)  # under a treatment's effect (would-be, all users)
         self.sent = np.zeros((n, config.weeks), dtype=bool)  # actually sent (outside holdout, alive)
         self.spend = np.zeros(n)
@@ -151,18 +152,26 @@ class WeeklyShop:
             return np.zeros(hazard.size, dtype=bool)
         return hazard >= np.quantile(hazard, 1 - self.config.treat_share)
 
-    def step(self, flagged: np.ndarray | None = None, *, events: bool = True) -> Week:
+    def step(self, flagged: np.ndarray | None = None, *, events: bool = True, sent: np.ndarray | None = None) -> Week:
         """Move one week: send to flagged users outside the holdout and the contact window, churn, shop.
 
         `flagged` is a boolean mask over `user_ids` (holdout users flagged by the same rule); None uses the oracle.
+        `sent` (a boolean mask) instead names exactly who a real programme cycle sent a treatment this week: their
+        later weeks follow its true effect (`flagged` is then ignored; the holdout's would-be schedule is not kept).
         `events=False` leaves the week's events empty (same random draws, so the same shop, only faster).
         """
         w, cfg = self.week, self.config
         if w >= cfg.weeks:
             raise ValueError(f"the shop runs {cfg.weeks} weeks; all of them have been simulated")
-        flags = self.oracle_flags() if flagged is None else np.asarray(flagged, dtype=bool)
+        if sent is not None:
+            flags = np.asarray(sent, dtype=bool)
+        else:
+            flags = self.oracle_flags() if flagged is None else np.asarray(flagged, dtype=bool)
         if flags.shape != self.alive.shape:
-            raise ValueError(f"flagged must be a boolean mask over {self.alive.size} users, got shape {flags.shape}")
+            raise ValueError(f"flagged or sent must be a boolean mask over {self.alive.size} users, got shape {flags.shape}")
+        if sent is not None:
+            flags = flags & self.alive
+        self.alive_before[:, w] = self.alive
         contact = flags & (w - self._last_flag >= cfg.effect_weeks)
         self._last_flag[contact] = w
         self.active[:, w] = w - self._last_flag < cfg.effect_weeks
@@ -226,6 +235,38 @@ class WeeklyShop:
                                   float(1 - tier["p_churn_with"].sum() / tier["p_churn_without"].sum()),
                                   float(tier["spend_with"].sum() / tier["spend_without"].sum() - 1))
         return out
+
+    def window_outcomes(self, users: np.ndarray, first_week: np.ndarray, weeks: int) -> pd.DataFrame:
+        """Per user (index into `user_ids`), over `weeks` weeks from `first_week`: the chance of no order at all (the
+        report's churn) and the expected spend, under the treatments actually given and under none.
+
+        Alive at the start of week k before its churn draw with S_{k-1}; dying then ends all orders, so
+        P(no order) = Σ_k S_{k-1}·h_k·m_k·Π_{j<k} e^{-λ_j} + S_last·Π_j e^{-λ_j}, λ_j = orders expected in week j
+        (times the spend boost while treated). A user gone before the window orders nothing in either world.
+        """
+        users, first = np.asarray(users, dtype=np.int64), np.asarray(first_week, dtype=np.int64)
+        if users.size and int(first.max()) + weeks > self.week:
+            raise ValueError(f"the windows reach week {int(first.max()) + weeks}; only {self.week} weeks have run")
+        cols = first[:, None] + np.arange(weeks)[None, :]
+        hazard = self.hazard[users[:, None], cols]
+        treated = (self.active & ~self.holdout[:, None])[users[:, None], cols]
+        lam = (self._order_rate[users] * 7)[:, None] * np.ones_like(hazard)
+        value = self._aov[users][:, None]
+        alive = self.alive_before[users, first]
+        out = {}
+        for label, churn_mult, spend_mult in (("with", self._churn_mult[users][:, None], self._spend_mult[users][:, None]),
+                                              ("without", 1.0, 1.0)):
+            h = hazard * np.where(treated, churn_mult, 1.0)
+            rate = lam * np.where(treated, spend_mult, 1.0)
+            survive = np.cumprod(1 - h, axis=1)
+            before = np.hstack([np.ones((users.size, 1)), survive[:, :-1]])
+            quiet = np.exp(-np.cumsum(rate, axis=1))
+            quiet_before = np.hstack([np.ones((users.size, 1)), quiet[:, :-1]])
+            no_order = (before * h * quiet_before).sum(axis=1) + survive[:, -1] * quiet[:, -1]
+            spend = (survive * rate * value).sum(axis=1)
+            out[f"no_order_{label}"] = np.where(alive, no_order, 1.0)
+            out[f"spend_{label}"] = np.where(alive, spend, 0.0)
+        return pd.DataFrame({"user_id": self.user_ids[users], **out})
 
     def _orders(self, users: np.ndarray, start: pd.Timestamp, days: float,
                 boost: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
