@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from churn.choices import DEFAULT_TARGET_PRECISION
 from churn.pipeline import train
 from experiments.db import open_registry
 from experiments.errors import ExperimentError
@@ -66,7 +67,7 @@ def churn_model_for_cycle(db: str | os.PathLike[str] | None, programme: Programm
     if database.execute("SELECT 1 FROM models WHERE name = ? AND kind = 'churn'", (name,)).fetchone() is None:
         precision = current.metrics.get("validation", {}).get("target_precision")  # flag as the old model did
         train(wh, train_date, programme.horizon_days, name, db, model_dir=Path(current.path).parent, progress=progress,
-              **({"target_precision": float(precision)} if precision else {}))
+              target_precision=float(precision) if precision else DEFAULT_TARGET_PRECISION)
     fitted = load_model_record(name, db)
     updated = save_programme(db, replace(programme, churn_model=name), actor=f"cycle {number}", new=False)
     auc = fitted.metrics.get("validation", {}).get("roc_auc")

@@ -86,7 +86,7 @@ def run_weekly_programme(folder: str | os.PathLike[str], config: WeeklyShopConfi
     start_experiment(EXPERIMENT, db)
     save_programme(db, programme, actor="simulator")
     index = pd.Series(np.arange(shop.user_ids.size), index=shop.user_ids)
-    sent_total, files = 0, []
+    sent_total, files = 0, list[str]()
     for week in tqdm(range(config.weeks), desc="weeks", unit="week", disable=not progress):
         sent = np.zeros(shop.user_ids.size, dtype=bool)
         if week < cycles:
