@@ -113,13 +113,51 @@ def _weekly_programme(db: Path) -> None:
         run_cycle(db, "winback-2027", str((as_of - pd.Timedelta(days=7 * weeks)).date()))
 
 
+def _programme_on_weekly_shop(workdir: Path, out: Path, users: int) -> None:
+    """The Programme page of a programme whose shop reacts to its treatments: twelve real weekly cycles on
+    `simulator/weekly.py`'s shop (coupon users follow the coupon's true effect), served as the finance role."""
+    from experiments.db import registry
+    from experiments.users import add_user
+    from simulator.weekly import WeeklyShopConfig
+    from simulator.weekly_programme import NAME, run_weekly_programme
+
+    run = run_weekly_programme(workdir / "weekly", WeeklyShopConfig(n_users=users, seed=0, holdout_share=0.2),
+                               max_users_per_cycle=users // 8, progress=True)
+    with registry(run.db) as database:
+        add_user(database, "fiona", "a long enough password", "finance", actor="screenshots")
+    resolve_secret_key(run.db, create=True)
+    port = _free_port()
+    server = subprocess.Popen([str(Path(sys.executable).with_name("winback")), "serve", "--db", str(run.db),
+                               "--port", str(port)])
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait(port, server)
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            page = browser.new_context(viewport={"width": 1360, "height": 900}).new_page()
+            page.goto(f"{base}/login")
+            page.fill("input[name=username]", "fiona")
+            page.fill("input[name=password]", "a long enough password")
+            page.click("button:has-text('Log in')")
+            page.wait_for_load_state()
+            page.goto(f"{base}/programmes/{NAME}")
+            page.screenshot(path=str(out / "programme-weekly.png"), full_page=True)
+            print(f"wrote {out / 'programme-weekly.png'}")
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--users", type=int, default=6000, help="shop users the demo simulates")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "docs" / "screenshots")
+    parser.add_argument("--weekly-users", type=int, default=20_000, help="users of the weekly shop's programme")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix="winback-shots-"))
+    _programme_on_weekly_shop(workdir, args.out, args.weekly_users)
     db = workdir / "registry.db"
     demo = build_web_demo(db, n_users=args.users, progress=True)
     _weekly_programme(db)

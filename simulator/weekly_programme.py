@@ -74,7 +74,7 @@ def run_weekly_programme(folder: str | os.PathLike[str], config: WeeklyShopConfi
                           contact_window_days=7 * config.effect_weeks, max_users_per_cycle=max_users_per_cycle)
     config = replace(config, weeks=cycles + horizon_weeks + 1, holdout_seed=programme.hash_seed)
     shop = WeeklyShop(config)
-    wh = open_warehouse(folder / "warehouse.duckdb", db)
+    wh = open_warehouse(None, db)  # beside the registry, where `winback serve --db` finds it
     load_events(shop.history(), wh, name="history", mode="append")
     train(wh, shop.start - pd.Timedelta(days=horizon_days + 1), horizon_days, programme.churn_model or "", db,
           warehouse=wh, model_dir=folder / "models", target_precision=target_precision)
@@ -104,6 +104,7 @@ def run_weekly_programme(folder: str | os.PathLike[str], config: WeeklyShopConfi
     load_events(files[-1], wh, name=files[-1], mode="append")
     report = programme_report(db, NAME, warehouse=wh)
     levels = _levels(shop, db, wh, index, horizon_weeks)
+    wh.close()
     return EndToEndRun(report, _truth(levels), sent_total, db, levels)
 
 

@@ -38,8 +38,7 @@ def test_the_cycles_send_only_programme_users_and_the_report_reads_every_cycle(e
 def test_the_truth_matches_what_the_simulated_users_did(effect_run) -> None:
     """Mean P(no order in the horizon | treatments given) over the programme's users against the share of them who
     placed no order in the events (the report's churn), within 4 standard errors: the formula is the shop's."""
-    outcomes = population_outcomes(effect_run.db, get_programme(effect_run.db, NAME),
-                                   effect_run.db.parent / "warehouse.duckdb")
+    outcomes = population_outcomes(effect_run.db, get_programme(effect_run.db, NAME))
     programme_users = outcomes[outcomes["group"] == "programme"]
     truth = effect_run.truth.set_index("tier")
     realized = programme_users["churned"].mean()
