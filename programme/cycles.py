@@ -52,6 +52,8 @@ class CycleResult:
     already_finished: bool = False
     send_list: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
     churn_model: dict[str, object] = field(default_factory=dict)  # the model flagged with; retrained_from when new
+    late_events: int = 0  # events loaded now but dated before the previous cycle's date (accepted, counted)
+    late_before: str | None = None
 
     def to_dict(self) -> dict:
         out = asdict(self)
@@ -112,16 +114,32 @@ def _load_new_events(db: RegistryLike, programme: Programme, cycle: dict, events
             for h in json.loads(inputs).get("event_files", {}).values()}
     loaded, skipped = 0, 0
     files = dict(cycle["inputs"].get("event_files", {}))
+    previous = database.execute("SELECT MAX(as_of) FROM cycles WHERE programme = ? AND number < ?",
+                                (programme.name, cycle["number"])).fetchone()[0]
     for path in events:
         digest = _sha256(path)
         if digest in seen or digest in files.values():
             skipped += 1
             continue
+        before = _events_before(wh, previous)
         loaded += load_events(path, wh, name=path, mode="append").rows_written
+        late = _events_before(wh, previous) - before
+        if late:
+            cycle["summary"] = {**cycle["summary"], "late_events": int(cycle["summary"].get("late_events", 0)) + late,
+                                "late_before": previous}
+            _update(db, programme.name, cycle["number"], summary=cycle["summary"])
         files[os.path.basename(path)] = digest
         _update(db, programme.name, cycle["number"], inputs={**cycle["inputs"], "event_files": files})
         cycle["inputs"] = {**cycle["inputs"], "event_files": files}
     return loaded, skipped
+
+
+def _events_before(wh: Warehouse, day: str | None) -> int:
+    """Events dated before `day` (none when there is no earlier cycle): what a late file adds to the past."""
+    if day is None or not wh.has_table("events"):
+        return 0
+    return int(wh.query_frame("SELECT COUNT(*) AS n FROM events WHERE ts < CAST(:day AS TIMESTAMP)",
+                              {"day": day})["n"].iloc[0])
 
 
 def _candidates(db: RegistryLike, programme: Programme, cycle: dict) -> tuple[list[str], int]:
@@ -163,13 +181,41 @@ def _enrol(db: str | os.PathLike[str] | None, programme: Programme, cycle: dict,
     if programme.uplift_model is None:
         raise ExperimentError(f"programme '{programme.name}' plans with an uplift model but names none")
     scored = score_cohort(programme.uplift_model, cycle["cohort_key"], db=db)
-    scores = scored.scores[scored.scores["user_id"].isin(set(candidates))].reset_index(drop=True)
+    scores = _allowed_scores(programme, scored.scores)
+    scores = scores[scores["user_id"].isin(set(candidates))].reset_index(drop=True)
     if scores.empty:
         return key, {}
     run = plan_budget(db, scores, budget=programme.budget_per_cycle, holdout=programme.plan_holdout,
                       seed=cycle["number"], model=programme.uplift_model, key=key, frontier=False,
                       actor=f"cycle {cycle['number']}")
     return key, dict(run.screening.left_out)
+
+
+def _allowed_scores(programme: Programme, scores: pd.DataFrame) -> pd.DataFrame:
+    """The uplift scores of the treatments the programme allows (all of them when it names none)."""
+    if not programme.treatments:
+        return scores
+    allowed = set(programme.treatments)
+    scored = [c for c in scores.columns if c != "user_id" and not c.startswith("se:")]
+    drop = [c for c in scores.columns if c != "user_id" and c.removeprefix("se:") not in allowed]
+    if not set(scored) & allowed:
+        raise ExperimentError(f"programme '{programme.name}' allows {', '.join(sorted(allowed))}, but uplift model "
+                              f"'{programme.uplift_model}' scores only {', '.join(scored)}")
+    return scores.drop(columns=drop)
+
+
+def check_allowed_treatments(db: RegistryLike, programme: Programme) -> None:
+    """Refuse a cycle whose experiment gives a treatment the programme does not allow (it names none: any)."""
+    if programme.mode != "experiment" or not programme.treatments or not programme.experiment:
+        return
+    given = [r[0] for r in open_registry(db).execute(
+        "SELECT treatment_key FROM arms WHERE experiment_key = ? AND treatment_key IS NOT NULL ORDER BY arm_key",
+        (programme.experiment,))]
+    extra = sorted(set(given) - set(programme.treatments))
+    if extra:
+        raise ExperimentError(f"experiment '{programme.experiment}' gives {', '.join(extra)}, which programme "
+                              f"'{programme.name}' does not allow (allowed: {', '.join(programme.treatments)}); "
+                              "change the programme's treatments or the experiment")
 
 
 def _record_sends(db: RegistryLike, programme: Programme, cycle: dict, candidates: list[str]) -> int:
@@ -208,6 +254,7 @@ def run_cycle(db: str | os.PathLike[str] | None, name: str, as_of: str, *, event
     """Run (or finish) the programme's cycle as of `as_of`; a finished cycle is left as it is."""
     programme = get_programme(db, name)
     day = str(parse_as_of(as_of).date())
+    check_allowed_treatments(db, programme)  # before the cycle's row: a refused cycle writes nothing
     cycle = _begin(db, programme, day)
     if cycle["step"] == "finished":
         sent = send_list(db, name, cycle["number"])
@@ -235,7 +282,7 @@ def run_cycle(db: str | os.PathLike[str] | None, name: str, as_of: str, *, event
         version = open_registry(db).execute("SELECT MAX(version) FROM cohorts WHERE cohort_key = ?", (key,)).fetchone()[0]
         flagged = result.n_flagged
         cycle.update(step="flagged", cohort_key=key, cohort_version=version,
-                     summary={"flagged": flagged, **model.to_dict()})
+                     summary={**cycle["summary"], "flagged": flagged, **model.to_dict()})
         _update(db, name, cycle["number"], step="flagged", cohort_key=key, cohort_version=version,
                 summary=cycle["summary"])
     bar.update()
@@ -258,7 +305,7 @@ def run_cycle(db: str | os.PathLike[str] | None, name: str, as_of: str, *, event
     _write(sent, out)
     return CycleResult(name, cycle["number"], day, flagged, int(summary.get("candidates", 0)), len(sent),
                        summary.get("left_out", {}), loaded, skipped, cycle["enrolled_into"], False, sent,
-                       _model_part(summary))
+                       _model_part(summary), int(summary.get("late_events", 0)), summary.get("late_before"))
 
 
 def _model_part(summary: dict) -> dict[str, object]:

@@ -333,3 +333,45 @@ def test_a_cycle_retrains_an_old_churn_model_once_and_the_programme_flags_with_t
     later = ok("cycle", "run", "fresh", "--as-of", (last + pd.Timedelta(days=60)).date(), "--db", db)
     assert "retrained" not in later
     assert ok("audit", "verify", "--db", db).startswith("audit log intact")
+
+
+def test_event_files_load_once_and_late_events_are_accepted_and_counted(shop, tmp_path) -> None:
+    """A file dated partly before the last cycle's date: its 3 late events are accepted and counted (said in one
+    line and kept in the cycle); the same file again adds nothing."""
+    import json
+
+    db, _, last, _ = shop
+    ok("experiment", "create", "wb-late", "--name", "late", "--primary-metric", "retained", "--arm", "control:-:0.5",
+       "--arm", "coupon:coupon_10:0.5", "--layer", "late", "--db", db)
+    ok("experiment", "start", "wb-late", "--db", db)
+    ok("programme", "create", "late", "--holdout-share", 0.1, "--experiment", "wb-late", "--churn-model", "churn-p",
+       "--max-users-per-cycle", 50, "--db", db)
+    first = last - pd.Timedelta(days=21)
+    ok("cycle", "run", "late", "--as-of", first.date(), "--db", db)
+    stamps = [first - pd.Timedelta(days=d) for d in (3, 2, 1)] + [first + pd.Timedelta(days=d) for d in (1, 2)]
+    file = tmp_path / "week.csv"
+    pd.DataFrame({"user_id": [f"late-{i}" for i in range(5)], "event_type": "product_view", "ts": stamps,
+                  "amount": 0.0}).to_csv(file, index=False)
+    second = (first + pd.Timedelta(days=7)).date()
+    printed = ok("cycle", "run", "late", "--as-of", second, "--events", file, "--db", db)
+    assert f"3 loaded events are dated before the last cycle's date {first.date()}: accepted and counted" in printed
+    cycles = json.loads(ok("cycle", "list", "late", "--json", "--db", db))
+    assert cycles[1]["late_events"] == 3 and cycles[1]["events_loaded"] == 5
+    third = ok("cycle", "run", "late", "--as-of", (first + pd.Timedelta(days=14)).date(), "--events", file, "--db", db)
+    assert "1 event file(s) were loaded by an earlier cycle and add nothing" in third and "dated before" not in third
+
+
+def test_a_cycle_refuses_an_experiment_giving_a_treatment_the_programme_does_not_allow(shop) -> None:
+    db, _, last, _ = shop
+    ok("treatment", "add", "vip_call", "--kind", "vip_service", "--unit-cost", 30, "--db", db)
+    ok("experiment", "create", "wb-vip", "--name", "vip", "--primary-metric", "retained", "--arm", "control:-:0.5",
+       "--arm", "vip:vip_call:0.5", "--layer", "vip", "--db", db)
+    ok("experiment", "start", "wb-vip", "--db", db)
+    ok("programme", "create", "coupons-only", "--experiment", "wb-vip", "--churn-model", "churn-p",
+       "--treatment", "coupon_10", "--db", db)
+    refused = run("cycle", "run", "coupons-only", "--as-of", last.date(), "--db", db)
+    assert refused.exit_code == 1
+    assert refused.output == ("Error: experiment 'wb-vip' gives vip_call, which programme 'coupons-only' does not "
+                              "allow (allowed: coupon_10); change the programme's treatments or the experiment\n")
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM cycles WHERE programme = 'coupons-only'").fetchone() == (0,)

@@ -225,6 +225,9 @@ def cycle_run(name: str, as_of: str, events: tuple[str, ...], out: str | None, a
                + (f" -> {out}" if out else ""))
     if result.files_skipped:
         click.echo(f"{result.files_skipped} event file(s) were loaded by an earlier cycle and add nothing")
+    if result.late_events and not result.already_finished:
+        click.echo(f"{result.late_events:,} loaded events are dated before the last cycle's date {result.late_before}: "
+                   "accepted and counted; earlier cycles did not see them, this cycle's scores do")
     model = result.churn_model
     if model.get("retrained_from") and not result.already_finished:
         auc = model.get("retrained_roc_auc")
