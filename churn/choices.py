@@ -16,5 +16,5 @@ Tier = Literal["high_value", "regular", "prospect"]
 TierBasis = Literal["clv", "spend", "monthly"]
 TIER_BASES: tuple[TierBasis, ...] = get_args(TierBasis)
 Reason = Literal["price_sensitive", "unhappy_service", "needs_changed", "unknown"]
-FlagRule = Literal["precision", "stage-thresholds"]
+FlagRule = Literal["precision", "stage-thresholds", "tier-share"]
 FLAG_RULES: tuple[FlagRule, ...] = get_args(FlagRule)

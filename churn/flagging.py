@@ -4,7 +4,9 @@ The default rule reads the calibrated risk as each user's churn probability: amo
 (the lifecycle stages asked for), the riskiest users are taken for as long as their mean risk, the
 expected precision of the cohort, stays at or above the target. For a given size no other choice
 catches more expected churners. The model's per-stage thresholds (chosen at training for its target
-precision on labelled users) remain available as a rule of their own.
+precision on labelled users) remain available as a rule of their own. The tier-share rule takes the riskiest
+share of each value tier (a plan that sets its targets per tier needs each tier reached, and high-value users rarely
+top a risk list shared with everyone).
 """
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ class FlagSpec:
     max_users: int | None = None
     min_risk: float | None = None
     stages: tuple[str, ...] = DEFAULT_FLAG_STAGES
+    tier_share: float | None = None  # rule tier-share: the riskiest share of each value tier's candidates
 
     def __post_init__(self) -> None:
         if self.rule not in FLAG_RULES:
@@ -36,6 +39,10 @@ class FlagSpec:
             raise ChurnError(f"--target-precision must be between 0 and 1, got {self.target_precision}")
         if self.max_users is not None and self.max_users < 1:
             raise ChurnError(f"--max-users must be at least 1, got {self.max_users}")
+        if self.rule == "tier-share" and (self.tier_share is None or not 0 < self.tier_share <= 1):
+            raise ChurnError(f"rule tier-share needs --tier-share in (0, 1], got {self.tier_share}")
+        if self.rule != "tier-share" and self.tier_share is not None:
+            raise ChurnError("--tier-share goes with --rule tier-share")
         if self.min_risk is not None and not 0 <= self.min_risk <= 1:
             raise ChurnError(f"--min-risk must be between 0 and 1, got {self.min_risk}")
         unknown = [s for s in self.stages if s not in STAGES]
@@ -81,6 +88,16 @@ def select(scored: pd.DataFrame, spec: FlagSpec, *, model_precision: float,
         chosen = candidates[candidates["risk"] >= cut]  # NaN cut-off (no reliable threshold): not flagged
         parts.append("per-stage thresholds " + ", ".join(
             f"{k}={v:.3f}" for k, v in sorted(stage_cutoffs.items()) if not np.isnan(v) and k in spec.stages))
+    elif spec.rule == "tier-share":
+        share = float(spec.tier_share or 0)
+        rank = candidates.groupby("tier", sort=False).cumcount()  # candidates come riskiest first
+        size = candidates.groupby("tier", sort=False)["tier"].transform("size")
+        chosen = candidates[rank < np.ceil(share * size)]
+        parts.append(f"the riskiest {share:.0%} of each value tier")
+        if spec.max_users is not None and len(chosen) > spec.max_users:  # capacity split in proportion to the tiers
+            quota = np.floor(spec.max_users * chosen.groupby("tier", sort=False)["tier"].transform("size") / len(chosen))
+            chosen = chosen[chosen.groupby("tier", sort=False).cumcount() < quota]
+            parts.append(f"capacity {spec.max_users:,} split across the tiers")
     else:
         target = spec.target_precision if spec.target_precision is not None else model_precision
         n = precision_count(candidates["risk"].to_numpy(dtype=float), target)

@@ -134,6 +134,13 @@ def _load_new_events(db: RegistryLike, programme: Programme, cycle: dict, events
     return loaded, skipped
 
 
+def _flag_spec(programme: Programme) -> FlagSpec:
+    """The programme's flag rule: the riskiest share of each value tier, or the churn model's precision rule."""
+    if programme.flag_tier_share > 0:
+        return FlagSpec(rule="tier-share", tier_share=programme.flag_tier_share, max_users=programme.max_users_per_cycle)
+    return FlagSpec(max_users=programme.max_users_per_cycle)
+
+
 def _events_before(wh: Warehouse, day: str | None) -> int:
     """Events dated before `day` (none when there is no earlier cycle): what a late file adds to the past."""
     if day is None or not wh.has_table("events"):
@@ -276,7 +283,7 @@ def run_cycle(db: str | os.PathLike[str] | None, name: str, as_of: str, *, event
                                                  progress=progress)
         key = f"{name}-flagged"
         result = flag_cohort(model.name, day, key, db, warehouse=wh,
-                             spec=FlagSpec(max_users=programme.max_users_per_cycle),
+                             spec=_flag_spec(programme),
                              tiers=TierRule(basis="monthly", high_value_monthly=programme.high_value_monthly),
                              clv=None)  # the plan's tiers are monthly spend: no BG/NBD fit (it may not converge)
         version = open_registry(db).execute("SELECT MAX(version) FROM cohorts WHERE cohort_key = ?", (key,)).fetchone()[0]

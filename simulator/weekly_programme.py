@@ -58,11 +58,11 @@ class EndToEndRun:
 
 def run_weekly_programme(folder: str | os.PathLike[str], config: WeeklyShopConfig, *, cycles: int = 12,
                          horizon_days: int = 28, control_share: float = 0.2, max_users_per_cycle: int | None = None,
-                         target_precision: float = 0.4, progress: bool = False) -> EndToEndRun:
+                         target_precision: float = 0.4, flag_tier_share: float = 0.1, progress: bool = False) -> EndToEndRun:
     """Run `cycles` weekly cycles of a programme (holdout `config.holdout_share`) on a simulated shop, then the
-    horizon, and return the report with the truth. `config.weeks` is set to cover the cycles and the horizon; the churn
-    model flags the riskiest users while their mean risk stays at `target_precision` (churn here is no order in four
-    weeks, rarer than the 0.7 a default model aims for)."""
+    horizon, and return the report with the truth. `config.weeks` is set to cover the cycles and the horizon. Each
+    cycle flags the riskiest `flag_tier_share` of each value tier (0: the riskiest users while their mean risk stays
+    at `target_precision`; churn here is no order in four weeks, rarer than the 0.7 a default model aims for)."""
     if horizon_days % 7:
         raise ValueError(f"horizon_days must be whole weeks, got {horizon_days}")
     folder = Path(folder)
@@ -71,7 +71,8 @@ def run_weekly_programme(folder: str | os.PathLike[str], config: WeeklyShopConfi
     programme = Programme(name=NAME, holdout_share=config.holdout_share, horizon_days=horizon_days,
                           experiment=EXPERIMENT, churn_model=f"{NAME}-churn", retrain_days=0,
                           high_value_monthly=config.high_value_monthly, treatments=("coupon_10",),
-                          contact_window_days=7 * config.effect_weeks, max_users_per_cycle=max_users_per_cycle)
+                          contact_window_days=7 * config.effect_weeks, max_users_per_cycle=max_users_per_cycle,
+                          flag_tier_share=flag_tier_share)
     config = replace(config, weeks=cycles + horizon_weeks + 1, holdout_seed=programme.hash_seed)
     shop = WeeklyShop(config)
     wh = open_warehouse(None, db)  # beside the registry, where `winback serve --db` finds it

@@ -58,7 +58,7 @@ def test_bad_settings_are_one_line_and_write_nothing(shop, tmp_path) -> None:
     assert result.output == (f"Error: {toml}: unknown setting 'holdout_shar' (did you mean 'holdout_share'?); settings "
                              "are holdout_share, seed, horizon_days, high_value_monthly, targets, ltv_target, "
                              "cadence_days, budget_per_cycle, treatments, mode, experiment, churn_model, retrain_days, uplift_model, "
-                             "plan_holdout, contact_window_days, max_users_per_cycle\n")
+                             "plan_holdout, contact_window_days, max_users_per_cycle, flag_tier_share\n")
     for share in ("0", "0.6", "-1"):
         refused = run("programme", "create", "bad", "--holdout-share", share, "--mode", "experiment",
                       "--experiment", "wb-prog", "--db", db)

@@ -53,6 +53,27 @@ def test_select_filters_stages_caps_and_warns():
         "nobody flagged among 5 candidates; lower the target precision or widen --stage"]
 
 
+def test_tier_share_takes_the_riskiest_share_of_each_tier_and_splits_the_capacity():
+    # Sorted riskiest first, as `select` receives them: 4 regular users above every high-value one.
+    scored = table([0.9, 0.8, 0.7, 0.6, 0.3, 0.2, 0.1, 0.05], ["at_risk"] * 8).assign(
+        tier=["regular"] * 4 + ["high_value"] * 4)
+    half = select(scored, FlagSpec(rule="tier-share", tier_share=0.5), model_precision=0.7, stage_cutoffs={})
+    # ceil(0.5 * 4) = 2 per tier: the two riskiest regular users and the two riskiest high-value ones.
+    assert half.users["user_id"].tolist() == ["u0", "u1", "u4", "u5"]
+    assert half.rule == "stages new, growing, mature, at_risk; the riskiest 50% of each value tier"
+    one_third = select(scored, FlagSpec(rule="tier-share", tier_share=0.3), model_precision=0.7, stage_cutoffs={})
+    assert one_third.users["user_id"].tolist() == ["u0", "u1", "u4", "u5"]  # ceil(0.3 * 4) = 2
+    capped = select(scored, FlagSpec(rule="tier-share", tier_share=1.0, max_users=4), model_precision=0.7,
+                    stage_cutoffs={})
+    # 8 chosen, capacity 4: floor(4 * 4 / 8) = 2 per tier, each tier's riskiest.
+    assert capped.users["user_id"].tolist() == ["u0", "u1", "u4", "u5"]
+    assert capped.rule.endswith("capacity 4 split across the tiers")
+    with pytest.raises(ChurnError, match=r"rule tier-share needs --tier-share in \(0, 1\], got None"):
+        FlagSpec(rule="tier-share")
+    with pytest.raises(ChurnError, match="--tier-share goes with --rule tier-share"):
+        FlagSpec(tier_share=0.1)
+
+
 def test_bad_specs_name_the_option():
     with pytest.raises(ChurnError, match="--max-users must be at least 1, got 0"):
         FlagSpec(max_users=0)

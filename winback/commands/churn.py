@@ -260,7 +260,10 @@ def churn_score(model, events_path, events_format, unknown_events, as_of, out, w
 @click.option("--cohort", "cohort_key", required=True, help="Cohort key to (re)write in the registry.")
 @click.option("--rule", type=click.Choice(FLAG_RULES), default="precision", show_default=True,
               help="precision: the riskiest users while their mean risk reaches the target precision; "
-                   "stage-thresholds: the model's per-stage cut-offs from training.")
+                   "stage-thresholds: the model's per-stage cut-offs from training; "
+                   "tier-share: the riskiest --tier-share of each value tier.")
+@click.option("--tier-share", type=float, default=None,
+              help="With --rule tier-share: the share of each value tier's candidates to flag, in (0, 1].")
 @click.option("--target-precision", type=float, default=None,
               help="Expected precision of the cohort (default: the model's training target).")
 @click.option("--max-users", type=int, default=None, help="Capacity: flag at most this many of the riskiest users.")
@@ -272,8 +275,8 @@ def churn_score(model, events_path, events_format, unknown_events, as_of, out, w
 @warehouse_option
 @db_option
 @clean_errors
-def churn_flag(model, events_path, events_format, unknown_events, as_of, cohort_key, rule, target_precision, max_users, stages,
-               min_risk, tiers, high_value_share, high_value_monthly, clv_months, margin, no_clv, warehouse,
+def churn_flag(model, events_path, events_format, unknown_events, as_of, cohort_key, rule, tier_share, target_precision,
+               max_users, stages, min_risk, tiers, high_value_share, high_value_monthly, clv_months, margin, no_clv, warehouse,
                db) -> None:
     """Score, pick the users at risk and write them as a cohort that experiments can target."""
     from churn.cohort_flags import flag_cohort
@@ -282,7 +285,7 @@ def churn_flag(model, events_path, events_format, unknown_events, as_of, cohort_
 
     check_name(cohort_key, "cohort name")  # before loading events or scoring
     spec = FlagSpec(rule=rule, target_precision=target_precision, max_users=max_users, min_risk=min_risk,
-                    stages=tuple(stages) or DEFAULT_FLAG_STAGES)
+                    stages=tuple(stages) or DEFAULT_FLAG_STAGES, tier_share=tier_share)
     tier_rule, value = _value_settings(tiers, high_value_share, high_value_monthly, clv_months, margin, no_clv)
     wh = _warehouse_with(events_path, events_format, warehouse, db, unknown_events)
     _warn_past_events(wh, as_of)

@@ -29,6 +29,8 @@ SETTING_OPTIONS = (
     click.option("--uplift-model", default=None, help="The stored uplift model cycles plan with (mode plan)."),
     click.option("--contact-window-days", type=int, default=None, help="Users treated within this window wait."),
     click.option("--max-users-per-cycle", type=int, default=None, help="Flag at most this many users a cycle."),
+    click.option("--flag-tier-share", type=float, default=None,
+                 help="Flag the riskiest share of each value tier a cycle (0: the churn model's precision rule)."),
 )
 
 
