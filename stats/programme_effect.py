@@ -221,14 +221,18 @@ def _reduction(prog: GroupTotals, hold: GroupTotals, z: float,
         reasons.append("no holdout user churned: the relative reduction is undefined")
         return NAN, NAN, NAN, NAN
     reduction = 1 - prog.churn_rate / hold.churn_rate
-    if prog.churned == 0:
-        reasons.append("no programme user churned: the log-ratio interval is undefined")
-        return reduction, NAN, NAN, NAN
-    log_rr = math.log(prog.churn_rate / hold.churn_rate)
-    se = math.sqrt(1 / prog.churned - 1 / prog.users + 1 / hold.churned - 1 / hold.users)
-    if se == 0:
+    if prog.churned == prog.users and hold.churned == hold.users:
         reasons.append("every user churned in both groups: the interval is undefined")
         return reduction, NAN, NAN, NAN
+    a, n1, c, n2 = float(prog.churned), float(prog.users), float(hold.churned), float(hold.users)
+    if min(a, n1 - a, c, n2 - c) == 0:
+        # A group where nobody or everybody churned: the log ratio's variance has a zero cell (a zero-width or
+        # undefined interval). Add 1/2 to every cell of the 2x2 table, as metafor's escalc(measure="RR") does by
+        # default (add = 1/2, to = "only0"; Viechtbauer 2010).
+        a, n1, c, n2 = a + 0.5, n1 + 1, c + 0.5, n2 + 1
+        reasons.append("a group where nobody or everybody churned: the interval adds 1/2 to each cell (metafor)")
+    log_rr = math.log((a / n1) / (c / n2))
+    se = math.sqrt(1 / a - 1 / n1 + 1 / c - 1 / n2)
     p_value = float(2 * sps.norm.sf(abs(log_rr) / se))
     return reduction, 1 - math.exp(log_rr + z * se), 1 - math.exp(log_rr - z * se), p_value
 

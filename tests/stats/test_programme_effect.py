@@ -102,11 +102,27 @@ def test_undefined_values_are_nan_with_a_reason() -> None:
     none_churned = tier_effect("x", GroupTotals(100, 5), GroupTotals(100, 0))
     assert math.isnan(none_churned.reduction) and none_churned.verdict == "no target"
     assert "no holdout user churned" in none_churned.reason
-    zero_prog = tier_effect("x", GroupTotals(100, 0), GroupTotals(100, 10), target=0.25)
-    assert zero_prog.reduction == 1.0 and math.isnan(zero_prog.ci_low) and zero_prog.verdict == "not shown"
-    assert "no programme user churned" in zero_prog.reason
     empty = tier_effect("x", GroupTotals(0, 0), GroupTotals(100, 10))
     assert math.isnan(empty.reduction) and math.isnan(empty.ltv_change) and "no users" in empty.reason
+    all_churned = tier_effect("x", GroupTotals(40, 40), GroupTotals(30, 30))
+    assert all_churned.reduction == 0.0 and math.isnan(all_churned.ci_low) and "every user churned" in all_churned.reason
+
+
+def test_a_group_where_nobody_or_everybody_churned_gets_the_half_cell_correction() -> None:
+    """metafor's escalc(measure="RR") default (add = 1/2 to every cell of a table with a zero cell, to = "only0";
+    Viechtbauer 2010): log RR = log(((a+.5)/(n1+1)) / ((c+.5)/(n2+1))), var = 1/(a+.5) - 1/(n1+1) + 1/(c+.5) -
+    1/(n2+1); the expected numbers below are that formula with z = 1.959964 (hand-computed, not by this module)."""
+    zero_prog = tier_effect("x", GroupTotals(100, 0), GroupTotals(100, 10), target=0.25)
+    assert zero_prog.reduction == 1.0 and zero_prog.verdict == "not shown"
+    assert (zero_prog.ci_low, zero_prog.ci_high) == pytest.approx((0.19822320565753926, 0.9971718142603456), abs=1e-12)
+    assert zero_prog.p_value == pytest.approx(0.03457370805743503, abs=1e-12)
+    assert "adds 1/2 to each cell (metafor)" in zero_prog.reason
+    # Every holdout user churned (the CLI walk's regular tier): without the correction the holdout's variance is 0
+    # and the interval far too narrow; with it the interval is [-1.1%, +3.8%] around the plain +2.1%.
+    walk = tier_effect("regular", GroupTotals(577, 565), GroupTotals(62, 62))
+    assert walk.reduction == pytest.approx(1 - 565 / 577)
+    assert (walk.ci_low, walk.ci_high) == pytest.approx((-0.011362160149679168, 0.03833478915284272), abs=1e-12)
+    assert walk.ci_low < walk.reduction < walk.ci_high
 
 
 def test_bad_inputs_are_named() -> None:

@@ -101,10 +101,25 @@ def programme_show(name: str, as_json: bool, db: str | None) -> None:
         click.echo(dumps({"programme": found, "cycles": cycles}))
         return
     for key, value in found.to_dict().items():
-        click.echo(f"{key:<22} {value}")
+        click.echo(f"{key:<22} {_setting_text(key, value)}")
     for c in cycles:
         click.echo(f"cycle {c['number']:>3} as of {c['as_of']}  {c['step']:<9} flagged {c.get('flagged', 0):,}, "
                    f"sent {c.get('sent', 0):,}")
+
+
+def _setting_text(key: str, value: Any) -> str:
+    """A setting as a person reads it: targets as reductions, lists comma-separated, unset as a dash."""
+    if key == "targets":
+        return ", ".join(f"{tier} -{share:.0%} churn" for tier, share in value.items())
+    if key in ("holdout_share", "plan_holdout", "ltv_target", "flag_tier_share"):
+        return f"{value:.0%}" + (" (the churn model's precision rule)" if key == "flag_tier_share" and not value else "")
+    if key == "seed" and not value:
+        return "(the name)"
+    if key == "retrain_days" and not value:
+        return "0 (never)"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(map(str, value)) or "(any)"
+    return "–" if value is None else str(value)
 
 
 @programme.command("list")
@@ -175,18 +190,20 @@ def programme_report(name: str, as_json: bool, fmt: str | None, out: str | None,
         return
     for note in report.notes:
         click.echo(f"note: {note}")
+    text = TERMINAL
     for t in [*report.tiers, *([report.overall] if report.overall else [])]:
         target = "" if t["target"] != t["target"] else f"; target -{t['target']:.0%}: {t['verdict']}"
-        click.echo(f"{t['tier']:<8} churn {t['churn_programme']:.1%} vs holdout {t['churn_holdout']:.1%} "
-                   f"({t['users_programme']:,} / {t['users_holdout']:,} users): reduction {t['reduction']:+.1%} "
-                   f"[95% {t['ci_low']:+.1%}, {t['ci_high']:+.1%}]{target}; LTV {t['ltv_change']:+.1%} "
-                   f"[{t['ltv_ci_low']:+.1%}, {t['ltv_ci_high']:+.1%}] ({t['ltv_verdict']})")
+        click.echo(f"{t['tier']:<8} churn {text.pct(t['churn_programme'], False)} vs holdout "
+                   f"{text.pct(t['churn_holdout'], False)} ({t['users_programme']:,} / {t['users_holdout']:,} users): "
+                   f"reduction {text.pct(t['reduction'])} 95% {text.interval(t['ci_low'], t['ci_high'])}{target}; "
+                   f"LTV {text.pct(t['ltv_change'])} {text.interval(t['ltv_ci_low'], t['ltv_ci_high'])} "
+                   f"({t['ltv_verdict']})".replace(f"{text.dash} {text.dash}", text.dash))
     if report.stages:
         click.echo("by lifecycle stage (at first flagging):")
     for t in report.stages:
-        click.echo(f"  {t['tier']:<22} churn {t['churn_programme']:.1%} vs holdout {t['churn_holdout']:.1%} "
-                   f"({t['users_programme']:,} / {t['users_holdout']:,} users): reduction {t['reduction']:+.1%} "
-                   f"[95% {t['ci_low']:+.1%}, {t['ci_high']:+.1%}]")
+        click.echo(f"  {t['tier']:<22} churn {text.pct(t['churn_programme'], False)} vs holdout "
+                   f"{text.pct(t['churn_holdout'], False)} ({t['users_programme']:,} / {t['users_holdout']:,} users): "
+                   f"reduction {text.pct(t['reduction'])} 95% {text.interval(t['ci_low'], t['ci_high'])}")
     for c in report.cycles:
         budget = f" of a {TERMINAL.money(c['budget'])} budget" if c.get("budget") else ""
         click.echo(f"cycle {c['number']} ({c['as_of']}): {c['sent']:,} sent, spend {TERMINAL.money(c['spend'])}{budget}")
