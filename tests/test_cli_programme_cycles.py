@@ -288,7 +288,11 @@ def test_the_programme_report_compares_tiers_with_the_holdout_against_the_target
             "AND r.arm_key = a.arm_key WHERE r.is_control = 0 UNION SELECT user_id FROM deliveries")]
     assert report["holdout_sent"] == int(in_holdout(get_programme(db, "rep"), reached).sum())
     text = ok("programme", "report", "rep", "--db", db)
-    assert "by lifecycle stage" in text and "spend" in text
+    assert "by lifecycle stage" in text and "spend" in text and "nan" not in text
+    # The page: the stage table, and each tier's target as a dashed line beside its reductions.
+    page = _finance_client(db).get("/programmes/rep").text
+    assert "By lifecycle stage at first flagging" in page and 'stroke-dasharray="6 4"' in page
+    assert "regular target −25%" in page
 
 
 def test_a_cycle_retrains_an_old_churn_model_once_and_the_programme_flags_with_the_new_one(shop, tmp_path) -> None:
@@ -375,3 +379,20 @@ def test_a_cycle_refuses_an_experiment_giving_a_treatment_the_programme_does_not
                               "allow (allowed: coupon_10); change the programme's treatments or the experiment\n")
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT COUNT(*) FROM cycles WHERE programme = 'coupons-only'").fetchone() == (0,)
+
+
+def _finance_client(db: Path):
+    """A signed-in finance user's client of the real app on the registry (the user is made once)."""
+    import re
+
+    from experiments.db import registry
+    from experiments.users import add_user
+    from webui import create_app
+
+    with registry(db) as database:
+        if not database.execute("SELECT 1 FROM users WHERE name = 'frank'").fetchone():
+            add_user(database, "frank", "a long enough password", "finance", actor="test")
+    client = create_app({"DB": str(db), "SECRET_KEY": "test", "TESTING": True}).test_client()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text).group(1)
+    client.post("/login", data={"username": "frank", "password": "a long enough password", "csrf_token": token})
+    return client

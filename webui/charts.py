@@ -152,7 +152,8 @@ def forest_svg(items: Sequence[dict], *, percent: bool = True, title: str = "", 
 
 def line_svg(series: Sequence[dict], *, percent: bool = True, title: str = "", x_label: str = "",
              zero: bool = True, width: int = 720, height: int = 240) -> Markup:
-    """Lines over a numeric or date x: each series {name, x: [...], y: [...], low?: [...], high?: [...]}."""
+    """Lines over a numeric or date x: each series {name, x: [...], y: [...], low?: [...], high?: [...], color?,
+    dashed? (a reference line such as a target)}."""
     left, right, top, bottom = 64, 170, 24 if title else 8, 34
     xs = [i for s in series for i in range(len(s.get("y", [])))]
     ys = [v for s in series for key in ("y", "low", "high") for v in s.get(key, []) if _finite(v)]
@@ -207,7 +208,8 @@ def line_svg(series: Sequence[dict], *, percent: bool = True, title: str = "", x
             parts.append(f'<polygon points="{" ".join(path)}" fill="{color}" opacity="0.13"/>')
         points = [(i, v) for i, v in enumerate(s.get("y", [])) if _finite(v)]
         if len(points) > 1:
-            parts.append(f'<polyline fill="none" stroke="{color}" stroke-width="2" points="'
+            dash = ' stroke-dasharray="6 4"' if s.get("dashed") else ""
+            parts.append(f'<polyline fill="none" stroke="{color}" stroke-width="2"{dash} points="'
                          + " ".join(f"{px_of(s, i):.1f},{py(v):.1f}" for i, v in points) + '"/>')
         xl = s.get("x", [])
         for i, v in points:

@@ -31,7 +31,33 @@ def programme_data(name: str) -> dict[str, Any]:
 
     spent = cycle_spend(db_path(), name)
     cycles = [{**c, "spend": spent.get(c["number"], 0.0)} for c in list_cycles(get_db(), name)]
-    return {"programme": found, "cycles": cycles, "report": programme_report(db_path(), name)}
+    report = programme_report(db_path(), name)
+    return {"programme": found, "cycles": cycles, "report": report, "series": reduction_series(report, found)}
+
+
+TIER_COLORS = {"high": "#d1242f", "regular": "#1f6feb"}
+FLOOR = -1.0  # intervals are drawn from -100%: a lower bound beyond it (a tiny holdout) would flatten the chart
+
+
+def reduction_series(report: Any, programme: Any) -> list[dict[str, Any]]:
+    """Per value tier, the churn reduction of each cycle with its interval (a cycle without the tier is a gap), and
+    the tier's target as a dashed line: the Programme page's chart of programme against holdout."""
+    dates = [c["as_of"] for c in report.cycles]
+    series: list[dict[str, Any]] = []
+    for tier, color in TIER_COLORS.items():
+        found = {c["as_of"]: t for c in report.cycles for t in c["tiers"] if t["tier"] == tier}
+        if not found:
+            continue
+        rows = [found.get(day, {}) for day in dates]
+        series.append({"name": f"{tier} value", "x": dates, "color": color,
+                       "y": [r.get("reduction") for r in rows],
+                       "low": [None if r.get("ci_low") is None else max(r["ci_low"], FLOOR) for r in rows],
+                       "high": [r.get("ci_high") for r in rows]})
+        target = programme.targets.get(tier)
+        if target is not None:
+            series.append({"name": f"{tier} target −{target:.0%}", "x": dates, "y": [target] * len(dates),
+                           "color": color, "dashed": True})
+    return series
 
 
 @bp.route("/programmes")
