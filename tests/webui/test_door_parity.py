@@ -21,6 +21,7 @@ from experiments.db import open_registry, registry
 from experiments.definitions import Arm, Experiment, create_experiment
 from experiments.lifecycle import stop_experiment
 from experiments.optouts import add_opt_outs
+from experiments.programmes import Programme, in_holdout, save_programme
 from experiments.snapshots import take_snapshot
 from experiments.starting import assign_and_snapshot, start_and_assign
 from experiments.users import create_token
@@ -76,13 +77,26 @@ def _plan_state(db: Path, key: str) -> dict[str, list[tuple]]:
             "audit": _rows(db, f"SELECT action FROM audit_log WHERE object_key = '{key}' ORDER BY id")}
 
 
-def test_a_budget_plan_leaves_opted_out_users_out_at_every_door(shop, tmp_path) -> None:
-    """The repro of issue 21: opt-outs u1 and u2, scores for u0..u9; the page and the API once planned both."""
+def _held_out(db: Path, user_ids: list[str]) -> list[str]:
+    """Make a programme whose holdout (half of everyone, by its hash) takes some of `user_ids`; return them."""
+    programme = save_programme(db, Programme("parity", holdout_share=0.5, experiment="wb-any"), actor="test")
+    return sorted(pd.Series(user_ids)[in_holdout(programme, user_ids)])
+
+
+@pytest.mark.parametrize("rule", ["opt_out", "holdout"])
+def test_a_budget_plan_leaves_opted_out_and_holdout_users_out_at_every_door(shop, tmp_path, rule) -> None:
+    """The repro of issue 21: opt-outs u1 and u2, scores for u0..u9; the page and the API once planned both. The same
+    for a programme's holdout (issue 22): no holdout user is in any door's plan or send list."""
     scores_path = tmp_path / "scores.csv"
     write_scores(scores_path, n_users=10)
     copies = _copies(shop, tmp_path)
+    excluded = OPTED_OUT
     for db in copies.values():
-        add_opt_outs(OPTED_OUT, "asked", db)
+        if rule == "opt_out":
+            add_opt_outs(OPTED_OUT, "asked", db)
+        else:
+            excluded = _held_out(db, [f"u{i:05d}" for i in range(10)])
+    assert excluded
     form = {"key": "plan-x", "budget": "50", "holdout": "0", "seed": "1"}
 
     plan_budget(copies["service"], pd.read_csv(scores_path, dtype={"user_id": str}), key="plan-x", budget=50, seed=1)
@@ -97,18 +111,18 @@ def test_a_budget_plan_leaves_opted_out_users_out_at_every_door(shop, tmp_path) 
         answer = api.post("/api/v1/allocations", data={**form, "scores": (handle, "scores.csv")}, headers=auth,
                           content_type="multipart/form-data")
     assert answer.status_code == 201, answer.text
-    assert answer.json["plan"]["summary"]["left_out"] == {"opt_out": 2}
+    assert answer.json["plan"]["summary"]["left_out"] == {rule: len(excluded)}
     # The send list a CRM downloads, with the same token (a CSV twin of the page).
     send_list = api.get("/experiments/plan-x/assignments.csv", headers=auth)
     assert send_list.status_code == 200, send_list.status_code
     downloaded = {row["user_id"] for row in csv.DictReader(io.StringIO(send_list.text))}
-    assert downloaded and not downloaded & set(OPTED_OUT)
-    assert not set(pd.read_csv(tmp_path / "cli" / "plan.csv", dtype=str)["user_id"]) & set(OPTED_OUT)
+    assert downloaded and not downloaded & set(excluded)
+    assert not set(pd.read_csv(tmp_path / "cli" / "plan.csv", dtype=str)["user_id"]) & set(excluded)
 
     states = {door: _plan_state(db, "plan-x") for door, db in copies.items()}
     for door in DOORS:
         planned = {row[0] for row in states[door]["plan_users"]}
-        assert planned and not planned & set(OPTED_OUT), door
+        assert planned and not planned & set(excluded), door
         assert states[door] == states["service"], door
 
 
