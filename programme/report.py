@@ -114,6 +114,11 @@ def programme_report(db: str | os.PathLike[str] | None, name: str,
         notes.append(f"{contaminated:,} holdout users were reached by a send list anyway (assigned before the "
                      "programme existed, or sent around the send gate): the comparison understates the effect")
     effect = _effect(matured, programme, _spend(db, programme, outcomes))
+    for tier in effect.tiers:
+        if tier.target == tier.target and tier.detectable_reduction > tier.target:
+            notes.append(f"tier {tier.tier}: at 80% power {tier.users_programme:,} programme and {tier.users_holdout:,} "
+                         f"holdout users show reductions of {tier.detectable_reduction:.0%} or more, so the "
+                         f"−{tier.target:.0%} target cannot be shown yet: a larger holdout share or more cycles would")
     cycles = []
     info = {c["number"]: c for c in list_cycles(db, name)}
     spent = cycle_spend(db, name)

@@ -103,6 +103,7 @@ class TierEffect:
     ltv_target: float
     ltv_verdict: TargetVerdict
     reason: str = ""
+    detectable_reduction: float = NAN  # the smallest reduction these group sizes show at 80% power (arcsine test)
 
     @property
     def significant(self) -> bool:
@@ -146,6 +147,24 @@ def verdict(low: float, high: float, target: float | None) -> TargetVerdict:
     return "not shown"
 
 
+DETECTION_POWER = 0.8
+
+
+def detectable_reduction(users_programme: int, users_holdout: int, churn_holdout: float, *, alpha: float = 0.05,
+                         power: float = DETECTION_POWER) -> float:
+    """The smallest churn reduction (1 - p_programme / p_holdout) that groups of these sizes show with `power`: the
+    two-sample arcsine (Cohen's h) test solved by statsmodels' NormalIndPower, turned back into churn rates.
+    nan when a group is empty or nobody (or everybody) churned in the holdout; 1.0 when even no churn is not enough."""
+    if users_programme < 1 or users_holdout < 1 or not 0 < churn_holdout < 1:
+        return NAN
+    from statsmodels.stats.power import NormalIndPower
+
+    h = float(NormalIndPower().solve_power(effect_size=None, nobs1=users_holdout, alpha=alpha, power=power,
+                                           ratio=users_programme / users_holdout, alternative="two-sided"))
+    angle = math.asin(math.sqrt(churn_holdout)) - h / 2
+    return 1.0 if angle <= 0 else 1 - math.sin(angle) ** 2 / churn_holdout
+
+
 def tier_effect(tier: str, programme: GroupTotals, holdout: GroupTotals, *, target: float | None = None,
                 ltv_target: float | None = None, spend: float | None = None,
                 value_per_retained: float | None = None, alpha: float = 0.05) -> TierEffect:
@@ -174,6 +193,7 @@ def tier_effect(tier: str, programme: GroupTotals, holdout: GroupTotals, *, targ
         spend_per_user_programme=programme.spend_per_user, spend_per_user_holdout=holdout.spend_per_user,
         ltv_change=ltv[0], ltv_ci_low=ltv[1], ltv_ci_high=ltv[2], ltv_target=ltv_tgt,
         ltv_verdict=verdict(ltv[1], ltv[2], ltv_target), reason="; ".join(reasons),
+        detectable_reduction=detectable_reduction(programme.users, holdout.users, holdout.churn_rate, alpha=alpha),
     )
 
 

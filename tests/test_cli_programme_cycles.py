@@ -259,7 +259,7 @@ def test_the_programme_report_compares_tiers_with_the_holdout_against_the_target
                            "--chart", tmp_path / "r.png", "--db", db))
     assert {t["tier"] for t in report["tiers"]} <= {"high", "regular"} and report["cycles"]
     for tier in report["tiers"]:
-        assert {"tier", "reduction", "ci_low", "ci_high", "target", "verdict"} <= set(tier)
+        assert {"tier", "reduction", "ci_low", "ci_high", "target", "verdict", "detectable_reduction"} <= set(tier)
         assert tier["verdict"] in ("met", "not shown", "off track")
     outcomes = population_outcomes(db, get_programme(db, "rep"))
     regular = outcomes[outcomes["tier"] == "regular"]

@@ -160,3 +160,29 @@ def test_a_zero_effect_is_flagged_in_about_5_percent_of_draws() -> None:
     intervals = _draws(0.15, 0.15, 9000, 1000, 2000, seed=11)
     flagged = np.mean([low > 0 or high < 0 for low, high in intervals])
     assert 0.035 <= flagged <= 0.065, flagged
+
+
+def test_the_detectable_reduction_is_the_one_the_groups_show_at_80_percent_power() -> None:
+    """Round trip through statsmodels (the power of the arcsine test at the returned rates is 0.80), and by
+    simulation: the report's own log-ratio interval excludes 0 in about 80% of draws at that reduction."""
+    from statsmodels.stats.power import NormalIndPower
+    from statsmodels.stats.proportion import proportion_effectsize
+
+    from stats.programme_effect import detectable_reduction
+
+    n_prog, n_hold, p0 = 2486, 591, 0.574  # the weekly shop's regular tier (docs/programme_end_to_end.md, seed 0)
+    r = detectable_reduction(n_prog, n_hold, p0)
+    p1 = p0 * (1 - r)
+    power = NormalIndPower().power(proportion_effectsize(p0, p1), nobs1=n_hold, alpha=0.05, ratio=n_prog / n_hold)
+    assert power == pytest.approx(0.8, abs=1e-6)  # solve_power stops within about 1e-7
+    rng = np.random.default_rng(11)
+    a, c = rng.binomial(n_prog, p1, 20_000), rng.binomial(n_hold, p0, 20_000)
+    # The report's interval (the log-ratio Wald interval, checked against statsmodels above), vectorized over draws.
+    upper_log_rr = np.log((a / n_prog) / (c / n_hold)) + 1.959964 * np.sqrt(1 / a - 1 / n_prog + 1 / c - 1 / n_hold)
+    assert 0.78 <= np.mean(upper_log_rr < 0) <= 0.82
+    one = tier_effect("regular", GroupTotals(n_prog, int(a[0])), GroupTotals(n_hold, int(c[0])))
+    assert (one.ci_low > 0) == (upper_log_rr[0] < 0)
+    assert tier_effect("x", GroupTotals(n_prog, 1000), GroupTotals(n_hold, 339)).detectable_reduction == pytest.approx(
+        detectable_reduction(n_prog, n_hold, 339 / n_hold))
+    assert math.isnan(detectable_reduction(0, 10, 0.5)) and math.isnan(detectable_reduction(10, 10, 1.0))
+    assert detectable_reduction(3, 3, 0.05) == 1.0  # a tiny holdout with rare churn: not even no churn is enough
