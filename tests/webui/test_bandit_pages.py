@@ -1,0 +1,60 @@
+"""The bandit on the pages (issue 26): the launch form's bandit option creates a bandit draft with its floor and
+burn-in, and the results page shows the weights over time (table and chart) and the combined analysis."""
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from test_actions import LAUNCH
+from webui_client import post
+
+from experiments.bandit_weights import get_bandit, list_periods, update_bandit_weights
+from experiments.db import registry
+from experiments.definitions import get_experiment
+from experiments.lifecycle import start_experiment
+from experiments.targeting import assign_users
+
+BANDIT = {**LAUNCH, "arm_weight_0": "0.2", "arm_weight_1": "0.4", "arm_weight_2": "0.4", "bandit": "1",
+          "bandit_floor": "0.1", "bandit_burn_in": "1"}
+
+
+def test_launch_creates_a_bandit_draft_with_its_settings(shop, as_user) -> None:
+    response = post(as_user("gina"), "/launch", {**BANDIT, "action": "create"})
+    assert response.status_code == 302 and response.location == "/experiments/wb-dec/results"
+    settings = get_bandit(shop.db, "wb-dec")
+    assert settings is not None and (settings.floor, settings.burn_in) == (0.1, 1)
+    assert [a.weight for a in get_experiment("wb-dec", shop.db).arms] == [0.2, 0.4, 0.4]
+    with registry(shop.db) as database:
+        actions = database.execute("SELECT actor, action FROM audit_log WHERE object_key = 'wb-dec' ORDER BY id").fetchall()
+    assert actions == [("gina", "create"), ("gina", "bandit")]
+    page = as_user("gina").get("/launch").text
+    assert 'name="bandit"' in page and 'name="bandit_floor"' in page and 'name="bandit_burn_in"' in page
+
+
+def test_a_bandit_form_whose_floors_do_not_fit_is_refused_and_nothing_is_written(shop, as_user) -> None:
+    response = post(as_user("gina"), "/launch", {**BANDIT, "action": "create", "bandit_floor": "0.5"})
+    assert response.status_code == 400
+    assert "2 treatments x floor 0.5 = 1 is more than the treatments&#39; share 0.8" in response.text
+    with registry(shop.db) as database:
+        assert database.execute("SELECT COUNT(*) FROM experiments WHERE key = 'wb-dec'").fetchone() == (0,)
+    no_bandit = post(as_user("gina"), "/launch", {**LAUNCH, "action": "create"})
+    assert no_bandit.status_code == 302 and get_bandit(shop.db, "wb-dec") is None
+
+
+def test_results_page_shows_the_weights_over_time(shop, as_user) -> None:
+    client = as_user("gina")
+    post(client, "/launch", {**BANDIT, "action": "create"})
+    start_experiment("wb-dec", shop.db, actor="gina")
+    with registry(shop.db) as database:
+        cohort = [r[0] for r in database.execute("SELECT user_id FROM cohorts WHERE cohort_key = 'at-risk' ORDER BY 1")]
+    start = datetime(2026, 12, 1, tzinfo=UTC)
+    for week, users in enumerate((cohort[:600], cohort[600:])):
+        now = start + timedelta(days=7 * week)
+        update_bandit_weights(shop.db, "wb-dec", now=now, actor="gina")
+        assign_users("wb-dec", users, db=shop.db, now=now, actor="gina")
+    assert [p.rule for p in list_periods(shop.db, "wb-dec")] == ["burn-in", "no outcomes yet"]
+    page = client.get("/experiments/wb-dec/results").text
+    assert "Bandit: weights over time" in page and "share of new users per arm, by weight period" in page
+    assert "<svg" in page
+    assert "<td>burn-in</td>" in page and "<td>no outcomes yet</td>" in page
+    assert "<td>2026-12-01 00:00</td>" in page and "<td>2026-12-08 00:00</td>" in page
+    assert "Combined (period-stratified) against control" in page and "Winner: <b>none yet</b>" in page
