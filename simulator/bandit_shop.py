@@ -135,12 +135,16 @@ def run_bandit(scenario: BanditScenario, seed: int, policy: Policy = "bandit") -
     true_uplift = (shares[:, None] * uplift).sum(axis=0)
     true_net = sc.value_per_retained * true_uplift - (costs - costs[0])
     effects = combined_effects(cells, 0)
+    pooled_row = [sum((row[k] for row in cells[1:]), cells[0][k]) for k in range(arms)]
+    pooled = combined_effects([pooled_row], 0)  # the naive read: every period pooled as one
     nets = net_values(cells, value_per_retained=sc.value_per_retained, unit_costs=costs, control=0, seed=seed)
     estimate = [{"arm": sc.arms[e.arm].key, "true_uplift": float(true_uplift[e.arm]), "effect": e.effect,
                  "ci_low": e.ci_low, "ci_high": e.ci_high,
                  "covered": bool(e.ci_low <= true_uplift[e.arm] <= e.ci_high), "true_net": float(true_net[e.arm]),
                  "net": nv.net, "net_ci_low": nv.ci_low, "net_ci_high": nv.ci_high, "p_holm": nv.p_holm,
-                 "p_best": nv.p_best} for e, nv in zip(effects, nets, strict=True)]
+                 "p_best": nv.p_best, "pooled_effect": pe.effect,
+                 "pooled_covered": bool(pe.ci_low <= true_uplift[e.arm] <= pe.ci_high)}
+                for e, nv, pe in zip(effects, nets, pooled, strict=True)]
     won = winner(nets)
     return BanditRun(policy, seed, weights, counts, [float(x) for x in true_uplift], [float(x) for x in true_net],
                      estimate, None if won is None else sc.arms[won].key, regret, regret / max(treated.sum(), 1.0))
