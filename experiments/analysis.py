@@ -150,8 +150,15 @@ def analyze_experiment(
     where the registry's fact SQL runs (experiments.fact_source: the columnar mirror by default).
     """
     data = collect(key, db, segment_by=segment_by, pre_period=cuped, sums_source=sums_source, facts=facts)
-    return analyze_data(data, method=method, cuped=cuped, value_per_retained=value_per_retained,
-                        relative=relative, alpha=alpha, tuning=tuning)
+    report = analyze_data(data, method=method, cuped=cuped, value_per_retained=value_per_retained,
+                          relative=relative, alpha=alpha, tuning=tuning)
+    from experiments.bandit_weights import get_bandit
+
+    if get_bandit(db, key) is not None:  # weights moved between periods: this pooled read is not the bandit's
+        return replace(report, notes=(f"'{key}' is a bandit: its weights changed between periods, so this pooled read "
+                                      "(and its SRM against the defined weights) can mislead; read the per-period and "
+                                      f"combined analysis with `winback experiment bandit {key}`", *report.notes))
+    return report
 
 
 def analyze_data(
