@@ -131,6 +131,9 @@ def test_bandit_analysis_through_the_cli(bandit_shop) -> None:
     assert email["economics"]["cost_per_retained"] == pytest.approx(
         email["cost"] / (email["users"] * email["comparison"]["effect"]))
     assert report["winner"] == "email" and "winner: email" in printed
+    pooled = ok("analyze", "wb-bandit", "--db", db)  # the fixed-weight read says it is not the bandit's
+    assert "'wb-bandit' is a bandit: its weights changed between periods" in pooled
+    assert "winback experiment bandit wb-bandit" in pooled
     refused = run("experiment", "bandit", "no-such", "--db", db)
     assert refused.exit_code == 1 and refused.output.startswith("Error: ")
 
