@@ -12,6 +12,7 @@ from experiments.db import registry
 from experiments.definitions import get_experiment
 from experiments.lifecycle import start_experiment
 from experiments.targeting import assign_users
+from experiments.users import create_token
 
 BANDIT = {**LAUNCH, "arm_weight_0": "0.2", "arm_weight_1": "0.4", "arm_weight_2": "0.4", "bandit": "1",
           "bandit_floor": "0.1", "bandit_burn_in": "1"}
@@ -58,3 +59,20 @@ def test_results_page_shows_the_weights_over_time(shop, as_user) -> None:
     assert "<td>burn-in</td>" in page and "<td>no outcomes yet</td>" in page
     assert "<td>2026-12-01 00:00</td>" in page and "<td>2026-12-08 00:00</td>" in page
     assert "Combined (period-stratified) against control" in page and "Winner: <b>none yet</b>" in page
+
+
+def test_the_api_creates_a_bandit_and_returns_its_read_with_the_results(app, shop) -> None:
+    with registry(shop.db) as database:
+        token = create_token(database, "gina", "tests").secret
+    client, auth = app.test_client(), {"Authorization": f"Bearer {token}"}
+    created = client.post("/api/v1/experiments", data=BANDIT, headers=auth)
+    assert created.status_code == 201 and created.json["experiment"]["key"] == "wb-dec"
+    assert get_bandit(shop.db, "wb-dec") is not None
+    start_experiment("wb-dec", shop.db, actor="gina")
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    update_bandit_weights(shop.db, "wb-dec", now=now)
+    payload = client.get("/api/v1/experiments/wb-dec/results", headers=auth).json
+    assert payload["bandit"]["settings"] == {"floor": 0.1, "burn_in": 1, "draws": 20000}
+    assert [p["rule"] for p in payload["bandit"]["periods"]] == ["burn-in"]
+    fixed = client.get("/api/v1/experiments/wb-q4/results", headers=auth).json
+    assert fixed["bandit"] is None

@@ -263,14 +263,19 @@ def bandit_settings(form) -> BanditSettings | None:
     return BanditSettings(floor=floor, burn_in=burn_in)
 
 
+def create_draft(form) -> Experiment:
+    """The draft a launch form describes, a bandit when its box is ticked (the page and the API alike)."""
+    settings = bandit_settings(form)
+    if settings is not None:
+        return create_bandit_experiment(parse_launch_form(form), get_db(), settings, actor=actor())
+    return create_experiment(parse_launch_form(form), get_db(), actor=actor())
+
+
 @requires("launch")
 def create() -> Any:
-    settings = bandit_settings(request.form)
-    if settings is not None:
-        experiment = create_bandit_experiment(parse_launch_form(request.form), get_db(), settings, actor=actor())
-    else:
-        experiment = create_experiment(parse_launch_form(request.form), get_db(), actor=actor())
-    flash(f"Draft {'bandit ' if settings else ''}'{experiment.key}' created. Start it when ready.", "ok")
+    experiment = create_draft(request.form)
+    what = "Bandit draft" if request.form.get("bandit") else "Draft"
+    flash(f"{what} '{experiment.key}' created. Start it when ready.", "ok")
     return redirect(url_for("growth.results", key=experiment.key))
 
 
