@@ -152,3 +152,13 @@ def test_a_bandit_needs_a_value_and_floors_that_fit(bandit_shop) -> None:
                              "0.4 (1 - the control's weight); lower --floor\n")
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT COUNT(*) FROM experiments WHERE key = 'wb-b2'").fetchone() == (0,)
+
+
+def test_a_period_opened_by_hand_without_users_is_left_out_of_the_combined_estimate(bandit_shop) -> None:
+    db, _, _ = bandit_shop
+    printed = ok("experiment", "bandit", "wb-bandit", "--update", "--db", db)
+    assert printed.startswith("period 4 opened (thompson)\n")
+    assert "note: periods 4 left out of the combined estimate: an arm had no user in them" in printed
+    report = json.loads(ok("experiment", "bandit", "wb-bandit", "--json", "--db", db))
+    assert report["periods"][-1]["share"] == 0 and report["periods"][-1]["srm_p_value"] is None
+    assert report["winner"] == "email"  # the empty period changes nothing
