@@ -165,3 +165,4 @@ def _cells(db: RegistryLike, key: str, arms: list[str], metric: str, periods: in
     costs = [float(delivered[arm]) if arm in delivered else unit[i] * users[i] for i, arm in enumerate(arms)]
     return cells, costs
 
+

@@ -134,6 +134,23 @@ def weights_in_force(db: RegistryLike, key: str) -> list[float] | None:
     return [float(weights[arm]) for arm in arms]
 
 
+def expected_shares(db: RegistryLike, key: str) -> list[float] | None:
+    """The arm shares a bandit's assignments should show overall: Σ_p N_p · w_p / N over its weight periods (as
+    GrowthBook's bandit SRM expects), in arm order; None for a fixed-weight experiment or before any assignment."""
+    if get_bandit(db, key) is None:
+        return None
+    database = open_registry(db)
+    arms = [(r[0], float(r[1])) for r in database.execute(
+        "SELECT arm_key, weight FROM arms WHERE experiment_key = ? ORDER BY position", (key,))]
+    sizes = dict(database.execute(f"SELECT {PERIOD_SQL} AS period, COUNT(*) FROM assignments a "
+                                  "WHERE a.experiment_key = ? GROUP BY 1", (key,)).fetchall())
+    if not sizes:
+        return None
+    weights = {0: {arm: w for arm, w in arms}} | {p.period: p.weights for p in list_periods(database, key)}
+    total = sum(sizes.values())
+    return [sum(n * weights[int(p)][arm] for p, n in sizes.items()) / total for arm, _ in arms]
+
+
 def observed_cells(db: RegistryLike, key: str, arms: list[str], metric: str, periods: int) -> list[list[Moments]]:
     """Per period (0..periods) × arm: users with an imported outcome of `metric` and the sum of their outcomes."""
     rows = open_registry(db).execute(

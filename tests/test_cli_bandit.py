@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from simulator.shop import generate_shop
+from stats import srm
 from winback.cli import cli
 
 # The simulated truth of the outcomes imported below: share retained per arm (email is clearly the best net value:
@@ -134,6 +135,18 @@ def test_bandit_analysis_through_the_cli(bandit_shop) -> None:
     pooled = ok("analyze", "wb-bandit", "--db", db)  # the fixed-weight read says it is not the bandit's
     assert "'wb-bandit' is a bandit: its weights changed between periods" in pooled
     assert "winback experiment bandit wb-bandit" in pooled
+    analysed = json.loads(ok("analyze", "wb-bandit", "--json", "--db", db))
+    # SRM of a bandit: the arm sizes against Σ_p N_p · w_p / N, the shares its periods' weights imply (GrowthBook's
+    # bandit SRM), not against the weights as defined (0.2/0.4/0.4, which email outgrew from period 2 on).
+    periods = report["periods"]
+    total = sum(sum(p["users"].values()) for p in periods)
+    shares = [sum(sum(p["users"].values()) * p["weights"][arm] for p in periods) / total
+              for arm in ("control", "coupon", "email")]
+    counts = [sum(p["users"][arm] for p in periods) for arm in ("control", "coupon", "email")]
+    assert analysed["report"]["srm_p_value"] == pytest.approx(srm(counts, shares), rel=1e-9)
+    assert analysed["report"]["srm_flagged"] is False and srm(counts, [0.2, 0.4, 0.4]) < 0.05
+    [health] = [c for c in analysed["health"]["checks"] if c["name"] == "srm"]
+    assert health["status"] == "ok" and health["detail"]["p_value"] == pytest.approx(srm(counts, shares), rel=1e-9)
     refused = run("experiment", "bandit", "no-such", "--db", db)
     assert refused.exit_code == 1 and refused.output.startswith("Error: ")
 
