@@ -92,6 +92,17 @@ def check_bandit(experiment: Experiment, settings: BanditSettings, primary_kind:
                               f"{settings.draws}")
 
 
+def check_bandit_draft(db: RegistryLike, key: str) -> None:
+    """Re-check a bandit draft before it starts (an edit may have changed its arms, metric or value); nothing for a
+    fixed-weight experiment."""
+    settings = get_bandit(db, key)
+    if settings is None:
+        return
+    experiment = get_experiment(key, db)
+    kind = open_registry(db).execute("SELECT kind FROM metrics WHERE key = ?", (experiment.primary_metric,)).fetchone()
+    check_bandit(experiment, settings, kind[0] if kind else None)
+
+
 def create_bandit_experiment(experiment: Experiment, db: RegistryLike = None, settings: BanditSettings | None = None,
                              actor: str | None = None) -> Experiment:
     """Create a draft experiment that is a bandit (its weights as defined are the burn-in's; audited)."""

@@ -147,6 +147,8 @@ def test_bandit_analysis_through_the_cli(bandit_shop) -> None:
     assert analysed["report"]["srm_flagged"] is False and srm(counts, [0.2, 0.4, 0.4]) < 0.05
     [health] = [c for c in analysed["health"]["checks"] if c["name"] == "srm"]
     assert health["status"] == "ok" and health["detail"]["p_value"] == pytest.approx(srm(counts, shares), rel=1e-9)
+    shown = ok("experiment", "show", "wb-bandit", "--db", db)
+    assert "  bandit: floor 0.1, burn-in 1; weights in force: control 0.2, coupon 0.1, email 0.7 " in shown
     refused = run("experiment", "bandit", "no-such", "--db", db)
     assert refused.exit_code == 1 and refused.output.startswith("Error: ")
 

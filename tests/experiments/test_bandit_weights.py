@@ -17,7 +17,7 @@ from experiments.bandit_weights import (
     update_bandit_weights,
     weights_in_force,
 )
-from experiments.definitions import Arm, create_experiment
+from experiments.definitions import Arm, create_experiment, get_experiment, update_draft
 from experiments.errors import ExperimentError
 from experiments.imports import import_outcomes
 from experiments.lifecycle import start_experiment
@@ -103,3 +103,12 @@ def test_thompson_periods_use_imported_outcomes_and_assignment_follows_them(cata
         kept = dict(conn.execute("SELECT user_id, arm_key FROM assignments WHERE user_id LIKE 'u%'"))
     assert kept == arms  # the first users keep their arms
     assert counts["reco"] / 2000 == pytest.approx(0.55, abs=0.04) and counts["coupon"] / 2000 < 0.08
+
+
+def test_an_edited_bandit_draft_is_checked_again_before_it_starts(catalog_db, make_experiment) -> None:
+    create_bandit_experiment(_bandit(make_experiment), catalog_db, BanditSettings(floor=0.25))
+    update_draft("bandit-1", catalog_db, arms=(Arm("control", None, 0.6, True), Arm("coupon", "coupon_10", 0.2),
+                                               Arm("reco", "reco_email", 0.2)))
+    with pytest.raises(ExperimentError, match=r"2 treatments x floor 0.25 = 0.5 is more than the treatments' share 0.4"):
+        start_experiment("bandit-1", catalog_db)
+    assert get_experiment("bandit-1", catalog_db).status == "draft"

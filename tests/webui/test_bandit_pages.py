@@ -29,6 +29,8 @@ def test_launch_creates_a_bandit_draft_with_its_settings(shop, as_user) -> None:
     assert actions == [("gina", "create"), ("gina", "bandit")]
     page = as_user("gina").get("/launch").text
     assert 'name="bandit"' in page and 'name="bandit_floor"' in page and 'name="bandit_burn_in"' in page
+    edit = as_user("gina").get("/experiments/wb-dec/edit").text  # a draft stays what it was created as
+    assert 'name="arm_weight_0"' in edit and 'name="bandit"' not in edit
 
 
 def test_a_bandit_form_whose_floors_do_not_fit_is_refused_and_nothing_is_written(shop, as_user) -> None:

@@ -273,6 +273,14 @@ def experiment_show(key: str, as_json: bool, db: str | None) -> None:
     click.echo(f"  target cohort {found.target_cohort or 'none'}; owner {found.owner or '-'}")
     for arm in found.arms:
         click.echo(f"  arm {arm.key:<16} treatment {arm.treatment or '-':<16} weight {arm.weight:g}{'  (control)' if arm.is_control else ''}")
+    from experiments.bandit_weights import get_bandit, weights_in_force
+
+    bandit = get_bandit(db, key)
+    if bandit is not None:
+        now = weights_in_force(db, key)
+        current = ", ".join(f"{a.key} {w:.3g}" for a, w in zip(found.arms, now)) if now else "as defined (no period yet)"
+        click.echo(f"  bandit: floor {bandit.floor:g}, burn-in {bandit.burn_in}; weights in force: {current} "
+                   f"(`winback experiment bandit {key}`)")
     for decision in decisions:
         override = f"; OVERRIDE: {decision.override}" if decision.override else ""
         click.echo(f"  decided {decision.decided_at[:10]} by {decision.decided_by}: winner {decision.winner_arm} "
