@@ -78,3 +78,18 @@ def test_the_api_creates_a_bandit_and_returns_its_read_with_the_results(app, sho
     assert [p["rule"] for p in payload["bandit"]["periods"]] == ["burn-in"]
     fixed = client.get("/api/v1/experiments/wb-q4/results", headers=auth).json
     assert fixed["bandit"] is None
+
+
+def test_hostile_bandit_fields_are_refused_with_a_reason_never_a_500(shop, as_user) -> None:
+    client = as_user("gina")
+    created = 0
+    for i, (field, text) in enumerate([(f, t) for f in ("bandit_floor", "bandit_burn_in")
+                                       for t in ("nan", "inf", "-1", "1e400", "abc", "1.5", "0.45", "9" * 25, "-0")]):
+        response = post(client, "/launch", {**BANDIT, "key": f"wb-h{i}", "action": "create", field: text})
+        assert response.status_code in (302, 400), (field, text, response.status_code)
+        if response.status_code == 400:
+            assert "must be" in response.text or "is more than" in response.text, (field, text)
+        created += response.status_code == 302
+    with registry(shop.db) as database:
+        stored = database.execute("SELECT floor FROM bandits WHERE experiment_key LIKE 'wb-h%'").fetchall()
+    assert len(stored) == created == 1 and stored[0][0] == 0.0  # only floor "-0" (= 0) is a floor that fits
