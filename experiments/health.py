@@ -69,8 +69,8 @@ def health_checks(db: RegistryLike, key: str, *, facts: str | None = None) -> He
     database = open_registry(db)
     experiment = get_experiment(key, database)
     with open_facts(database.conn, facts) as source:
-        checks = [_srm(source, key, experiment, expected_shares(database, key)), _control_treated(source, key), _cross_arm(source, key),
-                  _undelivered(source, key), _no_outcome(source, key),
+        checks = [_srm(source, key, experiment, expected_shares(database, key)), _control_treated(source, key),
+                  _cross_arm(source, key), _undelivered(source, key), _no_outcome(source, key),
                   _outside_cohort(source, key, experiment.target_cohort),
                   _outcome_before_assignment(source, key), _opted_out(source, key)]
     return HealthReport(key, tuple(checks))

@@ -80,7 +80,9 @@ def main() -> None:
     payload = {"command": f"python scripts/bandit_proof.py --seeds {args.seeds} --cycles {args.cycles}",
                "scenario": asdict(scenario), "summary": summary, "rows": rows}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(payload, indent=1, default=_plain) + "\n")
+    head = json.dumps({k: v for k, v in payload.items() if k != "rows"}, indent=1, default=_plain)[:-2]
+    lines = ",\n  ".join(json.dumps(_rounded(row), separators=(",", ":"), default=_plain) for row in rows)
+    Path(args.out).write_text(f"{head},\n \"rows\": [\n  {lines}\n ]\n}}\n")  # one line per seed
     s = summary
     print("| figure | measured | bar |\n| --- | --- | --- |")
     print(f"| cumulative regret, bandit / fixed equal split ({s['seeds']} seeds) | {s['regret_ratio']:.3f} "
@@ -92,6 +94,17 @@ def main() -> None:
           f"({s['aa_winner_rate']:.0%}) | <= 5% |")
     print(f"\nwinners named by the bandit's analysis: {s['bandit_winners']}; mean final weights "
           f"{[round(w, 3) for w in s['mean_final_weights']]}")
+
+
+def _rounded(value: Any) -> Any:
+    """Floats to 6 significant digits (nan and inf to null), through dicts and lists."""
+    if isinstance(value, float):
+        return float(f"{value:.6g}") if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rounded(v) for v in value]
+    return value
 
 
 def _plain(value: object) -> object:
