@@ -1,7 +1,8 @@
 """Does the cost-aware bandit earn more than a fixed equal split, and does its analysis stay valid? One shop per seed.
 
     PYTHONPATH=. .venv/bin/python scripts/bandit_proof.py                  # 20 seeds of 12 weekly cycles (~2 min)
-    PYTHONPATH=. .venv/bin/python scripts/bandit_proof.py --seeds 100 --out docs/bandit_proof_100.json
+    PYTHONPATH=. .venv/bin/python scripts/bandit_proof.py --seeds 100 --out /tmp/bandit_proof_100.json
+    PYTHONPATH=. .venv/bin/python scripts/bandit_proof.py --n-users 30000 --users-per-cycle 1500 --out /tmp/b.json
 
 Each seed builds simulator.weekly's shop (60,000 users) and runs simulator.bandit_shop's experiment three times:
 the bandit (stats.bandit.thompson_weights each cycle, the product's function), the fixed equal split on the same
@@ -70,14 +71,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--cycles", type=int, default=SCENARIO.cycles)
+    parser.add_argument("--n-users", type=int, default=SCENARIO.n_users)
+    parser.add_argument("--users-per-cycle", type=int, default=SCENARIO.users_per_cycle)
     parser.add_argument("--out", default="docs/bandit_proof.json")
     args = parser.parse_args()
     from dataclasses import replace
 
-    scenario = replace(SCENARIO, cycles=args.cycles)
+    scenario = replace(SCENARIO, cycles=args.cycles, n_users=args.n_users, users_per_cycle=args.users_per_cycle)
     rows = [one_seed(seed, scenario) for seed in range(args.seeds)]
     summary = summarize(rows)
-    payload = {"command": f"python scripts/bandit_proof.py --seeds {args.seeds} --cycles {args.cycles}",
+    payload = {"command": f"python scripts/bandit_proof.py --seeds {args.seeds} --cycles {args.cycles} "
+                          f"--n-users {args.n_users} --users-per-cycle {args.users_per_cycle}",
                "scenario": asdict(scenario), "summary": summary, "rows": rows}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     head = json.dumps({k: v for k, v in payload.items() if k != "rows"}, indent=1, default=_plain)[:-2]
