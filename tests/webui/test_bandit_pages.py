@@ -10,6 +10,7 @@ from webui_client import post
 from experiments.bandit_weights import get_bandit, list_periods, update_bandit_weights
 from experiments.db import registry
 from experiments.definitions import get_experiment
+from experiments.imports import import_outcomes
 from experiments.lifecycle import start_experiment
 from experiments.targeting import assign_users
 from experiments.users import create_token
@@ -43,7 +44,7 @@ def test_a_bandit_form_whose_floors_do_not_fit_is_refused_and_nothing_is_written
     assert no_bandit.status_code == 302 and get_bandit(shop.db, "wb-dec") is None
 
 
-def test_results_page_shows_the_weights_over_time(shop, as_user) -> None:
+def test_results_page_shows_the_weights_over_time(shop, as_user, tmp_path) -> None:
     client = as_user("gina")
     post(client, "/launch", {**BANDIT, "action": "create"})
     start_experiment("wb-dec", shop.db, actor="gina")
@@ -61,6 +62,17 @@ def test_results_page_shows_the_weights_over_time(shop, as_user) -> None:
     assert "<td>burn-in</td>" in page and "<td>no outcomes yet</td>" in page
     assert "<td>2026-12-01 00:00</td>" in page and "<td>2026-12-08 00:00</td>" in page
     assert "Combined (period-stratified) against control" in page and "Winner: <b>none yet</b>" in page
+    # With outcomes (every third user retained, whatever the arm) the combined effects are drawn with their intervals.
+    with registry(shop.db) as database:
+        assigned = [r[0] for r in database.execute("SELECT user_id FROM assignments WHERE experiment_key = 'wb-dec' "
+                                                   "ORDER BY user_id")]
+    outcomes = tmp_path / "outcomes.csv"
+    outcomes.write_text("experiment_key,user_id,metric,value\n"
+                        + "".join(f"wb-dec,{u},retained,{int(i % 3 == 0)}\n" for i, u in enumerate(assigned)))
+    import_outcomes(outcomes, shop.db)
+    page = client.get("/experiments/wb-dec/results").text
+    assert "retention uplift against control, periods combined by their sizes, with its 95% interval" in page
+    assert "nothing to draw yet" not in page
 
 
 def test_the_api_creates_a_bandit_and_returns_its_read_with_the_results(app, shop) -> None:
