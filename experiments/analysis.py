@@ -150,8 +150,24 @@ def analyze_experiment(
     where the registry's fact SQL runs (experiments.fact_source: the columnar mirror by default).
     """
     data = collect(key, db, segment_by=segment_by, pre_period=cuped, sums_source=sums_source, facts=facts)
-    return analyze_data(data, method=method, cuped=cuped, value_per_retained=value_per_retained,
-                        relative=relative, alpha=alpha, tuning=tuning)
+    report = analyze_data(data, method=method, cuped=cuped, value_per_retained=value_per_retained,
+                          relative=relative, alpha=alpha, tuning=tuning)
+    from experiments.bandit_weights import expected_shares, get_bandit
+
+    if get_bandit(db, key) is None:
+        return report
+    # Weights moved between periods: the pooled effects can mislead, and the arm sizes are judged against the
+    # shares the periods' weights imply (Σ_p N_p · w_p / N, GrowthBook's bandit SRM).
+    shares = expected_shares(db, key)
+    srm_p = srm([a.n for a in report.arms], shares) if shares else report.srm_p_value
+    notes = [f"'{key}' is a bandit: its weights changed between periods, so this pooled read can mislead; read the "
+             f"per-period and combined analysis with `winback experiment bandit {key}` (SRM here: arm sizes against "
+             "the shares the periods' weights imply)"]
+    if srm_flagged(srm_p):
+        notes.append(f"sample ratio mismatch (p = {srm_p:.2g}): arm sizes do not fit the weight periods; check "
+                     "assignment and logging before trusting any result")
+    notes += [n for n in report.notes if not n.startswith("sample ratio mismatch")]
+    return replace(report, srm_p_value=srm_p, srm_flagged=srm_flagged(srm_p), notes=tuple(notes))
 
 
 def analyze_data(

@@ -19,6 +19,7 @@ import sqlite3
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
+from experiments.bandit_weights import expected_shares
 from experiments.db import RegistryLike, open_registry
 from experiments.definitions import get_experiment
 from experiments.fact_source import FactSource, open_facts
@@ -72,8 +73,8 @@ def health_checks(db: RegistryLike, key: str, *, facts: str | None = None) -> He
     database = open_registry(db)
     experiment = get_experiment(key, database)
     with open_facts(database.conn, facts) as source:
-        checks = [_srm(source, key, experiment), _control_treated(source, key), _cross_arm(source, key),
-                  _undelivered(source, key), _no_outcome(source, key),
+        checks = [_srm(source, key, experiment, expected_shares(database, key)), _control_treated(source, key),
+                  _cross_arm(source, key), _undelivered(source, key), _no_outcome(source, key),
                   _outside_cohort(source, key, experiment.target_cohort),
                   _outcome_before_assignment(source, key), _opted_out(source, key),
                   _programme_holdout(database.conn, key)]
@@ -84,7 +85,8 @@ def _one(source: FactSource, sql: str, params: dict) -> int:
     return int(source.rows(sql, params)[0][0] or 0)
 
 
-def _srm(source: FactSource, key: str, experiment) -> HealthCheck:
+def _srm(source: FactSource, key: str, experiment, bandit_shares: list[float] | None = None) -> HealthCheck:
+    """Arm sizes against the weights (a bandit's: the shares its weight periods imply)."""
     counts = dict(source.rows(
         "SELECT arm_key, COUNT(*) FROM assignments WHERE experiment_key = :key GROUP BY arm_key", {"key": key}))
     observed = [counts.get(arm.key, 0) for arm in experiment.arms]
@@ -93,7 +95,7 @@ def _srm(source: FactSource, key: str, experiment) -> HealthCheck:
     if total == 0:
         return HealthCheck("srm", title, "not_checked", 0, "no users assigned yet",
                            "assign users with `winback experiment assign`")
-    weights = [arm.weight for arm in experiment.arms]
+    weights = bandit_shares or [arm.weight for arm in experiment.arms]
     p = srm(observed, weights)
     expected = [total * w / sum(weights) for w in weights]
     off = int(round(sum(abs(o - e) for o, e in zip(observed, expected)) / 2))

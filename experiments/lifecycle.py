@@ -72,6 +72,9 @@ def _freeze_costs_and_metric_kinds(conn: sqlite3.Connection, key: str) -> None:
 
 def start_experiment(key: str, db: RegistryLike = None, actor: str | None = None) -> Experiment:
     """draft → running: from now on arms and weights are frozen (the schema enforces it too)."""
+    from experiments.bandit_weights import check_bandit_draft
+
+    check_bandit_draft(db, key)  # a bandit's draft may have been edited since it was created
     return _move(key, "running", db, actor)
 
 

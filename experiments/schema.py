@@ -415,9 +415,42 @@ MIGRATIONS += [
     ),
 ]
 
+MIGRATIONS += [
+    (
+        60,
+        "bandit experiments: settings (floor, burn-in, draws) and their weight periods, each with the posterior that "
+        "set it (append-only; assignments stamped from a period's start to the next's belong to it)",
+        """
+        CREATE TABLE bandits (
+            experiment_key TEXT PRIMARY KEY REFERENCES experiments(key),
+            floor REAL NOT NULL CHECK (floor >= 0 AND floor < 1),
+            burn_in INTEGER NOT NULL CHECK (burn_in >= 0),
+            draws INTEGER NOT NULL CHECK (draws >= 100),
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE bandit_periods (
+            experiment_key TEXT NOT NULL REFERENCES experiments(key),
+            period INTEGER NOT NULL CHECK (period >= 1),
+            starts_at TEXT NOT NULL,
+            as_of TEXT,
+            rule TEXT NOT NULL,
+            weights TEXT NOT NULL,
+            posterior TEXT NOT NULL DEFAULT '{}',
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (experiment_key, period),
+            UNIQUE (experiment_key, starts_at)
+        );
+        CREATE TRIGGER bandit_periods_no_update BEFORE UPDATE ON bandit_periods
+            BEGIN SELECT RAISE(ABORT, 'bandit weight periods are append-only'); END;
+        CREATE TRIGGER bandit_periods_no_delete BEFORE DELETE ON bandit_periods
+            BEGIN SELECT RAISE(ABORT, 'bandit weight periods are append-only'); END;
+        """,
+    ),
+]
+
 MIGRATIONS.sort(key=lambda migration: migration[0])  # areas append their ranges; apply them by version
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 # Version ranges by area, so work landing in parallel never reuses a number: 3-9 services and workflow,
 # 10-19 hardening (audit chain, cohort versions and as-of dates, model hashes), 20-29 web UI (users, tokens, snapshots),
-# 30-39 warehouse engines, 40-49 targeting, 50-59 programmes. Keep MIGRATIONS sorted by version.
+# 30-39 warehouse engines, 40-49 targeting, 50-59 programmes, 60-69 bandits. Keep MIGRATIONS sorted by version.

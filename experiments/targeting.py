@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from experiments.assignment import assign
+from experiments.bandit_weights import weights_in_force
 from experiments.choices import (
     DEFAULT_CAP_WINDOW_DAYS,
     DEFAULT_CONTACT_CAP,
@@ -116,8 +117,9 @@ def assign_users(
         fates = mark_fates(conn, experiment_key=key, layer=experiment.layer, contact_cap=contact_cap,
                            since=since)
         eligible = np.asarray([r[0] for r in conn.execute("SELECT user_id FROM candidate WHERE fate IS NULL")], dtype=object)
+        weights = weights_in_force(database, key) or experiment.weights  # a bandit's period in force (bandit_weights)
         arm_index = assign(
-            eligible, seed=experiment.key, weights=experiment.weights,
+            eligible, seed=experiment.key, weights=weights,
             coverage=experiment.coverage, hash_version=experiment.hash_version,
         )
         inside = arm_index >= 0

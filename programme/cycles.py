@@ -172,6 +172,9 @@ def _enrol(db: str | os.PathLike[str] | None, programme: Programme, cycle: dict,
     if programme.mode == "experiment":
         if programme.experiment is None:
             raise ExperimentError(f"programme '{programme.name}' assigns into an experiment but names none")
+        from experiments.bandit_weights import update_bandit_weights  # a bandit's next weight period (else nothing)
+
+        update_bandit_weights(db, programme.experiment, now=stamp, actor=f"cycle {cycle['number']}")
         summary = assign_users(programme.experiment, candidates, db=db, contact_cap=1,
                                cap_window_days=programme.contact_window_days, now=stamp, actor=f"cycle {cycle['number']}")
         left = {"opt_out": summary.excluded_opt_out, "holdout": summary.excluded_holdout,

@@ -145,6 +145,25 @@ class WeeklyShop:
         orders = pd.DataFrame({"user_id": self.user_ids[users], "event_type": "order", "ts": ts, "amount": amount})
         return pd.concat([signups, orders], ignore_index=True).sort_values("ts", ignore_index=True)
 
+    def set_treatment(self, users: np.ndarray, churn_mult: np.ndarray | float,
+                      spend_mult: np.ndarray | float = 1.0) -> None:
+        """Give `users` (a boolean mask) their own treatment: the hazard and order-rate multipliers that apply
+        whenever they are under a treatment's effect (instead of their tier's), e.g. the arm of an experiment.
+        Set it before the user is first sent anything, so `expected()` stays the truth of every week."""
+        mask = np.asarray(users, dtype=bool)
+        if mask.shape != self.alive.shape:
+            raise ValueError(f"users must be a boolean mask over {self.alive.size} users, got shape {mask.shape}")
+        self._churn_mult[mask] = np.broadcast_to(np.asarray(churn_mult, dtype=float), mask.shape)[mask]
+        self._spend_mult[mask] = np.broadcast_to(np.asarray(spend_mult, dtype=float), mask.shape)[mask]
+
+    def churn_probability(self, start: int, weeks: int, churn_mult: np.ndarray | float = 1.0) -> np.ndarray:
+        """Each user's true chance to churn within `weeks` weeks from week `start`, if alive at its start and under a
+        treatment's effect throughout with hazard multiplier `churn_mult` (1: untreated)."""
+        if start < 0 or weeks < 1 or start + weeks > self.config.weeks:
+            raise ValueError(f"weeks {start}..{start + weeks - 1} are outside the shop's {self.config.weeks} weeks")
+        hazard = np.minimum(self.hazard[:, start:start + weeks] * np.reshape(churn_mult, (-1, 1)), 1.0)
+        return 1 - np.prod(1 - hazard, axis=1)
+
     def oracle_flags(self) -> np.ndarray:
         """This week's flags by the oracle: the `treat_share` riskiest users by true hazard (holdout included)."""
         hazard = self.hazard[:, self.week]

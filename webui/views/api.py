@@ -5,7 +5,7 @@ from typing import Any
 
 from flask import Blueprint, g, request
 
-from experiments.definitions import create_experiment, delete_draft
+from experiments.definitions import delete_draft
 from experiments.imports import undo_import
 from experiments.lifecycle import stop_experiment
 from experiments.snapshots import take_snapshot
@@ -50,7 +50,7 @@ def launch_choices() -> Any:
 @bp.route("/experiments", methods=["POST"])
 @requires("launch")
 def create() -> Any:
-    experiment = create_experiment(growth.parse_launch_form(request_fields()), get_db(), actor=actor())
+    experiment = growth.create_draft(request_fields())
     return json_response({"experiment": experiment}, 201)
 
 

@@ -9,6 +9,14 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import BadRequest
 
 from common.choices import METHODS, VERDICTS
+from experiments.bandit_analysis import analyze_bandit
+from experiments.bandit_weights import (
+    DEFAULT_BURN_IN,
+    DEFAULT_FLOOR,
+    BanditSettings,
+    create_bandit_experiment,
+    get_bandit,
+)
 from experiments.catalog import list_metrics, list_treatments
 from experiments.choices import SEGMENT_COLUMNS, STATUSES
 from experiments.cohort_summary import risk_breakdown
@@ -246,10 +254,28 @@ def launch_plan(form) -> Any:
                            daily_traffic=number_field(form, "daily_traffic", "eligible users per day"))
 
 
+def bandit_settings(form) -> BanditSettings | None:
+    """The bandit settings of a launch form (its 'bandit' box ticked), or None for fixed weights."""
+    if not form.get("bandit"):
+        return None
+    floor = number_field(form, "bandit_floor", "the bandit's floor per treatment", DEFAULT_FLOOR)
+    burn_in = whole_field(form, "bandit_burn_in", "the bandit's burn-in periods", DEFAULT_BURN_IN)
+    return BanditSettings(floor=floor, burn_in=burn_in)
+
+
+def create_draft(form) -> Experiment:
+    """The draft a launch form describes, a bandit when its box is ticked (the page and the API alike)."""
+    settings = bandit_settings(form)
+    if settings is not None:
+        return create_bandit_experiment(parse_launch_form(form), get_db(), settings, actor=actor())
+    return create_experiment(parse_launch_form(form), get_db(), actor=actor())
+
+
 @requires("launch")
 def create() -> Any:
-    experiment = create_experiment(parse_launch_form(request.form), get_db(), actor=actor())
-    flash(f"Draft '{experiment.key}' created. Start it when ready.", "ok")
+    experiment = create_draft(request.form)
+    what = "Bandit draft" if request.form.get("bandit") else "Draft"
+    flash(f"{what} '{experiment.key}' created. Start it when ready.", "ok")
     return redirect(url_for("growth.results", key=experiment.key))
 
 
@@ -274,8 +300,9 @@ def results_data(key: str) -> dict[str, Any]:
     experiment = experiment_or_404(key)
     options = analysis_options()
     snapshot = latest_snapshot(get_db(), key, **options)
+    bandit = analyze_bandit(key, get_db()) if get_bandit(get_db(), key) else None
     return {"experiment": experiment, "options": options, "snapshot": snapshot,
-            "history": snapshot_history(get_db(), key, limit=10)}
+            "history": snapshot_history(get_db(), key, limit=10), "bandit": bandit}
 
 
 @bp.route("/experiments/<key>")

@@ -132,21 +132,74 @@ ARM_HELP = "NAME:TREATMENT:WEIGHT, repeat per arm; TREATMENT '-' for none (a hol
 @click.option("--hash-version", type=click.Choice(["1", "2"]), default="2", show_default=True, help="GrowthBook hash version.")
 @click.option("--value-per-retained", type=click.FloatRange(min=0, max=1e9), default=None,
               help="What one retained user is worth (margin), used for ROI in `winback analyze`.")
+@click.option("--bandit", is_flag=True,
+              help="A bandit: each programme cycle sets the treatments' weights by Thompson sampling on net value per "
+                   "user; the control keeps its weight, the weights given are the burn-in's.")
+@click.option("--floor", type=click.FloatRange(min=0, max=1, max_open=True), default=0.05, show_default=True,
+              help="Bandit: each treatment's least share of all users.")
+@click.option("--burn-in", type=click.IntRange(min=0, max=1000), default=1, show_default=True,
+              help="Bandit: weight periods (cycles) that keep the weights given before Thompson sampling starts.")
 @db_option
 @clean_errors
 def experiment_create(key, name, primary_metric, arms, control, hypothesis, owner, target_cohort, guardrails, layer,
-                      coverage, hash_version, value_per_retained, db) -> None:
+                      coverage, hash_version, value_per_retained, bandit, floor, burn_in, db) -> None:
     """Create a draft experiment; KEY is also the assignment hash seed. Unknown names are refused."""
     from experiments.definitions import Experiment, build_arms, create_experiment
 
-    created = create_experiment(
-        Experiment(key=key, name=name, primary_metric=primary_metric, arms=build_arms(arms, control),
-                   hypothesis=hypothesis, owner=owner, target_cohort=target_cohort,
-                   guardrail_metrics=tuple(guardrails), layer=layer, coverage=coverage,
-                   hash_version=int(hash_version), value_per_retained=value_per_retained),
-        db,
-    )
+    definition = Experiment(key=key, name=name, primary_metric=primary_metric, arms=build_arms(arms, control),
+                            hypothesis=hypothesis, owner=owner, target_cohort=target_cohort,
+                            guardrail_metrics=tuple(guardrails), layer=layer, coverage=coverage,
+                            hash_version=int(hash_version), value_per_retained=value_per_retained)
+    if bandit:
+        from experiments.bandit_weights import BanditSettings, create_bandit_experiment
+
+        created = create_bandit_experiment(definition, db, BanditSettings(floor=floor, burn_in=burn_in))
+        click.echo(f"bandit {created.key} created as draft with arms {', '.join(a.key for a in created.arms)} "
+                   f"(control share {created.control.weight:g}, floor {floor:g}, burn-in {burn_in} "
+                   f"period{'s' if burn_in != 1 else ''})")
+        return
+    created = create_experiment(definition, db)
     click.echo(f"experiment {created.key} created as draft with arms {', '.join(a.key for a in created.arms)}")
+
+
+@experiment.command("bandit")
+@click.argument("key")
+@click.option("--update", is_flag=True, help="First open the next weight period now (a programme cycle does this).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@db_option
+@clean_errors
+def experiment_bandit(key: str, update: bool, as_json: bool, db: str | None) -> None:
+    """A bandit's weights over time and its analysis: per weight period (users, SRM) and combined (stratified)."""
+    from experiments.bandit_analysis import analyze_bandit
+
+    if update:
+        from experiments.bandit_weights import update_bandit_weights
+
+        opened = update_bandit_weights(db, key)
+        if opened is not None and not as_json:
+            click.echo(f"period {opened.period} opened ({opened.rule})")
+    report = analyze_bandit(key, db)
+    if as_json:
+        click.echo(dumps(report.to_dict()))
+        return
+    click.echo(f"bandit {report.key} [{report.status}]: control {report.control}, floor {report.settings.floor:g}, "
+               f"burn-in {report.settings.burn_in}; value per retained user {report.value_per_retained:g}")
+    arms = list(report.periods[0].weights) if report.periods else []
+    click.echo("weights over time:")
+    click.echo(f"  {'period':<7}{'from':<28}{'rule':<16}" + "".join(f"{a:>16}" for a in arms) + "   SRM p")
+    for p in report.periods:
+        cells = "".join(f"{p.weights[a]:>8.3f} {p.users[a]:>7,}" for a in arms)
+        flag = " MISMATCH" if p.srm_flagged else ""
+        click.echo(f"  {p.period:<7}{(p.starts_at or '-'):<28}{p.rule:<16}{cells}   {p.srm_p_value:.3g}{flag}")
+    click.echo("combined (period-stratified) against control:")
+    for a in report.arms:
+        c, e = a.comparison, a.economics
+        click.echo(f"  {a.arm_key:<14} users {a.users:>7,}  uplift {c.effect:+.4f} [{c.ci_low:+.4f}, {c.ci_high:+.4f}]  "
+                   f"net/user {a.net_value:+.2f} [{a.net_ci_low:+.2f}, {a.net_ci_high:+.2f}]  p Holm {a.p_holm:.3g}  "
+                   f"P(best) {a.p_best:.0%}  cost/retained {e.cost_per_retained:.4g}  ROI {e.roi:+.2f}")
+    click.echo(f"winner: {report.winner or 'none yet'}")
+    for note in report.notes:
+        click.echo(f"note: {note}")
 
 
 @experiment.command("edit")
@@ -220,6 +273,14 @@ def experiment_show(key: str, as_json: bool, db: str | None) -> None:
     click.echo(f"  target cohort {found.target_cohort or 'none'}; owner {found.owner or '-'}")
     for arm in found.arms:
         click.echo(f"  arm {arm.key:<16} treatment {arm.treatment or '-':<16} weight {arm.weight:g}{'  (control)' if arm.is_control else ''}")
+    from experiments.bandit_weights import get_bandit, weights_in_force
+
+    bandit = get_bandit(db, key)
+    if bandit is not None:
+        now = weights_in_force(db, key)
+        current = ", ".join(f"{a.key} {w:.3g}" for a, w in zip(found.arms, now)) if now else "as defined (no period yet)"
+        click.echo(f"  bandit: floor {bandit.floor:g}, burn-in {bandit.burn_in}; weights in force: {current} "
+                   f"(`winback experiment bandit {key}`)")
     for decision in decisions:
         override = f"; OVERRIDE: {decision.override}" if decision.override else ""
         click.echo(f"  decided {decision.decided_at[:10]} by {decision.decided_by}: winner {decision.winner_arm} "
