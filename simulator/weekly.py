@@ -125,6 +125,7 @@ class WeeklyShop:
         self.week = 0
         self.alive = np.ones(n, dtype=bool)
         self.alive_before = np.ones((n, config.weeks), dtype=bool)  # alive at the start of each week, before its churn
+        self.driven = False  # True once a real programme's send lists drive the treatments (`step(sent=...)`)
         self.active = np.zeros((n, config.weeks), dtype=bool)  # under a treatment's effect (would-be, all users)
         self.sent = np.zeros((n, config.weeks), dtype=bool)  # actually sent (outside holdout, alive)
         self.spend = np.zeros(n)
@@ -196,7 +197,9 @@ class WeeklyShop:
         self.active[:, w] = w - self._last_flag < cfg.effect_weeks
         sent_now = contact & ~self.holdout & self.alive
         self.sent[:, w] = sent_now
-        treated = self.active[:, w] & ~self.holdout
+        if sent is not None:
+            self.driven = True  # from now on only what real cycles sent counts, whatever the simulator's own holdout
+        treated = self.active[:, w] if self.driven else self.active[:, w] & ~self.holdout
         hazard = self.hazard[:, w] * np.where(treated, self._churn_mult, 1.0)
         churned = self.alive & (self._rng.random(self.alive.size) < hazard)
         self.alive &= ~churned
@@ -268,7 +271,7 @@ class WeeklyShop:
             raise ValueError(f"the windows reach week {int(first.max()) + weeks}; only {self.week} weeks have run")
         cols = first[:, None] + np.arange(weeks)[None, :]
         hazard = self.hazard[users[:, None], cols]
-        treated = (self.active & ~self.holdout[:, None])[users[:, None], cols]
+        treated = (self.active if self.driven else self.active & ~self.holdout[:, None])[users[:, None], cols]
         lam = (self._order_rate[users] * 7)[:, None] * np.ones_like(hazard)
         value = self._aov[users][:, None]
         alive = self.alive_before[users, first]

@@ -21,6 +21,7 @@ from churn.ingest import load_events
 from churn.pipeline import train
 from experiments.catalog import Metric, Treatment, save_metric, save_treatment
 from experiments.definitions import Arm, Experiment, create_experiment
+from experiments.errors import ExperimentError
 from experiments.lifecycle import start_experiment
 from experiments.programmes import Programme, get_programme, save_programme
 from programme.cycles import run_cycle
@@ -104,20 +105,39 @@ def run_weekly_programme(folder: str | os.PathLike[str], config: WeeklyShopConfi
         files.append(str(path))
     load_events(files[-1], wh, name=files[-1], mode="append")
     report = programme_report(db, NAME, warehouse=wh)
-    levels = _levels(shop, db, wh, index, horizon_weeks)
+    levels = programme_levels(shop, db, get_programme(db, NAME), wh)
     wh.close()
     return EndToEndRun(report, _truth(levels), sent_total, db, levels)
 
 
-def _levels(shop: WeeklyShop, db: Path, wh: Warehouse, index: pd.Series, horizon_weeks: int) -> pd.DataFrame:
+def programme_levels(shop: WeeklyShop, db: str | os.PathLike[str] | None, programme: Programme,
+                     warehouse: Warehouse | str | os.PathLike[str] | None = None) -> pd.DataFrame:
     """Per matured programme user (at first flagging, tier as the report labels it): the chance of no order in the
     horizon and the expected spend in it, with the treatments given and with none."""
-    users = population_outcomes(db, get_programme(db, NAME), wh)
+    if programme.horizon_days % 7:
+        raise ExperimentError(f"programme '{programme.name}': the weekly shop knows whole weeks; its horizon of "
+                         f"{programme.horizon_days} days is not one")
+    users = population_outcomes(db, programme, warehouse)
     users = users[users["matured"] & (users["group"] == "programme")]
+    index = pd.Series(np.arange(shop.user_ids.size), index=shop.user_ids)
+    unknown = users.loc[~users["user_id"].isin(index.index), "user_id"]
+    if len(unknown):
+        raise ExperimentError(f"programme '{programme.name}' flagged {len(unknown):,} users this shop does not know "
+                         f"(e.g. {unknown.iloc[0]!r}): is it the shop the programme ran on?")
     weeks = ((pd.to_datetime(users["as_of"]) - shop.start).dt.days // 7).to_numpy()
-    chances = shop.window_outcomes(index[users["user_id"].to_numpy()].to_numpy(), weeks, horizon_weeks)
+    try:
+        chances = shop.window_outcomes(index[users["user_id"].to_numpy()].to_numpy(), weeks,
+                                       programme.horizon_days // 7)
+    except ValueError as error:  # the registry's events reach further than this shop has run
+        raise ExperimentError(f"programme '{programme.name}': {error}") from None
     chances["tier"] = users["tier"].to_numpy()
     return chances
+
+
+def programme_truth(shop: WeeklyShop, db: str | os.PathLike[str] | None, programme: Programme,
+                    warehouse: Warehouse | str | os.PathLike[str] | None = None) -> pd.DataFrame:
+    """Per tier and pooled (`all`): the programme's true churn reduction and LTV change on its matured users."""
+    return _truth(programme_levels(shop, db, programme, warehouse))
 
 
 def _truth(chances: pd.DataFrame) -> pd.DataFrame:

@@ -82,19 +82,25 @@ def churn() -> None:
 @click.option("--events", "events_path", type=click.Path(dir_okay=False), required=True, help="Events CSV or Parquet.")
 @format_option
 @unknown_events_option
+@click.option("--append", is_flag=True,
+              help="Add the file's events to those loaded (a file appended before adds nothing) instead of replacing.")
 @warehouse_option
 @db_option
 @clean_errors
-def churn_load(events_path: str, events_format: str, unknown_events: str, warehouse: str | None,
+def churn_load(events_path: str, events_format: str, unknown_events: str, append: bool, warehouse: str | None,
                db: str | None) -> None:
-    """Validate an events file and load it into the warehouse (one transaction; reloading replaces)."""
+    """Validate an events file and load it into the warehouse (one transaction; reloading replaces, --append adds)."""
     from churn.ingest import load_events
     from warehouse.engine import open_warehouse
 
     wh = open_warehouse(warehouse, db)
-    result = load_events(_events(events_path, events_format), wh, name=events_path,
-                         unknown_events=unknown_events)  # type: ignore[arg-type]
-    click.echo(f"loaded {result.rows_written:,} events from {events_path} into {wh.path}")
+    result = load_events(_events(events_path, events_format), wh, name=events_path, mode="append" if append else
+                         "replace", unknown_events=unknown_events)  # type: ignore[arg-type]
+    if result.skipped:
+        click.echo(f"{events_path} was appended before: nothing added ({result.total_rows:,} events in {wh.path})")
+    else:
+        click.echo(f"loaded {result.rows_written:,} events from {events_path} into {wh.path}"
+                   + (f" ({result.total_rows:,} in all)" if append else ""))
     echo_unknown(result)
 
 
