@@ -52,6 +52,7 @@ class Programme:
     contact_window_days: int = 30  # a user treated within this window is not enrolled again
     max_users_per_cycle: int | None = None
     flag_tier_share: float = 0.0  # > 0: each cycle flags the riskiest share of each value tier; 0: the model's rule
+    value_per_retained: float = 0.0  # what one retained user is worth (finance's figure): margin and ROI; 0: unknown
     version: int = 1
 
     @property
@@ -89,6 +90,7 @@ def check_programme(programme: Programme, known_treatments: Iterable[str] | None
     _number("contact_window_days", programme.contact_window_days, 1, 3650, whole=True)
     _number("retrain_days", programme.retrain_days, 0, 3650, whole=True)
     _number("flag_tier_share", programme.flag_tier_share, 0, 1)
+    _number("value_per_retained", programme.value_per_retained, 0, 1e9)
     if programme.max_users_per_cycle is not None:
         _number("max_users_per_cycle", programme.max_users_per_cycle, 1, 1e9, whole=True)
     if not isinstance(programme.targets, dict) or set(programme.targets) - set(PLAN_TIERS):

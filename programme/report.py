@@ -92,7 +92,8 @@ def _effect(frame: pd.DataFrame, programme: Programme, spend: dict[str, float] |
     groups = {tier: (_totals(frame[frame["tier"] == tier], "programme"), _totals(frame[frame["tier"] == tier],
                                                                                   "holdout")) for tier in TIERS}
     return programme_effect(groups, targets={t: v for t, v in programme.targets.items() if t in TIERS},
-                            ltv_target=programme.ltv_target, spend=spend)
+                            ltv_target=programme.ltv_target, spend=spend,
+                            value_per_retained=programme.value_per_retained or None)
 
 
 def programme_report(db: str | os.PathLike[str] | None, name: str,

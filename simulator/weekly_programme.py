@@ -73,7 +73,7 @@ def run_weekly_programme(folder: str | os.PathLike[str], config: WeeklyShopConfi
                           experiment=EXPERIMENT, churn_model=f"{NAME}-churn", retrain_days=0,
                           high_value_monthly=config.high_value_monthly, treatments=("coupon_10",),
                           contact_window_days=7 * config.effect_weeks, max_users_per_cycle=max_users_per_cycle,
-                          flag_tier_share=flag_tier_share)
+                          flag_tier_share=flag_tier_share, value_per_retained=150.0)
     config = replace(config, weeks=cycles + horizon_weeks + 1, holdout_seed=programme.hash_seed)
     shop = WeeklyShop(config)
     wh = open_warehouse(None, db)  # beside the registry, where `winback serve --db` finds it

@@ -58,7 +58,8 @@ def test_bad_settings_are_one_line_and_write_nothing(shop, tmp_path) -> None:
     assert result.output == (f"Error: {toml}: unknown setting 'holdout_shar' (did you mean 'holdout_share'?); settings "
                              "are holdout_share, seed, horizon_days, high_value_monthly, targets, ltv_target, "
                              "cadence_days, budget_per_cycle, treatments, mode, experiment, churn_model, retrain_days, uplift_model, "
-                             "plan_holdout, contact_window_days, max_users_per_cycle, flag_tier_share\n")
+                             "plan_holdout, contact_window_days, max_users_per_cycle, flag_tier_share, "
+                             "value_per_retained\n")
     for share in ("0", "0.6", "-1"):
         refused = run("programme", "create", "bad", "--holdout-share", share, "--mode", "experiment",
                       "--experiment", "wb-prog", "--db", db)
@@ -252,7 +253,8 @@ def test_the_programme_report_compares_tiers_with_the_holdout_against_the_target
        "--arm", "coupon:coupon_10:0.5", "--layer", "rep", "--db", db)
     ok("experiment", "start", "wb-rep", "--db", db)
     ok("programme", "create", "rep", "--holdout-share", 0.3, "--mode", "experiment", "--experiment", "wb-rep",
-       "--churn-model", "churn-p", "--horizon-days", 14, "--max-users-per-cycle", 300, "--db", db)
+       "--churn-model", "churn-p", "--horizon-days", 14, "--max-users-per-cycle", 300, "--value-per-retained", 120,
+       "--db", db)
     for days in (60, 53, 46, 39):
         ok("cycle", "run", "rep", "--as-of", (last - pd.Timedelta(days=days)).date(), "--db", db)
     report = json.loads(ok("programme", "report", "rep", "--json", "--format", "csv", "--out", tmp_path / "r.csv",
@@ -289,10 +291,19 @@ def test_the_programme_report_compares_tiers_with_the_holdout_against_the_target
     assert report["holdout_sent"] == int(in_holdout(get_programme(db, "rep"), reached).sum())
     text = ok("programme", "report", "rep", "--db", db)
     assert "by lifecycle stage" in text and "spend" in text and "nan" not in text
+    # Finance: cost per incremental retained user = spend / incremental retained; ROI = (120 x retained - spend) / spend.
+    overall = report["overall"]
+    assert overall["spend"] == pytest.approx(sum(c["spend"] for c in report["cycles"]) or overall["spend"])
+    if overall["incremental_retained"] > 0:
+        assert overall["cost_per_retained"] == pytest.approx(overall["spend"] / overall["incremental_retained"])
+    else:  # no user retained by the programme: no cost per retained user (JSON null), ROI still defined
+        assert overall["cost_per_retained"] is None
+    assert overall["roi"] == pytest.approx((120 * overall["incremental_retained"] - overall["spend"]) / overall["spend"])
+    assert "incremental retained users" in text and "cost per incremental retained user" in text
     # The page: the stage table, and each tier's target as a dashed line beside its reductions.
     page = _finance_client(db).get("/programmes/rep").text
     assert "By lifecycle stage at first flagging" in page and 'stroke-dasharray="6 4"' in page
-    assert "regular target −25%" in page
+    assert "regular target −25%" in page and "What it cost (finance)" in page
 
 
 def test_a_cycle_retrains_an_old_churn_model_once_and_the_programme_flags_with_the_new_one(shop, tmp_path) -> None:

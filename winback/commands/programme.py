@@ -29,6 +29,8 @@ SETTING_OPTIONS = (
     click.option("--uplift-model", default=None, help="The stored uplift model cycles plan with (mode plan)."),
     click.option("--contact-window-days", type=int, default=None, help="Users treated within this window wait."),
     click.option("--max-users-per-cycle", type=int, default=None, help="Flag at most this many users a cycle."),
+    click.option("--value-per-retained", type=float, default=None,
+                 help="What one retained user is worth (margin and ROI in the report; 0: unknown)."),
     click.option("--flag-tier-share", type=float, default=None,
                  help="Flag the riskiest share of each value tier a cycle (0: the churn model's precision rule)."),
 )
@@ -111,6 +113,8 @@ def _setting_text(key: str, value: Any) -> str:
     """A setting as a person reads it: targets as reductions, lists comma-separated, unset as a dash."""
     if key == "targets":
         return ", ".join(f"{tier} -{share:.0%} churn" for tier, share in value.items())
+    if key == "value_per_retained":
+        return "0 (unknown: no margin or ROI)" if not value else f"{value:,.2f}"
     if key in ("holdout_share", "plan_holdout", "ltv_target", "flag_tier_share"):
         return f"{value:.0%}" + (" (the churn model's precision rule)" if key == "flag_tier_share" and not value else "")
     if key == "seed" and not value:
@@ -198,6 +202,15 @@ def programme_report(name: str, as_json: bool, fmt: str | None, out: str | None,
                    f"reduction {text.pct(t['reduction'])} 95% {text.interval(t['ci_low'], t['ci_high'])}{target}; "
                    f"LTV {text.pct(t['ltv_change'])} {text.interval(t['ltv_ci_low'], t['ltv_ci_high'])} "
                    f"({t['ltv_verdict']})".replace(f"{text.dash} {text.dash}", text.dash))
+    for t in [*report.tiers, *([report.overall] if report.overall else [])]:
+        if t["spend"] == t["spend"] and t["spend"] > 0:
+            roi = (f", ROI {text.pct(t['roi'])} {text.interval(t['roi_ci_low'], t['roi_ci_high'])}"
+                   if t["roi"] == t["roi"] else " (set --value-per-retained for margin and ROI)")
+            click.echo(f"{t['tier']:<8} {text.users(t['incremental_retained'])} incremental retained users "
+                       f"{text.users_interval(t['incremental_retained_ci_low'], t['incremental_retained_ci_high'])}, "
+                       f"spend {text.money(t['spend'])}, cost per incremental retained user "
+                       f"{text.money(t['cost_per_retained'])} "
+                       f"{text.money_interval(t['cost_per_retained_ci_low'], t['cost_per_retained_ci_high'])}{roi}")
     if report.stages:
         click.echo("by lifecycle stage (at first flagging):")
     for t in report.stages:
