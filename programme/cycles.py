@@ -302,8 +302,9 @@ def run_cycle(db: str | os.PathLike[str] | None, name: str, as_of: str, *, event
         if new_held:
             left_out = {"holdout": new_held + left_out.get("holdout", 0),
                         **{k: v for k, v in left_out.items() if k != "holdout"}}
+        plan_model = {"uplift_model": programme.uplift_model} if programme.mode == "plan" else {}
         cycle.update(step="enrolled", enrolled_into=enrolled_into,
-                     summary={**cycle["summary"], "candidates": len(candidates), "left_out": left_out})
+                     summary={**cycle["summary"], "candidates": len(candidates), "left_out": left_out, **plan_model})
         _update(db, name, cycle["number"], step="enrolled", enrolled_into=enrolled_into, summary=cycle["summary"])
     bar.update()
     sent_n = _record_sends(db, programme, cycle, candidates) if cycle["enrolled_into"] else 0

@@ -28,9 +28,11 @@ class ChurnModelChoice:
     trained_as_of: str
     retrained_from: str | None = None
     roc_auc: float | None = None
+    sha256: str | None = None  # of the model file: which version of the model flagged
 
     def to_dict(self) -> dict[str, object]:
-        out: dict[str, object] = {"churn_model": self.name, "churn_model_trained_as_of": self.trained_as_of}
+        out: dict[str, object] = {"churn_model": self.name, "churn_model_trained_as_of": self.trained_as_of,
+                                  "churn_model_sha256": self.sha256}
         if self.retrained_from:
             out.update(retrained_from=self.retrained_from, retrained_roc_auc=self.roc_auc)
         return out
@@ -59,9 +61,10 @@ def churn_model_for_cycle(db: str | os.PathLike[str] | None, programme: Programm
     trained = str(current.metrics.get("trained_as_of", ""))
     name = f"{programme.name}-churn-c{number}"
     if current.name == name:  # this cycle retrained before an interruption: name the model it replaced
-        return programme, ChurnModelChoice(name, trained, _previous_model(db, programme.name, name))
+        return programme, ChurnModelChoice(name, trained, _previous_model(db, programme.name, name),
+                                           sha256=current.sha256)
     if not trained or not needs_retraining(trained, as_of, programme):
-        return programme, ChurnModelChoice(current.name, trained)
+        return programme, ChurnModelChoice(current.name, trained, sha256=current.sha256)
     train_date = freshest_training_date(as_of, programme.horizon_days)
     database = open_registry(db)
     if database.execute("SELECT 1 FROM models WHERE name = ? AND kind = 'churn'", (name,)).fetchone() is None:
@@ -72,7 +75,8 @@ def churn_model_for_cycle(db: str | os.PathLike[str] | None, programme: Programm
     updated = save_programme(db, replace(programme, churn_model=name), actor=f"cycle {number}", new=False)
     auc = fitted.metrics.get("validation", {}).get("roc_auc")
     return updated, ChurnModelChoice(name, str(fitted.metrics.get("trained_as_of", train_date.date())),
-                                     retrained_from=current.name, roc_auc=None if auc is None else float(auc))
+                                     retrained_from=current.name, roc_auc=None if auc is None else float(auc),
+                                     sha256=fitted.sha256)
 
 
 def _previous_model(db: str | os.PathLike[str] | None, programme: str, name: str) -> str | None:

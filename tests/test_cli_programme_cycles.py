@@ -326,7 +326,9 @@ def test_a_cycle_retrains_an_old_churn_model_once_and_the_programme_flags_with_t
     assert shown["programme"]["churn_model"] == "fresh-churn-c1" and shown["programme"]["version"] == 2
     assert shown["cycles"][0]["retrained_from"] == "churn-old"
     with sqlite3.connect(db) as conn:
-        created = conn.execute("SELECT created_at FROM models WHERE name = 'fresh-churn-c1'").fetchone()[0]
+        created, digest = conn.execute("SELECT created_at, sha256 FROM models WHERE name = 'fresh-churn-c1'").fetchone()
+    assert shown["cycles"][0]["churn_model_sha256"] == digest  # the cycle records which model file flagged
+    with sqlite3.connect(db) as conn:
         actor = conn.execute("SELECT actor FROM audit_log WHERE object_type = 'programme' AND object_key = 'fresh' "
                              "AND action = 'edit'").fetchone()[0]
     assert actor == "cycle 1"
