@@ -308,6 +308,10 @@ def run_cycle(db: str | os.PathLike[str] | None, name: str, as_of: str, *, event
         _update(db, name, cycle["number"], step="enrolled", enrolled_into=enrolled_into, summary=cycle["summary"])
     bar.update()
     sent_n = _record_sends(db, programme, cycle, candidates) if cycle["enrolled_into"] else 0
+    if programme.mode == "experiment" and cycle["enrolled_into"]:
+        from experiments.snapshots import take_snapshot  # the pages read snapshots: show this cycle's users
+
+        take_snapshot(open_registry(db), cycle["enrolled_into"], actor=f"cycle {cycle['number']}")
     summary = {**cycle["summary"], "sent": sent_n, "events_loaded": loaded}
     _update(db, name, cycle["number"], step="finished", summary=summary, finished_at=utc_now())
     bar.update()

@@ -105,6 +105,10 @@ def test_cycles_enrol_new_users_once_and_never_the_holdout(shop, tmp_path) -> No
         assert not ids & set(opted)  # opt-outs win
         seen |= ids
     assert seen, "the cycles sent nobody"
+    with sqlite3.connect(db) as conn:  # each cycle refreshes the experiment's snapshot, which the pages read
+        actors = [r[0] for r in conn.execute("SELECT created_by FROM analysis_snapshots WHERE experiment_key = "
+                                             "'wb-prog' ORDER BY id")]
+    assert actors[-3:] == ["cycle 1", "cycle 2", "cycle 3"]
     again = ok("cycle", "run", "winback-2027", "--as-of", day, "--out", tmp_path / "again.csv", "--db", db)
     assert again.startswith(f"cycle 3 of winback-2027 as of {day} is already finished: nothing changed")
     assert pd.read_csv(tmp_path / "again.csv", dtype=str).equals(pd.read_csv(out, dtype=str))
