@@ -71,7 +71,7 @@ def test_every_candidate_has_a_policy_value_and_qini_and_the_best_plan_is_chosen
                         id_col="user_id", arm_weights=world.arm_weights, candidates=("s", "t"), n_estimators=40,
                         progress=False)
     names = [c.learner for c in fit.candidates]
-    assert names == ["s", "t", ENSEMBLE]
+    assert names == ["s", "s_ungated", "t", "t_ungated", ENSEMBLE, f"{ENSEMBLE}_ungated"]  # each with and without the gate
     assert all(np.isfinite(c.policy_value.value_per_user) and np.isfinite(c.mean_qini) for c in fit.candidates)
     best = max(fit.candidates, key=lambda c: c.policy_value.value_per_user)
     assert fit.learner == best.learner
