@@ -270,8 +270,14 @@ def fit_targeting(
             plan_costs[name] = 0.0 if spec.value is None else plan.total_cost
     best = max(reports, key=lambda r: r.policy_value.value_per_user)
     nested = nested_forecast(candidate_terms, fold)
-    # Shrunk only as far as the held-out data contradict the promise: to the upper end of the value's interval.
-    shrinkage = {r.learner: supported_share((nested.estimate if r is best else r.policy_value).ci_high * len(y),
+    # What the held-out data support of each promise. Counting retained users, a scale on every calibrated uplift
+    # changes nobody's treatment (the plan ranks uplift per cost and buys only positive uplift), so the promise is
+    # shrunk to the DR point estimate. With a value per user a shrink moves users below their cost and changes the
+    # plan, so it stops at the upper end of the value's interval: it cuts only what the data contradict.
+    def supported(estimate: PolicyEstimate) -> float:
+        return (estimate.value_per_user if spec.value is None else estimate.ci_high) * len(y)
+
+    shrinkage = {r.learner: supported_share(supported(nested.estimate if r is best else r.policy_value),
                                             r.predicted_total, plan_costs[r.learner]) for r in reports}
     planned = [t for t in treatments if t not in set(unplanned)]
     blankets, gains = blanket_comparison(arm, y_value, mu_value, weights, control, planned, spec,
