@@ -1,5 +1,6 @@
 """Uplift learners for several treatments against one control: causalml meta-learners on LightGBM, causalml's uplift
-forest, or one penalised logistic regression over every arm (`logit`, `uplift.interaction_logit`).
+forest, one penalised logistic regression over every arm (`logit`, `uplift.interaction_logit`), or a T-learner whose
+arms are boosted from a pooled baseline (`pooled_t`, `uplift.pooled_t`).
 
 In a randomized experiment the propensity of each treatment against control is known from the arm
 weights, so it is passed to causalml rather than estimated. Categorical columns are one-hot encoded
@@ -20,9 +21,10 @@ from sklearn.preprocessing import OneHotEncoder
 
 from uplift.errors import UpliftError
 from uplift.interaction_logit import InteractionLogit
+from uplift.pooled_t import PooledTLearner
 
 ArrayLike = pd.Series | np.ndarray | list
-LearnerName = Literal["s", "s_fine", "t", "x", "dr", "forest", "logit"]
+LearnerName = Literal["s", "s_fine", "t", "x", "dr", "forest", "logit", "pooled_t"]
 LEARNERS: tuple[str, ...] = get_args(LearnerName)
 
 # causalml logs every fit and prediction at INFO; keep the CLI's output to the progress bars.
@@ -138,6 +140,11 @@ class UpliftModel(BaseEstimator):
                 raise UpliftError("the logit learner needs a 0/1 outcome; use learner s, t, x or dr for continuous outcomes")
             # reg_lambda is the L2 strength of the baseline's terms (1/C); the effects' copies are penalised 4x as much.
             return InteractionLogit(self.control_name, pairs=self.pairs, C=1.0 / (self.reg_lambda or LOGIT_LAMBDA))
+        if self.learner == "pooled_t":
+            if not binary:
+                raise UpliftError("the pooled_t learner needs a 0/1 outcome; use learner s, t, x or dr for continuous outcomes")
+            return PooledTLearner(self.control_name, n, rate, self.num_leaves or 4, self.min_child_samples or 200,
+                                  self.reg_lambda or 10.0, seed)
         fine = self.learner == "s_fine"
         leaves = self.num_leaves or (FINE_LEAVES if fine else 15)
         min_leaf = self.min_child_samples or (FINE_MIN_LEAF if fine else 50)
