@@ -1,6 +1,7 @@
 """A parametric uplift learner for small experiments: one penalised logistic regression over every arm.
 
-The features are cut into quantile bins (a 0/1 column stays one indicator) and every pair of features into
+The features are cut into quantile bins (a 0/1 column stays one indicator; a missing value is a bin of its own,
+and sits at the mean in the linear term) and every pair of features into
 the cells of their bins, so an effect that switches on where two features cross a threshold is one cell.
 The baseline (what retains a user untreated) is learned from every user of every arm; each treatment adds its
 own intercept and its own copy of the same terms, switched on for its users only. The L2 penalty on those
@@ -41,9 +42,10 @@ class InteractionLogit:
         """Standardised columns, bin indicators and (with `pairs`) the cells of every pair of binned features."""
         n = len(X)
         codes = np.empty((n, X.shape[1]), dtype=np.int64)
+        missing = np.isnan(X)
         for j, edges in enumerate(self.edges_):
-            codes[:, j] = np.searchsorted(edges, X[:, j], side="left")
-        blocks = [sparse.csr_matrix((X - self.center_) / self.scale_)]
+            codes[:, j] = np.where(missing[:, j], len(edges) + 1, np.searchsorted(edges, X[:, j], side="left"))
+        blocks = [sparse.csr_matrix((np.where(missing, self.center_, X) - self.center_) / self.scale_)]
         offsets = np.concatenate([[0], np.cumsum(self.levels_)[:-1]])
         rows = np.repeat(np.arange(n), X.shape[1])
         blocks.append(sparse.csr_matrix((np.ones(rows.size), (rows, (codes + offsets).ravel())),
@@ -72,11 +74,18 @@ class InteractionLogit:
         if not np.isin(np.unique(y), [0, 1]).all():
             raise UpliftError("the interaction logit needs a 0/1 outcome; use learner s, t, x or dr for continuous outcomes")
         self.treatments_ = sorted(set(arm) - {self.control_name})
-        self.center_, self.scale_ = X.mean(axis=0), X.std(axis=0) + 1e-12
+        if np.isnan(X).all(axis=0).any():
+            raise UpliftError("a feature column is missing for every user; drop it before fitting the logit learner")
+        self.center_ = np.nanmean(X, axis=0)
+        self.scale_ = np.nanstd(X, axis=0) + 1e-12
         quantiles = np.linspace(0, 1, self.bins + 1)[1:-1]
-        self.edges_ = [np.unique(np.quantile(X[:, j], quantiles)) if len(np.unique(X[:, j][:1000])) > 2
-                       else np.array([0.5 * (X[:, j].min() + X[:, j].max())]) for j in range(X.shape[1])]
-        self.levels_ = np.array([len(e) + 1 for e in self.edges_], dtype=np.int64)
+        self.edges_ = []
+        for j in range(X.shape[1]):
+            seen = X[:, j][~np.isnan(X[:, j])]
+            self.edges_.append(np.unique(np.quantile(seen, quantiles)) if len(np.unique(seen[:1000])) > 2
+                               else np.array([0.5 * (seen.min() + seen.max())]))
+        # Each feature's bins, then one for a missing value (empty when none is missing).
+        self.levels_ = np.array([len(e) + 2 for e in self.edges_], dtype=np.int64)
         design = self._design(self._basis(X), arm)
         self.model_ = LogisticRegression(C=self.C, max_iter=self.max_iter, solver="lbfgs")
         with warnings.catch_warnings():

@@ -1,4 +1,4 @@
-"""The logit learner (one penalised logistic regression over every arm) and the noise gate as a choice (issue 25)."""
+"""The logit learner (one penalised logistic regression over every arm), the pooled T-learner and the noise gate as a choice (issue 25)."""
 from __future__ import annotations
 
 import numpy as np
@@ -82,3 +82,27 @@ def test_without_the_gate_a_small_real_effect_keeps_its_positive_uplift():
     assert gated.table["gated"].any() and (gated.apply(raw)[0]["t"] <= 0).all()
     assert not ungated.table["gated"].any() and (ungated.apply(raw)[0]["t"] > 0).mean() > 0.5
     pd.testing.assert_series_equal(ungated.table["calibrated"], ungated.table["isotonic"], check_names=False)
+
+
+def test_pooled_t_learns_each_arm_as_a_deviation_from_the_pooled_baseline():
+    frame, truth = experiment(20_000, seed=3)
+    X = frame[["x", "region", "opens", "noise"]]
+    model = UpliftModel("pooled_t", control_name="control", n_estimators=100).fit(X, frame["y"], treatment=frame["arm"])
+    predicted = model.predict(X)
+    assert list(predicted.columns) == ["a", "b"]
+    # Truth: a is +0.15 above x = 0.5 and -0.05 below (harm predicted as harm); b helps only northern openers.
+    assert predicted.loc[frame["x"] > 0.6, "a"].mean() > 0.08 and predicted.loc[frame["x"] < 0.4, "a"].mean() < 0
+    assert np.corrcoef(predicted["b"], truth["b"])[0, 1] > 0.4
+    with pytest.raises(UpliftError, match="the pooled_t learner needs a 0/1 outcome"):
+        UpliftModel("pooled_t").fit(X, frame["y"] * 2.5, treatment=frame["arm"])
+
+
+def test_logit_takes_missing_values_as_a_bin_of_their_own():
+    frame, _ = experiment(6_000, seed=4)
+    X = frame[["x", "region", "opens", "noise"]].copy()
+    X.loc[X.index[:600], "opens"] = np.nan  # as churn features are for users with no e-mail yet
+    model = UpliftModel("logit", control_name="control").fit(X, frame["y"], treatment=frame["arm"])
+    predicted = model.predict(X)
+    assert np.isfinite(predicted.to_numpy()).all()
+    with pytest.raises(UpliftError, match="a feature column is missing for every user"):
+        InteractionLogit().fit(np.full((100, 1), np.nan), np.array(["control", "t"] * 50), np.arange(100) % 2)
