@@ -181,13 +181,15 @@ def fit_targeting(
     calibration: Method = "isotonic",
     unplanned: Collection[str] = (),
     progress: bool = True,
-    ungated: bool = True,
+    ungated: bool | None = None,
 ) -> TargetingFit:
     """Cross-fit each candidate, calibrate, plan and estimate each plan's value; keep the best plan's model.
 
     `unplanned` treatments (those that failed a guardrail) are fitted and calibrated but left out of every
     candidate's plan, so the choice and the forecast are about the plan `allocate --model` will make. With `ungated`
-    each learner is a candidate twice, calibrated with and without the noise gate (named `<learner>_ungated`)."""
+    each learner is a candidate twice, calibrated with and without the noise gate (named `<learner>_ungated`); by
+    default (None) only when several learners are compared (`--learner auto`): one learner asked for by name is
+    calibrated as before, with the gate."""
     required = [c for c in (treatment_col, outcome_col, id_col) if c]
     missing = [c for c in required if c not in data.columns]
     if missing:
@@ -217,6 +219,8 @@ def fit_targeting(
     weights = arm_weights or {str(k): float(v) for k, v in pd.Series(arm).value_counts(normalize=True).items()}
     fold = _folds(arm, y, folds, seed)
     names = list(dict.fromkeys(candidates))
+    if ungated is None:
+        ungated = len(names) > 1
     steps = folds * (len(names) + 1)
     bar = tqdm(total=steps, desc="cross-fitting", unit="fit", disable=not progress)
     raw = {n: pd.DataFrame(0.0, index=X.index, columns=treatments) for n in names}

@@ -158,7 +158,7 @@ def test_treatment_breakdown_adds_up_to_each_plans_share_and_the_oracle_ranks_pe
 
     setup = setup_proof(interaction_world(8_000, seed=0), seed=0, candidates=("s",), n_estimators=40)
     frame = treatment_breakdown(setup, n_estimators=60)
-    assert set(frame["plan"]) == {"oracle", "feature ceiling", "s", "s_ungated"}
+    assert set(frame["plan"]) == {"oracle", "feature ceiling", "s"}  # one learner by name: gated only
     assert set(frame["treatment"]) == set(setup.truth.columns)
     oracle = frame[frame["plan"] == "oracle"]
     assert np.allclose(oracle["correlation"], 1.0) and np.allclose(oracle["share_of_oracle"], 1.0)
