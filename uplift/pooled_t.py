@@ -40,7 +40,7 @@ class PooledTLearner:
             raise UpliftError("the pooled_t learner needs a 0/1 outcome; use learner s, t, x or dr for continuous outcomes")
         self.treatments_ = sorted(set(arm) - {self.control_name})
         self.baseline_ = self._model(self.n_estimators, 15, 50, 0.0).fit(X, y.astype(int))
-        base = self.baseline_.predict(X, raw_score=True)
+        base = np.asarray(self.baseline_.predict(X, raw_score=True), float)
         self.arms_ = {}
         for key in [self.control_name, *self.treatments_]:
             mine = arm == key
@@ -53,10 +53,11 @@ class PooledTLearner:
     def predict(self, X: np.ndarray, **_: object) -> np.ndarray:
         """σ(baseline + arm deviation) of each treatment minus that of control, one column per treatment (sorted)."""
         X = np.asarray(X, float)
-        base = self.baseline_.predict(X, raw_score=True)
+        base = np.asarray(self.baseline_.predict(X, raw_score=True), float)
 
         def outcome(key: str) -> np.ndarray:
-            return 1.0 / (1.0 + np.exp(-(base + self.arms_[key].predict(X, raw_score=True))))
+            margin = base + np.asarray(self.arms_[key].predict(X, raw_score=True), float)
+            return 1.0 / (1.0 + np.exp(-margin))
 
         control = outcome(self.control_name)
         return np.column_stack([outcome(t) - control for t in self.treatments_])
