@@ -30,8 +30,9 @@ NOTES = (
     "models, DR-score calibration per decile, the plan of each candidate and the ensemble at budget 1.5 per user. "
     "`s_fine`: the S-learner on finer trees (3x the trees, 7 leaves, 200 users per leaf; 150 trees here). "
     "`auto`: `fit_targeting` with its defaults, as `winback uplift fit` runs it (the presets of "
-    "`uplift.candidates.DEFAULT_CANDIDATES`: S, s_fine, S on coarse trees, T, T coarse, X, DR, DR coarse, and their "
-    "average; 100 trees per base model, times each preset's factor); the step names the candidate it chose. "
+    "`uplift.candidates.DEFAULT_CANDIDATES`: S, S on coarse trees, T coarse, the penalised logit over every arm, and "
+    "their average, each calibrated with and without the noise gate; 100 trees per base model, times each preset's "
+    "factor); the step names the candidate it chose. "
     "`python -m bench.bench_uplift` times only these two steps on 50,000 users."
 )
 TREATMENTS = ["t1", "t2", "t3", "t4", "t5"]
@@ -91,7 +92,7 @@ def targeting_rows(frame: pd.DataFrame, clock: Callable[[], float] = time.perf_c
     started = clock()
     chosen = fit_targeting(frame, treatment_col="arm", outcome_col="y", control="control", spec=spec, progress=False)
     elapsed = clock() - started
-    rows.append({"step": f"fit_targeting auto ({len(DEFAULT_CANDIDATES)} learners + ensemble x 3 folds, 100 trees; "
+    rows.append({"step": f"fit_targeting auto ({len(DEFAULT_CANDIDATES)} learners + ensemble x 3 folds, gated and not, 100 trees; "
                          f"chose {chosen.learner})", "users": n_target, "treatments": 5, "seconds": elapsed,
                  "users_per_second": n_target / elapsed, "ratio_to_lp": np.nan})
     return rows

@@ -11,12 +11,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
+import pandas as pd
 
 from simulator.small_worlds import Family
 from simulator.targeting_proof import true_retained
 from simulator.worlds import CONTROL
 from uplift.plan_inputs import PlanSpec
-from uplift.targeting import fit_targeting, forecast
+from uplift.targeting import fit_targeting, forecast, mean_frames
 
 
 @dataclass(frozen=True)
@@ -91,8 +92,17 @@ def prove_family(family: Family, seed: int, *, n_estimators: int = 100, progress
     truth = world.truth.iloc[n_fit:].reset_index(drop=True)[fit.treatments]
     oracle = true_retained(truth, truth, world, budget, capacity)[0]
     candidates, promise, realized = [], (np.nan, np.nan, np.nan), np.nan
+    scored: dict[int, pd.DataFrame] = {}  # each fold model scores the population once (candidates share them)
+
+    def score(member) -> pd.DataFrame:
+        if id(member) not in scored:
+            scored[id(member)] = member.predict(plan_X)[fit.treatments]
+        return scored[id(member)]
+
     for report in fit.candidates:
-        predicted, se = fit.models[report.learner].predict_with_se(plan_X)
+        model = fit.models[report.learner]  # what TargetingModel.predict_with_se does, with the scores shared
+        raw = mean_frames([mean_frames([score(m) for m in members]) for members in model.fold_models])
+        predicted, se = model.calibration.apply(raw)
         got, plan = true_retained(predicted, truth, world, budget, capacity)
         if report.learner == fit.learner:
             outlook = forecast(plan, se)

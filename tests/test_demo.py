@@ -61,7 +61,8 @@ def test_demo_builds_a_registry_with_a_finished_experiment(tmp_path):
     candidates = {c["learner"]: c for c in summary["uplift_candidates"]}
     from uplift.candidates import DEFAULT_CANDIDATES
 
-    assert set(candidates) == {*DEFAULT_CANDIDATES, "ensemble"}  # every tuned candidate and their average
+    # every tuned candidate and their average, each calibrated with and without the noise gate
+    assert set(candidates) == {f"{n}{suffix}" for n in (*DEFAULT_CANDIDATES, "ensemble") for suffix in ("", "_ungated")}
     best = max(candidates.values(), key=lambda c: c["policy_value"]["value_per_user"])
     assert summary["uplift_learner"] == best["learner"]
     assert all(c["policy_value"]["estimator"] == "dr" and "mean_qini" in c for c in candidates.values())
@@ -86,8 +87,10 @@ def test_demo_prints_the_choice_the_forecast_and_the_truth(tmp_path):
     assert result.exit_code == 0, result.output
     out = result.output
     assert "chosen by its plan's value per user" in out
-    for learner in ("s", "s_fine", "t", "x", "dr", "ensemble"):
-        assert f" {learner:<9} value " in out
+    from uplift.candidates import DEFAULT_CANDIDATES
+
+    for learner in (*DEFAULT_CANDIDATES, "ensemble", "logit_ungated"):
+        assert f" {learner:<16} value " in out
     assert "forecast" in out and "[95%" in out and "realized" in out
     # A plan leaving over a fifth of its budget says why, as `winback allocate` does.
     spent, budget = (float(x.replace(",", "")) for x in re.search(r"cost ([\d,.]+) of ([\d,.]+)\n", out).groups())

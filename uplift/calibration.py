@@ -101,7 +101,8 @@ def _blocks(observed: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return IsotonicRegression(increasing=True).fit(rank, observed, sample_weight=weights).predict(rank)
 
 
-def _calibrate_one(treatment: str, predicted: np.ndarray, scores: np.ndarray, bins: int, method: Method) -> pd.DataFrame:
+def _calibrate_one(treatment: str, predicted: np.ndarray, scores: np.ndarray, bins: int, method: Method,
+                   gate: bool = True) -> pd.DataFrame:
     """The decile rows of one treatment with calibrated values, their SEs and the noise gate."""
     import statsmodels.api as sm
 
@@ -133,14 +134,18 @@ def _calibrate_one(treatment: str, predicted: np.ndarray, scores: np.ndarray, bi
         frame["calibrated"] = design @ fitted.params
         frame["calibrated_se"] = np.sqrt(np.einsum("ij,jk,ik->i", design, cov, design))
     # Noise gate: positive uplift only where the decile's isotonic block is significantly positive.
-    frame["gated"] = (frame["block_z"] < GATE_Z) & (frame["calibrated"] > 0)
+    frame["gated"] = (frame["block_z"] < GATE_Z) & (frame["calibrated"] > 0) & gate
     frame["calibrated"] = np.where(frame["gated"], 0.0, frame["calibrated"])
     return frame.drop(columns="block")
 
 
 def fit_calibration(raw: pd.DataFrame, scores: pd.DataFrame, *, bins: int = 10,
-                    method: Method = "isotonic") -> UpliftCalibration:
-    """Fit the per-decile calibration of out-of-fold predictions against the users' DR scores (same columns)."""
+                    method: Method = "isotonic", gate: bool = True) -> UpliftCalibration:
+    """Fit the per-decile calibration of out-of-fold predictions against the users' DR scores (same columns).
+
+    `gate=False` leaves out the noise gate: a small effect on a cheap treatment (2 points for 10 cents) is never
+    significant in one decile of a small arm, and the gate would never buy it; whether to gate is then a choice the
+    plan's doubly robust value makes (`uplift.targeting`)."""
     if len(scores) != len(raw):
         raise UpliftError(f"predictions ({len(raw)}) and DR scores ({len(scores)}) differ in length")
     if len(raw) < 2 * bins:
@@ -150,7 +155,7 @@ def fit_calibration(raw: pd.DataFrame, scores: pd.DataFrame, *, bins: int = 10,
         if treatment not in scores.columns:
             raise UpliftError(f"no DR scores for treatment '{treatment}'")
         parts.append(_calibrate_one(str(treatment), raw[treatment].to_numpy(float), scores[treatment].to_numpy(float),
-                                    bins, method))
+                                    bins, method, gate))
     return UpliftCalibration(pd.concat(parts, ignore_index=True))
 
 

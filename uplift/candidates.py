@@ -20,7 +20,7 @@ class Candidate:
     name: str
     learner: LearnerName
     trees: float = 1.0
-    params: dict[str, float] = field(default_factory=dict)  # num_leaves, min_child_samples, reg_lambda
+    params: dict[str, float] = field(default_factory=dict)  # num_leaves, min_child_samples, reg_lambda (, pairs: logit)
 
     def model(self, *, control: str, arm_weights: dict[str, float] | None, n_estimators: int,
               seed: int) -> UpliftModel:
@@ -30,7 +30,7 @@ class Candidate:
                            num_leaves=int(self.params["num_leaves"]) if "num_leaves" in self.params else None,
                            min_child_samples=int(self.params["min_child_samples"])
                            if "min_child_samples" in self.params else None,
-                           reg_lambda=float(self.params.get("reg_lambda", 0.0)))
+                           reg_lambda=float(self.params.get("reg_lambda", 0.0)), pairs=bool(self.params.get("pairs", 0)))
 
 
 COARSE = {"num_leaves": 4, "min_child_samples": 400, "reg_lambda": 10.0}
@@ -40,9 +40,11 @@ PRESETS: dict[str, Candidate] = {
     "t_coarse": Candidate("t_coarse", "t", 2.0, {**COARSE, "min_child_samples": 200}),
     "x_coarse": Candidate("x_coarse", "x", 2.0, {**COARSE, "min_child_samples": 200}),
     "dr_coarse": Candidate("dr_coarse", "dr", 2.0, {**COARSE, "reg_lambda": 50.0}),
+    "logit_pairs": Candidate("logit_pairs", "logit", 1.0, {"pairs": 1}),
+    "logit_strong": Candidate("logit_strong", "logit", 1.0, {"reg_lambda": 500.0}),
 }
 # What `uplift fit --learner auto` compares (and their average).
-DEFAULT_CANDIDATES: tuple[str, ...] = ("s", "s_fine", "s_coarse", "t", "t_coarse", "x", "dr", "dr_coarse")
+DEFAULT_CANDIDATES: tuple[str, ...] = ("s", "s_coarse", "t_coarse", "logit")
 
 
 def candidate(name: str) -> Candidate:

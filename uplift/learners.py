@@ -1,4 +1,6 @@
-"""Uplift learners for several treatments against one control: causalml meta-learners on LightGBM, or causalml's uplift forest.
+"""Uplift learners for several treatments against one control: causalml meta-learners on LightGBM, causalml's uplift
+forest, one penalised logistic regression over every arm (`logit`, `uplift.interaction_logit`), or a T-learner whose
+arms are boosted from a pooled baseline (`pooled_t`, `uplift.pooled_t`).
 
 In a randomized experiment the propensity of each treatment against control is known from the arm
 weights, so it is passed to causalml rather than estimated. Categorical columns are one-hot encoded
@@ -18,9 +20,11 @@ from sklearn.compose import ColumnTransformer
 from sklearn.preprocessing import OneHotEncoder
 
 from uplift.errors import UpliftError
+from uplift.interaction_logit import InteractionLogit
+from uplift.pooled_t import PooledTLearner
 
 ArrayLike = pd.Series | np.ndarray | list
-LearnerName = Literal["s", "s_fine", "t", "x", "dr", "forest"]
+LearnerName = Literal["s", "s_fine", "t", "x", "dr", "forest", "logit", "pooled_t"]
 LEARNERS: tuple[str, ...] = get_args(LearnerName)
 
 # causalml logs every fit and prediction at INFO; keep the CLI's output to the progress bars.
@@ -30,6 +34,7 @@ logging.getLogger("causalml").setLevel(logging.WARNING)
 # The S-learner's "fine" variant: three times as many trees of at most 7 leaves and 200 users each. Effects that
 # live in an interaction of two features need many shallow steps; a small experiment needs big leaves.
 FINE_TREES_FACTOR, FINE_LEAVES, FINE_MIN_LEAF = 3, 7, 200
+LOGIT_LAMBDA = 100.0  # the logit learner's default L2 strength (C = 0.01 in scikit-learn's terms)
 
 
 def lgbm_model(kind: Literal["classifier", "regressor"], n_estimators: int, learning_rate: float, seed: int,
@@ -89,6 +94,7 @@ class UpliftModel(BaseEstimator):
         min_child_samples: int | None = None,
         reg_lambda: float = 0.0,
         treatment_col: str | None = None,
+        pairs: bool = False,
     ):
         self.learner = learner
         self.control_name = control_name
@@ -100,6 +106,7 @@ class UpliftModel(BaseEstimator):
         self.min_child_samples = min_child_samples
         self.reg_lambda = reg_lambda
         self.treatment_col = treatment_col
+        self.pairs = pairs
 
     def _propensities(self, treatment: np.ndarray) -> dict[str, float]:
         """P(treatment t | t or control) per treatment: from the known arm weights, else the arms' observed shares."""
@@ -128,6 +135,16 @@ class UpliftModel(BaseEstimator):
         from causalml.inference.tree import UpliftRandomForestClassifier
 
         n, rate, seed = self.n_estimators, self.learning_rate, self.random_state
+        if self.learner == "logit":
+            if not binary:
+                raise UpliftError("the logit learner needs a 0/1 outcome; use learner s, t, x or dr for continuous outcomes")
+            # reg_lambda is the L2 strength of the baseline's terms (1/C); the effects' copies are penalised 4x as much.
+            return InteractionLogit(self.control_name, pairs=self.pairs, C=1.0 / (self.reg_lambda or LOGIT_LAMBDA))
+        if self.learner == "pooled_t":
+            if not binary:
+                raise UpliftError("the pooled_t learner needs a 0/1 outcome; use learner s, t, x or dr for continuous outcomes")
+            return PooledTLearner(self.control_name, n, rate, self.num_leaves or 4, self.min_child_samples or 200,
+                                  self.reg_lambda or 10.0, seed)
         fine = self.learner == "s_fine"
         leaves = self.num_leaves or (FINE_LEAVES if fine else 15)
         min_leaf = self.min_child_samples or (FINE_MIN_LEAF if fine else 50)

@@ -51,7 +51,7 @@ class UpliftRun:
         for c in self.fit.candidates:
             mark = "*" if c.learner == self.fit.learner else " "
             e = c.policy_value
-            lines.append(f"  {mark} {c.learner:<9} value {e.value_per_user:+.4f} [{e.ci_low:+.4f}, {e.ci_high:+.4f}]"
+            lines.append(f"  {mark} {c.learner:<16} value {e.value_per_user:+.4f} [{e.ci_low:+.4f}, {e.ci_high:+.4f}]"
                          f"  qini {c.mean_qini:+.4f}  treats {c.treated:,}")
         a, f = self.allocation, self.forecast
         lines.append(f"allocation: {sum(a.counts.values()):,} users treated ("

@@ -31,13 +31,13 @@ class NestedForecast:
 
 
 def cross_calibrated(predicted: pd.DataFrame, scores: pd.DataFrame, fold: np.ndarray, *,
-                     method: Method = "isotonic") -> pd.DataFrame:
+                     method: Method = "isotonic", gate: bool = True) -> pd.DataFrame:
     """Each fold's out-of-fold predictions calibrated on the other folds' users, so no user's calibrated uplift was
     fitted on their own outcome (a plan that picks the deciles that look best is then valued without their luck)."""
     out = pd.DataFrame(0.0, index=predicted.index, columns=predicted.columns)
     for k in np.unique(fold):
         inner, outer = fold != k, fold == k
-        calibration = fit_calibration(predicted[inner], scores[inner], method=method)
+        calibration = fit_calibration(predicted[inner], scores[inner], method=method, gate=gate)
         out.loc[outer] = calibration.apply(predicted[outer])[0].to_numpy()
     return out
 

@@ -34,11 +34,12 @@ from uplift.policy_value import PolicyEstimate, arm_outcome_predictions, interva
 from uplift.selection import NestedForecast, cross_calibrated, nested_forecast, supported_share, ties
 
 ENSEMBLE = "ensemble"
+UNGATED = "_ungated"  # the suffix of a candidate calibrated without the noise gate
 __all__ = ["DEFAULT_CANDIDATES", "ENSEMBLE", "TargetingFit", "TargetingModel", "fit_targeting", "forecast"]
 SCALE_SAMPLE = 5_000  # users whose predictions map an averaged model onto the out-of-fold scale
 
 
-def _mean(frames: list[pd.DataFrame]) -> pd.DataFrame:
+def mean_frames(frames: list[pd.DataFrame]) -> pd.DataFrame:
     """The element-wise mean of frames with the same index and columns."""
     total = frames[0].copy()
     for frame in frames[1:]:
@@ -60,11 +61,11 @@ class TargetingModel:
 
     def predict_raw(self, X: pd.DataFrame) -> list[pd.DataFrame]:
         """Uncalibrated uplift of each fold (averaged over the learners of that fold)."""
-        return [_mean([m.predict(X)[self.treatments_] for m in models]) for models in self.fold_models]
+        return [mean_frames([m.predict(X)[self.treatments_] for m in models]) for models in self.fold_models]
 
     def predict_with_se(self, X: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Calibrated uplift per user and treatment, and the standard error of its calibration block."""
-        return self.calibration.apply(_mean(self.predict_raw(X)))
+        return self.calibration.apply(mean_frames(self.predict_raw(X)))
 
     def predict(self, X: pd.DataFrame) -> pd.DataFrame:
         """Calibrated uplift per user, one column per treatment."""
@@ -180,11 +181,15 @@ def fit_targeting(
     calibration: Method = "isotonic",
     unplanned: Collection[str] = (),
     progress: bool = True,
+    ungated: bool | None = None,
 ) -> TargetingFit:
     """Cross-fit each candidate, calibrate, plan and estimate each plan's value; keep the best plan's model.
 
     `unplanned` treatments (those that failed a guardrail) are fitted and calibrated but left out of every
-    candidate's plan, so the choice and the forecast are about the plan `allocate --model` will make."""
+    candidate's plan, so the choice and the forecast are about the plan `allocate --model` will make. With `ungated`
+    each learner is a candidate twice, calibrated with and without the noise gate (named `<learner>_ungated`); by
+    default (None) only when several learners are compared (`--learner auto`): one learner asked for by name is
+    calibrated as before, with the gate."""
     required = [c for c in (treatment_col, outcome_col, id_col) if c]
     missing = [c for c in required if c not in data.columns]
     if missing:
@@ -214,6 +219,8 @@ def fit_targeting(
     weights = arm_weights or {str(k): float(v) for k, v in pd.Series(arm).value_counts(normalize=True).items()}
     fold = _folds(arm, y, folds, seed)
     names = list(dict.fromkeys(candidates))
+    if ungated is None:
+        ungated = len(names) > 1
     steps = folds * (len(names) + 1)
     bar = tqdm(total=steps, desc="cross-fitting", unit="fit", disable=not progress)
     raw = {n: pd.DataFrame(0.0, index=X.index, columns=treatments) for n in names}
@@ -234,7 +241,7 @@ def fit_targeting(
         bar.update()
     bar.close()
     if ensemble and len(names) > 1:
-        raw[ENSEMBLE] = _mean([raw[n] for n in names])
+        raw[ENSEMBLE] = mean_frames([raw[n] for n in names])
     value = np.ones(len(y)) if spec.value is None else np.broadcast_to(np.asarray(spec.value, float), (len(y),))
     cost_of = pd.Series({control: 0.0, **spec.costs})
     reports, calibrations, calibrated, candidate_terms, plan_costs = [], {}, {}, {}, {}
@@ -249,22 +256,32 @@ def fit_targeting(
         return terms - cost_of.reindex(policy).fillna(0.0).to_numpy() if spec.value is not None else terms
 
     everyone = np.arange(len(y))
-    for name, predicted in raw.items():
-        fitted = fit_calibration(predicted, scores, method=calibration)  # the stored model's, from every user
-        cal = cross_calibrated(predicted, scores, fold, method=calibration)  # each fold's from the other folds
-        plan, policy = plan_for(cal.drop(columns=dropped), spec, control)
-        terms = terms_of(policy, everyone)
-        qini = evaluate_predictions(name, predicted, arm, y, control).mean_qini
-        total = plan.expected_retained if spec.value is None else plan.net_value
+    base_of: dict[str, str] = {}  # candidate (a learner, gated or not) -> the learner whose predictions it calibrates
+    for learner_name, predicted in raw.items():
+        qini = evaluate_predictions(learner_name, predicted, arm, y, control).mean_qini
         curves = [qini_curve(predicted[t].to_numpy(float), arm, y, t, control) for t in treatments]
-        reports.append(CandidateReport(name, interval(name, "dr", terms, 0.05), qini, total,
-                                       sum(plan.counts.values()), plan.counts, curves))
-        calibrations[name], calibrated[name], candidate_terms[name] = fitted, cal, terms
-        plan_costs[name] = 0.0 if spec.value is None else plan.total_cost
+        for gate in (True, False) if ungated else (True,):
+            name = learner_name if gate else f"{learner_name}{UNGATED}"
+            base_of[name] = learner_name
+            fitted = fit_calibration(predicted, scores, method=calibration, gate=gate)  # the stored model's, every user
+            cal = cross_calibrated(predicted, scores, fold, method=calibration, gate=gate)  # each fold's from the others
+            plan, policy = plan_for(cal.drop(columns=dropped), spec, control)
+            terms = terms_of(policy, everyone)
+            total = plan.expected_retained if spec.value is None else plan.net_value
+            reports.append(CandidateReport(name, interval(name, "dr", terms, 0.05), qini, total,
+                                           sum(plan.counts.values()), plan.counts, curves))
+            calibrations[name], calibrated[name], candidate_terms[name] = fitted, cal, terms
+            plan_costs[name] = 0.0 if spec.value is None else plan.total_cost
     best = max(reports, key=lambda r: r.policy_value.value_per_user)
     nested = nested_forecast(candidate_terms, fold)
-    # Shrunk only as far as the held-out data contradict the promise: to the upper end of the value's interval.
-    shrinkage = {r.learner: supported_share((nested.estimate if r is best else r.policy_value).ci_high * len(y),
+    # What the held-out data support of each promise. Counting retained users, a scale on every calibrated uplift
+    # changes nobody's treatment (the plan ranks uplift per cost and buys only positive uplift), so the promise is
+    # shrunk to the DR point estimate. With a value per user a shrink moves users below their cost and changes the
+    # plan, so it stops at the upper end of the value's interval: it cuts only what the data contradict.
+    def supported(estimate: PolicyEstimate) -> float:
+        return (estimate.value_per_user if spec.value is None else estimate.ci_high) * len(y)
+
+    shrinkage = {r.learner: supported_share(supported(nested.estimate if r is best else r.policy_value),
                                             r.predicted_total, plan_costs[r.learner]) for r in reports}
     planned = [t for t in treatments if t not in set(unplanned)]
     blankets, gains = blanket_comparison(arm, y_value, mu_value, weights, control, planned, spec,
@@ -274,13 +291,13 @@ def fit_targeting(
     fold_predictions = {(n, k): fold_models[n][k].predict(X.iloc[sample])[treatments].to_numpy()
                         for n in names for k in range(folds)}
     models = {}
-    for name, predicted in raw.items():
-        members = names if name == ENSEMBLE else [name]
+    for name, learner_name in base_of.items():
+        members = names if learner_name == ENSEMBLE else [learner_name]
         per_fold = [[fold_models[n][k] for n in members] for k in range(folds)]
         averaged = np.mean([fold_predictions[(n, k)] for n in members for k in range(folds)], axis=0)
         targeting_model = TargetingModel(name, per_fold, calibrations[name], columns, treatments, control)
         targeting_model.calibration = calibrations[name].for_average(
-            predicted.iloc[sample], pd.DataFrame(averaged, columns=treatments)).shrunk(shrinkage[name])
+            raw[learner_name].iloc[sample], pd.DataFrame(averaged, columns=treatments)).shrunk(shrinkage[name])
         models[name] = targeting_model
     return TargetingFit(learner=best.learner, model=models[best.learner], candidates=reports,
                         calibration=models[best.learner].calibration, features=columns, treatments=treatments,

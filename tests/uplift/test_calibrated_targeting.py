@@ -71,7 +71,7 @@ def test_every_candidate_has_a_policy_value_and_qini_and_the_best_plan_is_chosen
                         id_col="user_id", arm_weights=world.arm_weights, candidates=("s", "t"), n_estimators=40,
                         progress=False)
     names = [c.learner for c in fit.candidates]
-    assert names == ["s", "t", ENSEMBLE]
+    assert names == ["s", "s_ungated", "t", "t_ungated", ENSEMBLE, f"{ENSEMBLE}_ungated"]  # each with and without the gate
     assert all(np.isfinite(c.policy_value.value_per_user) and np.isfinite(c.mean_qini) for c in fit.candidates)
     best = max(fit.candidates, key=lambda c: c.policy_value.value_per_user)
     assert fit.learner == best.learner
@@ -106,15 +106,25 @@ def test_a_treatment_without_effect_is_given_to_nobody():
     data = world.randomize(8)
     fit_rows, plan_rows = np.arange(n) < 9_000, np.arange(n) >= 9_000
     spec = PlanSpec(world.costs, 5.0 * fit_rows.sum(), population=int(fit_rows.sum()))
-    fit = fit_targeting(data[fit_rows], treatment_col="arm", outcome_col="retained", control="control", spec=spec,
-                        id_col="user_id", arm_weights=world.arm_weights, candidates=("s", "t"), n_estimators=40,
-                        progress=False)
-    plan = allocate(fit.model.predict(data.loc[plan_rows, fit.features]), world.costs, 5.0 * plan_rows.sum())
-    assert plan.counts["useless"] == 0
-    # Most users that the good treatment helps get it (its effect is 0.15 where x0 > 0).
+    plans = {}
+    for ungated in (False, True):
+        fit = fit_targeting(data[fit_rows], treatment_col="arm", outcome_col="retained", control="control", spec=spec,
+                            id_col="user_id", arm_weights=world.arm_weights, candidates=("s", "t"), n_estimators=40,
+                            progress=False, ungated=ungated)
+        plans[ungated] = allocate(fit.model.predict(data.loc[plan_rows, fit.features]), world.costs,
+                                  5.0 * plan_rows.sum())
+    # With the noise gate on every candidate, nobody gets the useless treatment. When the gate is a choice the DR
+    # value may pick an ungated plan, which buys the useless treatment where noise looks positive: the price of
+    # buying small real effects (measured: 41 of 3,000 users, on seed 8).
+    assert plans[False].counts["useless"] == 0
+    assert plans[True].counts["useless"] <= 0.05 * plan_rows.sum()
+    # Most users that the good treatment helps get it (its effect is 0.15 where x0 > 0). Gated, few others do;
+    # ungated, with budget to spare (5.00 a user for a 1.00 treatment), half the others get it too (measured 0.51):
+    # no harm on this objective (retained users), only cost.
     helped = x[plan_rows, 0] > 0
-    given = plan.labels() == "good"
-    assert given[helped].mean() > 0.8 and given[~helped].mean() < 0.3
+    given = {ungated: plan.labels() == "good" for ungated, plan in plans.items()}
+    assert given[False][helped].mean() > 0.8 and given[False][~helped].mean() < 0.3
+    assert given[True][helped].mean() > 0.8
 
 
 def test_moderate_interaction_world_plan_beats_blankets_and_its_forecast_covers_the_truth():
@@ -148,7 +158,7 @@ def test_treatment_breakdown_adds_up_to_each_plans_share_and_the_oracle_ranks_pe
 
     setup = setup_proof(interaction_world(8_000, seed=0), seed=0, candidates=("s",), n_estimators=40)
     frame = treatment_breakdown(setup, n_estimators=60)
-    assert set(frame["plan"]) == {"oracle", "feature ceiling", "s"}
+    assert set(frame["plan"]) == {"oracle", "feature ceiling", "s"}  # one learner by name: gated only
     assert set(frame["treatment"]) == set(setup.truth.columns)
     oracle = frame[frame["plan"] == "oracle"]
     assert np.allclose(oracle["correlation"], 1.0) and np.allclose(oracle["share_of_oracle"], 1.0)

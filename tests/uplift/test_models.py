@@ -173,7 +173,7 @@ def test_fit_and_allocate_one_call_for_pipelines(tmp_path):
                            model_dir=str(tmp_path / "m"), n_estimators=50, progress=False)
     assert run.record is not None and run.record.name == "pipe" and "margin" not in run.fit.features
     # The choice goes through fit_targeting: chosen by plan value, every candidate reported and stored.
-    assert run.fit.learner == "t" and [c.learner for c in run.fit.candidates] == ["t"]
+    assert run.fit.learner == "t" and [c.learner for c in run.fit.candidates] == ["t"]  # by name: gated only
     assert run.record.metrics["chosen_by"] == "doubly robust policy value"
     assert list(run.plan.columns) == ["user_id", "treatment", "expected_uplift", "cost"] and len(run.plan) == 4000
     assert run.plan["cost"].sum() <= 3000 and (run.plan["treatment"] == "a").sum() <= 800

@@ -106,9 +106,10 @@ def test_fit_records_the_nested_forecast_the_ties_and_the_plan_it_was_chosen_on(
                         id_col="user_id", arm_weights=world.arm_weights, candidates=("s", "t_coarse"),
                         n_estimators=30, progress=False)
     assert fit.nested is not None and len(fit.nested.fold_choices) == 3
-    assert set(fit.nested.fold_choices) <= {"s", "t_coarse", "ensemble"}
+    names = {f"{n}{suffix}" for n in ("s", "t_coarse", "ensemble") for suffix in ("", "_ungated")}
+    assert set(fit.nested.fold_choices) <= names
     assert fit.forecast_value is fit.nested.estimate
-    assert set(fit.tied) <= {"s", "t_coarse", "ensemble"} - {fit.learner}
+    assert set(fit.tied) <= names - {fit.learner}
     assert fit.chosen_on["budget_per_user"] == pytest.approx(1.0)
     metrics = fit.metrics()
     assert metrics["chosen_on"]["costs"] == world.costs and metrics["forecast"] == fit.nested.estimate.to_dict()
