@@ -68,6 +68,7 @@ def _build(path: Path, users: int) -> None:
     database = open_registry(path)
     conn = database.conn
     conn.execute("PRAGMA synchronous = OFF")
+    conn.execute("PRAGMA cache_size = -4000000")  # 4 GB: the primary-key index of 50M outcome rows stays in memory
     now = "2026-11-25T00:00:00.000000Z"
     with transaction(database):
         conn.executemany("INSERT INTO treatments (key, name, kind, unit_cost, created_at) VALUES (?, ?, 'other', ?, ?)",

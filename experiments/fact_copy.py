@@ -31,6 +31,12 @@ COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
                 ("reason", _TEXT)),
     "opt_outs": (("user_id", _TEXT), ("opted_out_at", _TEXT)),
 }
+# Rows of these tables are copied with their user's assignment in the experiment (NULL when there is none), so the
+# analysis groups outcomes and deliveries by arm without joining them to the assignments again on every read.
+ASSIGNED: dict[str, tuple[tuple[str, str], ...]] = {
+    "outcomes": (("arm_key", _TEXT), ("assigned_at", _TEXT)),
+    "deliveries": (("arm_key", _TEXT), ("assigned_at", _TEXT)),
+}
 
 
 class CopyFailed(ExperimentError):
@@ -41,12 +47,22 @@ def schema(table: str) -> pa.Schema:
     """The Arrow schema of a mirrored table."""
     import pyarrow as pa
 
-    return pa.schema([(name, pa.type_for_alias(kind)) for name, kind in COLUMNS[table]])
+    return pa.schema([(name, pa.type_for_alias(kind)) for name, kind in (*COLUMNS[table], *ASSIGNED.get(table, ()))])
 
 
 def _select(table: str, low: int, high: int) -> str:
-    names = [name for name, _ in COLUMNS[table]]
-    return f"SELECT {', '.join(names)} FROM {table} WHERE rowid > {int(low)} AND rowid <= {int(high)}"
+    names = [f"t.{name}" for name, _ in COLUMNS[table]]
+    joined = ""
+    if table in ASSIGNED:
+        names += [f"a.{name}" for name, _ in ASSIGNED[table]]
+        joined = " LEFT JOIN assignments a ON a.experiment_key = t.experiment_key AND a.user_id = t.user_id"
+    return (f"SELECT {', '.join(names)} FROM {table} t{joined} "
+            f"WHERE t.rowid > {int(low)} AND t.rowid <= {int(high)}")
+
+
+def unmatched(rows: pa.Table) -> int:
+    """Rows copied without an assignment (their arm is NULL): a later assignment of theirs makes the copy stale."""
+    return int(rows.column("arm_key").null_count) if "arm_key" in rows.column_names else 0
 
 
 def _typed(table: str, read: pa.Table) -> pa.Table:
@@ -56,8 +72,9 @@ def _typed(table: str, read: pa.Table) -> pa.Table:
     return pa.table([read.column(i).cast(f.type) for i, f in enumerate(typed)], schema=typed)
 
 
-def copy_rows(conn, registry: Path, table: str, low: int, high: int, target: Path, expected: int) -> int:
-    """Write the rows with low < rowid <= high of `table` to the Parquet file `target`; returns how many.
+def copy_rows(conn, registry: Path, table: str, low: int, high: int, target: Path, expected: int) -> tuple[int, int]:
+    """Write the rows with low < rowid <= high of `table` to the Parquet file `target`; returns how many, and how many
+    of them had no assignment to copy with them (tables in ASSIGNED).
 
     `conn` reads small ranges (and every range inside an open transaction, whose snapshot only it sees)."""
     if expected >= IN_PROCESS_ROWS and not conn.in_transaction and importlib.util.find_spec("adbc_driver_sqlite"):
@@ -66,7 +83,8 @@ def copy_rows(conn, registry: Path, table: str, low: int, high: int, target: Pat
         if done.returncode != 0:
             lines = (done.stderr or "").strip().splitlines()
             raise CopyFailed(f"copying {table} out of {registry} failed: {lines[-1] if lines else done.returncode}")
-        return int(json.loads(done.stdout)["rows"])
+        copied = json.loads(done.stdout)
+        return int(copied["rows"]), int(copied["unmatched"])
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -75,7 +93,7 @@ def copy_rows(conn, registry: Path, table: str, low: int, high: int, target: Pat
     rows = pa.table([pa.array(list(c), type=f.type) for c, f in zip(columns, typed)], schema=typed) \
         if columns else typed.empty_table()
     pq.write_table(rows, target, compression="zstd")
-    return rows.num_rows
+    return rows.num_rows, unmatched(rows)
 
 
 def _child(registry: str, table: str, low: int, high: int, target: str) -> None:
@@ -87,7 +105,7 @@ def _child(registry: str, table: str, low: int, high: int, target: str) -> None:
         cursor.execute(_select(table, low, high))
         rows = _typed(table, cursor.fetch_arrow_table())
     pq.write_table(rows, target, compression="zstd")
-    print(json.dumps({"rows": rows.num_rows}))
+    print(json.dumps({"rows": rows.num_rows, "unmatched": unmatched(rows)}))
 
 
 if __name__ == "__main__":

@@ -6,6 +6,11 @@ remember to update it: before every use `sync` compares each table's fingerprint
 rowid, its row count and the change epoch that its delete/update triggers bump, experiments/schema.py) and the
 registry's random id with what the mirror recorded. Rows above the recorded rowid are appended as a new segment;
 anything else (a delete such as `import undo`, an update, a VACUUM, another registry file) rebuilds the table.
+
+Outcome and delivery rows are copied with their user's assignment (arm and time, experiments/fact_copy.py), so
+reading them by arm needs no join. A user's assignment never changes (one per experiment; a delete or update bumps
+the assignments' epoch), so such a copy stays true until that epoch moves, or until assignments are added while
+some copied rows had none (they might be theirs): then the table is copied again.
 """
 from __future__ import annotations
 
@@ -22,11 +27,12 @@ from pathlib import Path
 from typing import IO, Any
 
 from experiments.errors import ExperimentError
-from experiments.fact_copy import CopyFailed, copy_rows
+from experiments.fact_copy import ASSIGNED, CopyFailed, copy_rows
 from experiments.schema import FACT_TABLES, FACT_TRIGGERS
 
 LOCK_TIMEOUT_S = 60.0
 MIRROR_SUFFIX = "-facts"
+MIRROR_FORMAT = 2  # 2: outcome and delivery rows carry their assignment; a mirror of another format is rebuilt
 _HELD = threading.local()  # the mirror folders this thread holds the lock of
 
 
@@ -45,12 +51,17 @@ class Fingerprint:
 
 @dataclass(frozen=True)
 class TableState:
-    """What the mirror holds of one table: the fingerprint it matches and its segment files."""
+    """What the mirror holds of one table: the fingerprint it matches and its segment files; for a table copied with
+    assignments (fact_copy.ASSIGNED), the assignments' watermark and epoch it was matched against and how many of its
+    rows had no assignment."""
 
     watermark: int
     rows: int
     epoch: int
     segments: tuple[str, ...]
+    basis_watermark: int = 0
+    basis_epoch: int = 0
+    unmatched: int = 0
 
 
 def mirror_folder(registry_path: Path) -> Path:
@@ -99,18 +110,29 @@ class FactMirror:
             raise MirrorUnavailable("the registry's change triggers are missing or altered")
         identity = conn.execute("SELECT id FROM registry_identity").fetchone()[0]
         manifest = self._manifest()
-        states = manifest.get("tables", {}) if manifest.get("registry_id") == identity else {}
-        synced = {table: self._sync_table(conn, table, _state(states.get(table))) for table in FACT_TABLES}
+        same = manifest.get("registry_id") == identity and manifest.get("format") == MIRROR_FORMAT
+        states = manifest.get("tables", {}) if same else {}
+        synced: dict[str, TableState] = {}
+        for table in FACT_TABLES:  # assignments first: the tables copied with assignments are matched against them
+            synced[table] = self._sync_table(conn, table, _state(states.get(table)), synced.get("assignments"))
         if synced != {t: _state(states.get(t)) for t in FACT_TABLES}:
-            self._write_manifest({"registry_id": identity, "tables": {t: asdict(s) for t, s in synced.items()}})
+            self._write_manifest({"registry_id": identity, "format": MIRROR_FORMAT,
+                                  "tables": {t: asdict(s) for t, s in synced.items()}})
             keep = {name for state in synced.values() for name in state.segments} | {"manifest.json", "lock"}
             for path in self.folder.iterdir():
                 if path.name not in keep:
                     path.unlink(missing_ok=True)
         return synced
 
-    def _sync_table(self, conn: sqlite3.Connection, table: str, state: TableState | None) -> TableState:
-        """Append the rows above the recorded rowid, or rebuild when the table changed in any other way."""
+    def _sync_table(self, conn: sqlite3.Connection, table: str, state: TableState | None,
+                    basis: TableState | None = None) -> TableState:
+        """Append the rows above the recorded rowid, or rebuild when the table changed in any other way (or, for a
+        table copied with assignments, when they changed in a way that can alter what its rows were matched to)."""
+        if table in ASSIGNED and state is not None and basis is not None and (
+                state.basis_epoch != basis.epoch or state.basis_watermark > basis.watermark
+                or (state.basis_watermark != basis.watermark and state.unmatched)):
+            state = None
+        basis_mark = (basis.watermark, basis.epoch) if table in ASSIGNED and basis is not None else (0, 0)
         for _ in range(5):
             before = fingerprint(conn, table)
             incremental = state is not None and state.epoch == before.epoch and state.watermark <= before.watermark
@@ -118,12 +140,14 @@ class FactMirror:
             name = f"{table}-{uuid.uuid4().hex}.parquet"
             partial = self.folder / (name + ".partial")
             try:
-                new = 0
+                new = unmatched = 0
                 if before.watermark > kept.watermark or not kept.segments:
-                    new = copy_rows(conn, self.registry_path, table, kept.watermark, before.watermark, partial,
-                                    before.rows - kept.rows)
+                    new, unmatched = copy_rows(conn, self.registry_path, table, kept.watermark, before.watermark,
+                                               partial, before.rows - kept.rows)
                 if fingerprint(conn, table) != before:
                     continue  # written meanwhile: read again
+                if new and basis is not None and table in ASSIGNED and _epoch(conn, "assignments") != basis.epoch:
+                    raise MirrorUnavailable(f"assignments changed while the {table} were matched to them")
                 if kept.rows + new != before.rows:
                     if incremental:
                         state = None  # e.g. rowids reused after a VACUUM: rebuild
@@ -133,7 +157,8 @@ class FactMirror:
                 if partial.exists():
                     os.replace(partial, self.folder / name)
                     segments = (*segments, name)
-                return TableState(before.watermark, kept.rows + new, before.epoch, segments)
+                return TableState(before.watermark, kept.rows + new, before.epoch, segments, *basis_mark,
+                                  kept.unmatched + unmatched)
             except CopyFailed as error:
                 raise MirrorUnavailable(str(error)) from error
             finally:
@@ -171,7 +196,8 @@ class FactMirror:
             duck.close()
         if rows != after.rows:
             return False
-        manifest["tables"][table] = asdict(TableState(after.watermark, after.rows, after.epoch, tuple(segments)))
+        manifest["tables"][table] = asdict(TableState(after.watermark, after.rows, after.epoch, tuple(segments),
+                                                      state.basis_watermark, state.basis_epoch, state.unmatched))
         self._write_manifest(manifest)
         for name in set(state.segments) - set(segments):
             (self.folder / name).unlink(missing_ok=True)
@@ -208,6 +234,11 @@ def fingerprint(conn: sqlite3.Connection, table: str) -> Fingerprint:
     return Fingerprint(int(watermark or 0), int(rows), int(epoch or 0))
 
 
+def _epoch(conn: sqlite3.Connection, table: str) -> int:
+    row = conn.execute("SELECT epoch FROM fact_epochs WHERE table_name = ?", (table,)).fetchone()
+    return int(row[0] or 0) if row else 0
+
+
 def pq_rows(path: Path) -> int:
     """Rows in a Parquet file, from its footer."""
     import pyarrow.parquet as pq
@@ -218,7 +249,8 @@ def pq_rows(path: Path) -> int:
 def _state(raw: dict | None) -> TableState | None:
     if not raw:
         return None
-    return TableState(int(raw["watermark"]), int(raw["rows"]), int(raw["epoch"]), tuple(raw["segments"]))
+    return TableState(int(raw["watermark"]), int(raw["rows"]), int(raw["epoch"]), tuple(raw["segments"]),
+                      int(raw.get("basis_watermark", 0)), int(raw.get("basis_epoch", 0)), int(raw.get("unmatched", 0)))
 
 
 def _lock(handle: IO[str]) -> None:

@@ -4,6 +4,12 @@ Both run the same SQL text (`:name` parameters; SQLite's TOTAL() is given to Duc
 compensated sum), so the numbers agree to the last bits of floating-point summation. The mirror is brought in
 step before each use (experiments/fact_mirror.py); when it cannot be used (an in-memory registry, a read-only
 folder, the lock held too long, `WINBACK_FACTS=registry`) the same SQL runs on the registry.
+
+Besides the fact tables, the SQL reads `assigned_outcomes` and `assigned_deliveries`: the experiment's outcome and
+delivery rows of assigned users, each with its user's `arm_key` and `assigned_at`. On the registry they are views
+joining the assignments; the mirror holds them so (experiments/fact_copy.py), and reading by arm needs no join. A
+query's rows are kept for the next one with the same text on the same mirror files and design (a command's health
+checks, report and by-day effects ask some alike); the files are never rewritten in place, so they cannot be stale.
 """
 from __future__ import annotations
 
@@ -30,6 +36,21 @@ DESIGN_TABLES: dict[str, tuple[tuple[str, pa.DataType], ...]] = {
 }
 
 
+# The fact tables' rows of assigned users with their assignment, as SQLite computes them (the mirror stores them).
+ASSIGNED_VIEWS = {
+    "assigned_outcomes": "SELECT o.experiment_key, o.user_id, o.metric, o.period, o.value, o.observed_at, o.import_id, "
+                         "a.arm_key, a.assigned_at FROM outcomes o JOIN assignments a "
+                         "ON a.experiment_key = o.experiment_key AND a.user_id = o.user_id",
+    "assigned_deliveries": "SELECT d.experiment_key, d.user_id, d.treatment_key, d.sent_at, d.cost, d.import_id, "
+                           "a.arm_key, a.assigned_at FROM deliveries d JOIN assignments a "
+                           "ON a.experiment_key = d.experiment_key AND a.user_id = d.user_id",
+}
+MIRRORED_VIEWS = {"assigned_outcomes": "outcomes", "assigned_deliveries": "deliveries"}
+_MEMO_SIZE = 64
+_MEMO_ROWS = 10_000
+_MEMO: dict[tuple, list[tuple]] = {}
+
+
 class FactSource(Protocol):
     """Runs one SELECT over the fact tables (assignments, outcomes, deliveries, cohorts, opt_outs)."""
 
@@ -45,6 +66,8 @@ class RegistryFacts:
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
+        for name, sql in ASSIGNED_VIEWS.items():
+            conn.execute(f"CREATE TEMP VIEW IF NOT EXISTS {name} AS {sql}")
 
     def rows(self, sql: str, params: Mapping[str, object] | None = None) -> list[tuple]:
         return self.conn.execute(sql, dict(params or {})).fetchall()
@@ -55,11 +78,21 @@ class MirrorFacts:
 
     engine = "registry-mirror"
 
-    def __init__(self, duck: Any) -> None:
+    def __init__(self, duck: Any, memo_key: tuple = ()) -> None:
         self.duck = duck
+        self.memo_key = memo_key
 
     def rows(self, sql: str, params: Mapping[str, object] | None = None) -> list[tuple]:
-        return self.duck.execute(DIALECT.bind(sql, params)).fetchall()
+        bound = DIALECT.bind(sql, params)
+        key = (*self.memo_key, " ".join(bound.split()))
+        if self.memo_key and key in _MEMO:
+            return list(_MEMO[key])
+        rows = self.duck.execute(bound).fetchall()
+        if self.memo_key and len(rows) <= _MEMO_ROWS:
+            while len(_MEMO) >= _MEMO_SIZE:
+                del _MEMO[next(iter(_MEMO))]
+            _MEMO[key] = rows
+        return list(rows)
 
 
 def check_facts_mode(mode: str) -> FactsMode:
@@ -81,7 +114,7 @@ def open_facts(conn: sqlite3.Connection, mode: str | None = None) -> Iterator[Fa
 
         duck = duckdb.connect()
         try:
-            _prepare(duck, conn, paths)
+            design = _prepare(duck, conn, paths)
         except (OSError, sqlite3.Error, pa.ArrowException, duckdb.Error):
             duck.close()
             prepared = False
@@ -90,8 +123,10 @@ def open_facts(conn: sqlite3.Connection, mode: str | None = None) -> Iterator[Fa
         if not prepared:
             yield RegistryFacts(conn)
             return
+        memo_key = (tuple(sorted((table, tuple(files)) for table, files in paths.items())),
+                    tuple(sorted((table, repr(frame.to_pydict())) for table, frame in design.items())))
         try:
-            yield MirrorFacts(duck)
+            yield MirrorFacts(duck, memo_key)
         finally:
             duck.close()
 
@@ -145,13 +180,18 @@ def _synced(mirror: FactMirror, conn: sqlite3.Connection) -> dict[str, TableStat
     return tables
 
 
-def _prepare(duck: Any, conn: sqlite3.Connection, paths: dict[str, list[str]]) -> None:
-    """Views over the mirror's segments, the registry's small design tables, and TOTAL() as SQLite defines it."""
+def _prepare(duck: Any, conn: sqlite3.Connection, paths: dict[str, list[str]]) -> dict[str, pa.Table]:
+    """Views over the mirror's segments, the registry's small design tables (returned), and TOTAL() as SQLite
+    defines it."""
     duck.execute("CREATE MACRO total(x) AS COALESCE(fsum(CAST(x AS DOUBLE)), CAST(0 AS DOUBLE))")
     for table, files in paths.items():
         listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
         duck.execute(f"CREATE VIEW {table} AS SELECT * FROM read_parquet([{listed}])")
-    for table, frame in design_rows(conn).items():
+    for view, table in MIRRORED_VIEWS.items():
+        duck.execute(f"CREATE VIEW {view} AS SELECT * FROM {table} WHERE arm_key IS NOT NULL")
+    design = design_rows(conn)
+    for table, frame in design.items():
         duck.register(f"_{table}", frame)
         duck.execute(f"CREATE TABLE {table} AS SELECT * FROM _{table}")
         duck.unregister(f"_{table}")
+    return design

@@ -1,6 +1,8 @@
 """Health checks on an experiment, shown before any result: each is a count of users with what to do about it.
 
-Every check is one SQL aggregate over the registry (no per-user rows in Python):
+Every check is an SQL aggregate over the registry's facts (no per-user rows in Python), read by arm from the outcome
+and delivery rows that carry their assignment (experiments/fact_source.py); a check that needs distinct users counts
+them only where a cheaper aggregate cannot already tell the answer is 0:
 - srm: arm sizes against the planned weights (chi-square, GrowthBook's p < 0.001 threshold);
 - control_treated: control users who were sent a treatment (contamination of the baseline);
 - cross_arm: treatment-arm users who were sent another arm's treatment;
@@ -68,20 +70,35 @@ def health_checks(db: RegistryLike, key: str, *, facts: str | None = None) -> He
     database = open_registry(db)
     experiment = get_experiment(key, database)
     with open_facts(database.conn, facts) as source:
-        checks = [_srm(source, key, experiment), _control_treated(source, key), _cross_arm(source, key),
-                  _undelivered(source, key), _no_outcome(source, key),
+        counts = _arm_counts(source, key)
+        off_arm = _off_arm(source, key)
+        post = _post_rows(source, key)
+        checks = [_srm(counts, experiment), _control_treated(off_arm), _cross_arm(off_arm),
+                  _undelivered(source, key, experiment, counts), _no_outcome(source, key, counts, post),
                   _outside_cohort(source, key, experiment.target_cohort),
-                  _outcome_before_assignment(source, key), _opted_out(source, key)]
+                  _outcome_before_assignment(source, key, post), _opted_out(source, key)]
     return HealthReport(key, tuple(checks))
+
+
+def _arm_counts(source: FactSource, key: str) -> dict[str, int]:
+    return {arm: int(n) for arm, n in source.rows(
+        "SELECT arm_key, COUNT(*) FROM assignments WHERE experiment_key = :key GROUP BY arm_key", {"key": key})}
+
+
+def _post_rows(source: FactSource, key: str) -> dict[str, tuple[int, int]]:
+    """Per metric: assigned users' post-period rows (one per user at most: the outcomes' key) and how many of them
+    were observed before the assignment."""
+    return {metric: (int(n), int(early)) for metric, n, early in source.rows("""
+        SELECT a.metric, COUNT(*), TOTAL(CASE WHEN a.observed_at < a.assigned_at THEN 1 ELSE 0 END)
+        FROM assigned_outcomes a WHERE a.experiment_key = :key AND a.period = 'post' GROUP BY a.metric""",
+                                                                    {"key": key})}
 
 
 def _one(source: FactSource, sql: str, params: dict) -> int:
     return int(source.rows(sql, params)[0][0] or 0)
 
 
-def _srm(source: FactSource, key: str, experiment) -> HealthCheck:
-    counts = dict(source.rows(
-        "SELECT arm_key, COUNT(*) FROM assignments WHERE experiment_key = :key GROUP BY arm_key", {"key": key}))
+def _srm(counts: dict[str, int], experiment) -> HealthCheck:
     observed = [counts.get(arm.key, 0) for arm in experiment.arms]
     total = sum(observed)
     title = "Sample ratio"
@@ -101,19 +118,18 @@ def _srm(source: FactSource, key: str, experiment) -> HealthCheck:
     return HealthCheck("srm", title, "ok", off, f"arm sizes fit the weights (p = {p:.3f})", "", detail)
 
 
-def _sent_off_arm(source: FactSource, key: str, control: bool) -> int:
-    """Users of the control arm (or of the treatment arms) sent a treatment that is not their arm's."""
-    return _one(source, """
-        SELECT COUNT(DISTINCT d.user_id) FROM deliveries d
-        JOIN assignments a ON a.experiment_key = d.experiment_key AND a.user_id = d.user_id
-        JOIN arms r ON r.experiment_key = a.experiment_key AND r.arm_key = a.arm_key
-        WHERE d.experiment_key = :key AND r.is_control = :control
-          AND d.treatment_key IS DISTINCT FROM r.treatment_key""",
-                {"key": key, "control": int(control)})
+def _off_arm(source: FactSource, key: str) -> dict[bool, int]:
+    """Users of the control arm (True) and of the treatment arms (False) sent a treatment that is not their arm's."""
+    rows = source.rows("""
+        SELECT r.is_control, COUNT(DISTINCT d.user_id) FROM assigned_deliveries d
+        JOIN arms r ON r.experiment_key = d.experiment_key AND r.arm_key = d.arm_key
+        WHERE d.experiment_key = :key AND d.treatment_key IS DISTINCT FROM r.treatment_key
+        GROUP BY r.is_control""", {"key": key})
+    return {bool(control): int(n) for control, n in rows}
 
 
-def _control_treated(source: FactSource, key: str) -> HealthCheck:
-    n = _sent_off_arm(source, key, control=True)
+def _control_treated(off_arm: dict[bool, int]) -> HealthCheck:
+    n = off_arm.get(True, 0)
     title = "Control users treated"
     if n:
         return HealthCheck("control_treated", title, "fail", n, f"{n:,} control users were sent a treatment",
@@ -122,8 +138,8 @@ def _control_treated(source: FactSource, key: str) -> HealthCheck:
     return HealthCheck("control_treated", title, "ok", 0, "no control user was sent a treatment")
 
 
-def _cross_arm(source: FactSource, key: str) -> HealthCheck:
-    n = _sent_off_arm(source, key, control=False)
+def _cross_arm(off_arm: dict[bool, int]) -> HealthCheck:
+    n = off_arm.get(False, 0)
     title = "Other arm's treatment"
     if n:
         return HealthCheck("cross_arm", title, "fail", n, f"{n:,} users were sent another arm's treatment",
@@ -131,21 +147,21 @@ def _cross_arm(source: FactSource, key: str) -> HealthCheck:
     return HealthCheck("cross_arm", title, "ok", 0, "every delivery matches the user's arm")
 
 
-def _undelivered(source: FactSource, key: str) -> HealthCheck:
-    rows = source.rows("""
-        SELECT r.arm_key, COUNT(*) AS users, COUNT(*) - COUNT(x.user_id) AS undelivered
-        FROM arms r
-        JOIN assignments a ON a.experiment_key = r.experiment_key AND a.arm_key = r.arm_key
-        LEFT JOIN (SELECT DISTINCT user_id, treatment_key FROM deliveries WHERE experiment_key = :key) x
-               ON x.user_id = a.user_id AND x.treatment_key = r.treatment_key
+def _undelivered(source: FactSource, key: str, experiment, counts: dict[str, int]) -> HealthCheck:
+    # Deliveries are made distinct per user: a user sent their treatment twice is one user.
+    delivered = dict(source.rows("""
+        SELECT r.arm_key, COUNT(DISTINCT d.user_id) FROM arms r
+        JOIN assigned_deliveries d ON d.experiment_key = r.experiment_key AND d.arm_key = r.arm_key
+             AND d.treatment_key = r.treatment_key
         WHERE r.experiment_key = :key AND r.is_control = 0
-        GROUP BY r.arm_key, r.position ORDER BY r.position""", {"key": key})
+        GROUP BY r.arm_key""", {"key": key}))
+    rows = [(arm.key, counts[arm.key], counts[arm.key] - int(delivered.get(arm.key, 0)))
+            for arm in experiment.arms if not arm.is_control and counts.get(arm.key)]
     title = "Delivery rate"
     any_delivery = _one(source, "SELECT COUNT(*) FROM deliveries WHERE experiment_key = :key", {"key": key})
     if not any_delivery:
         return HealthCheck("undelivered", title, "not_checked", 0, "no deliveries imported yet",
                            "import what was sent with `winback import deliveries`")
-    # Deliveries are made distinct per user and treatment first: a user sent their treatment twice is one user.
     rates = {arm: (1 - undelivered / users if users else math.nan) for arm, users, undelivered in rows}
     missing = sum(int(undelivered) for _, _, undelivered in rows)
     text = ", ".join(f"{arm} {rate:.1%}" for arm, rate in rates.items())
@@ -159,14 +175,17 @@ def _undelivered(source: FactSource, key: str) -> HealthCheck:
                        {"delivery_rate": rates})
 
 
-def _no_outcome(source: FactSource, key: str) -> HealthCheck:
+def _no_outcome(source: FactSource, key: str, counts: dict[str, int], post: dict[str, tuple[int, int]]) -> HealthCheck:
     title = "Users without outcomes"
     if not _one(source, "SELECT COUNT(*) FROM outcomes WHERE experiment_key = :key", {"key": key}):
         return HealthCheck("no_outcome", title, "not_checked", 0, "no outcomes imported yet",
                            "import them with `winback import outcomes`")
-    n = _one(source, """
-        SELECT COUNT(*) FROM assignments a WHERE a.experiment_key = :key AND a.user_id NOT IN (
-            SELECT o.user_id FROM outcomes o WHERE o.experiment_key = :key AND o.period = 'post')""", {"key": key})
+    if max((n for n, _ in post.values()), default=0) == sum(counts.values()):
+        n = 0  # one metric alone has a post row for every assigned user
+    else:
+        n = _one(source, """
+            SELECT COUNT(*) FROM assignments a WHERE a.experiment_key = :key AND a.user_id NOT IN (
+                SELECT o.user_id FROM outcomes o WHERE o.experiment_key = :key AND o.period = 'post')""", {"key": key})
     if n:
         return HealthCheck("no_outcome", title, "warn", n, f"{n:,} assigned users have no outcome row for any metric",
                            "they count as 0 on every metric; import their outcomes if they are missing")
@@ -189,11 +208,12 @@ def _outside_cohort(source: FactSource, key: str, cohort: str | None) -> HealthC
     return HealthCheck("outside_cohort", title, "ok", 0, f"every assigned user is in cohort '{cohort}'")
 
 
-def _outcome_before_assignment(source: FactSource, key: str) -> HealthCheck:
-    n = _one(source, """
-        SELECT COUNT(DISTINCT o.user_id) FROM outcomes o
-        JOIN assignments a ON a.experiment_key = o.experiment_key AND a.user_id = o.user_id
-        WHERE o.experiment_key = :key AND o.period = 'post' AND o.observed_at < a.assigned_at""", {"key": key})
+def _outcome_before_assignment(source: FactSource, key: str, post: dict[str, tuple[int, int]]) -> HealthCheck:
+    n = 0
+    if any(early for _, early in post.values()):
+        n = _one(source, """
+            SELECT COUNT(DISTINCT a.user_id) FROM assigned_outcomes a
+            WHERE a.experiment_key = :key AND a.period = 'post' AND a.observed_at < a.assigned_at""", {"key": key})
     title = "Outcomes before assignment"
     if n:
         return HealthCheck("outcome_before_assignment", title, "fail", n,
