@@ -33,10 +33,19 @@ COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
 }
 # Rows of these tables are copied with their user's assignment in the experiment (NULL when there is none), so the
 # analysis groups outcomes and deliveries by arm without joining them to the assignments again on every read.
-ASSIGNED: dict[str, tuple[tuple[str, str], ...]] = {
-    "outcomes": (("arm_key", _TEXT), ("assigned_at", _TEXT)),
-    "deliveries": (("arm_key", _TEXT), ("assigned_at", _TEXT)),
+# Columns (name, type, SQL over the row `t` and its assignment `a`); `observed_early`: observed before assignment.
+ASSIGNED: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "outcomes": (("arm_key", _TEXT, "a.arm_key"), ("assigned_at", _TEXT, "a.assigned_at"),
+                 ("observed_early", _INT, "t.observed_at < a.assigned_at")),
+    "deliveries": (("arm_key", _TEXT, "a.arm_key"), ("assigned_at", _TEXT, "a.assigned_at")),
 }
+_MATCH = "assignments a ON a.experiment_key = t.experiment_key AND a.user_id = t.user_id"
+
+
+def assigned_rows_sql(table: str) -> str:
+    """The rows of `table` whose user is assigned in their experiment, with the ASSIGNED columns (SQLite)."""
+    names = [f"t.{name}" for name, _ in COLUMNS[table]] + [f"{sql} AS {name}" for name, _, sql in ASSIGNED[table]]
+    return f"SELECT {', '.join(names)} FROM {table} t JOIN {_MATCH}"
 
 
 class CopyFailed(ExperimentError):
@@ -47,15 +56,16 @@ def schema(table: str) -> pa.Schema:
     """The Arrow schema of a mirrored table."""
     import pyarrow as pa
 
-    return pa.schema([(name, pa.type_for_alias(kind)) for name, kind in (*COLUMNS[table], *ASSIGNED.get(table, ()))])
+    pairs = [*COLUMNS[table], *((name, kind) for name, kind, _ in ASSIGNED.get(table, ()))]
+    return pa.schema([(name, pa.type_for_alias(kind)) for name, kind in pairs])
 
 
 def _select(table: str, low: int, high: int) -> str:
     names = [f"t.{name}" for name, _ in COLUMNS[table]]
     joined = ""
     if table in ASSIGNED:
-        names += [f"a.{name}" for name, _ in ASSIGNED[table]]
-        joined = " LEFT JOIN assignments a ON a.experiment_key = t.experiment_key AND a.user_id = t.user_id"
+        names += [sql for _, _, sql in ASSIGNED[table]]
+        joined = f" LEFT JOIN {_MATCH}"
     return (f"SELECT {', '.join(names)} FROM {table} t{joined} "
             f"WHERE t.rowid > {int(low)} AND t.rowid <= {int(high)}")
 

@@ -32,7 +32,7 @@ from experiments.schema import FACT_TABLES, FACT_TRIGGERS
 
 LOCK_TIMEOUT_S = 60.0
 MIRROR_SUFFIX = "-facts"
-MIRROR_FORMAT = 2  # 2: outcome and delivery rows carry their assignment; a mirror of another format is rebuilt
+MIRROR_FORMAT = 3  # 3: outcome and delivery rows carry their assignment; a mirror of another format is rebuilt
 _HELD = threading.local()  # the mirror folders this thread holds the lock of
 
 

@@ -22,6 +22,7 @@ import pyarrow as pa
 
 from common.settings import ENV_FACTS, facts_setting
 from experiments.errors import ExperimentError
+from experiments.fact_copy import ASSIGNED, assigned_rows_sql
 from experiments.fact_mirror import FactMirror, MirrorUnavailable, TableState, registry_file
 from warehouse.dialect import Dialect
 
@@ -37,15 +38,8 @@ DESIGN_TABLES: dict[str, tuple[tuple[str, pa.DataType], ...]] = {
 
 
 # The fact tables' rows of assigned users with their assignment, as SQLite computes them (the mirror stores them).
-ASSIGNED_VIEWS = {
-    "assigned_outcomes": "SELECT o.experiment_key, o.user_id, o.metric, o.period, o.value, o.observed_at, o.import_id, "
-                         "a.arm_key, a.assigned_at FROM outcomes o JOIN assignments a "
-                         "ON a.experiment_key = o.experiment_key AND a.user_id = o.user_id",
-    "assigned_deliveries": "SELECT d.experiment_key, d.user_id, d.treatment_key, d.sent_at, d.cost, d.import_id, "
-                           "a.arm_key, a.assigned_at FROM deliveries d JOIN assignments a "
-                           "ON a.experiment_key = d.experiment_key AND a.user_id = d.user_id",
-}
-MIRRORED_VIEWS = {"assigned_outcomes": "outcomes", "assigned_deliveries": "deliveries"}
+ASSIGNED_VIEWS = {f"assigned_{table}": assigned_rows_sql(table) for table in ASSIGNED}
+MIRRORED_VIEWS = {f"assigned_{table}": table for table in ASSIGNED}
 _MEMO_SIZE = 64
 _MEMO_ROWS = 10_000
 _MEMO: dict[tuple, list[tuple]] = {}

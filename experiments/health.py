@@ -21,6 +21,7 @@ from typing import Literal
 from experiments.db import RegistryLike, open_registry
 from experiments.definitions import get_experiment
 from experiments.fact_source import FactSource, open_facts
+from experiments.metrics import ALL, imported_sums
 from stats.srm import SRM_THRESHOLD, srm
 
 Status = Literal["ok", "warn", "fail", "not_checked"]
@@ -87,11 +88,13 @@ def _arm_counts(source: FactSource, key: str) -> dict[str, int]:
 
 def _post_rows(source: FactSource, key: str) -> dict[str, tuple[int, int]]:
     """Per metric: assigned users' post-period rows (one per user at most: the outcomes' key) and how many of them
-    were observed before the assignment."""
-    return {metric: (int(n), int(early)) for metric, n, early in source.rows("""
-        SELECT a.metric, COUNT(*), TOTAL(CASE WHEN a.observed_at < a.assigned_at THEN 1 ELSE 0 END)
-        FROM assigned_outcomes a WHERE a.experiment_key = :key AND a.period = 'post' GROUP BY a.metric""",
-                                                                    {"key": key})}
+    were observed before the assignment; the analysis's own query (experiments/metrics.py), so a command that checks
+    and analyses reads the outcomes once."""
+    out: dict[str, tuple[int, int]] = {}
+    for (_, metric, _), sums in imported_sums(source, f"'{ALL}'", "", {"key": key}, False).items():
+        n, early = out.get(metric, (0, 0))
+        out[metric] = (n + int(sums[7]), early + int(sums[8]))
+    return out
 
 
 def _one(source: FactSource, sql: str, params: dict) -> int:

@@ -226,10 +226,14 @@ def _outcome_sums(source: FactSource, segment_sql: str, join_sql: str, params: d
 
 
 def _post_sums(source: FactSource, segment_sql: str, join_sql: str, params: dict) -> dict[tuple[str, str, str], tuple]:
-    """Post-period sums only, in the same layout as _outcome_sums (pre fields 0, no pre rows): one pass, no join."""
+    """Post-period sums only, in the same layout as _outcome_sums (pre fields 0, no pre rows): one pass, no join.
+
+    Two more fields follow for the health checks (experiments/health.py), which read this same query: the post rows
+    (one per user at most, the outcomes' key) and how many of them were observed before the user's assignment."""
     sql = f"""
         SELECT a.arm_key, a.metric, {segment_sql} AS segment,
-               TOTAL(a.value), TOTAL(a.value * a.value), 0.0, 0.0, 0.0, 0.0, TOTAL(a.value NOT IN (0.0, 1.0))
+               TOTAL(a.value), TOTAL(a.value * a.value), 0.0, 0.0, 0.0, 0.0, TOTAL(a.value NOT IN (0.0, 1.0)),
+               COUNT(*), TOTAL(a.observed_early)
         FROM assigned_outcomes a
         {join_sql}
         WHERE a.experiment_key = :key AND a.period = 'post'
@@ -258,7 +262,7 @@ def _moments(key: str, arms: tuple[ArmDesign, ...], metrics: dict[str, MetricInf
                                   "users have outcome values other than 0 or 1; fix the outcomes or the metric kind")
         for arm in arms:
             for seg in segments:
-                post, post2, pre, pre2, cross, _, _ = sums.get((arm.arm_key, name, seg), (0.0,) * 7)
+                post, post2, pre, pre2, cross = sums.get((arm.arm_key, name, seg), (0.0,) * 7)[:5]
                 pre_fields = {}
                 if name in has_pre:
                     pre_fields = dict(pre_sum=pre, pre_sum_squares=None if binary else pre2, pre_post_sum=cross)
