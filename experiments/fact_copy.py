@@ -33,11 +33,16 @@ COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
 }
 # Rows of these tables are copied with their user's assignment in the experiment (NULL when there is none), so the
 # analysis groups outcomes and deliveries by arm without joining them to the assignments again on every read.
-# Columns (name, type, SQL over the row `t` and its assignment `a`); `observed_early`: observed before assignment.
+# Columns (name, type, SQL over the row `t` and its assignment `a`); `observed_early`: observed before assignment;
+# `repeat_send`: the user was sent this treatment in this experiment before (an earlier row), so that counting the
+# rows without it counts users, not sends, without a DISTINCT over millions of user ids.
 ASSIGNED: dict[str, tuple[tuple[str, str, str], ...]] = {
     "outcomes": (("arm_key", _TEXT, "a.arm_key"), ("assigned_at", _TEXT, "a.assigned_at"),
                  ("observed_early", _INT, "t.observed_at < a.assigned_at")),
-    "deliveries": (("arm_key", _TEXT, "a.arm_key"), ("assigned_at", _TEXT, "a.assigned_at")),
+    "deliveries": (("arm_key", _TEXT, "a.arm_key"), ("assigned_at", _TEXT, "a.assigned_at"),
+                   ("repeat_send", _INT, "EXISTS (SELECT 1 FROM deliveries e WHERE e.experiment_key = t.experiment_key "
+                                         "AND e.user_id = t.user_id AND e.treatment_key = t.treatment_key "
+                                         "AND e.rowid < t.rowid)")),
 }
 _MATCH = "assignments a ON a.experiment_key = t.experiment_key AND a.user_id = t.user_id"
 

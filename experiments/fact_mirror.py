@@ -32,7 +32,7 @@ from experiments.schema import FACT_TABLES, FACT_TRIGGERS
 
 LOCK_TIMEOUT_S = 60.0
 MIRROR_SUFFIX = "-facts"
-MIRROR_FORMAT = 3  # 3: outcome and delivery rows carry their assignment; a mirror of another format is rebuilt
+MIRROR_FORMAT = 4  # 3: outcome and delivery rows carry their assignment; a mirror of another format is rebuilt
 _HELD = threading.local()  # the mirror folders this thread holds the lock of
 
 
@@ -134,7 +134,7 @@ class FactMirror:
             state = None
         basis_mark = (basis.watermark, basis.epoch) if table in ASSIGNED and basis is not None else (0, 0)
         for _ in range(5):
-            before = fingerprint(conn, table)
+            before = _fingerprint_since(conn, table, state)
             incremental = state is not None and state.epoch == before.epoch and state.watermark <= before.watermark
             kept = state if incremental and state is not None else TableState(0, 0, before.epoch, ())
             name = f"{table}-{uuid.uuid4().hex}.parquet"
@@ -144,7 +144,7 @@ class FactMirror:
                 if before.watermark > kept.watermark or not kept.segments:
                     new, unmatched = copy_rows(conn, self.registry_path, table, kept.watermark, before.watermark,
                                                partial, before.rows - kept.rows)
-                if fingerprint(conn, table) != before:
+                if _fingerprint_since(conn, table, state) != before:
                     continue  # written meanwhile: read again
                 if new and basis is not None and table in ASSIGNED and _epoch(conn, "assignments") != basis.epoch:
                     raise MirrorUnavailable(f"assignments changed while the {table} were matched to them")
@@ -175,6 +175,7 @@ class FactMirror:
         import duckdb
 
         segments: list[str] = []
+        dropped: list[str] = []
         rows, duck = 0, duckdb.connect()
         try:
             for name in state.segments:
@@ -192,6 +193,9 @@ class FactMirror:
                 rows += pq_rows(partial)
                 os.replace(partial, self.folder / kept)
                 segments.append(kept)
+                dropped.append(str(self.folder / name))
+            if dropped and table == "deliveries" and _first_sends_dropped(duck, self.folder, segments, dropped, import_id):
+                return False  # a later send of the same user and treatment is now the first: copy the table again
         finally:
             duck.close()
         if rows != after.rows:
@@ -232,6 +236,37 @@ def fingerprint(conn: sqlite3.Connection, table: str) -> Fingerprint:
         f"SELECT (SELECT MAX(rowid) FROM {table}), (SELECT COUNT(*) FROM {table}), "
         "(SELECT epoch FROM fact_epochs WHERE table_name = ?)", (table,)).fetchone()
     return Fingerprint(int(watermark or 0), int(rows), int(epoch or 0))
+
+
+def _first_sends_dropped(duck: Any, folder: Path, kept: list[str], dropped: list[str], import_id: int) -> bool:
+    """Whether the undone batch held a user's first send of a treatment that a kept row sends again (its
+    `repeat_send` would then be wrong)."""
+    def files(paths: list[str]) -> str:
+        return "[" + ", ".join("'" + p.replace("'", "''") + "'" for p in paths) + "]"
+
+    kept_files = [str(folder / name) for name in kept]
+    hit = duck.execute(
+        f"SELECT COUNT(*) FROM read_parquet({files(dropped)}) x JOIN read_parquet({files(kept_files)}) y "
+        "ON y.experiment_key = x.experiment_key AND y.user_id = x.user_id AND y.treatment_key = x.treatment_key "
+        f"WHERE x.import_id = {int(import_id)} AND x.repeat_send = 0").fetchone()
+    return bool(hit and hit[0])
+
+
+def _fingerprint_since(conn: sqlite3.Connection, table: str, state: TableState | None) -> Fingerprint:
+    """The table's fingerprint, without counting every row when the mirror holds rowids 1..W (rows == watermark) and
+    nothing was deleted or updated since (same epoch) and no rowid below 1 appeared: then the rows up to W are those W
+    and only the rows above W are counted, a range of the rowid tree. Anything else counts the table (`fingerprint`)."""
+    if table not in FACT_TABLES:
+        raise ExperimentError(f"{table} is not a mirrored table")
+    if state is None or state.rows != state.watermark:
+        return fingerprint(conn, table)
+    low, high, epoch, above = conn.execute(
+        f"SELECT (SELECT MIN(rowid) FROM {table}), (SELECT MAX(rowid) FROM {table}), "
+        "(SELECT epoch FROM fact_epochs WHERE table_name = ?), "
+        f"(SELECT COUNT(*) FROM {table} WHERE rowid > ?)", (table, state.watermark)).fetchone()
+    if int(epoch or 0) != state.epoch or (low is not None and low < 1) or int(high or 0) < state.watermark:
+        return fingerprint(conn, table)
+    return Fingerprint(int(high or 0), state.watermark + int(above), int(epoch or 0))
 
 
 def _epoch(conn: sqlite3.Connection, table: str) -> int:

@@ -124,10 +124,11 @@ def _srm(counts: dict[str, int], experiment) -> HealthCheck:
 def _off_arm(source: FactSource, key: str) -> dict[bool, int]:
     """Users of the control arm (True) and of the treatment arms (False) sent a treatment that is not their arm's."""
     rows = source.rows("""
-        SELECT r.is_control, COUNT(DISTINCT d.user_id) FROM assigned_deliveries d
-        JOIN arms r ON r.experiment_key = d.experiment_key AND r.arm_key = d.arm_key
-        WHERE d.experiment_key = :key AND d.treatment_key IS DISTINCT FROM r.treatment_key
-        GROUP BY r.is_control""", {"key": key})
+        SELECT is_control, COUNT(*) FROM (
+            SELECT DISTINCT r.is_control, d.user_id FROM assigned_deliveries d
+            JOIN arms r ON r.experiment_key = d.experiment_key AND r.arm_key = d.arm_key
+            WHERE d.experiment_key = :key AND d.treatment_key IS DISTINCT FROM r.treatment_key
+        ) x GROUP BY is_control""", {"key": key})
     return {bool(control): int(n) for control, n in rows}
 
 
@@ -151,12 +152,13 @@ def _cross_arm(off_arm: dict[bool, int]) -> HealthCheck:
 
 
 def _undelivered(source: FactSource, key: str, experiment, counts: dict[str, int]) -> HealthCheck:
-    # Deliveries are made distinct per user: a user sent their treatment twice is one user.
+    # A user sent their treatment twice is one user: only a user's first send of it counts (`repeat_send`,
+    # experiments/fact_copy.py), which counts users without a DISTINCT over millions of user ids.
     delivered = dict(source.rows("""
-        SELECT r.arm_key, COUNT(DISTINCT d.user_id) FROM arms r
+        SELECT r.arm_key, COUNT(*) FROM arms r
         JOIN assigned_deliveries d ON d.experiment_key = r.experiment_key AND d.arm_key = r.arm_key
              AND d.treatment_key = r.treatment_key
-        WHERE r.experiment_key = :key AND r.is_control = 0
+        WHERE r.experiment_key = :key AND r.is_control = 0 AND d.repeat_send = 0
         GROUP BY r.arm_key""", {"key": key}))
     rows = [(arm.key, counts[arm.key], counts[arm.key] - int(delivered.get(arm.key, 0)))
             for arm in experiment.arms if not arm.is_control and counts.get(arm.key)]
