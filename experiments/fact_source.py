@@ -14,11 +14,10 @@ checks, report and by-day effects ask some alike); the files are never rewritten
 from __future__ import annotations
 
 import sqlite3
+import sys
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from typing import Any, Literal, Protocol
-
-import pyarrow as pa
 
 from common.settings import ENV_FACTS, facts_setting
 from experiments.errors import ExperimentError
@@ -30,11 +29,14 @@ FactsMode = Literal["mirror", "registry"]
 FACTS_MODES: tuple[FactsMode, ...] = ("mirror", "registry")
 DIALECT = Dialect("duckdb")
 # Small design tables the fact SQL joins, copied from the registry into each DuckDB session.
-DESIGN_TABLES: dict[str, tuple[tuple[str, pa.DataType], ...]] = {
-    "arms": (("experiment_key", pa.string()), ("arm_key", pa.string()), ("position", pa.int64()),
-             ("treatment_key", pa.string()), ("weight", pa.float64()), ("is_control", pa.int64())),
-    "experiments": (("key", pa.string()), ("cohort_version", pa.int64())),
+# (Arrow type names; pyarrow is imported only where Arrow tables are built, so an analysis on a synced mirror
+# does not load it.)
+DESIGN_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
+    "arms": (("experiment_key", "string"), ("arm_key", "string"), ("position", "int64"),
+             ("treatment_key", "string"), ("weight", "float64"), ("is_control", "int64")),
+    "experiments": (("key", "string"), ("cohort_version", "int64")),
 }
+_DUCK_TYPES = {"string": "VARCHAR", "int64": "BIGINT", "float64": "DOUBLE"}
 
 
 # The fact tables' rows of assigned users with their assignment, as SQLite computes them (the mirror stores them).
@@ -109,7 +111,7 @@ def open_facts(conn: sqlite3.Connection, mode: str | None = None) -> Iterator[Fa
         duck = duckdb.connect()
         try:
             design = _prepare(duck, conn, paths)
-        except (OSError, sqlite3.Error, pa.ArrowException, duckdb.Error):
+        except (OSError, sqlite3.Error, duckdb.Error, *_arrow_errors()):  # type: ignore[misc]
             duck.close()
             prepared = False
         else:
@@ -118,7 +120,7 @@ def open_facts(conn: sqlite3.Connection, mode: str | None = None) -> Iterator[Fa
             yield RegistryFacts(conn)
             return
         memo_key = (tuple(sorted((table, tuple(files)) for table, files in paths.items())),
-                    tuple(sorted((table, repr(frame.to_pydict())) for table, frame in design.items())))
+                    tuple(sorted((table, tuple(rows)) for table, rows in design.items())))
         try:
             yield MirrorFacts(duck, memo_key)
         finally:
@@ -144,7 +146,7 @@ def mirror_files(conn: sqlite3.Connection, mode: str | None = None) -> Iterator[
         mirror = FactMirror(path)
         stack.enter_context(mirror.locked())
         paths = mirror.paths(_synced(mirror, conn))
-    except (MirrorUnavailable, OSError, sqlite3.Error, pa.ArrowException):
+    except (MirrorUnavailable, OSError, sqlite3.Error, *_arrow_errors()):  # type: ignore[misc]
         stack.close()
         yield None
         return
@@ -152,12 +154,25 @@ def mirror_files(conn: sqlite3.Connection, mode: str | None = None) -> Iterator[
         yield paths
 
 
-def design_rows(conn: sqlite3.Connection) -> dict[str, pa.Table]:
-    """The registry's small design tables the fact SQL joins (arms, experiments), as Arrow tables."""
+def _arrow_errors() -> tuple[type[Exception], ...]:
+    """Arrow's exception class once pyarrow is loaded (only then can one have been raised)."""
+    arrow = sys.modules.get("pyarrow")
+    return (arrow.ArrowException,) if arrow is not None else ()
+
+
+def _design_values(conn: sqlite3.Connection) -> dict[str, list[tuple]]:
+    return {table: conn.execute(f"SELECT {', '.join(name for name, _ in columns)} FROM {table}").fetchall()
+            for table, columns in DESIGN_TABLES.items()}
+
+
+def design_rows(conn: sqlite3.Connection) -> dict[str, Any]:
+    """The registry's small design tables the fact SQL joins (arms, experiments), as Arrow tables (for Spark)."""
+    import pyarrow as pa
+
     out = {}
-    for table, columns in DESIGN_TABLES.items():
-        schema = pa.schema(list(columns))
-        values = list(zip(*conn.execute(f"SELECT {', '.join(schema.names)} FROM {table}").fetchall()))
+    for table, rows in _design_values(conn).items():
+        schema = pa.schema([(name, pa.type_for_alias(kind)) for name, kind in DESIGN_TABLES[table]])
+        values = list(zip(*rows))
         out[table] = pa.table([pa.array(list(v), type=f.type) for v, f in zip(values, schema)], schema=schema) \
             if values else schema.empty_table()
     return out
@@ -174,7 +189,7 @@ def _synced(mirror: FactMirror, conn: sqlite3.Connection) -> dict[str, TableStat
     return tables
 
 
-def _prepare(duck: Any, conn: sqlite3.Connection, paths: dict[str, list[str]]) -> dict[str, pa.Table]:
+def _prepare(duck: Any, conn: sqlite3.Connection, paths: dict[str, list[str]]) -> dict[str, list[tuple]]:
     """Views over the mirror's segments, the registry's small design tables (returned), and TOTAL() as SQLite
     defines it."""
     duck.execute("CREATE MACRO total(x) AS COALESCE(fsum(CAST(x AS DOUBLE)), CAST(0 AS DOUBLE))")
@@ -183,9 +198,10 @@ def _prepare(duck: Any, conn: sqlite3.Connection, paths: dict[str, list[str]]) -
         duck.execute(f"CREATE VIEW {table} AS SELECT * FROM read_parquet([{listed}])")
     for view, table in MIRRORED_VIEWS.items():
         duck.execute(f"CREATE VIEW {view} AS SELECT * FROM {table} WHERE arm_key IS NOT NULL")
-    design = design_rows(conn)
-    for table, frame in design.items():
-        duck.register(f"_{table}", frame)
-        duck.execute(f"CREATE TABLE {table} AS SELECT * FROM _{table}")
-        duck.unregister(f"_{table}")
+    design = _design_values(conn)
+    for table, rows in design.items():
+        columns = DESIGN_TABLES[table]
+        duck.execute(f"CREATE TABLE {table} ({', '.join(f'{n} {_DUCK_TYPES[k]}' for n, k in columns)})")
+        if rows:
+            duck.executemany(f"INSERT INTO {table} VALUES ({', '.join('?' * len(columns))})", rows)
     return design
