@@ -31,26 +31,41 @@ COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
                 ("reason", _TEXT)),
     "opt_outs": (("user_id", _TEXT), ("opted_out_at", _TEXT)),
 }
-# Rows of these tables are copied with their user's assignment in the experiment (NULL when there is none), so the
-# analysis groups outcomes and deliveries by arm without joining them to the assignments again on every read.
-# Columns (name, type, SQL over the row `t` and its assignment `a`); `observed_early`: observed before assignment;
-# `repeat_send`: the user was sent this treatment in this experiment before (an earlier row), so that counting the
-# rows without it counts users, not sends, without a DISTINCT over millions of user ids.
-ASSIGNED: dict[str, tuple[tuple[str, str, str], ...]] = {
+# Columns computed as rows are copied: (name, type, SQL over the row `t` and, for the MATCHED tables, its user's
+# assignment `a`, NULL when there is none). Outcome and delivery rows carry their user's arm, so the analysis groups
+# them by arm without joining them to the assignments again on every read; `assigned_day` is the by-day segment;
+# `observed_early`: observed before assignment; `repeat_send`: the user was sent this treatment in this experiment
+# before (an earlier row), so that counting the rows without it counts users, not sends, without a DISTINCT over
+# millions of user ids.
+_DAY = "substr({}.assigned_at, 1, 10)"
+DERIVED: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "assignments": (("assigned_day", _TEXT, _DAY.format("t")),),
     "outcomes": (("arm_key", _TEXT, "a.arm_key"), ("assigned_at", _TEXT, "a.assigned_at"),
-                 ("observed_early", _INT, "t.observed_at < a.assigned_at")),
+                 ("assigned_day", _TEXT, _DAY.format("a")), ("observed_early", _INT, "t.observed_at < a.assigned_at")),
     "deliveries": (("arm_key", _TEXT, "a.arm_key"), ("assigned_at", _TEXT, "a.assigned_at"),
+                   ("assigned_day", _TEXT, _DAY.format("a")),
                    ("repeat_send", _INT, "EXISTS (SELECT 1 FROM deliveries e WHERE e.experiment_key = t.experiment_key "
                                          "AND e.user_id = t.user_id AND e.treatment_key = t.treatment_key "
                                          "AND e.rowid < t.rowid)")),
 }
+MATCHED = ("outcomes", "deliveries")  # copied with their user's assignment
 _MATCH = "assignments a ON a.experiment_key = t.experiment_key AND a.user_id = t.user_id"
+# What the analysis SQL reads besides the fact tables: the rows with the derived columns (of assigned users only,
+# for the matched tables). SQLite computes them in views; the mirror holds them.
+VIEWS = {"assigned_outcomes": "outcomes", "assigned_deliveries": "deliveries", "assignment_rows": "assignments"}
 
 
-def assigned_rows_sql(table: str) -> str:
-    """The rows of `table` whose user is assigned in their experiment, with the ASSIGNED columns (SQLite)."""
-    names = [f"t.{name}" for name, _ in COLUMNS[table]] + [f"{sql} AS {name}" for name, _, sql in ASSIGNED[table]]
-    return f"SELECT {', '.join(names)} FROM {table} t JOIN {_MATCH}"
+def view_sql(view: str) -> str:
+    """A VIEWS entry as a SELECT over the registry (SQLite)."""
+    table = VIEWS[view]
+    names = [f"t.{name}" for name, _ in COLUMNS[table]] + [f"{sql} AS {name}" for name, _, sql in DERIVED[table]]
+    return f"SELECT {', '.join(names)} FROM {table} t" + (f" JOIN {_MATCH}" if table in MATCHED else "")
+
+
+def mirror_view_sql(view: str) -> str:
+    """A VIEWS entry over the mirror's table of the same rows (DuckDB, Spark)."""
+    table = VIEWS[view]
+    return f"SELECT * FROM {table}" + (" WHERE arm_key IS NOT NULL" if table in MATCHED else "")
 
 
 class CopyFailed(ExperimentError):
@@ -61,16 +76,14 @@ def schema(table: str) -> pa.Schema:
     """The Arrow schema of a mirrored table."""
     import pyarrow as pa
 
-    pairs = [*COLUMNS[table], *((name, kind) for name, kind, _ in ASSIGNED.get(table, ()))]
+    pairs = [*COLUMNS[table], *((name, kind) for name, kind, _ in DERIVED.get(table, ()))]
     return pa.schema([(name, pa.type_for_alias(kind)) for name, kind in pairs])
 
 
 def _select(table: str, low: int, high: int) -> str:
     names = [f"t.{name}" for name, _ in COLUMNS[table]]
-    joined = ""
-    if table in ASSIGNED:
-        names += [sql for _, _, sql in ASSIGNED[table]]
-        joined = f" LEFT JOIN {_MATCH}"
+    names += [sql for _, _, sql in DERIVED.get(table, ())]
+    joined = f" LEFT JOIN {_MATCH}" if table in MATCHED else ""
     return (f"SELECT {', '.join(names)} FROM {table} t{joined} "
             f"WHERE t.rowid > {int(low)} AND t.rowid <= {int(high)}")
 
@@ -89,7 +102,7 @@ def _typed(table: str, read: pa.Table) -> pa.Table:
 
 def copy_rows(conn, registry: Path, table: str, low: int, high: int, target: Path, expected: int) -> tuple[int, int]:
     """Write the rows with low < rowid <= high of `table` to the Parquet file `target`; returns how many, and how many
-    of them had no assignment to copy with them (tables in ASSIGNED).
+    of them had no assignment to copy with them (MATCHED tables).
 
     `conn` reads small ranges (and every range inside an open transaction, whose snapshot only it sees)."""
     if expected >= IN_PROCESS_ROWS and not conn.in_transaction and importlib.util.find_spec("adbc_driver_sqlite"):

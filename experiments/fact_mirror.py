@@ -27,12 +27,12 @@ from pathlib import Path
 from typing import IO, Any
 
 from experiments.errors import ExperimentError
-from experiments.fact_copy import ASSIGNED, CopyFailed, copy_rows
+from experiments.fact_copy import MATCHED, CopyFailed, copy_rows
 from experiments.schema import FACT_TABLES, FACT_TRIGGERS
 
 LOCK_TIMEOUT_S = 60.0
 MIRROR_SUFFIX = "-facts"
-MIRROR_FORMAT = 4  # 3: outcome and delivery rows carry their assignment; a mirror of another format is rebuilt
+MIRROR_FORMAT = 5  # 3: outcome and delivery rows carry their assignment; a mirror of another format is rebuilt
 _HELD = threading.local()  # the mirror folders this thread holds the lock of
 
 
@@ -52,7 +52,7 @@ class Fingerprint:
 @dataclass(frozen=True)
 class TableState:
     """What the mirror holds of one table: the fingerprint it matches and its segment files; for a table copied with
-    assignments (fact_copy.ASSIGNED), the assignments' watermark and epoch it was matched against and how many of its
+    assignments (fact_copy.MATCHED), the assignments' watermark and epoch it was matched against and how many of its
     rows had no assignment."""
 
     watermark: int
@@ -128,11 +128,11 @@ class FactMirror:
                     basis: TableState | None = None) -> TableState:
         """Append the rows above the recorded rowid, or rebuild when the table changed in any other way (or, for a
         table copied with assignments, when they changed in a way that can alter what its rows were matched to)."""
-        if table in ASSIGNED and state is not None and basis is not None and (
+        if table in MATCHED and state is not None and basis is not None and (
                 state.basis_epoch != basis.epoch or state.basis_watermark > basis.watermark
                 or (state.basis_watermark != basis.watermark and state.unmatched)):
             state = None
-        basis_mark = (basis.watermark, basis.epoch) if table in ASSIGNED and basis is not None else (0, 0)
+        basis_mark = (basis.watermark, basis.epoch) if table in MATCHED and basis is not None else (0, 0)
         for _ in range(5):
             before = _fingerprint_since(conn, table, state)
             incremental = state is not None and state.epoch == before.epoch and state.watermark <= before.watermark
@@ -146,7 +146,7 @@ class FactMirror:
                                                partial, before.rows - kept.rows)
                 if _fingerprint_since(conn, table, state) != before:
                     continue  # written meanwhile: read again
-                if new and basis is not None and table in ASSIGNED and _epoch(conn, "assignments") != basis.epoch:
+                if new and basis is not None and table in MATCHED and _epoch(conn, "assignments") != basis.epoch:
                     raise MirrorUnavailable(f"assignments changed while the {table} were matched to them")
                 if kept.rows + new != before.rows:
                     if incremental:

@@ -5,9 +5,10 @@ compensated sum), so the numbers agree to the last bits of floating-point summat
 step before each use (experiments/fact_mirror.py); when it cannot be used (an in-memory registry, a read-only
 folder, the lock held too long, `WINBACK_FACTS=registry`) the same SQL runs on the registry.
 
-Besides the fact tables, the SQL reads `assigned_outcomes` and `assigned_deliveries`: the experiment's outcome and
-delivery rows of assigned users, each with its user's `arm_key` and `assigned_at`. On the registry they are views
-joining the assignments; the mirror holds them so (experiments/fact_copy.py), and reading by arm needs no join. A
+Besides the fact tables, the SQL reads `assigned_outcomes` and `assigned_deliveries` (the outcome and delivery rows of
+assigned users, each with its user's `arm_key`, `assigned_at` and `assigned_day`) and `assignment_rows` (assignments
+with their `assigned_day`). On the registry they are views joining the assignments; the mirror holds the rows so
+(experiments/fact_copy.py), and reading by arm or by day needs no join and no string function. A
 query's rows are kept for the next one with the same text on the same mirror files and design (a command's health
 checks, report and by-day effects ask some alike); the files are never rewritten in place, so they cannot be stale.
 """
@@ -21,7 +22,7 @@ from typing import Any, Literal, Protocol
 
 from common.settings import ENV_FACTS, facts_setting
 from experiments.errors import ExperimentError
-from experiments.fact_copy import ASSIGNED, assigned_rows_sql
+from experiments.fact_copy import VIEWS, mirror_view_sql, view_sql
 from experiments.fact_mirror import FactMirror, MirrorUnavailable, TableState, registry_file
 from warehouse.dialect import Dialect
 
@@ -39,9 +40,6 @@ DESIGN_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
 _DUCK_TYPES = {"string": "VARCHAR", "int64": "BIGINT", "float64": "DOUBLE"}
 
 
-# The fact tables' rows of assigned users with their assignment, as SQLite computes them (the mirror stores them).
-ASSIGNED_VIEWS = {f"assigned_{table}": assigned_rows_sql(table) for table in ASSIGNED}
-MIRRORED_VIEWS = {f"assigned_{table}": table for table in ASSIGNED}
 _MEMO_SIZE = 64
 _MEMO_ROWS = 10_000
 _MEMO: dict[tuple, list[tuple]] = {}
@@ -62,8 +60,7 @@ class RegistryFacts:
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
-        for name, sql in ASSIGNED_VIEWS.items():
-            conn.execute(f"CREATE TEMP VIEW IF NOT EXISTS {name} AS {sql}")
+        registry_views(conn)
 
     def rows(self, sql: str, params: Mapping[str, object] | None = None) -> list[tuple]:
         return self.conn.execute(sql, dict(params or {})).fetchall()
@@ -89,6 +86,13 @@ class MirrorFacts:
                 del _MEMO[next(iter(_MEMO))]
             _MEMO[key] = rows
         return list(rows)
+
+
+def registry_views(conn: sqlite3.Connection) -> None:
+    """The views the analysis SQL reads besides the fact tables (fact_copy.VIEWS), on a registry connection (TEMP:
+    nothing is written to the registry)."""
+    for view in VIEWS:
+        conn.execute(f"CREATE TEMP VIEW IF NOT EXISTS {view} AS {view_sql(view)}")
 
 
 def check_facts_mode(mode: str) -> FactsMode:
@@ -196,8 +200,8 @@ def _prepare(duck: Any, conn: sqlite3.Connection, paths: dict[str, list[str]]) -
     for table, files in paths.items():
         listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
         duck.execute(f"CREATE VIEW {table} AS SELECT * FROM read_parquet([{listed}])")
-    for view, table in MIRRORED_VIEWS.items():
-        duck.execute(f"CREATE VIEW {view} AS SELECT * FROM {table} WHERE arm_key IS NOT NULL")
+    for view in VIEWS:
+        duck.execute(f"CREATE VIEW {view} AS {mirror_view_sql(view)}")
     design = _design_values(conn)
     for table, rows in design.items():
         columns = DESIGN_TABLES[table]

@@ -72,10 +72,11 @@ def health_checks(db: RegistryLike, key: str, *, facts: str | None = None) -> He
     experiment = get_experiment(key, database)
     with open_facts(database.conn, facts) as source:
         counts = _arm_counts(source, key)
-        off_arm = _off_arm(source, key)
+        sent = _delivery_rows(source, key)
+        off_arm = _off_arm(source, key, sent)
         post = _post_rows(source, key)
         checks = [_srm(counts, experiment), _control_treated(off_arm), _cross_arm(off_arm),
-                  _undelivered(source, key, experiment, counts), _no_outcome(source, key, counts, post),
+                  _undelivered(source, key, experiment, counts, sent), _no_outcome(source, key, counts, post),
                   _outside_cohort(source, key, experiment.target_cohort),
                   _outcome_before_assignment(source, key, post), _opted_out(source, key)]
     return HealthReport(key, tuple(checks))
@@ -121,8 +122,22 @@ def _srm(counts: dict[str, int], experiment) -> HealthCheck:
     return HealthCheck("srm", title, "ok", off, f"arm sizes fit the weights (p = {p:.3f})", "", detail)
 
 
-def _off_arm(source: FactSource, key: str) -> dict[bool, int]:
-    """Users of the control arm (True) and of the treatment arms (False) sent a treatment that is not their arm's."""
+def _delivery_rows(source: FactSource, key: str) -> dict[str, tuple[int, int]]:
+    """Per arm, one pass over the deliveries: users sent the arm's own treatment (a user's first send of it counts,
+    `repeat_send` in experiments/fact_copy.py, so users are counted without a DISTINCT over millions of user ids) and
+    the rows of another treatment than the arm's."""
+    return {arm: (int(own), int(off)) for arm, own, off in source.rows("""
+        SELECT r.arm_key, TOTAL(CASE WHEN d.treatment_key = r.treatment_key AND d.repeat_send = 0 THEN 1 ELSE 0 END),
+               TOTAL(CASE WHEN d.treatment_key IS DISTINCT FROM r.treatment_key THEN 1 ELSE 0 END)
+        FROM arms r JOIN assigned_deliveries d ON d.experiment_key = r.experiment_key AND d.arm_key = r.arm_key
+        WHERE r.experiment_key = :key GROUP BY r.arm_key""", {"key": key})}
+
+
+def _off_arm(source: FactSource, key: str, sent: dict[str, tuple[int, int]]) -> dict[bool, int]:
+    """Users of the control arm (True) and of the treatment arms (False) sent a treatment that is not their arm's
+    (counted only when such rows exist)."""
+    if not any(off for _, off in sent.values()):
+        return {}
     rows = source.rows("""
         SELECT is_control, COUNT(*) FROM (
             SELECT DISTINCT r.is_control, d.user_id FROM assigned_deliveries d
@@ -151,15 +166,9 @@ def _cross_arm(off_arm: dict[bool, int]) -> HealthCheck:
     return HealthCheck("cross_arm", title, "ok", 0, "every delivery matches the user's arm")
 
 
-def _undelivered(source: FactSource, key: str, experiment, counts: dict[str, int]) -> HealthCheck:
-    # A user sent their treatment twice is one user: only a user's first send of it counts (`repeat_send`,
-    # experiments/fact_copy.py), which counts users without a DISTINCT over millions of user ids.
-    delivered = dict(source.rows("""
-        SELECT r.arm_key, COUNT(*) FROM arms r
-        JOIN assigned_deliveries d ON d.experiment_key = r.experiment_key AND d.arm_key = r.arm_key
-             AND d.treatment_key = r.treatment_key
-        WHERE r.experiment_key = :key AND r.is_control = 0 AND d.repeat_send = 0
-        GROUP BY r.arm_key""", {"key": key}))
+def _undelivered(source: FactSource, key: str, experiment, counts: dict[str, int],
+                 sent: dict[str, tuple[int, int]]) -> HealthCheck:
+    delivered = {arm: own for arm, (own, _) in sent.items()}
     rows = [(arm.key, counts[arm.key], counts[arm.key] - int(delivered.get(arm.key, 0)))
             for arm in experiment.arms if not arm.is_control and counts.get(arm.key)]
     title = "Delivery rate"

@@ -147,7 +147,7 @@ def _collect(conn, key: str, segment_by: SegmentBy | None, pre_period: bool, sum
     guardrails = tuple(json.loads(guardrails_json or "[]"))
     with open_facts(conn, facts) as source:
         counts = {(arm, seg): int(n) for arm, seg, n in source.rows(
-            f"SELECT a.arm_key, {segment_sql} AS segment, COUNT(*) FROM assignments a {join_sql} "
+            f"SELECT a.arm_key, {segment_sql} AS segment, COUNT(*) FROM assignment_rows a {join_sql} "
             "WHERE a.experiment_key = :key GROUP BY a.arm_key, segment", params)}
         if sums_source is not None:
             sums = sums_source(conn, segment_sql, join_sql, params, pre_period)
@@ -190,7 +190,7 @@ def _segment_sql(segment_by: SegmentBy | None) -> tuple[str, str]:
     if segment_by is None:
         return f"'{ALL}'", ""
     if segment_by == BY_DAY:
-        return "substr(a.assigned_at, 1, 10)", ""
+        return "a.assigned_day", ""  # substr(assigned_at, 1, 10), kept with the rows (experiments/fact_copy.py)
     return (f"COALESCE(c.{segment_by}, '{NO_SEGMENT}')",
             "LEFT JOIN cohorts c ON c.cohort_key = :cohort AND c.user_id = a.user_id AND c.version = "
             "COALESCE(:cohort_version, (SELECT MAX(version) FROM cohorts WHERE cohort_key = :cohort))")

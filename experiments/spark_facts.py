@@ -38,12 +38,12 @@ class SparkFacts:
 
     def __init__(self, spark: Any, files: Mapping[str, list[str]], design: Mapping[str, pa.Table]) -> None:
         self.spark = spark
-        from experiments.fact_source import MIRRORED_VIEWS
+        from experiments.fact_copy import VIEWS, mirror_view_sql
 
         for table, paths in files.items():
             spark.read.parquet(*paths).createOrReplaceTempView(table)
-        for view, table in MIRRORED_VIEWS.items():
-            spark.sql(f"SELECT * FROM {table} WHERE arm_key IS NOT NULL").createOrReplaceTempView(view)
+        for view in VIEWS:
+            spark.sql(mirror_view_sql(view)).createOrReplaceTempView(view)
         for table, frame in design.items():
             schema = ", ".join(f"{f.name} {_SPARK_TYPES[f.type]}" for f in frame.schema)
             spark.createDataFrame(frame.to_pylist(), schema=schema).createOrReplaceTempView(table)

@@ -152,8 +152,11 @@ def _assignments(conn, segment_sql: str, join_sql: str, params: dict) -> pd.Data
     """The experiment's assignments with their segment and a typed assignment time, for the warehouse."""
     import pandas as pd
 
+    from experiments.fact_source import registry_views
+
+    registry_views(conn)
     assignments = _frame(
-        conn, f"SELECT a.user_id, a.arm_key, {segment_sql} AS segment, a.assigned_at FROM assignments a "
+        conn, f"SELECT a.user_id, a.arm_key, {segment_sql} AS segment, a.assigned_at FROM assignment_rows a "
               f"{join_sql} WHERE a.experiment_key = :key", params, ["user_id", "arm_key", "segment", "assigned_at"])
     assignments["assigned_at"] = (pd.to_datetime(assignments["assigned_at"], utc=True, format="ISO8601")
                                   .dt.tz_localize(None).astype("datetime64[us]"))
