@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -100,7 +101,7 @@ def _typed(table: str, read: pa.Table) -> pa.Table:
     return pa.table([read.column(i).cast(f.type) for i, f in enumerate(typed)], schema=typed)
 
 
-def copy_rows(conn, registry: Path, table: str, low: int, high: int, target: Path, expected: int) -> tuple[int, int]:
+def copy_rows(conn: sqlite3.Connection, registry: Path, table: str, low: int, high: int, target: Path, expected: int) -> tuple[int, int]:
     """Write the rows with low < rowid <= high of `table` to the Parquet file `target`; returns how many, and how many
     of them had no assignment to copy with them (MATCHED tables).
 

@@ -209,7 +209,8 @@ class FactMirror:
 
     def _manifest(self) -> dict[str, Any]:
         try:
-            return json.loads((self.folder / "manifest.json").read_text())
+            manifest: dict[str, Any] = json.loads((self.folder / "manifest.json").read_text())
+            return manifest
         except (OSError, ValueError):
             return {}
 
@@ -281,7 +282,7 @@ def pq_rows(path: Path) -> int:
     return int(pq.ParquetFile(path).metadata.num_rows)
 
 
-def _state(raw: dict | None) -> TableState | None:
+def _state(raw: dict[str, Any] | None) -> TableState | None:
     if not raw:
         return None
     return TableState(int(raw["watermark"]), int(raw["rows"]), int(raw["epoch"]), tuple(raw["segments"]),

@@ -42,7 +42,7 @@ _DUCK_TYPES = {"string": "VARCHAR", "int64": "BIGINT", "float64": "DOUBLE"}
 
 _MEMO_SIZE = 64
 _MEMO_ROWS = 10_000
-_MEMO: dict[tuple, list[tuple]] = {}
+_MEMO: dict[tuple[Any, ...], list[tuple[Any, ...]]] = {}
 
 
 class FactSource(Protocol):
@@ -50,7 +50,7 @@ class FactSource(Protocol):
 
     engine: str
 
-    def rows(self, sql: str, params: Mapping[str, object] | None = None) -> list[tuple]: ...
+    def rows(self, sql: str, params: Mapping[str, object] | None = None) -> list[tuple[Any, ...]]: ...
 
 
 class RegistryFacts:
@@ -62,7 +62,7 @@ class RegistryFacts:
         self.conn = conn
         registry_views(conn)
 
-    def rows(self, sql: str, params: Mapping[str, object] | None = None) -> list[tuple]:
+    def rows(self, sql: str, params: Mapping[str, object] | None = None) -> list[tuple[Any, ...]]:
         return self.conn.execute(sql, dict(params or {})).fetchall()
 
 
@@ -71,11 +71,11 @@ class MirrorFacts:
 
     engine = "registry-mirror"
 
-    def __init__(self, duck: Any, memo_key: tuple = ()) -> None:
+    def __init__(self, duck: Any, memo_key: tuple[Any, ...] = ()) -> None:
         self.duck = duck
         self.memo_key = memo_key
 
-    def rows(self, sql: str, params: Mapping[str, object] | None = None) -> list[tuple]:
+    def rows(self, sql: str, params: Mapping[str, object] | None = None) -> list[tuple[Any, ...]]:
         bound = DIALECT.bind(sql, params)
         key = (*self.memo_key, " ".join(bound.split()))
         if self.memo_key and key in _MEMO:
@@ -99,7 +99,7 @@ def check_facts_mode(mode: str) -> FactsMode:
     """The mode, or an ExperimentError naming the ones there are."""
     if mode not in FACTS_MODES:
         raise ExperimentError(f"{ENV_FACTS} must be one of {', '.join(FACTS_MODES)}, got {mode!r}")
-    return mode  # type: ignore[return-value]
+    return mode
 
 
 @contextmanager
@@ -164,7 +164,7 @@ def _arrow_errors() -> tuple[type[Exception], ...]:
     return (arrow.ArrowException,) if arrow is not None else ()
 
 
-def _design_values(conn: sqlite3.Connection) -> dict[str, list[tuple]]:
+def _design_values(conn: sqlite3.Connection) -> dict[str, list[tuple[Any, ...]]]:
     return {table: conn.execute(f"SELECT {', '.join(name for name, _ in columns)} FROM {table}").fetchall()
             for table, columns in DESIGN_TABLES.items()}
 
@@ -193,7 +193,7 @@ def _synced(mirror: FactMirror, conn: sqlite3.Connection) -> dict[str, TableStat
     return tables
 
 
-def _prepare(duck: Any, conn: sqlite3.Connection, paths: dict[str, list[str]]) -> dict[str, list[tuple]]:
+def _prepare(duck: Any, conn: sqlite3.Connection, paths: dict[str, list[str]]) -> dict[str, list[tuple[Any, ...]]]:
     """Views over the mirror's segments, the registry's small design tables (returned), and TOTAL() as SQLite
     defines it."""
     duck.execute("CREATE MACRO total(x) AS COALESCE(fsum(CAST(x AS DOUBLE)), CAST(0 AS DOUBLE))")

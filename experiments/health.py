@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from experiments.db import RegistryLike, open_registry
-from experiments.definitions import get_experiment
+from experiments.definitions import Experiment, get_experiment
 from experiments.fact_source import FactSource, open_facts
 from experiments.metrics import ALL, imported_sums
 from stats.srm import SRM_THRESHOLD, srm
@@ -38,9 +38,9 @@ class HealthCheck:
     count: int
     message: str
     action: str = ""
-    detail: dict = field(default_factory=dict)
+    detail: dict[str, Any] = field(default_factory=dict)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -62,7 +62,7 @@ class HealthReport:
     def check(self, name: str) -> HealthCheck:
         return next(check for check in self.checks if check.name == name)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"experiment_key": self.experiment_key, "ok": self.ok, "checks": [c.to_dict() for c in self.checks]}
 
 
@@ -98,11 +98,11 @@ def _post_rows(source: FactSource, key: str) -> dict[str, tuple[int, int]]:
     return out
 
 
-def _one(source: FactSource, sql: str, params: dict) -> int:
+def _one(source: FactSource, sql: str, params: dict[str, object]) -> int:
     return int(source.rows(sql, params)[0][0] or 0)
 
 
-def _srm(counts: dict[str, int], experiment) -> HealthCheck:
+def _srm(counts: dict[str, int], experiment: Experiment) -> HealthCheck:
     observed = [counts.get(arm.key, 0) for arm in experiment.arms]
     total = sum(observed)
     title = "Sample ratio"
@@ -166,7 +166,7 @@ def _cross_arm(off_arm: dict[bool, int]) -> HealthCheck:
     return HealthCheck("cross_arm", title, "ok", 0, "every delivery matches the user's arm")
 
 
-def _undelivered(source: FactSource, key: str, experiment, counts: dict[str, int],
+def _undelivered(source: FactSource, key: str, experiment: Experiment, counts: dict[str, int],
                  sent: dict[str, tuple[int, int]]) -> HealthCheck:
     delivered = {arm: own for arm, (own, _) in sent.items()}
     rows = [(arm.key, counts[arm.key], counts[arm.key] - int(delivered.get(arm.key, 0)))

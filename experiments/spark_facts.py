@@ -48,6 +48,6 @@ class SparkFacts:
             schema = ", ".join(f"{f.name} {_SPARK_TYPES[f.type]}" for f in frame.schema)
             spark.createDataFrame(frame.to_pylist(), schema=schema).createOrReplaceTempView(table)
 
-    def rows(self, sql: str, params: Mapping[str, object] | None = None) -> list[tuple]:
+    def rows(self, sql: str, params: Mapping[str, object] | None = None) -> list[tuple[Any, ...]]:
         rows = self.spark.sql(DIALECT.bind(spark_sql(sql), params)).collect()
         return [tuple(float(v) if isinstance(v, Decimal) else v for v in row) for row in rows]  # 0.0 is a DECIMAL
