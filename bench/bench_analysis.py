@@ -241,6 +241,7 @@ def measure(users: int, rounds: int, *, with_imports: bool, large: bool = False)
                           {ENV_SPARK_MASTER: "local[2]", "SPARK_LOCAL_IP": "127.0.0.1"})}
     if large:
         routes[SNAPSHOT_ROUTE] = once[SNAPSHOT_ROUTE]
+        measured[SNAPSHOT_ROUTE] = []
         once = {}
     measured |= {name: [] for name in once}
     for round_ in tqdm(range(rounds), desc="bench analysis", unit="round"):
