@@ -21,7 +21,7 @@ from typing import Any, Literal
 from experiments.db import RegistryLike, open_registry
 from experiments.definitions import Experiment, get_experiment
 from experiments.fact_source import FactSource, open_facts
-from experiments.metrics import ALL, imported_sums
+from experiments.metrics import ALL, arm_counts, imported_sums
 from stats.srm import SRM_THRESHOLD, srm
 
 Status = Literal["ok", "warn", "fail", "not_checked"]
@@ -83,8 +83,7 @@ def health_checks(db: RegistryLike, key: str, *, facts: str | None = None) -> He
 
 
 def _arm_counts(source: FactSource, key: str) -> dict[str, int]:
-    return {arm: int(n) for arm, n in source.rows(
-        "SELECT arm_key, COUNT(*) FROM assignments WHERE experiment_key = :key GROUP BY arm_key", {"key": key})}
+    return {arm: n for (arm, _), n in arm_counts(source, f"'{ALL}'", "", {"key": key}).items()}
 
 
 def _post_rows(source: FactSource, key: str) -> dict[str, tuple[int, int]]:

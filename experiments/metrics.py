@@ -146,9 +146,7 @@ def _collect(conn, key: str, segment_by: SegmentBy | None, pre_period: bool, sum
     params = {"key": key, "cohort": cohort, "cohort_version": cohort_version}
     guardrails = tuple(json.loads(guardrails_json or "[]"))
     with open_facts(conn, facts) as source:
-        counts = {(arm, seg): int(n) for arm, seg, n in source.rows(
-            f"SELECT a.arm_key, {segment_sql} AS segment, COUNT(*) FROM assignment_rows a {join_sql} "
-            "WHERE a.experiment_key = :key GROUP BY a.arm_key, segment", params)}
+        counts = arm_counts(source, segment_sql, join_sql, params)
         if sums_source is not None:
             sums = sums_source(conn, segment_sql, join_sql, params, pre_period)
         else:
@@ -194,6 +192,13 @@ def _segment_sql(segment_by: SegmentBy | None) -> tuple[str, str]:
     return (f"COALESCE(c.{segment_by}, '{NO_SEGMENT}')",
             "LEFT JOIN cohorts c ON c.cohort_key = :cohort AND c.user_id = a.user_id AND c.version = "
             "COALESCE(:cohort_version, (SELECT MAX(version) FROM cohorts WHERE cohort_key = :cohort))")
+
+
+def arm_counts(source: FactSource, segment_sql: str, join_sql: str, params: dict[str, object]) -> dict[tuple[str, str], int]:
+    """Users assigned per arm × segment (the health checks read the same query, so a command runs it once)."""
+    return {(arm, seg): int(n) for arm, seg, n in source.rows(
+        f"SELECT a.arm_key, {segment_sql} AS segment, COUNT(*) FROM assignment_rows a {join_sql} "
+        "WHERE a.experiment_key = :key GROUP BY a.arm_key, segment", params)}
 
 
 def imported_sums(source: FactSource, segment_sql: str, join_sql: str, params: dict,
