@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import sqlite3
 import sys
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from typing import Any, Literal, Protocol
@@ -43,6 +44,7 @@ _DUCK_TYPES = {"string": "VARCHAR", "int64": "BIGINT", "float64": "DOUBLE"}
 _MEMO_SIZE = 64
 _MEMO_ROWS = 10_000
 _MEMO: dict[tuple[Any, ...], list[tuple[Any, ...]]] = {}
+_MEMO_LOCK = threading.Lock()  # the web UI's threads share it
 
 
 class FactSource(Protocol):
@@ -78,13 +80,16 @@ class MirrorFacts:
     def rows(self, sql: str, params: Mapping[str, object] | None = None) -> list[tuple[Any, ...]]:
         bound = DIALECT.bind(sql, params)
         key = (*self.memo_key, " ".join(bound.split()))
-        if self.memo_key and key in _MEMO:
-            return list(_MEMO[key])
+        with _MEMO_LOCK:
+            kept = _MEMO.get(key) if self.memo_key else None
+        if kept is not None:
+            return list(kept)
         rows = self.duck.execute(bound).fetchall()
         if self.memo_key and len(rows) <= _MEMO_ROWS:
-            while len(_MEMO) >= _MEMO_SIZE:
-                del _MEMO[next(iter(_MEMO))]
-            _MEMO[key] = rows
+            with _MEMO_LOCK:
+                while len(_MEMO) >= _MEMO_SIZE:
+                    del _MEMO[next(iter(_MEMO))]
+                _MEMO[key] = rows
         return list(rows)
 
 
