@@ -42,8 +42,8 @@ with registry(sys.argv[1]) as database:
     take_snapshot(database, "bench", actor="bench")
 """
 NOTES = f"""
-- Machine: 2 cores shared with other engineers' CPU-heavy jobs (load average about 5 to 7 during the issue 24 runs
-  of 2026-12-03), hence interleaved rounds and medians; wall times carry that load, ratios within a round less so.
+- Machine: 2 cores shared with other engineers' CPU-heavy jobs (load average 5 to 7 for most of the issue 24
+  session of 2026-12-03, falling to about 1 to 3 for the last runs, the ones shown), hence interleaved rounds and medians; wall times carry that load, ratios within a round less so.
 - Routes: `winback analyze bench` is the CLI as a user runs it (`python -m winback.cli`, imports, health checks,
   the report printed), reading the registry's columnar fact mirror (experiments/fact_mirror.py) that the
   import (or the first analysis after a change) brought up to date. `--engine duckdb` is the same command with

@@ -16,8 +16,8 @@ TITLE = "CLI start-up: --help and listing commands"
 NOTES = """Targets (issue 11): every `--help` under 0.3 s, listing commands under 0.5 s. A process that imports
 nothing but Python itself is the floor, shown in the first row. The commands take turns round by round; `median CPU s`
 (user + system time of the process) shows what a command costs when the machine is shared, as wall time then
-includes waiting for a core (on 2026-12-03 other engineers' CPU-heavy jobs kept the load average at about 5 to 7 on
-2 cores)."""
+includes waiting for a core (on 2026-12-03 other engineers' CPU-heavy jobs kept the load average at 5 to 7 on 2 cores
+for most of the day; it had fallen to about 2 when the figures above were taken)."""
 
 COMMANDS = [
     ("python -c pass (floor)", [sys.executable, "-c", "pass"]),
