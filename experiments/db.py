@@ -44,7 +44,8 @@ def open_registry(db: RegistryLike = None) -> sqlite_utils.Database:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA foreign_keys = ON")
-        database = sqlite_utils.Database(conn)
+        # No sqlite-utils plugins: the registry's SQL is Winback's own, and finding them scans every installed package.
+        database = sqlite_utils.Database(conn, execute_plugins=False)
         migrate(database)
         protect_audit_log(database)
         restore_fact_triggers(database)

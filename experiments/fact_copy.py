@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -31,6 +32,41 @@ COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
                 ("reason", _TEXT)),
     "opt_outs": (("user_id", _TEXT), ("opted_out_at", _TEXT)),
 }
+# Columns computed as rows are copied: (name, type, SQL over the row `t` and, for the MATCHED tables, its user's
+# assignment `a`, NULL when there is none). Outcome and delivery rows carry their user's arm, so the analysis groups
+# them by arm without joining them to the assignments again on every read; `assigned_day` is the by-day segment;
+# `observed_early`: observed before assignment; `repeat_send`: the user was sent this treatment in this experiment
+# before (an earlier row), so that counting the rows without it counts users, not sends, without a DISTINCT over
+# millions of user ids.
+_DAY = "substr({}.assigned_at, 1, 10)"
+DERIVED: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "assignments": (("assigned_day", _TEXT, _DAY.format("t")),),
+    "outcomes": (("arm_key", _TEXT, "a.arm_key"), ("assigned_at", _TEXT, "a.assigned_at"),
+                 ("assigned_day", _TEXT, _DAY.format("a")), ("observed_early", _INT, "t.observed_at < a.assigned_at")),
+    "deliveries": (("arm_key", _TEXT, "a.arm_key"), ("assigned_at", _TEXT, "a.assigned_at"),
+                   ("assigned_day", _TEXT, _DAY.format("a")),
+                   ("repeat_send", _INT, "EXISTS (SELECT 1 FROM deliveries e WHERE e.experiment_key = t.experiment_key "
+                                         "AND e.user_id = t.user_id AND e.treatment_key = t.treatment_key "
+                                         "AND e.rowid < t.rowid)")),
+}
+MATCHED = ("outcomes", "deliveries")  # copied with their user's assignment
+_MATCH = "assignments a ON a.experiment_key = t.experiment_key AND a.user_id = t.user_id"
+# What the analysis SQL reads besides the fact tables: the rows with the derived columns (of assigned users only,
+# for the matched tables). SQLite computes them in views; the mirror holds them.
+VIEWS = {"assigned_outcomes": "outcomes", "assigned_deliveries": "deliveries", "assignment_rows": "assignments"}
+
+
+def view_sql(view: str) -> str:
+    """A VIEWS entry as a SELECT over the registry (SQLite)."""
+    table = VIEWS[view]
+    names = [f"t.{name}" for name, _ in COLUMNS[table]] + [f"{sql} AS {name}" for name, _, sql in DERIVED[table]]
+    return f"SELECT {', '.join(names)} FROM {table} t" + (f" JOIN {_MATCH}" if table in MATCHED else "")
+
+
+def mirror_view_sql(view: str) -> str:
+    """A VIEWS entry over the mirror's table of the same rows (DuckDB, Spark)."""
+    table = VIEWS[view]
+    return f"SELECT * FROM {table}" + (" WHERE arm_key IS NOT NULL" if table in MATCHED else "")
 
 
 class CopyFailed(ExperimentError):
@@ -41,12 +77,21 @@ def schema(table: str) -> pa.Schema:
     """The Arrow schema of a mirrored table."""
     import pyarrow as pa
 
-    return pa.schema([(name, pa.type_for_alias(kind)) for name, kind in COLUMNS[table]])
+    pairs = [*COLUMNS[table], *((name, kind) for name, kind, _ in DERIVED.get(table, ()))]
+    return pa.schema([(name, pa.type_for_alias(kind)) for name, kind in pairs])
 
 
 def _select(table: str, low: int, high: int) -> str:
-    names = [name for name, _ in COLUMNS[table]]
-    return f"SELECT {', '.join(names)} FROM {table} WHERE rowid > {int(low)} AND rowid <= {int(high)}"
+    names = [f"t.{name}" for name, _ in COLUMNS[table]]
+    names += [sql for _, _, sql in DERIVED.get(table, ())]
+    joined = f" LEFT JOIN {_MATCH}" if table in MATCHED else ""
+    return (f"SELECT {', '.join(names)} FROM {table} t{joined} "
+            f"WHERE t.rowid > {int(low)} AND t.rowid <= {int(high)}")
+
+
+def unmatched(rows: pa.Table) -> int:
+    """Rows copied without an assignment (their arm is NULL): a later assignment of theirs makes the copy stale."""
+    return int(rows.column("arm_key").null_count) if "arm_key" in rows.column_names else 0
 
 
 def _typed(table: str, read: pa.Table) -> pa.Table:
@@ -56,8 +101,9 @@ def _typed(table: str, read: pa.Table) -> pa.Table:
     return pa.table([read.column(i).cast(f.type) for i, f in enumerate(typed)], schema=typed)
 
 
-def copy_rows(conn, registry: Path, table: str, low: int, high: int, target: Path, expected: int) -> int:
-    """Write the rows with low < rowid <= high of `table` to the Parquet file `target`; returns how many.
+def copy_rows(conn: sqlite3.Connection, registry: Path, table: str, low: int, high: int, target: Path, expected: int) -> tuple[int, int]:
+    """Write the rows with low < rowid <= high of `table` to the Parquet file `target`; returns how many, and how many
+    of them had no assignment to copy with them (MATCHED tables).
 
     `conn` reads small ranges (and every range inside an open transaction, whose snapshot only it sees)."""
     if expected >= IN_PROCESS_ROWS and not conn.in_transaction and importlib.util.find_spec("adbc_driver_sqlite"):
@@ -66,7 +112,8 @@ def copy_rows(conn, registry: Path, table: str, low: int, high: int, target: Pat
         if done.returncode != 0:
             lines = (done.stderr or "").strip().splitlines()
             raise CopyFailed(f"copying {table} out of {registry} failed: {lines[-1] if lines else done.returncode}")
-        return int(json.loads(done.stdout)["rows"])
+        copied = json.loads(done.stdout)
+        return int(copied["rows"]), int(copied["unmatched"])
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -75,7 +122,7 @@ def copy_rows(conn, registry: Path, table: str, low: int, high: int, target: Pat
     rows = pa.table([pa.array(list(c), type=f.type) for c, f in zip(columns, typed)], schema=typed) \
         if columns else typed.empty_table()
     pq.write_table(rows, target, compression="zstd")
-    return rows.num_rows
+    return rows.num_rows, unmatched(rows)
 
 
 def _child(registry: str, table: str, low: int, high: int, target: str) -> None:
@@ -87,7 +134,7 @@ def _child(registry: str, table: str, low: int, high: int, target: str) -> None:
         cursor.execute(_select(table, low, high))
         rows = _typed(table, cursor.fetch_arrow_table())
     pq.write_table(rows, target, compression="zstd")
-    print(json.dumps({"rows": rows.num_rows}))
+    print(json.dumps({"rows": rows.num_rows, "unmatched": unmatched(rows)}))
 
 
 if __name__ == "__main__":

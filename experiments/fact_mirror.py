@@ -6,6 +6,11 @@ remember to update it: before every use `sync` compares each table's fingerprint
 rowid, its row count and the change epoch that its delete/update triggers bump, experiments/schema.py) and the
 registry's random id with what the mirror recorded. Rows above the recorded rowid are appended as a new segment;
 anything else (a delete such as `import undo`, an update, a VACUUM, another registry file) rebuilds the table.
+
+Outcome and delivery rows are copied with their user's assignment (arm and time, experiments/fact_copy.py), so
+reading them by arm needs no join. A user's assignment never changes (one per experiment; a delete or update bumps
+the assignments' epoch), so such a copy stays true until that epoch moves, or until assignments are added while
+some copied rows had none (they might be theirs): then the table is copied again.
 """
 from __future__ import annotations
 
@@ -22,11 +27,12 @@ from pathlib import Path
 from typing import IO, Any
 
 from experiments.errors import ExperimentError
-from experiments.fact_copy import CopyFailed, copy_rows
+from experiments.fact_copy import MATCHED, CopyFailed, copy_rows
 from experiments.schema import FACT_TABLES, FACT_TRIGGERS
 
 LOCK_TIMEOUT_S = 60.0
 MIRROR_SUFFIX = "-facts"
+MIRROR_FORMAT = 5  # 3: outcome and delivery rows carry their assignment; a mirror of another format is rebuilt
 _HELD = threading.local()  # the mirror folders this thread holds the lock of
 
 
@@ -45,12 +51,17 @@ class Fingerprint:
 
 @dataclass(frozen=True)
 class TableState:
-    """What the mirror holds of one table: the fingerprint it matches and its segment files."""
+    """What the mirror holds of one table: the fingerprint it matches and its segment files; for a table copied with
+    assignments (fact_copy.MATCHED), the assignments' watermark and epoch it was matched against and how many of its
+    rows had no assignment."""
 
     watermark: int
     rows: int
     epoch: int
     segments: tuple[str, ...]
+    basis_watermark: int = 0
+    basis_epoch: int = 0
+    unmatched: int = 0
 
 
 def mirror_folder(registry_path: Path) -> Path:
@@ -99,31 +110,44 @@ class FactMirror:
             raise MirrorUnavailable("the registry's change triggers are missing or altered")
         identity = conn.execute("SELECT id FROM registry_identity").fetchone()[0]
         manifest = self._manifest()
-        states = manifest.get("tables", {}) if manifest.get("registry_id") == identity else {}
-        synced = {table: self._sync_table(conn, table, _state(states.get(table))) for table in FACT_TABLES}
+        same = manifest.get("registry_id") == identity and manifest.get("format") == MIRROR_FORMAT
+        states = manifest.get("tables", {}) if same else {}
+        synced: dict[str, TableState] = {}
+        for table in FACT_TABLES:  # assignments first: the tables copied with assignments are matched against them
+            synced[table] = self._sync_table(conn, table, _state(states.get(table)), synced.get("assignments"))
         if synced != {t: _state(states.get(t)) for t in FACT_TABLES}:
-            self._write_manifest({"registry_id": identity, "tables": {t: asdict(s) for t, s in synced.items()}})
+            self._write_manifest({"registry_id": identity, "format": MIRROR_FORMAT,
+                                  "tables": {t: asdict(s) for t, s in synced.items()}})
             keep = {name for state in synced.values() for name in state.segments} | {"manifest.json", "lock"}
             for path in self.folder.iterdir():
                 if path.name not in keep:
                     path.unlink(missing_ok=True)
         return synced
 
-    def _sync_table(self, conn: sqlite3.Connection, table: str, state: TableState | None) -> TableState:
-        """Append the rows above the recorded rowid, or rebuild when the table changed in any other way."""
+    def _sync_table(self, conn: sqlite3.Connection, table: str, state: TableState | None,
+                    basis: TableState | None = None) -> TableState:
+        """Append the rows above the recorded rowid, or rebuild when the table changed in any other way (or, for a
+        table copied with assignments, when they changed in a way that can alter what its rows were matched to)."""
+        if table in MATCHED and state is not None and basis is not None and (
+                state.basis_epoch != basis.epoch or state.basis_watermark > basis.watermark
+                or (state.basis_watermark != basis.watermark and state.unmatched)):
+            state = None
+        basis_mark = (basis.watermark, basis.epoch) if table in MATCHED and basis is not None else (0, 0)
         for _ in range(5):
-            before = fingerprint(conn, table)
+            before = _fingerprint_since(conn, table, state)
             incremental = state is not None and state.epoch == before.epoch and state.watermark <= before.watermark
             kept = state if incremental and state is not None else TableState(0, 0, before.epoch, ())
             name = f"{table}-{uuid.uuid4().hex}.parquet"
             partial = self.folder / (name + ".partial")
             try:
-                new = 0
+                new = unmatched = 0
                 if before.watermark > kept.watermark or not kept.segments:
-                    new = copy_rows(conn, self.registry_path, table, kept.watermark, before.watermark, partial,
-                                    before.rows - kept.rows)
-                if fingerprint(conn, table) != before:
+                    new, unmatched = copy_rows(conn, self.registry_path, table, kept.watermark, before.watermark,
+                                               partial, before.rows - kept.rows)
+                if _fingerprint_since(conn, table, state) != before:
                     continue  # written meanwhile: read again
+                if new and basis is not None and table in MATCHED and _epoch(conn, "assignments") != basis.epoch:
+                    raise MirrorUnavailable(f"assignments changed while the {table} were matched to them")
                 if kept.rows + new != before.rows:
                     if incremental:
                         state = None  # e.g. rowids reused after a VACUUM: rebuild
@@ -133,7 +157,8 @@ class FactMirror:
                 if partial.exists():
                     os.replace(partial, self.folder / name)
                     segments = (*segments, name)
-                return TableState(before.watermark, kept.rows + new, before.epoch, segments)
+                return TableState(before.watermark, kept.rows + new, before.epoch, segments, *basis_mark,
+                                  kept.unmatched + unmatched)
             except CopyFailed as error:
                 raise MirrorUnavailable(str(error)) from error
             finally:
@@ -150,6 +175,7 @@ class FactMirror:
         import duckdb
 
         segments: list[str] = []
+        dropped: list[str] = []
         rows, duck = 0, duckdb.connect()
         try:
             for name in state.segments:
@@ -167,11 +193,15 @@ class FactMirror:
                 rows += pq_rows(partial)
                 os.replace(partial, self.folder / kept)
                 segments.append(kept)
+                dropped.append(str(self.folder / name))
+            if dropped and table == "deliveries" and _first_sends_dropped(duck, self.folder, segments, dropped, import_id):
+                return False  # a later send of the same user and treatment is now the first: copy the table again
         finally:
             duck.close()
         if rows != after.rows:
             return False
-        manifest["tables"][table] = asdict(TableState(after.watermark, after.rows, after.epoch, tuple(segments)))
+        manifest["tables"][table] = asdict(TableState(after.watermark, after.rows, after.epoch, tuple(segments),
+                                                      state.basis_watermark, state.basis_epoch, state.unmatched))
         self._write_manifest(manifest)
         for name in set(state.segments) - set(segments):
             (self.folder / name).unlink(missing_ok=True)
@@ -179,7 +209,8 @@ class FactMirror:
 
     def _manifest(self) -> dict[str, Any]:
         try:
-            return json.loads((self.folder / "manifest.json").read_text())
+            manifest: dict[str, Any] = json.loads((self.folder / "manifest.json").read_text())
+            return manifest
         except (OSError, ValueError):
             return {}
 
@@ -208,6 +239,42 @@ def fingerprint(conn: sqlite3.Connection, table: str) -> Fingerprint:
     return Fingerprint(int(watermark or 0), int(rows), int(epoch or 0))
 
 
+def _first_sends_dropped(duck: Any, folder: Path, kept: list[str], dropped: list[str], import_id: int) -> bool:
+    """Whether the undone batch held a user's first send of a treatment that a kept row sends again (its
+    `repeat_send` would then be wrong)."""
+    def files(paths: list[str]) -> str:
+        return "[" + ", ".join("'" + p.replace("'", "''") + "'" for p in paths) + "]"
+
+    kept_files = [str(folder / name) for name in kept]
+    hit = duck.execute(
+        f"SELECT COUNT(*) FROM read_parquet({files(dropped)}) x JOIN read_parquet({files(kept_files)}) y "
+        "ON y.experiment_key = x.experiment_key AND y.user_id = x.user_id AND y.treatment_key = x.treatment_key "
+        f"WHERE x.import_id = {int(import_id)} AND x.repeat_send = 0").fetchone()
+    return bool(hit and hit[0])
+
+
+def _fingerprint_since(conn: sqlite3.Connection, table: str, state: TableState | None) -> Fingerprint:
+    """The table's fingerprint, without counting every row when the mirror holds rowids 1..W (rows == watermark) and
+    nothing was deleted or updated since (same epoch) and no rowid below 1 appeared: then the rows up to W are those W
+    and only the rows above W are counted, a range of the rowid tree. Anything else counts the table (`fingerprint`)."""
+    if table not in FACT_TABLES:
+        raise ExperimentError(f"{table} is not a mirrored table")
+    if state is None or state.rows != state.watermark:
+        return fingerprint(conn, table)
+    low, high, epoch, above = conn.execute(
+        f"SELECT (SELECT MIN(rowid) FROM {table}), (SELECT MAX(rowid) FROM {table}), "
+        "(SELECT epoch FROM fact_epochs WHERE table_name = ?), "
+        f"(SELECT COUNT(*) FROM {table} WHERE rowid > ?)", (table, state.watermark)).fetchone()
+    if int(epoch or 0) != state.epoch or (low is not None and low < 1) or int(high or 0) < state.watermark:
+        return fingerprint(conn, table)
+    return Fingerprint(int(high or 0), state.watermark + int(above), int(epoch or 0))
+
+
+def _epoch(conn: sqlite3.Connection, table: str) -> int:
+    row = conn.execute("SELECT epoch FROM fact_epochs WHERE table_name = ?", (table,)).fetchone()
+    return int(row[0] or 0) if row else 0
+
+
 def pq_rows(path: Path) -> int:
     """Rows in a Parquet file, from its footer."""
     import pyarrow.parquet as pq
@@ -215,10 +282,11 @@ def pq_rows(path: Path) -> int:
     return int(pq.ParquetFile(path).metadata.num_rows)
 
 
-def _state(raw: dict | None) -> TableState | None:
+def _state(raw: dict[str, Any] | None) -> TableState | None:
     if not raw:
         return None
-    return TableState(int(raw["watermark"]), int(raw["rows"]), int(raw["epoch"]), tuple(raw["segments"]))
+    return TableState(int(raw["watermark"]), int(raw["rows"]), int(raw["epoch"]), tuple(raw["segments"]),
+                      int(raw.get("basis_watermark", 0)), int(raw.get("basis_epoch", 0)), int(raw.get("unmatched", 0)))
 
 
 def _lock(handle: IO[str]) -> None:

@@ -4,18 +4,26 @@ Both run the same SQL text (`:name` parameters; SQLite's TOTAL() is given to Duc
 compensated sum), so the numbers agree to the last bits of floating-point summation. The mirror is brought in
 step before each use (experiments/fact_mirror.py); when it cannot be used (an in-memory registry, a read-only
 folder, the lock held too long, `WINBACK_FACTS=registry`) the same SQL runs on the registry.
+
+Besides the fact tables, the SQL reads `assigned_outcomes` and `assigned_deliveries` (the outcome and delivery rows of
+assigned users, each with its user's `arm_key`, `assigned_at` and `assigned_day`) and `assignment_rows` (assignments
+with their `assigned_day`). On the registry they are views joining the assignments; the mirror holds the rows so
+(experiments/fact_copy.py), and reading by arm or by day needs no join and no string function. A
+query's rows are kept for the next one with the same text on the same mirror files and design (a command's health
+checks, report and by-day effects ask some alike); the files are never rewritten in place, so they cannot be stale.
 """
 from __future__ import annotations
 
 import sqlite3
+import sys
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from typing import Any, Literal, Protocol
 
-import pyarrow as pa
-
 from common.settings import ENV_FACTS, facts_setting
 from experiments.errors import ExperimentError
+from experiments.fact_copy import VIEWS, mirror_view_sql, view_sql
 from experiments.fact_mirror import FactMirror, MirrorUnavailable, TableState, registry_file
 from warehouse.dialect import Dialect
 
@@ -23,11 +31,20 @@ FactsMode = Literal["mirror", "registry"]
 FACTS_MODES: tuple[FactsMode, ...] = ("mirror", "registry")
 DIALECT = Dialect("duckdb")
 # Small design tables the fact SQL joins, copied from the registry into each DuckDB session.
-DESIGN_TABLES: dict[str, tuple[tuple[str, pa.DataType], ...]] = {
-    "arms": (("experiment_key", pa.string()), ("arm_key", pa.string()), ("position", pa.int64()),
-             ("treatment_key", pa.string()), ("weight", pa.float64()), ("is_control", pa.int64())),
-    "experiments": (("key", pa.string()), ("cohort_version", pa.int64())),
+# (Arrow type names; pyarrow is imported only where Arrow tables are built, so an analysis on a synced mirror
+# does not load it.)
+DESIGN_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
+    "arms": (("experiment_key", "string"), ("arm_key", "string"), ("position", "int64"),
+             ("treatment_key", "string"), ("weight", "float64"), ("is_control", "int64")),
+    "experiments": (("key", "string"), ("cohort_version", "int64")),
 }
+_DUCK_TYPES = {"string": "VARCHAR", "int64": "BIGINT", "float64": "DOUBLE"}
+
+
+_MEMO_SIZE = 64
+_MEMO_ROWS = 10_000
+_MEMO: dict[tuple[Any, ...], list[tuple[Any, ...]]] = {}
+_MEMO_LOCK = threading.Lock()  # the web UI's threads share it
 
 
 class FactSource(Protocol):
@@ -35,7 +52,7 @@ class FactSource(Protocol):
 
     engine: str
 
-    def rows(self, sql: str, params: Mapping[str, object] | None = None) -> list[tuple]: ...
+    def rows(self, sql: str, params: Mapping[str, object] | None = None) -> list[tuple[Any, ...]]: ...
 
 
 class RegistryFacts:
@@ -45,8 +62,9 @@ class RegistryFacts:
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
+        registry_views(conn)
 
-    def rows(self, sql: str, params: Mapping[str, object] | None = None) -> list[tuple]:
+    def rows(self, sql: str, params: Mapping[str, object] | None = None) -> list[tuple[Any, ...]]:
         return self.conn.execute(sql, dict(params or {})).fetchall()
 
 
@@ -55,18 +73,38 @@ class MirrorFacts:
 
     engine = "registry-mirror"
 
-    def __init__(self, duck: Any) -> None:
+    def __init__(self, duck: Any, memo_key: tuple[Any, ...] = ()) -> None:
         self.duck = duck
+        self.memo_key = memo_key
 
-    def rows(self, sql: str, params: Mapping[str, object] | None = None) -> list[tuple]:
-        return self.duck.execute(DIALECT.bind(sql, params)).fetchall()
+    def rows(self, sql: str, params: Mapping[str, object] | None = None) -> list[tuple[Any, ...]]:
+        bound = DIALECT.bind(sql, params)
+        key = (*self.memo_key, " ".join(bound.split()))
+        with _MEMO_LOCK:
+            kept = _MEMO.get(key) if self.memo_key else None
+        if kept is not None:
+            return list(kept)
+        rows = self.duck.execute(bound).fetchall()
+        if self.memo_key and len(rows) <= _MEMO_ROWS:
+            with _MEMO_LOCK:
+                while len(_MEMO) >= _MEMO_SIZE:
+                    del _MEMO[next(iter(_MEMO))]
+                _MEMO[key] = rows
+        return list(rows)
+
+
+def registry_views(conn: sqlite3.Connection) -> None:
+    """The views the analysis SQL reads besides the fact tables (fact_copy.VIEWS), on a registry connection (TEMP:
+    nothing is written to the registry)."""
+    for view in VIEWS:
+        conn.execute(f"CREATE TEMP VIEW IF NOT EXISTS {view} AS {view_sql(view)}")
 
 
 def check_facts_mode(mode: str) -> FactsMode:
     """The mode, or an ExperimentError naming the ones there are."""
     if mode not in FACTS_MODES:
         raise ExperimentError(f"{ENV_FACTS} must be one of {', '.join(FACTS_MODES)}, got {mode!r}")
-    return mode  # type: ignore[return-value]
+    return mode
 
 
 @contextmanager
@@ -81,8 +119,8 @@ def open_facts(conn: sqlite3.Connection, mode: str | None = None) -> Iterator[Fa
 
         duck = duckdb.connect()
         try:
-            _prepare(duck, conn, paths)
-        except (OSError, sqlite3.Error, pa.ArrowException, duckdb.Error):
+            design = _prepare(duck, conn, paths)
+        except (OSError, sqlite3.Error, duckdb.Error, *_arrow_errors()):  # type: ignore[misc]
             duck.close()
             prepared = False
         else:
@@ -90,8 +128,10 @@ def open_facts(conn: sqlite3.Connection, mode: str | None = None) -> Iterator[Fa
         if not prepared:
             yield RegistryFacts(conn)
             return
+        memo_key = (tuple(sorted((table, tuple(files)) for table, files in paths.items())),
+                    tuple(sorted((table, tuple(rows)) for table, rows in design.items())))
         try:
-            yield MirrorFacts(duck)
+            yield MirrorFacts(duck, memo_key)
         finally:
             duck.close()
 
@@ -115,7 +155,7 @@ def mirror_files(conn: sqlite3.Connection, mode: str | None = None) -> Iterator[
         mirror = FactMirror(path)
         stack.enter_context(mirror.locked())
         paths = mirror.paths(_synced(mirror, conn))
-    except (MirrorUnavailable, OSError, sqlite3.Error, pa.ArrowException):
+    except (MirrorUnavailable, OSError, sqlite3.Error, *_arrow_errors()):  # type: ignore[misc]
         stack.close()
         yield None
         return
@@ -123,12 +163,25 @@ def mirror_files(conn: sqlite3.Connection, mode: str | None = None) -> Iterator[
         yield paths
 
 
-def design_rows(conn: sqlite3.Connection) -> dict[str, pa.Table]:
-    """The registry's small design tables the fact SQL joins (arms, experiments), as Arrow tables."""
+def _arrow_errors() -> tuple[type[Exception], ...]:
+    """Arrow's exception class once pyarrow is loaded (only then can one have been raised)."""
+    arrow = sys.modules.get("pyarrow")
+    return (arrow.ArrowException,) if arrow is not None else ()
+
+
+def _design_values(conn: sqlite3.Connection) -> dict[str, list[tuple[Any, ...]]]:
+    return {table: conn.execute(f"SELECT {', '.join(name for name, _ in columns)} FROM {table}").fetchall()
+            for table, columns in DESIGN_TABLES.items()}
+
+
+def design_rows(conn: sqlite3.Connection) -> dict[str, Any]:
+    """The registry's small design tables the fact SQL joins (arms, experiments), as Arrow tables (for Spark)."""
+    import pyarrow as pa
+
     out = {}
-    for table, columns in DESIGN_TABLES.items():
-        schema = pa.schema(list(columns))
-        values = list(zip(*conn.execute(f"SELECT {', '.join(schema.names)} FROM {table}").fetchall()))
+    for table, rows in _design_values(conn).items():
+        schema = pa.schema([(name, pa.type_for_alias(kind)) for name, kind in DESIGN_TABLES[table]])
+        values = list(zip(*rows))
         out[table] = pa.table([pa.array(list(v), type=f.type) for v, f in zip(values, schema)], schema=schema) \
             if values else schema.empty_table()
     return out
@@ -145,13 +198,19 @@ def _synced(mirror: FactMirror, conn: sqlite3.Connection) -> dict[str, TableStat
     return tables
 
 
-def _prepare(duck: Any, conn: sqlite3.Connection, paths: dict[str, list[str]]) -> None:
-    """Views over the mirror's segments, the registry's small design tables, and TOTAL() as SQLite defines it."""
+def _prepare(duck: Any, conn: sqlite3.Connection, paths: dict[str, list[str]]) -> dict[str, list[tuple[Any, ...]]]:
+    """Views over the mirror's segments, the registry's small design tables (returned), and TOTAL() as SQLite
+    defines it."""
     duck.execute("CREATE MACRO total(x) AS COALESCE(fsum(CAST(x AS DOUBLE)), CAST(0 AS DOUBLE))")
     for table, files in paths.items():
         listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
         duck.execute(f"CREATE VIEW {table} AS SELECT * FROM read_parquet([{listed}])")
-    for table, frame in design_rows(conn).items():
-        duck.register(f"_{table}", frame)
-        duck.execute(f"CREATE TABLE {table} AS SELECT * FROM _{table}")
-        duck.unregister(f"_{table}")
+    for view in VIEWS:
+        duck.execute(f"CREATE VIEW {view} AS {mirror_view_sql(view)}")
+    design = _design_values(conn)
+    for table, rows in design.items():
+        columns = DESIGN_TABLES[table]
+        duck.execute(f"CREATE TABLE {table} ({', '.join(f'{n} {_DUCK_TYPES[k]}' for n, k in columns)})")
+        if rows:
+            duck.executemany(f"INSERT INTO {table} VALUES ({', '.join('?' * len(columns))})", rows)
+    return design

@@ -1,6 +1,8 @@
 """Health checks on an experiment, shown before any result: each is a count of users with what to do about it.
 
-Every check is one SQL aggregate over the registry (no per-user rows in Python):
+Every check is an SQL aggregate over the registry's facts (no per-user rows in Python), read by arm from the outcome
+and delivery rows that carry their assignment (experiments/fact_source.py); a check that needs distinct users counts
+them only where a cheaper aggregate cannot already tell the answer is 0:
 - srm: arm sizes against the planned weights (chi-square, GrowthBook's p < 0.001 threshold);
 - control_treated: control users who were sent a treatment (contamination of the baseline);
 - cross_arm: treatment-arm users who were sent another arm's treatment;
@@ -17,12 +19,13 @@ from __future__ import annotations
 import math
 import sqlite3
 from dataclasses import asdict, dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from experiments.bandit_weights import expected_shares
 from experiments.db import RegistryLike, open_registry
-from experiments.definitions import get_experiment
+from experiments.definitions import Experiment, get_experiment
 from experiments.fact_source import FactSource, open_facts
+from experiments.metrics import ALL, arm_counts, imported_sums
 from experiments.programmes import holdout_ids
 from stats.srm import SRM_THRESHOLD, srm
 
@@ -40,9 +43,9 @@ class HealthCheck:
     count: int
     message: str
     action: str = ""
-    detail: dict = field(default_factory=dict)
+    detail: dict[str, Any] = field(default_factory=dict)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -64,7 +67,7 @@ class HealthReport:
     def check(self, name: str) -> HealthCheck:
         return next(check for check in self.checks if check.name == name)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"experiment_key": self.experiment_key, "ok": self.ok, "checks": [c.to_dict() for c in self.checks]}
 
 
@@ -73,22 +76,39 @@ def health_checks(db: RegistryLike, key: str, *, facts: str | None = None) -> He
     database = open_registry(db)
     experiment = get_experiment(key, database)
     with open_facts(database.conn, facts) as source:
-        checks = [_srm(source, key, experiment, expected_shares(database, key)), _control_treated(source, key),
-                  _cross_arm(source, key), _undelivered(source, key), _no_outcome(source, key),
-                  _outside_cohort(source, key, experiment.target_cohort),
-                  _outcome_before_assignment(source, key), _opted_out(source, key),
+        counts = _arm_counts(source, key)
+        sent = _delivery_rows(source, key)
+        off_arm = _off_arm(source, key, sent)
+        post = _post_rows(source, key)
+        checks = [_srm(counts, experiment, expected_shares(database, key)), _control_treated(off_arm),
+                  _cross_arm(off_arm), _undelivered(source, key, experiment, counts, sent),
+                  _no_outcome(source, key, counts, post), _outside_cohort(source, key, experiment.target_cohort),
+                  _outcome_before_assignment(source, key, post), _opted_out(source, key),
                   _programme_holdout(database.conn, key)]
     return HealthReport(key, tuple(checks))
 
 
-def _one(source: FactSource, sql: str, params: dict) -> int:
+def _arm_counts(source: FactSource, key: str) -> dict[str, int]:
+    return {arm: n for (arm, _), n in arm_counts(source, f"'{ALL}'", "", {"key": key}).items()}
+
+
+def _post_rows(source: FactSource, key: str) -> dict[str, tuple[int, int]]:
+    """Per metric: assigned users' post-period rows (one per user at most: the outcomes' key) and how many of them
+    were observed before the assignment; the analysis's own query (experiments/metrics.py), so a command that checks
+    and analyses reads the outcomes once."""
+    out: dict[str, tuple[int, int]] = {}
+    for (_, metric, _), sums in imported_sums(source, f"'{ALL}'", "", {"key": key}, False).items():
+        n, early = out.get(metric, (0, 0))
+        out[metric] = (n + int(sums[7]), early + int(sums[8]))
+    return out
+
+
+def _one(source: FactSource, sql: str, params: dict[str, object]) -> int:
     return int(source.rows(sql, params)[0][0] or 0)
 
 
-def _srm(source: FactSource, key: str, experiment, bandit_shares: list[float] | None = None) -> HealthCheck:
+def _srm(counts: dict[str, int], experiment: Experiment, bandit_shares: list[float] | None = None) -> HealthCheck:
     """Arm sizes against the weights (a bandit's: the shares its weight periods imply)."""
-    counts = dict(source.rows(
-        "SELECT arm_key, COUNT(*) FROM assignments WHERE experiment_key = :key GROUP BY arm_key", {"key": key}))
     observed = [counts.get(arm.key, 0) for arm in experiment.arms]
     total = sum(observed)
     title = "Sample ratio"
@@ -108,19 +128,33 @@ def _srm(source: FactSource, key: str, experiment, bandit_shares: list[float] | 
     return HealthCheck("srm", title, "ok", off, f"arm sizes fit the weights (p = {p:.3f})", "", detail)
 
 
-def _sent_off_arm(source: FactSource, key: str, control: bool) -> int:
-    """Users of the control arm (or of the treatment arms) sent a treatment that is not their arm's."""
-    return _one(source, """
-        SELECT COUNT(DISTINCT d.user_id) FROM deliveries d
-        JOIN assignments a ON a.experiment_key = d.experiment_key AND a.user_id = d.user_id
-        JOIN arms r ON r.experiment_key = a.experiment_key AND r.arm_key = a.arm_key
-        WHERE d.experiment_key = :key AND r.is_control = :control
-          AND d.treatment_key IS DISTINCT FROM r.treatment_key""",
-                {"key": key, "control": int(control)})
+def _delivery_rows(source: FactSource, key: str) -> dict[str, tuple[int, int]]:
+    """Per arm, one pass over the deliveries: users sent the arm's own treatment (a user's first send of it counts,
+    `repeat_send` in experiments/fact_copy.py, so users are counted without a DISTINCT over millions of user ids) and
+    the rows of another treatment than the arm's."""
+    return {arm: (int(own), int(off)) for arm, own, off in source.rows("""
+        SELECT r.arm_key, TOTAL(CASE WHEN d.treatment_key = r.treatment_key AND d.repeat_send = 0 THEN 1 ELSE 0 END),
+               TOTAL(CASE WHEN d.treatment_key IS DISTINCT FROM r.treatment_key THEN 1 ELSE 0 END)
+        FROM arms r JOIN assigned_deliveries d ON d.experiment_key = r.experiment_key AND d.arm_key = r.arm_key
+        WHERE r.experiment_key = :key GROUP BY r.arm_key""", {"key": key})}
 
 
-def _control_treated(source: FactSource, key: str) -> HealthCheck:
-    n = _sent_off_arm(source, key, control=True)
+def _off_arm(source: FactSource, key: str, sent: dict[str, tuple[int, int]]) -> dict[bool, int]:
+    """Users of the control arm (True) and of the treatment arms (False) sent a treatment that is not their arm's
+    (counted only when such rows exist)."""
+    if not any(off for _, off in sent.values()):
+        return {}
+    rows = source.rows("""
+        SELECT is_control, COUNT(*) FROM (
+            SELECT DISTINCT r.is_control, d.user_id FROM assigned_deliveries d
+            JOIN arms r ON r.experiment_key = d.experiment_key AND r.arm_key = d.arm_key
+            WHERE d.experiment_key = :key AND d.treatment_key IS DISTINCT FROM r.treatment_key
+        ) x GROUP BY is_control""", {"key": key})
+    return {bool(control): int(n) for control, n in rows}
+
+
+def _control_treated(off_arm: dict[bool, int]) -> HealthCheck:
+    n = off_arm.get(True, 0)
     title = "Control users treated"
     if n:
         return HealthCheck("control_treated", title, "fail", n, f"{n:,} control users were sent a treatment",
@@ -129,8 +163,8 @@ def _control_treated(source: FactSource, key: str) -> HealthCheck:
     return HealthCheck("control_treated", title, "ok", 0, "no control user was sent a treatment")
 
 
-def _cross_arm(source: FactSource, key: str) -> HealthCheck:
-    n = _sent_off_arm(source, key, control=False)
+def _cross_arm(off_arm: dict[bool, int]) -> HealthCheck:
+    n = off_arm.get(False, 0)
     title = "Other arm's treatment"
     if n:
         return HealthCheck("cross_arm", title, "fail", n, f"{n:,} users were sent another arm's treatment",
@@ -138,21 +172,16 @@ def _cross_arm(source: FactSource, key: str) -> HealthCheck:
     return HealthCheck("cross_arm", title, "ok", 0, "every delivery matches the user's arm")
 
 
-def _undelivered(source: FactSource, key: str) -> HealthCheck:
-    rows = source.rows("""
-        SELECT r.arm_key, COUNT(*) AS users, COUNT(*) - COUNT(x.user_id) AS undelivered
-        FROM arms r
-        JOIN assignments a ON a.experiment_key = r.experiment_key AND a.arm_key = r.arm_key
-        LEFT JOIN (SELECT DISTINCT user_id, treatment_key FROM deliveries WHERE experiment_key = :key) x
-               ON x.user_id = a.user_id AND x.treatment_key = r.treatment_key
-        WHERE r.experiment_key = :key AND r.is_control = 0
-        GROUP BY r.arm_key, r.position ORDER BY r.position""", {"key": key})
+def _undelivered(source: FactSource, key: str, experiment: Experiment, counts: dict[str, int],
+                 sent: dict[str, tuple[int, int]]) -> HealthCheck:
+    delivered = {arm: own for arm, (own, _) in sent.items()}
+    rows = [(arm.key, counts[arm.key], counts[arm.key] - int(delivered.get(arm.key, 0)))
+            for arm in experiment.arms if not arm.is_control and counts.get(arm.key)]
     title = "Delivery rate"
     any_delivery = _one(source, "SELECT COUNT(*) FROM deliveries WHERE experiment_key = :key", {"key": key})
     if not any_delivery:
         return HealthCheck("undelivered", title, "not_checked", 0, "no deliveries imported yet",
                            "import what was sent with `winback import deliveries`")
-    # Deliveries are made distinct per user and treatment first: a user sent their treatment twice is one user.
     rates = {arm: (1 - undelivered / users if users else math.nan) for arm, users, undelivered in rows}
     missing = sum(int(undelivered) for _, _, undelivered in rows)
     text = ", ".join(f"{arm} {rate:.1%}" for arm, rate in rates.items())
@@ -166,14 +195,17 @@ def _undelivered(source: FactSource, key: str) -> HealthCheck:
                        {"delivery_rate": rates})
 
 
-def _no_outcome(source: FactSource, key: str) -> HealthCheck:
+def _no_outcome(source: FactSource, key: str, counts: dict[str, int], post: dict[str, tuple[int, int]]) -> HealthCheck:
     title = "Users without outcomes"
     if not _one(source, "SELECT COUNT(*) FROM outcomes WHERE experiment_key = :key", {"key": key}):
         return HealthCheck("no_outcome", title, "not_checked", 0, "no outcomes imported yet",
                            "import them with `winback import outcomes`")
-    n = _one(source, """
-        SELECT COUNT(*) FROM assignments a WHERE a.experiment_key = :key AND a.user_id NOT IN (
-            SELECT o.user_id FROM outcomes o WHERE o.experiment_key = :key AND o.period = 'post')""", {"key": key})
+    if max((n for n, _ in post.values()), default=0) == sum(counts.values()):
+        n = 0  # one metric alone has a post row for every assigned user
+    else:
+        n = _one(source, """
+            SELECT COUNT(*) FROM assignments a WHERE a.experiment_key = :key AND a.user_id NOT IN (
+                SELECT o.user_id FROM outcomes o WHERE o.experiment_key = :key AND o.period = 'post')""", {"key": key})
     if n:
         return HealthCheck("no_outcome", title, "warn", n, f"{n:,} assigned users have no outcome row for any metric",
                            "they count as 0 on every metric; import their outcomes if they are missing")
@@ -196,11 +228,12 @@ def _outside_cohort(source: FactSource, key: str, cohort: str | None) -> HealthC
     return HealthCheck("outside_cohort", title, "ok", 0, f"every assigned user is in cohort '{cohort}'")
 
 
-def _outcome_before_assignment(source: FactSource, key: str) -> HealthCheck:
-    n = _one(source, """
-        SELECT COUNT(DISTINCT o.user_id) FROM outcomes o
-        JOIN assignments a ON a.experiment_key = o.experiment_key AND a.user_id = o.user_id
-        WHERE o.experiment_key = :key AND o.period = 'post' AND o.observed_at < a.assigned_at""", {"key": key})
+def _outcome_before_assignment(source: FactSource, key: str, post: dict[str, tuple[int, int]]) -> HealthCheck:
+    n = 0
+    if any(early for _, early in post.values()):
+        n = _one(source, """
+            SELECT COUNT(DISTINCT a.user_id) FROM assigned_outcomes a
+            WHERE a.experiment_key = :key AND a.period = 'post' AND a.observed_at < a.assigned_at""", {"key": key})
     title = "Outcomes before assignment"
     if n:
         return HealthCheck("outcome_before_assignment", title, "fail", n,

@@ -146,9 +146,7 @@ def _collect(conn, key: str, segment_by: SegmentBy | None, pre_period: bool, sum
     params = {"key": key, "cohort": cohort, "cohort_version": cohort_version}
     guardrails = tuple(json.loads(guardrails_json or "[]"))
     with open_facts(conn, facts) as source:
-        counts = {(arm, seg): int(n) for arm, seg, n in source.rows(
-            f"SELECT a.arm_key, {segment_sql} AS segment, COUNT(*) FROM assignments a {join_sql} "
-            "WHERE a.experiment_key = :key GROUP BY a.arm_key, segment", params)}
+        counts = arm_counts(source, segment_sql, join_sql, params)
         if sums_source is not None:
             sums = sums_source(conn, segment_sql, join_sql, params, pre_period)
         else:
@@ -190,10 +188,17 @@ def _segment_sql(segment_by: SegmentBy | None) -> tuple[str, str]:
     if segment_by is None:
         return f"'{ALL}'", ""
     if segment_by == BY_DAY:
-        return "substr(a.assigned_at, 1, 10)", ""
+        return "a.assigned_day", ""  # substr(assigned_at, 1, 10), kept with the rows (experiments/fact_copy.py)
     return (f"COALESCE(c.{segment_by}, '{NO_SEGMENT}')",
             "LEFT JOIN cohorts c ON c.cohort_key = :cohort AND c.user_id = a.user_id AND c.version = "
             "COALESCE(:cohort_version, (SELECT MAX(version) FROM cohorts WHERE cohort_key = :cohort))")
+
+
+def arm_counts(source: FactSource, segment_sql: str, join_sql: str, params: dict[str, object]) -> dict[tuple[str, str], int]:
+    """Users assigned per arm × segment (the health checks read the same query, so a command runs it once)."""
+    return {(arm, seg): int(n) for arm, seg, n in source.rows(
+        f"SELECT a.arm_key, {segment_sql} AS segment, COUNT(*) FROM assignment_rows a {join_sql} "
+        "WHERE a.experiment_key = :key GROUP BY a.arm_key, segment", params)}
 
 
 def imported_sums(source: FactSource, segment_sql: str, join_sql: str, params: dict,
@@ -203,35 +208,41 @@ def imported_sums(source: FactSource, segment_sql: str, join_sql: str, params: d
 
 
 def _outcome_sums(source: FactSource, segment_sql: str, join_sql: str, params: dict) -> dict[tuple[str, str, str], tuple]:
-    """Per arm × metric × segment: post and pre sums, squares, cross sum, pre rows, non-0/1 values."""
+    """Per arm × metric × segment: post and pre sums, squares, cross sum, pre rows, non-0/1 values.
+
+    The outcome rows of assigned users carry their assignment (experiments/fact_source.py); they are named `a` here
+    because the segment SQL reads the assignment's columns."""
     sql = f"""
-        SELECT a.arm_key, u.metric, {segment_sql} AS segment,
+        SELECT u.arm_key, u.metric, u.segment,
                TOTAL(u.post), TOTAL(u.post * u.post), TOTAL(u.pre), TOTAL(u.pre * u.pre),
                TOTAL(u.post * u.pre), TOTAL(u.has_pre), TOTAL(u.post NOT IN (0.0, 1.0) OR u.pre NOT IN (0.0, 1.0))
         FROM (
-            SELECT user_id, metric,
-                   TOTAL(CASE WHEN period = 'post' THEN value END) AS post,
-                   TOTAL(CASE WHEN period = 'pre' THEN value END) AS pre,
-                   MAX(period = 'pre') AS has_pre
-            FROM outcomes WHERE experiment_key = :key
-            GROUP BY user_id, metric
+            SELECT a.user_id, a.metric, a.arm_key, {segment_sql} AS segment,
+                   TOTAL(CASE WHEN a.period = 'post' THEN a.value END) AS post,
+                   TOTAL(CASE WHEN a.period = 'pre' THEN a.value END) AS pre,
+                   MAX(a.period = 'pre') AS has_pre
+            FROM assigned_outcomes a
+            {join_sql}
+            WHERE a.experiment_key = :key
+            GROUP BY a.user_id, a.metric, a.arm_key, segment
         ) u
-        JOIN assignments a ON a.experiment_key = :key AND a.user_id = u.user_id
-        {join_sql}
-        GROUP BY a.arm_key, u.metric, segment"""
+        GROUP BY u.arm_key, u.metric, u.segment"""
     return {(r[0], r[1], r[2]): r[3:] for r in source.rows(sql, params)}
 
 
 def _post_sums(source: FactSource, segment_sql: str, join_sql: str, params: dict) -> dict[tuple[str, str, str], tuple]:
-    """Post-period sums only, in the same layout as _outcome_sums (pre fields 0, no pre rows)."""
+    """Post-period sums only, in the same layout as _outcome_sums (pre fields 0, no pre rows): one pass, no join.
+
+    Two more fields follow for the health checks (experiments/health.py), which read this same query: the post rows
+    (one per user at most, the outcomes' key) and how many of them were observed before the user's assignment."""
     sql = f"""
-        SELECT a.arm_key, o.metric, {segment_sql} AS segment,
-               TOTAL(o.value), TOTAL(o.value * o.value), 0.0, 0.0, 0.0, 0.0, TOTAL(o.value NOT IN (0.0, 1.0))
-        FROM outcomes o
-        JOIN assignments a ON a.experiment_key = o.experiment_key AND a.user_id = o.user_id
+        SELECT a.arm_key, a.metric, {segment_sql} AS segment,
+               TOTAL(a.value), TOTAL(a.value * a.value), 0.0, 0.0, 0.0, 0.0, TOTAL(a.value NOT IN (0.0, 1.0)),
+               COUNT(*), TOTAL(a.observed_early)
+        FROM assigned_outcomes a
         {join_sql}
-        WHERE o.experiment_key = :key AND o.period = 'post'
-        GROUP BY a.arm_key, o.metric, segment"""
+        WHERE a.experiment_key = :key AND a.period = 'post'
+        GROUP BY a.arm_key, a.metric, segment"""
     return {(r[0], r[1], r[2]): r[3:] for r in source.rows(sql, params)}
 
 
@@ -256,7 +267,7 @@ def _moments(key: str, arms: tuple[ArmDesign, ...], metrics: dict[str, MetricInf
                                   "users have outcome values other than 0 or 1; fix the outcomes or the metric kind")
         for arm in arms:
             for seg in segments:
-                post, post2, pre, pre2, cross, _, _ = sums.get((arm.arm_key, name, seg), (0.0,) * 7)
+                post, post2, pre, pre2, cross = sums.get((arm.arm_key, name, seg), (0.0,) * 7)[:5]
                 pre_fields = {}
                 if name in has_pre:
                     pre_fields = dict(pre_sum=pre, pre_sum_squares=None if binary else pre2, pre_post_sum=cross)
@@ -275,9 +286,8 @@ def _costs(source: FactSource, arms: tuple[ArmDesign, ...], counts: dict[tuple[s
            join_sql: str, params: dict) -> tuple[dict[tuple[str, str], float], dict[str, CostSource]]:
     """Delivered cost per arm × segment, and where each arm's cost comes from."""
     delivered = {(r[0], r[1]): float(r[2]) for r in source.rows(
-        f"SELECT a.arm_key, {segment_sql} AS segment, TOTAL(d.cost) FROM deliveries d "
-        "JOIN assignments a ON a.experiment_key = d.experiment_key AND a.user_id = d.user_id "
-        f"{join_sql} WHERE d.experiment_key = :key GROUP BY a.arm_key, segment", params)}
+        f"SELECT a.arm_key, {segment_sql} AS segment, TOTAL(a.cost) FROM assigned_deliveries a "
+        f"{join_sql} WHERE a.experiment_key = :key GROUP BY a.arm_key, segment", params)}
     sources: dict[str, CostSource] = {}
     for arm in arms:
         if any(a == arm.arm_key for a, _ in delivered):

@@ -38,12 +38,16 @@ class SparkFacts:
 
     def __init__(self, spark: Any, files: Mapping[str, list[str]], design: Mapping[str, pa.Table]) -> None:
         self.spark = spark
+        from experiments.fact_copy import VIEWS, mirror_view_sql
+
         for table, paths in files.items():
             spark.read.parquet(*paths).createOrReplaceTempView(table)
+        for view in VIEWS:
+            spark.sql(mirror_view_sql(view)).createOrReplaceTempView(view)
         for table, frame in design.items():
             schema = ", ".join(f"{f.name} {_SPARK_TYPES[f.type]}" for f in frame.schema)
             spark.createDataFrame(frame.to_pylist(), schema=schema).createOrReplaceTempView(table)
 
-    def rows(self, sql: str, params: Mapping[str, object] | None = None) -> list[tuple]:
+    def rows(self, sql: str, params: Mapping[str, object] | None = None) -> list[tuple[Any, ...]]:
         rows = self.spark.sql(DIALECT.bind(spark_sql(sql), params)).collect()
         return [tuple(float(v) if isinstance(v, Decimal) else v for v in row) for row in rows]  # 0.0 is a DECIMAL

@@ -11,15 +11,16 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import asdict, dataclass
-from typing import Literal, get_args
-
-import pandas as pd
+from typing import TYPE_CHECKING, Literal, get_args
 
 from experiments.db import audit, open_registry, transaction
 from experiments.errors import ExperimentError
 from experiments.metrics import imported_sums
 from warehouse.event_vocabulary import EVENT_TYPES
 from warehouse.metric_sql import ASSIGNMENTS, DEFINITIONS, OUTCOMES, event_sums_sql, outcome_sums_sql
+
+if TYPE_CHECKING:  # pandas is imported where frames are built: an analysis of imported outcomes needs none
+    import pandas as pd
 
 EventValue = Literal["any", "count", "amount"]
 MAX_WINDOW_DAYS = 3650
@@ -66,19 +67,27 @@ def define_event_metric(definition: EventMetric, db: str | os.PathLike[str] | No
     return definition
 
 
-def _definitions(conn, key: str) -> pd.DataFrame:
-    """The event definitions of the experiment's own metrics (primary and guardrails)."""
+def _definition_rows(conn, key: str) -> list[tuple]:
+    """The event definitions of the experiment's own metrics (primary and guardrails): metric, event type, value
+    kind, window days."""
     primary, guardrails = conn.execute(
         "SELECT primary_metric, guardrail_metrics FROM experiments WHERE key = ?", (key,)).fetchone()
     names = [primary, *json.loads(guardrails or "[]")]
-    rows = conn.execute(
+    return conn.execute(
         f"SELECT metric_key, event_type, value, window_days FROM metric_events "
         f"WHERE metric_key IN ({', '.join('?' * len(names))}) ORDER BY metric_key", names).fetchall()
+
+
+def _definitions(rows: list[tuple]) -> pd.DataFrame:
+    import pandas as pd
+
     return pd.DataFrame(rows, columns=["metric", "event_type", "value_kind", "window_days"]).astype(
         {"metric": object, "event_type": object, "value_kind": object, "window_days": "int64"})
 
 
 def _frame(conn, sql: str, params: dict, columns: list[str]) -> pd.DataFrame:
+    import pandas as pd
+
     return pd.DataFrame(conn.execute(sql, params).fetchall(), columns=columns)
 
 
@@ -93,11 +102,12 @@ class WarehouseSums:
     def __call__(self, conn, segment_sql: str, join_sql: str, params: dict, pre_period: bool) -> dict:
         warehouse = self.warehouse
         key = params["key"]
-        definitions = _definitions(conn, key)
-        defined = definitions["metric"].tolist()
+        rows = _definition_rows(conn, key)
+        defined = [row[0] for row in rows]
         sums = {k: v for k, v in self._imported(conn, segment_sql, join_sql, params, pre_period).items()
                 if k[1] not in defined}
-        if len(definitions):
+        if rows:
+            definitions = _definitions(rows)
             if not warehouse.has_table("events"):
                 raise ExperimentError(f"experiment '{key}' has event metrics ({', '.join(defined)}) but the "
                                       f"warehouse {warehouse.path} holds no events; load them first")
@@ -140,8 +150,13 @@ class WarehouseSums:
 
 def _assignments(conn, segment_sql: str, join_sql: str, params: dict) -> pd.DataFrame:
     """The experiment's assignments with their segment and a typed assignment time, for the warehouse."""
+    import pandas as pd
+
+    from experiments.fact_source import registry_views
+
+    registry_views(conn)
     assignments = _frame(
-        conn, f"SELECT a.user_id, a.arm_key, {segment_sql} AS segment, a.assigned_at FROM assignments a "
+        conn, f"SELECT a.user_id, a.arm_key, {segment_sql} AS segment, a.assigned_at FROM assignment_rows a "
               f"{join_sql} WHERE a.experiment_key = :key", params, ["user_id", "arm_key", "segment", "assigned_at"])
     assignments["assigned_at"] = (pd.to_datetime(assignments["assigned_at"], utc=True, format="ISO8601")
                                   .dt.tz_localize(None).astype("datetime64[us]"))
@@ -156,6 +171,8 @@ def warehouse_sums(warehouse) -> WarehouseSums:
 def _window_notes(warehouse, assigned_at: pd.Series, definitions: pd.DataFrame) -> list[str]:
     """Event metrics whose windows after assignment end past the warehouse's last event: users count as 0 there
     (no events) whether or not they acted, so the effect is read on missing data."""
+    import pandas as pd
+
     from warehouse.events_table import event_time_range
 
     _, last = event_time_range(warehouse)

@@ -14,7 +14,6 @@ from typing import Any
 
 from scipy import optimize
 from scipy import stats as sps
-from statsmodels.stats.power import TTestIndPower
 
 from stats.errors import StatsError
 
@@ -113,6 +112,8 @@ def sample_size(baseline_mean: float, mde: float, *, variance: float | None = No
         n_c = _proportion_n(baseline_mean, p_t, alpha, power, ratio)
         return _plan(True, baseline_mean, baseline_mean * (1 - baseline_mean), delta, alpha, power, ratio, n_c,
                      daily_traffic, "two-proportion z-test (R power.prop.test)")
+    from statsmodels.stats.power import TTestIndPower  # here, not at the top: analyses need not load statsmodels
+
     n_c = TTestIndPower().solve_power(effect_size=abs(delta) / math.sqrt(variance), alpha=alpha, power=power,
                                       ratio=ratio, alternative="two-sided")
     return _plan(False, baseline_mean, variance, delta, alpha, power, ratio, float(n_c), daily_traffic,
@@ -135,6 +136,8 @@ def minimum_detectable_effect(baseline_mean: float, n_control: float, *, varianc
         p_t = optimize.brentq(gap, baseline_mean + 1e-12, upper, xtol=1e-14)
         return _plan(True, baseline_mean, baseline_mean * (1 - baseline_mean), p_t - baseline_mean, alpha,
                      power, ratio, float(n_control), daily_traffic, "two-proportion z-test (R power.prop.test)")
+    from statsmodels.stats.power import TTestIndPower
+
     d = TTestIndPower().solve_power(nobs1=n_control, alpha=alpha, power=power, ratio=ratio,
                                     alternative="two-sided")
     return _plan(False, baseline_mean, variance, float(d) * math.sqrt(variance), alpha, power, ratio,

@@ -10,11 +10,13 @@ import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from warehouse.dialect import Dialect
 from warehouse.errors import DataError, WarehouseError
+
+if TYPE_CHECKING:  # frames come from DuckDB's own .df(); opening a warehouse does not load pandas
+    import pandas as pd
 
 
 class DuckDBWarehouse:

@@ -170,3 +170,63 @@ def test_import_and_undo_keep_the_mirror_in_step_and_undo_restores_exactly(seede
     assert manifest["epoch"] == epoch and manifest["rows"] == database.execute(
         "SELECT COUNT(*) FROM outcomes").fetchone()[0]  # the batch dropped from the mirror, no rebuild needed
     assert json.dumps(to_jsonable(_report(seeded))) == before
+
+
+def _health_and_report(path: Path, mode: str) -> tuple[dict, dict]:
+    return (health_checks(path, "exp1", facts=mode).to_dict(),
+            analyze_experiment("exp1", path, cuped=True, value_per_retained=50.0, facts=mode).to_dict())
+
+
+def test_rows_copied_before_their_user_was_assigned_are_matched_again(seeded: Path) -> None:
+    """Outcome and delivery rows carry their user's arm in the mirror; a row copied while its user had no assignment
+    (the seed's 'stranger') is matched again once the user is assigned."""
+    _close(_health_and_report(seeded, "mirror"), _health_and_report(seeded, "registry"))
+    database = open_registry(seeded)
+    with transaction(database) as conn:
+        conn.execute("INSERT INTO assignments VALUES ('exp1', 'stranger', 'email', '2026-11-26T00:00:00.000000Z')")
+        conn.execute("INSERT INTO deliveries (experiment_key, user_id, treatment_key, sent_at, cost) "
+                     "VALUES ('exp1', 'stranger', 'email', '2026-11-27T00:00:00Z', 0.1)")
+    mirrored = _health_and_report(seeded, "mirror")
+    _close(mirrored, _health_and_report(seeded, "registry"))
+    early = next(c for c in mirrored[0]["checks"] if c["name"] == "outcome_before_assignment")
+    assert early["count"] == 1  # its outcome predates the assignment, as the mirror now knows
+    manifest = json.loads((mirror_folder(seeded) / "manifest.json").read_text())["tables"]
+    assert manifest["outcomes"]["unmatched"] == 0 and manifest["deliveries"]["unmatched"] == 0
+
+
+def test_undoing_a_users_first_send_counts_the_later_one(seeded: Path, tmp_path: Path) -> None:
+    """A user sent the same treatment twice is one delivered user; undoing the batch with the first send leaves the
+    second one counted (the mirror's `repeat_send` is not left pointing at the removed row)."""
+    from experiments.import_batches import undo_import
+    from experiments.imports import import_deliveries
+
+    database = open_registry(seeded)
+    users = [r[0] for r in database.execute(
+        "SELECT user_id FROM assignments WHERE arm_key = 'email' ORDER BY user_id LIMIT 40")]
+    first, second = tmp_path / "first.csv", tmp_path / "second.csv"
+    header = "experiment_key,user_id,treatment_key,sent_at,cost\n"
+    first.write_text(header + "".join(f"exp1,{u},email,2026-11-26T00:00:00Z,0.1\n" for u in users))
+    second.write_text(header + "".join(f"exp1,{u},email,2026-11-27T00:00:00Z,0.1\n" for u in users[:25]))
+    batch = import_deliveries(first, seeded)
+    import_deliveries(second, seeded)
+    _close(_health_and_report(seeded, "mirror"), _health_and_report(seeded, "registry"))
+    undo_import(int(batch.import_id or 0), seeded)
+    mirrored = _health_and_report(seeded, "mirror")
+    _close(mirrored, _health_and_report(seeded, "registry"))
+    rates = next(c for c in mirrored[0]["checks"] if c["name"] == "undelivered")["detail"]["delivery_rate"]
+    email_users = database.execute("SELECT COUNT(*) FROM assignments WHERE arm_key = 'email'").fetchone()[0]
+    assert rates["email"] == pytest.approx(25 / email_users)
+
+
+def test_a_row_below_rowid_one_is_noticed(seeded: Path) -> None:
+    """The mirror counts only the rows above its watermark while the registry's rowids are 1..W; a row inserted
+    with rowid 0 ends that, and the table is counted (and rebuilt)."""
+    _report(seeded)
+    database = open_registry(seeded)
+    with transaction(database) as conn:
+        user = conn.execute("SELECT user_id FROM assignments WHERE user_id NOT IN "
+                            "(SELECT user_id FROM outcomes WHERE metric = 'retained') LIMIT 1").fetchone()[0]
+        conn.execute("INSERT INTO outcomes (rowid, experiment_key, user_id, metric, period, value, observed_at) "
+                     "VALUES (0, 'exp1', ?, 'retained', 'post', 1.0, '2026-12-01T00:00:00Z')", (user,))
+    _close(_report(seeded), analyze_experiment("exp1", seeded, cuped=True, value_per_retained=50.0,
+                                               facts="registry").to_dict())

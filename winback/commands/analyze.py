@@ -48,7 +48,6 @@ def analyze(key: str, db: str | None, method: str, cuped: bool, absolute: bool, 
     user and ROI."""
     from experiments.analysis import analyze_experiment
     from experiments.db import registry
-    from experiments.exports import table_format, write_table
     from experiments.health import health_checks
 
     if fmt and not out:
@@ -57,6 +56,8 @@ def analyze(key: str, db: str | None, method: str, cuped: bool, absolute: bool, 
         raise click.UsageError("--absolute reads the effects table; --by-day and --save (the web UI's snapshots) "
                                "are relative lifts")
     if out:
+        from experiments.exports import table_format, write_table  # pandas: only when a table is written
+
         table_format(out, fmt)  # refuse an unknown format before any work
     if chart:
         from winback.charts import CHART_SUFFIXES
@@ -193,13 +194,15 @@ def _p(value: float) -> str:
 
 
 def _table(rows: list[dict[str, str]]) -> str:
-    import pandas as pd
-
+    """Rows of text as right-aligned columns, one space apart, headers on top (pandas' `to_string(index=False)` of
+    the same rows, without loading pandas for it); a `why` column that is empty in every row is left out."""
     if not rows:
         return "(none)"
-    frame = pd.DataFrame(rows)
-    empty = [c for c in frame.columns if c.startswith("why") and frame[c].eq("").all()]
-    return frame.drop(columns=empty).to_string(index=False)
+    columns = [c for c in dict.fromkeys(k for row in rows for k in row)
+               if not (c.startswith("why") and all(row.get(c, "") == "" for row in rows))]
+    cells = [[str(row.get(c, "NaN")) for c in columns] for row in rows]
+    widths = [max(len(c), *(len(line[i]) for line in cells)) for i, c in enumerate(columns)]
+    return "\n".join(" ".join(v.rjust(w) for v, w in zip(line, widths)) for line in [columns, *cells])
 
 
 def render(report) -> str:
