@@ -258,6 +258,10 @@ class WeeklyShop:
                                   float(tier["spend_with"].sum() / tier["spend_without"].sum() - 1))
         return out
 
+    def positions(self, user_ids: pd.Series | np.ndarray) -> np.ndarray:
+        """Each id's index into `user_ids`, -1 for an id this shop does not know (pandas' get_indexer)."""
+        return pd.Index(self.user_ids).get_indexer(pd.Index(user_ids))
+
     def window_outcomes(self, users: np.ndarray, first_week: np.ndarray, weeks: int) -> pd.DataFrame:
         """Per user (index into `user_ids`), over `weeks` weeks from `first_week`: the chance of no order at all (the
         report's churn) and the expected spend, under the treatments actually given and under none.

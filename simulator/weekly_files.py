@@ -92,7 +92,6 @@ def sent_mask(shop: WeeklyShop, send_lists: list[str]) -> np.ndarray:
     """Who the send lists (a cycle's `--out` CSV: user_id, arm, treatment_key) sent a treatment; a control-arm row
     (no treatment_key) sends nothing, and ids the shop does not know are refused by name."""
     mask = np.zeros(shop.user_ids.size, dtype=bool)
-    index = pd.Series(np.arange(shop.user_ids.size), index=shop.user_ids)
     for path in send_lists:
         try:
             frame = pd.read_csv(path, dtype=str)
@@ -103,9 +102,10 @@ def sent_mask(shop: WeeklyShop, send_lists: list[str]) -> np.ndarray:
             raise ShopFolderError(f"{path}: a send list needs the columns user_id and treatment_key; "
                                   f"missing {', '.join(missing)}")
         treated = frame.loc[frame["treatment_key"].notna() & (frame["treatment_key"] != ""), "user_id"]
-        unknown = treated[~treated.isin(index.index)]
+        positions = shop.positions(treated)
+        unknown = treated[positions < 0]
         if len(unknown):
             raise ShopFolderError(f"{path}, row {int(unknown.index[0]) + 2}, column user_id: {unknown.iloc[0]!r} is not "
                                   f"a user of this shop ({len(unknown):,} such rows)")
-        mask[index[treated.to_numpy()].to_numpy()] = True
+        mask[positions] = True
     return mask

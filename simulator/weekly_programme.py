@@ -87,7 +87,6 @@ def run_weekly_programme(folder: str | os.PathLike[str], config: WeeklyShopConfi
                                        Arm("coupon", "coupon_10", 1 - control_share))), db)
     start_experiment(EXPERIMENT, db)
     save_programme(db, programme, actor="simulator")
-    index = pd.Series(np.arange(shop.user_ids.size), index=shop.user_ids)
     sent_total, files = 0, list[str]()
     for week in tqdm(range(config.weeks), desc="weeks", unit="week", disable=not progress):
         sent = np.zeros(shop.user_ids.size, dtype=bool)
@@ -95,7 +94,7 @@ def run_weekly_programme(folder: str | os.PathLike[str], config: WeeklyShopConfi
             day = str((shop.start + pd.Timedelta(weeks=week)).date())
             result = run_cycle(db, NAME, day, events=files[-1:], warehouse=wh)
             treated = result.send_list.loc[result.send_list["treatment_key"].notna(), "user_id"]
-            sent[index[treated.to_numpy()].to_numpy()] = True
+            sent[shop.positions(treated)] = True
             sent_total += int(sent.sum())
         elif files:
             load_events(files[-1], wh, name=files[-1], mode="append")
@@ -119,15 +118,14 @@ def programme_levels(shop: WeeklyShop, db: str | os.PathLike[str] | None, progra
                          f"{programme.horizon_days} days is not one")
     users = population_outcomes(db, programme, warehouse)
     users = users[users["matured"] & (users["group"] == "programme")]
-    index = pd.Series(np.arange(shop.user_ids.size), index=shop.user_ids)
-    unknown = users.loc[~users["user_id"].isin(index.index), "user_id"]
+    positions = shop.positions(users["user_id"])
+    unknown = users.loc[positions < 0, "user_id"]
     if len(unknown):
         raise ExperimentError(f"programme '{programme.name}' flagged {len(unknown):,} users this shop does not know "
                          f"(e.g. {unknown.iloc[0]!r}): is it the shop the programme ran on?")
     weeks = ((pd.to_datetime(users["as_of"]) - shop.start).dt.days // 7).to_numpy()
     try:
-        chances = shop.window_outcomes(index[users["user_id"].to_numpy()].to_numpy(), weeks,
-                                       programme.horizon_days // 7)
+        chances = shop.window_outcomes(positions, weeks, programme.horizon_days // 7)
     except ValueError as error:  # the registry's events reach further than this shop has run
         raise ExperimentError(f"programme '{programme.name}': {error}") from None
     chances["tier"] = users["tier"].to_numpy()
