@@ -15,7 +15,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from playwright.sync_api import sync_playwright
 
@@ -47,6 +50,40 @@ def _wait(port: int, process: subprocess.Popen) -> None:
                 raise SystemExit("winback serve exited early") from None
             time.sleep(0.3)
     raise SystemExit("winback serve did not start")
+
+
+@contextmanager
+def _signed_in(db: Path, user: str, password: str, login_shot: Path | None = None) -> Iterator[tuple[Any, str]]:
+    """`winback serve` on the registry at a free loopback port, a Chromium page signed in as `user`, and the base
+    URL; `login_shot` screenshots the sign-in page first. The server stops on the way out."""
+    resolve_secret_key(db, create=True)  # the session key `winback serve` reads beside the registry
+    port = _free_port()
+    server = subprocess.Popen([str(Path(sys.executable).with_name("winback")), "serve", "--db", str(db),
+                               "--port", str(port)])
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait(port, server)
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            page = browser.new_context(viewport={"width": 1360, "height": 900}).new_page()
+            page.goto(f"{base}/login")
+            if login_shot is not None:
+                page.screenshot(path=str(login_shot))
+            page.fill("input[name=username]", user)
+            page.fill("input[name=password]", password)
+            page.click("button:has-text('Log in')")
+            page.wait_for_url(f"{base}/experiments")
+            yield page, base
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def _shoot(page, url: str, path: Path) -> None:
+    page.goto(url)
+    page.screenshot(path=str(path), full_page=True)
+    print(f"wrote {path}")
 
 
 def _launch(page, base: str, out: Path) -> None:
@@ -125,28 +162,60 @@ def _programme_on_weekly_shop(workdir: Path, out: Path, users: int) -> None:
                                max_users_per_cycle=users // 8, progress=True)
     with registry(run.db) as database:
         add_user(database, "fiona", "a long enough password", "finance", actor="screenshots")
-    resolve_secret_key(run.db, create=True)
-    port = _free_port()
-    server = subprocess.Popen([str(Path(sys.executable).with_name("winback")), "serve", "--db", str(run.db),
-                               "--port", str(port)])
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait(port, server)
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-            page = browser.new_context(viewport={"width": 1360, "height": 900}).new_page()
-            page.goto(f"{base}/login")
-            page.fill("input[name=username]", "fiona")
-            page.fill("input[name=password]", "a long enough password")
-            page.click("button:has-text('Log in')")
-            page.wait_for_load_state()
-            page.goto(f"{base}/programmes/{NAME}")
-            page.screenshot(path=str(out / "programme-weekly.png"), full_page=True)
-            print(f"wrote {out / 'programme-weekly.png'}")
-            browser.close()
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    with _signed_in(run.db, "fiona", "a long enough password") as (page, base):
+        _shoot(page, f"{base}/programmes/{NAME}", out / "programme-weekly.png")
+
+
+def _bandit_results(workdir: Path, out: Path) -> None:
+    """A bandit's results page: a 2,000-user shop, a bandit (control 0.2, coupon and e-mail 0.4 each) in a programme,
+    three weekly cycles, each followed by its users' outcomes (retained: control 30%, coupon 35%, e-mail 70%),
+    all through the CLI; served as the strategy role."""
+    import numpy as np
+    import pandas as pd
+    from click.testing import CliRunner
+
+    from experiments.db import registry
+    from experiments.users import add_user
+    from winback.cli import cli
+
+    def ok(*args: object) -> None:
+        result = CliRunner().invoke(cli, [str(a) for a in args])
+        if result.exit_code:
+            raise SystemExit(result.output)
+
+    folder = workdir / "bandit"
+    folder.mkdir()
+    db, shop = folder / "registry.db", generate_shop(2000, seed=11)
+    shop.events.to_csv(folder / "events.csv", index=False)
+    last = pd.Timestamp(shop.events["ts"].max()).normalize()
+    ok("churn", "load", "--events", folder / "events.csv", "--db", db)
+    ok("churn", "train", "--as-of", (last - pd.Timedelta(days=60)).date(), "--horizon-days", 60, "--name", "churn-b",
+       "--db", db, "--model-dir", folder / "models")
+    ok("treatment", "add", "coupon_10", "--kind", "coupon", "--unit-cost", 8, "--db", db)
+    ok("treatment", "add", "reco_email", "--kind", "recommendation", "--unit-cost", 0.5, "--db", db)
+    ok("metric", "add", "retained", "--kind", "binary", "--db", db)
+    ok("experiment", "create", "wb-bandit", "--name", "Bandit", "--primary-metric", "retained", "--arm", "control:-:0.2",
+       "--arm", "coupon:coupon_10:0.4", "--arm", "email:reco_email:0.4", "--value-per-retained", 200, "--bandit",
+       "--floor", 0.1, "--burn-in", 1, "--layer", "bandit", "--db", db)
+    ok("experiment", "start", "wb-bandit", "--db", db)
+    ok("programme", "create", "bandit-prog", "--holdout-share", 0.1, "--experiment", "wb-bandit", "--churn-model",
+       "churn-b", "--max-users-per-cycle", 400, "--db", db)
+    retained = {"control": 0.30, "coupon": 0.35, "email": 0.70}
+    for week in range(3):
+        ok("cycle", "run", "bandit-prog", "--as-of", (last - pd.Timedelta(days=14 - 7 * week)).date(), "--db", db)
+        with registry(db) as database:
+            rows = database.execute("SELECT user_id, arm_key FROM assignments a WHERE experiment_key = 'wb-bandit' "
+                                    "AND NOT EXISTS (SELECT 1 FROM outcomes o WHERE o.experiment_key = "
+                                    "a.experiment_key AND o.user_id = a.user_id) ORDER BY user_id").fetchall()
+        frame = pd.DataFrame(rows, columns=["user_id", "arm"])
+        frame["value"] = (np.random.default_rng(week).random(len(frame)) < frame["arm"].map(retained)).astype(int)
+        frame.assign(experiment_key="wb-bandit", metric="retained")[["experiment_key", "user_id", "metric", "value"]] \
+            .to_csv(folder / f"outcomes-{week}.csv", index=False)
+        ok("import", "outcomes", folder / f"outcomes-{week}.csv", "--db", db)
+    with registry(db) as database:
+        add_user(database, "sara", "a long enough password", "strategy", actor="screenshots")
+    with _signed_in(db, "sara", "a long enough password") as (page, base):
+        _shoot(page, f"{base}/experiments/wb-bandit/results", out / "bandit-results.png")
 
 
 def main() -> None:
@@ -158,69 +227,47 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix="winback-shots-"))
     _programme_on_weekly_shop(workdir, args.out, args.weekly_users)
+    _bandit_results(workdir, args.out)
     db = workdir / "registry.db"
     demo = build_web_demo(db, n_users=args.users, progress=True)
     _weekly_programme(db)
     admin, (_, password) = next((n, v) for n, v in demo.logins.items() if v[0] == "admin")
-    port = _free_port()
-    resolve_secret_key(db, create=True)  # the session key `winback serve` reads beside the registry
-    server = subprocess.Popen([str(Path(sys.executable).with_name("winback")), "serve", "--db", str(db),
-                               "--port", str(port)],)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait(port, server)
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-            page = browser.new_context(viewport={"width": 1360, "height": 900}).new_page()
-            page.goto(f"{base}/login")
-            page.screenshot(path=str(args.out / "login.png"))
-            page.fill("input[name=username]", admin)
-            page.fill("input[name=password]", password)
-            page.click("button:has-text('Log in')")
-            page.wait_for_url(f"{base}/experiments")
-            _launch(page, base, args.out)
-            shots = {
-                "experiments": "/experiments",
-                "overview": "/overview",
-                "results": f"/experiments/{KEY}/results?segment=stage",
-                "finance": f"/experiments/{KEY}/finance?segment=stage",
-                "strategy": f"/experiments/{KEY}/strategy",
-                "models": "/models",
-                "programme": "/programmes/winback-2027",
-            }
-            for name, path in shots.items():
-                page.goto(base + path)
-                page.screenshot(path=str(args.out / f"{name}.png"), full_page=True)
-                print(f"wrote {args.out / f'{name}.png'}")
-            _data_page(page, base, workdir, args.out)
-            for name in ("catalog", "account"):
-                page.goto(f"{base}/{name}")
-                page.screenshot(path=str(args.out / f"{name}.png"), full_page=True)
-                print(f"wrote {args.out / f'{name}.png'}")
-            page.goto(f"{base}/allocate?source_experiment={KEY}")
-            page.select_option("select[name=model]", "demo-uplift")
-            page.select_option("select[name=cohort]", "demo-at-risk")
-            page.fill("input[name=key]", "plan-from-model")
-            page.fill("input[name=budget]", "3000")
-            page.click("button:has-text('Run the allocation')")
-            page.screenshot(path=str(args.out / "allocation-model.png"), full_page=True)
-            print(f"wrote {args.out / 'allocation-model.png'}")
-            scores = workdir / "scores.csv"
-            users = generate_shop(args.users, seed=7).users
-            cohort = read_cohort("demo-at-risk", db)["user_id"]
-            true_uplift(users[users["user_id"].isin(cohort)]).to_csv(scores, index=False)
-            page.goto(f"{base}/allocate?source_experiment={KEY}")
-            page.set_input_files("input[name=scores]", str(scores))
-            page.fill("input[name=key]", "plan-spring")
-            page.fill("input[name=budget]", str(5 * len(cohort)))
-            page.fill("input[name=value_per_retained]", "120")
-            page.click("button:has-text('Run the allocation')")
-            page.screenshot(path=str(args.out / "allocation.png"), full_page=True)
-            print(f"wrote {args.out / 'allocation.png'}")
-            browser.close()
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    with _signed_in(db, admin, password, login_shot=args.out / "login.png") as (page, base):
+        _launch(page, base, args.out)
+        shots = {
+            "experiments": "/experiments",
+            "overview": "/overview",
+            "results": f"/experiments/{KEY}/results?segment=stage",
+            "finance": f"/experiments/{KEY}/finance?segment=stage",
+            "strategy": f"/experiments/{KEY}/strategy",
+            "models": "/models",
+            "programme": "/programmes/winback-2027",
+        }
+        for name, path in shots.items():
+            _shoot(page, base + path, args.out / f"{name}.png")
+        _data_page(page, base, workdir, args.out)
+        for name in ("catalog", "account"):
+            _shoot(page, f"{base}/{name}", args.out / f"{name}.png")
+        page.goto(f"{base}/allocate?source_experiment={KEY}")
+        page.select_option("select[name=model]", "demo-uplift")
+        page.select_option("select[name=cohort]", "demo-at-risk")
+        page.fill("input[name=key]", "plan-from-model")
+        page.fill("input[name=budget]", "3000")
+        page.click("button:has-text('Run the allocation')")
+        page.screenshot(path=str(args.out / "allocation-model.png"), full_page=True)
+        print(f"wrote {args.out / 'allocation-model.png'}")
+        scores = workdir / "scores.csv"
+        users = generate_shop(args.users, seed=7).users
+        cohort = read_cohort("demo-at-risk", db)["user_id"]
+        true_uplift(users[users["user_id"].isin(cohort)]).to_csv(scores, index=False)
+        page.goto(f"{base}/allocate?source_experiment={KEY}")
+        page.set_input_files("input[name=scores]", str(scores))
+        page.fill("input[name=key]", "plan-spring")
+        page.fill("input[name=budget]", str(5 * len(cohort)))
+        page.fill("input[name=value_per_retained]", "120")
+        page.click("button:has-text('Run the allocation')")
+        page.screenshot(path=str(args.out / "allocation.png"), full_page=True)
+        print(f"wrote {args.out / 'allocation.png'}")
 
 
 if __name__ == "__main__":
