@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # pyarrow is imported when rows are copied, so listing comman
     import pyarrow as pa
 
 IN_PROCESS_ROWS = 200_000  # below this many rows, starting a child process costs more than it saves
+ROW_GROUP = 1_000_000  # rows per Parquet row group written by the child (what it holds in memory at once)
 _TEXT, _REAL, _INT = "string", "float64", "int64"
 # The columns the analysis reads, per table, with their Arrow types (SQLite's declared affinities).
 COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
@@ -125,17 +126,37 @@ def copy_rows(conn: sqlite3.Connection, registry: Path, table: str, low: int, hi
     return rows.num_rows, unmatched(rows)
 
 
-def _child(registry: str, table: str, low: int, high: int, target: str) -> None:
-    """In a child process: read the range with ADBC and write it (this process opens SQLite through ADBC only)."""
+def _child(registry: str, table: str, low: int, high: int, target: str, row_group: int = ROW_GROUP) -> None:
+    """In a child process: read the range with ADBC and write it (this process opens SQLite through ADBC only).
+
+    The rows stream through in ADBC's record batches, gathered into row groups of ROW_GROUP rows, so memory holds
+    one row group (`row_group` rows) whatever the range's size (a 100M-row first build read at once needed more than 20 GB)."""
     import adbc_driver_sqlite.dbapi as adbc
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    with adbc.connect(registry) as reader, reader.cursor() as cursor:
+    rows = missing = 0
+    pending: list[pa.RecordBatch] = []
+    with adbc.connect(registry) as reader, reader.cursor() as cursor, \
+            pq.ParquetWriter(target, schema(table), compression="zstd") as writer:
         cursor.execute(_select(table, low, high))
-        rows = _typed(table, cursor.fetch_arrow_table())
-    pq.write_table(rows, target, compression="zstd")
-    print(json.dumps({"rows": rows.num_rows, "unmatched": unmatched(rows)}))
+
+        def flush() -> None:
+            nonlocal rows, missing
+            group = _typed(table, pa.Table.from_batches(pending))
+            writer.write_table(group)
+            rows, missing = rows + group.num_rows, missing + unmatched(group)
+            pending.clear()
+
+        for batch in cursor.fetch_record_batch():
+            pending.append(batch)
+            if sum(b.num_rows for b in pending) >= row_group:
+                flush()
+        if pending:
+            flush()
+    print(json.dumps({"rows": rows, "unmatched": missing}))
 
 
 if __name__ == "__main__":
-    _child(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5])
+    _child(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5],
+           *(int(value) for value in sys.argv[6:7]))

@@ -230,3 +230,25 @@ def test_a_row_below_rowid_one_is_noticed(seeded: Path) -> None:
                      "VALUES (0, 'exp1', ?, 'retained', 'post', 1.0, '2026-12-01T00:00:00Z')", (user,))
     _close(_report(seeded), analyze_experiment("exp1", seeded, cuped=True, value_per_retained=50.0,
                                                facts="registry").to_dict())
+
+
+def test_the_child_copy_streams_row_groups_and_equals_the_in_process_copy(seeded: Path, tmp_path: Path) -> None:
+    # A large range is copied by a child process reading ADBC's record batches into row groups one at a time (a
+    # 100M-row first build read at once needed more than 20 GB); what it writes equals the in-process copy.
+    import subprocess
+    import sys
+
+    import pyarrow.parquet as pq
+
+    from experiments.fact_copy import copy_rows
+
+    conn = sqlite3.connect(seeded)
+    total = conn.execute("SELECT MAX(rowid) FROM outcomes").fetchone()[0]
+    copy_rows(conn, seeded, "outcomes", 0, total, tmp_path / "inline.parquet", expected=total)  # below the child's size
+    conn.close()
+    subprocess.run([sys.executable, "-m", "experiments.fact_copy", str(seeded), "outcomes", "0", str(total),
+                    str(tmp_path / "child.parquet"), "50"], check=True, capture_output=True, text=True)
+    inline, child = pq.read_table(tmp_path / "inline.parquet"), pq.read_table(tmp_path / "child.parquet")
+    assert pq.ParquetFile(tmp_path / "child.parquet").num_row_groups >= total // 1024
+    assert child.num_rows == inline.num_rows == total > 1_000 and child.schema == inline.schema
+    assert child.equals(inline)

@@ -1,0 +1,62 @@
+"""`winback analyze --engine spark` on local[2] at the issue's Spark size: 20M users x 5 outcome rows (100M).
+
+The same registry recipe as the other analysis benches (bench_analysis.py, cached under bench/.cache/); the default
+route and the Spark route take turns, then the `--cuped --json` reports of both are compared number by number.
+"""
+from __future__ import annotations
+
+import statistics
+import sys
+
+from tqdm import tqdm
+
+from bench.bench_analysis import SPARK_ROUTE, _agreement, _registry, _timed
+from common.settings import ENV_SPARK_MASTER
+from experiments.db import open_registry
+
+TITLE = "Experiment analysis on Spark (local[2]) at 20M users x 5 outcome rows (100M at scale 1)"
+FULL_USERS = 20_000_000
+ROUNDS = 2
+SYNC = ("import sys; from experiments.db import open_registry; from experiments.fact_source import open_facts; "
+        "d = open_registry(sys.argv[1]); s = open_facts(d.conn).__enter__(); assert type(s).__name__ == 'MirrorFacts'")
+NOTES = f"""
+- Routes: `winback analyze bench` (the default: DuckDB over the registry's Parquet fact mirror) and the same command
+  with `--engine spark` and `{ENV_SPARK_MASTER}=local[2]` (Spark reads the mirror's Parquet files and runs the same
+  fact SQL; the JVM's start, about 5 s, is included). Each runs as a fresh process, {ROUNDS} rounds taking turns.
+- `mirror first build` is the one-off copy of the registry's fact tables into the mirror (what the first analysis
+  after building the registry by SQL pays; an import pays its own rows only).
+- `largest relative difference`: every number of the `--cuped --json` report of each engine against the default's;
+  the issue's bar is 1e-9.
+- The registry is built by SQL, not through `winback import` (a 100M-row import is measured nowhere else here).
+"""
+
+
+def run(scale: float) -> list[dict]:
+    """Build (cached), bring the mirror up once (timed), then default and Spark in turns, then their agreement."""
+    users = max(2_000, int(FULL_USERS * scale))
+    db = _registry(users)
+    cli = [sys.executable, "-m", "winback.cli"]
+    first = _timed([sys.executable, "-c", SYNC, str(db)])
+    outcome_rows = int(open_registry(db).execute("SELECT COUNT(*) FROM outcomes").fetchone()[0])
+    routes = {"winback analyze": ([*cli, "analyze", "bench", "--db", str(db)], None),
+              SPARK_ROUTE: ([*cli, "analyze", "bench", "--db", str(db), "--engine", "spark"],
+                            {ENV_SPARK_MASTER: "local[2]", "SPARK_LOCAL_IP": "127.0.0.1"})}
+    measured: dict[str, list[dict]] = {name: [] for name in routes}
+    for round_ in tqdm(range(ROUNDS), desc="bench analysis spark", unit="round"):
+        names = list(routes)[round_ % 2:] + list(routes)[:round_ % 2]
+        for name in names:
+            argv, env = routes[name]
+            measured[name].append(_timed(argv, env))
+    default = statistics.median(m["seconds"] for m in measured["winback analyze"])
+    rows = [{"route": name, "outcome rows": outcome_rows, "runs": len(runs),
+             "median s": round(statistics.median(m["seconds"] for m in runs), 2),
+             "min s": round(min(m["seconds"] for m in runs), 2),
+             "ratio to default": round(statistics.median(m["seconds"] for m in runs) / default, 2),
+             "peak MB": round(statistics.median(m["peak_mb"] for m in runs))} for name, runs in measured.items()]
+    rows.append({"route": "mirror first build (once)", "outcome rows": outcome_rows, "runs": 1,
+                 "median s": round(first["seconds"], 2), "min s": round(first["seconds"], 2),
+                 "ratio to default": "-", "peak MB": round(first["peak_mb"])})
+    agreement = _agreement(db, cli, spark=True)
+    agreement["ratio to default"] = agreement.pop("ratio to pandas")
+    rows.append(agreement)
+    return rows
