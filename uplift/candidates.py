@@ -40,11 +40,12 @@ PRESETS: dict[str, Candidate] = {
     "t_coarse": Candidate("t_coarse", "t", 2.0, {**COARSE, "min_child_samples": 200}),
     "x_coarse": Candidate("x_coarse", "x", 2.0, {**COARSE, "min_child_samples": 200}),
     "dr_coarse": Candidate("dr_coarse", "dr", 2.0, {**COARSE, "reg_lambda": 50.0}),
+    "pseudo_forest": Candidate("pseudo_forest", "pseudo_forest", 2.0),  # 200 bagged depth-2 trees
     "logit_pairs": Candidate("logit_pairs", "logit", 1.0, {"pairs": 1}),
     "logit_strong": Candidate("logit_strong", "logit", 1.0, {"reg_lambda": 500.0}),
 }
 # What `uplift fit --learner auto` compares (and their average).
-DEFAULT_CANDIDATES: tuple[str, ...] = ("s", "s_coarse", "t_coarse", "logit")
+DEFAULT_CANDIDATES: tuple[str, ...] = ("s", "s_coarse", "pseudo_forest", "logit")
 
 
 def candidate(name: str) -> Candidate:

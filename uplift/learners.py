@@ -1,10 +1,12 @@
 """Uplift learners for several treatments against one control: causalml meta-learners on LightGBM, causalml's uplift
-forest, one penalised logistic regression over every arm (`logit`, `uplift.interaction_logit`), or a T-learner whose
-arms are boosted from a pooled baseline (`pooled_t`, `uplift.pooled_t`).
+forest, one penalised logistic regression over every arm (`logit`, `uplift.interaction_logit`), a T-learner whose
+arms are boosted from a pooled baseline (`pooled_t`, `uplift.pooled_t`), or a forest of shallow trees on each
+treatment's transformed outcome (`pseudo_forest`, `uplift.pseudo_forest`).
 
 In a randomized experiment the propensity of each treatment against control is known from the arm
 weights, so it is passed to causalml rather than estimated. Categorical columns are one-hot encoded
-(scikit-learn) so every learner sees the same numeric matrix.
+(scikit-learn) so every learner sees the same numeric matrix; `pseudo_forest` gets them as category codes instead,
+which LightGBM splits natively.
 """
 from __future__ import annotations
 
@@ -17,14 +19,15 @@ import pandas as pd
 from lightgbm import LGBMClassifier, LGBMRegressor
 from sklearn.base import BaseEstimator
 from sklearn.compose import ColumnTransformer
-from sklearn.preprocessing import OneHotEncoder
+from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder
 
 from uplift.errors import UpliftError
 from uplift.interaction_logit import InteractionLogit
 from uplift.pooled_t import PooledTLearner
+from uplift.pseudo_forest import PseudoOutcomeForest
 
 ArrayLike = pd.Series | np.ndarray | list
-LearnerName = Literal["s", "s_fine", "t", "x", "dr", "forest", "logit", "pooled_t"]
+LearnerName = Literal["s", "s_fine", "t", "x", "dr", "forest", "logit", "pooled_t", "pseudo_forest"]
 LEARNERS: tuple[str, ...] = get_args(LearnerName)
 
 # causalml logs every fit and prediction at INFO; keep the CLI's output to the progress bars.
@@ -52,13 +55,21 @@ def _binary(y: np.ndarray) -> bool:
     return bool(np.isin(np.unique(y), [0, 1]).all())
 
 
-def build_encoder(frame: pd.DataFrame) -> ColumnTransformer:
-    """One-hot for text/categorical/boolean columns, numbers passed through as they are."""
-    categorical = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c]) or frame[c].dtype == bool]
+def categorical_columns(frame: pd.DataFrame) -> list[str]:
+    """The text, categorical and boolean columns (the ones the encoders do not pass through as numbers)."""
+    return [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c]) or frame[c].dtype == bool]
+
+
+def build_encoder(frame: pd.DataFrame, codes: bool = False) -> ColumnTransformer:
+    """One-hot for text/categorical/boolean columns (or, with `codes`, one column of category codes each, an unseen
+    category missing), numbers passed through as they are; the categorical columns come first."""
+    categorical = categorical_columns(frame)
     numeric = [c for c in frame.columns if c not in categorical]
+    encoder = (OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan, encoded_missing_value=np.nan)
+               if codes else OneHotEncoder(handle_unknown="ignore", sparse_output=False))
     return ColumnTransformer(
         [
-            ("categorical", OneHotEncoder(handle_unknown="ignore", sparse_output=False), categorical),
+            ("categorical", encoder, categorical),
             ("numeric", "passthrough", numeric),
         ],
         verbose_feature_names_out=False,
@@ -140,6 +151,9 @@ class UpliftModel(BaseEstimator):
                 raise UpliftError("the logit learner needs a 0/1 outcome; use learner s, t, x or dr for continuous outcomes")
             # reg_lambda is the L2 strength of the baseline's terms (1/C); the effects' copies are penalised 4x as much.
             return InteractionLogit(self.control_name, pairs=self.pairs, C=1.0 / (self.reg_lambda or LOGIT_LAMBDA))
+        if self.learner == "pseudo_forest":
+            return PseudoOutcomeForest(self.propensity_, self.control_name, n, self.min_child_samples,
+                                       list(range(self.n_categorical_)), seed)
         if self.learner == "pooled_t":
             if not binary:
                 raise UpliftError("the pooled_t learner needs a 0/1 outcome; use learner s, t, x or dr for continuous outcomes")
@@ -206,7 +220,8 @@ class UpliftModel(BaseEstimator):
         self.features_ = list(X.columns)
         self.binary_outcome_ = _binary(y_np)
         self.propensity_ = self._propensities(treatment_np)
-        self.encoder_ = build_encoder(X)
+        self.encoder_ = build_encoder(X, codes=self.learner == "pseudo_forest")
+        self.n_categorical_ = len(categorical_columns(X))
         matrix = self.encoder_.fit_transform(as_text(X)).astype(float)
         self.model_ = self._make(self.binary_outcome_)
         with warnings.catch_warnings():

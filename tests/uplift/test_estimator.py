@@ -36,7 +36,7 @@ def test_clone_gives_an_unfitted_copy_with_the_same_parameters():
     model = UpliftModel("t", n_estimators=20, random_state=4).fit(frame[["x", "noise"]], frame["y"],
                                                                    treatment=frame["arm"])
     fitted = sorted(name for name in vars(model) if name.endswith("_"))
-    assert fitted == ["binary_outcome_", "encoder_", "features_", "model_", "propensity_", "treatments_"]
+    assert fitted == ["binary_outcome_", "encoder_", "features_", "model_", "n_categorical_", "propensity_", "treatments_"]
     copy = clone(model)
     assert copy.get_params() == model.get_params()
     assert not hasattr(copy, "model_")
