@@ -69,3 +69,11 @@ def test_rules():
     arm = np.array(["control", "t", "u", "control"] * 50)
     with pytest.raises(UpliftError, match="no propensity for treatment"):
         PseudoOutcomeForest({"t": 0.5}).fit(X, arm, np.ones(200))
+
+
+def test_the_cli_offers_every_preset_and_names_the_default_candidates():
+    from uplift.candidates import PRESETS
+    from winback.commands.uplift import AUTO_HELP, LEARNER_CHOICES
+
+    assert LEARNER_CHOICES == ["auto", *PRESETS]
+    assert all(name in AUTO_HELP for name in DEFAULT_CANDIDATES)

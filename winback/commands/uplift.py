@@ -19,7 +19,13 @@ if TYPE_CHECKING:
     import pandas as pd
 
 _FILE = click.Path(exists=True, dir_okay=False)
-LEARNER_CHOICES = ["auto", "s", "s_fine", "t", "x", "dr", "forest"]
+# "auto" and every preset of uplift.candidates.PRESETS, spelled out so `winback uplift --help` loads no LightGBM
+# (tests/uplift/test_pseudo_forest.py checks the two lists agree).
+LEARNER_CHOICES = ["auto", "s", "s_fine", "t", "x", "dr", "forest", "logit", "pooled_t", "pseudo_forest", "s_coarse",
+                   "t_coarse", "x_coarse", "dr_coarse", "logit_pairs", "logit_strong"]
+AUTO_HELP = ("auto: s, s_coarse, pseudo_forest and logit (uplift.candidates.DEFAULT_CANDIDATES) and their average, each "
+             "calibrated with and without the noise gate, chosen by the doubly robust value of the plan each produces; "
+             "or one of them by name.")
 
 
 class UpliftCliError(WinbackError):
@@ -167,7 +173,7 @@ def uplift() -> None:
 @_training_source
 @click.option("--name", required=True, help="Name to store the model under.")
 @click.option("--learner", type=click.Choice(LEARNER_CHOICES), default="auto", show_default=True,
-              help="auto: S, S on finer trees (s_fine), T, X, DR and their average, chosen by the doubly robust value of the plan each produces.")
+              help=AUTO_HELP)
 @click.option("--costs", type=_FILE, default=None,
               help="JSON treatment -> unit cost for the plan the choice is judged on (default: the catalog's costs).")
 @click.option("--budget", type=float, default=None, help="Budget of that plan (default: enough to treat everybody).")
