@@ -48,10 +48,11 @@ class UpliftRun:
         unit = "incremental retained users" if self.fit.objective == "retained" else "net value"
         lines = [f"uplift learner {self.fit.learner}, chosen by its plan's value per user ({unit}, doubly robust, "
                  f"out of {len(self.fit.models[self.fit.learner].fold_models)} folds); each candidate:"]
+        width = max(len(c.learner) for c in self.fit.candidates)  # names line up however long
         for c in self.fit.candidates:
             mark = "*" if c.learner == self.fit.learner else " "
             e = c.policy_value
-            lines.append(f"  {mark} {c.learner:<16} value {e.value_per_user:+.4f} [{e.ci_low:+.4f}, {e.ci_high:+.4f}]"
+            lines.append(f"  {mark} {c.learner:<{width}} value {e.value_per_user:+.4f} [{e.ci_low:+.4f}, {e.ci_high:+.4f}]"
                          f"  qini {c.mean_qini:+.4f}  treats {c.treated:,}")
         a, f = self.allocation, self.forecast
         lines.append(f"allocation: {sum(a.counts.values()):,} users treated ("

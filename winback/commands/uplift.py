@@ -223,9 +223,10 @@ def fit(experiment_key, data, treatment_col, outcome_col, control, id_col, name,
                            unplanned=tuple(unplanned))
     unit = "incremental retained users" if spec.value is None else "net value"
     click.echo(f"plan value per user ({unit}, doubly robust, out of fold) and held-out Qini of each candidate:")
+    width = max(len(c.learner) for c in result.candidates)  # names line up however long (pseudo_forest_ungated)
     for c in result.candidates:
         mark = "*" if c.learner == result.learner else " "
-        click.echo(f"{mark} {c.learner:<9} value {c.policy_value.value_per_user:+.4f} "
+        click.echo(f"{mark} {c.learner:<{width}} value {c.policy_value.value_per_user:+.4f} "
                    f"[{c.policy_value.ci_low:+.4f}, {c.policy_value.ci_high:+.4f}]  qini {c.mean_qini:7.4f}  "
                    f"treats {c.treated:,}")
     if result.blankets:
