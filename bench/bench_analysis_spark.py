@@ -26,8 +26,7 @@ NOTES = f"""
   fact SQL; the JVM's start, about 5 s, is included). Each runs as a fresh process, {ROUNDS} rounds taking turns.
 - `mirror first build` is the one-off copy of the registry's fact tables into the mirror (what the first analysis
   after building the registry by SQL pays; an import pays its own rows only): 957 s at 100M rows on 2026-12-03
-  (the machine shared with two CPU-bound proof runs),
-  peak 339 MB (the copy streams row groups of 1M rows). A later run finds the mirror built and shows its sync check.
+  (the machine shared with two CPU-bound proof runs), peak 339 MB (the copy streams row groups of 1M rows). A later run finds the mirror built and shows its sync check.
 - `largest relative difference`: every number of the `--cuped --json` report of each engine against the default's,
   with the field it is in, and the largest outside p-values; the issue's bar is 1e-9. Spark and DuckDB add 100M
   doubles in different orders, so effects differ in the 12th digit; a p-value far in the tail (1.7e-76 here)
@@ -59,7 +58,8 @@ def run(scale: float) -> list[dict]:
              "min s": round(min(m["seconds"] for m in runs), 2),
              "ratio to default": round(statistics.median(m["seconds"] for m in runs) / default, 2),
              "peak MB": round(statistics.median(m["peak_mb"] for m in runs))} for name, runs in measured.items()]
-    rows.append({"route": "mirror sync check (once; built by an earlier run)" if built else "mirror first build (once)", "outcome rows": outcome_rows, "runs": 1,
+    once = "mirror sync check (once; built by an earlier run)" if built else "mirror first build (once)"
+    rows.append({"route": once, "outcome rows": outcome_rows, "runs": 1,
                  "median s": round(first["seconds"], 2), "min s": round(first["seconds"], 2),
                  "ratio to default": "-", "peak MB": round(first["peak_mb"])})
     agreement = _agreement(db, cli, spark=True)

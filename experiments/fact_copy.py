@@ -129,28 +129,29 @@ def copy_rows(conn: sqlite3.Connection, registry: Path, table: str, low: int, hi
 def _child(registry: str, table: str, low: int, high: int, target: str, row_group: int = ROW_GROUP) -> None:
     """In a child process: read the range with ADBC and write it (this process opens SQLite through ADBC only).
 
-    The rows stream through in ADBC's record batches, gathered into row groups of ROW_GROUP rows, so memory holds
-    one row group (`row_group` rows) whatever the range's size (a 100M-row first build read at once needed more than 20 GB)."""
+    The rows stream through in ADBC's record batches, gathered into Parquet row groups of `row_group` rows, so memory
+    holds one row group whatever the range's size (a 100M-row first build read at once needed more than 20 GB)."""
     import adbc_driver_sqlite.dbapi as adbc
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    rows = missing = 0
+    rows = missing = held = 0
     pending: list[pa.RecordBatch] = []
     with adbc.connect(registry) as reader, reader.cursor() as cursor, \
             pq.ParquetWriter(target, schema(table), compression="zstd") as writer:
         cursor.execute(_select(table, low, high))
 
         def flush() -> None:
-            nonlocal rows, missing
+            nonlocal rows, missing, held
             group = _typed(table, pa.Table.from_batches(pending))
             writer.write_table(group)
-            rows, missing = rows + group.num_rows, missing + unmatched(group)
+            rows, missing, held = rows + group.num_rows, missing + unmatched(group), 0
             pending.clear()
 
         for batch in cursor.fetch_record_batch():
             pending.append(batch)
-            if sum(b.num_rows for b in pending) >= row_group:
+            held += batch.num_rows
+            if held >= row_group:
                 flush()
         if pending:
             flush()
