@@ -89,8 +89,10 @@ def test_demo_prints_the_choice_the_forecast_and_the_truth(tmp_path):
     assert "chosen by its plan's value per user" in out
     from uplift.candidates import DEFAULT_CANDIDATES
 
-    for learner in (*DEFAULT_CANDIDATES, "ensemble", "logit_ungated"):
-        assert f" {learner:<16} value " in out
+    # Every candidate has a line, and the names are padded to the longest so the values line up.
+    rows = {m.group(1): m.end(2) - m.start(0) for m in re.finditer(r"^  [* ] (\S+)( +)value ", out, re.MULTILINE)}
+    assert {*DEFAULT_CANDIDATES, "ensemble", "logit_ungated", "pseudo_forest_ungated"} <= set(rows)
+    assert set(rows.values()) == {4 + max(map(len, rows)) + 1}  # "value" starts one space after the longest name
     assert "forecast" in out and "[95%" in out and "realized" in out
     # A plan leaving over a fifth of its budget says why, as `winback allocate` does.
     spent, budget = (float(x.replace(",", "")) for x in re.search(r"cost ([\d,.]+) of ([\d,.]+)\n", out).groups())
