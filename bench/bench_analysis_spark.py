@@ -26,11 +26,15 @@ NOTES = f"""
   fact SQL; the JVM's start, about 5 s, is included). Each runs as a fresh process, {ROUNDS} rounds taking turns.
 - `mirror first build` is the one-off copy of the registry's fact tables into the mirror (what the first analysis
   after building the registry by SQL pays; an import pays its own rows only): 957 s at 100M rows on 2026-12-03
-  (the machine shared with two CPU-bound proof runs), peak 339 MB (the copy streams row groups of 1M rows). A later run finds the mirror built and shows its sync check.
+  (the machine shared with two CPU-bound proof runs), peak 339 MB (the copy streams row groups of 1M rows). A later
+  run finds the mirror built and shows its sync check.
 - `largest relative difference`: every number of the `--cuped --json` report of each engine against the default's,
-  with the field it is in, and the largest outside p-values; the issue's bar is 1e-9. Spark and DuckDB add 100M
-  doubles in different orders, so effects differ in the 12th digit; a p-value far in the tail (1.7e-76 here)
-  magnifies that about z² times (z ≈ 18), to about 1e-9, while its absolute difference is 2e-85.
+  with the field it is in, and the largest outside p-values; the issue's bar is 1e-9. Spark's TOTAL() is a
+  compensated sum (experiments/spark_facts.py: each value's part to 6 decimals summed exactly as DECIMAL, the rest
+  as doubles), as DuckDB's fsum and SQLite's TOTAL are, so the engines agree exactly here. With Spark's plain SUM of
+  doubles (the first run of 2026-12-03) Spark took 28.3 s and agreed to 4.1e-12 outside p-values, but a p-value of
+  1.7e-76 differed by 1.3e-9: the sums' order moved the effects in their 12th digit and the normal tail magnified
+  that about z² times. The exact DECIMAL sums cost Spark 2.6x (72.9 s against 28.3 s, both on a quiet machine).
 - The registry is built by SQL, not through `winback import` (a 100M-row import is measured nowhere else here).
 """
 
