@@ -11,25 +11,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from click.testing import CliRunner
+from cli_runner import ok, run
 
 from simulator.shop import generate_shop
 from stats import srm
-from winback.cli import cli
 
 # The simulated truth of the outcomes imported below: share retained per arm (email is clearly the best net value:
 # 200 x (0.70 - 0.30) - 0.5 per user, against 200 x (0.35 - 0.30) - 8 for the coupon).
 RETAINED = {"control": 0.30, "coupon": 0.35, "email": 0.70}
-
-
-def run(*args: object):
-    return CliRunner().invoke(cli, [str(a) for a in args])
-
-
-def ok(*args: object) -> str:
-    result = run(*args)
-    assert result.exit_code == 0, result.output
-    return result.stdout
 
 
 @pytest.fixture(scope="module")

@@ -8,21 +8,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from click.testing import CliRunner
+from cli_runner import ok, run
 
 from experiments.programmes import get_programme, in_holdout, list_programmes
 from simulator.shop import generate_shop
-from winback.cli import cli
-
-
-def run(*args: object):
-    return CliRunner().invoke(cli, [str(a) for a in args])
-
-
-def ok(*args: object) -> str:
-    result = run(*args)
-    assert result.exit_code == 0, result.output
-    return result.stdout  # progress bars go to stderr
 
 
 @pytest.fixture(scope="module")

@@ -8,21 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from click.testing import CliRunner
+from cli_runner import ok, run
 
 from simulator.weekly import WeeklyShop, WeeklyShopConfig
 from simulator.weekly_files import load_shop, save_shop
-from winback.cli import cli
-
-
-def run(*args: object):
-    return CliRunner().invoke(cli, [str(a) for a in args])
-
-
-def ok(*args: object) -> str:
-    result = run(*args)
-    assert result.exit_code == 0, result.output
-    return result.stdout
 
 
 def test_a_saved_shop_steps_exactly_as_the_one_in_memory(tmp_path: Path) -> None:
