@@ -16,13 +16,13 @@ from typing import Literal, get_args
 
 import numpy as np
 import pandas as pd
-from lightgbm import LGBMClassifier, LGBMRegressor
 from sklearn.base import BaseEstimator
 from sklearn.compose import ColumnTransformer
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder
 
 from uplift.errors import UpliftError
 from uplift.interaction_logit import InteractionLogit
+from uplift.lgbm_models import lgbm_model
 from uplift.pooled_t import PooledTLearner
 from uplift.pseudo_forest import PseudoOutcomeForest
 
@@ -38,17 +38,6 @@ logging.getLogger("causalml").setLevel(logging.WARNING)
 # live in an interaction of two features need many shallow steps; a small experiment needs big leaves.
 FINE_TREES_FACTOR, FINE_LEAVES, FINE_MIN_LEAF = 3, 7, 200
 LOGIT_LAMBDA = 100.0  # the logit learner's default L2 strength (C = 0.01 in scikit-learn's terms)
-
-
-def lgbm_model(kind: Literal["classifier", "regressor"], n_estimators: int, learning_rate: float, seed: int,
-               num_leaves: int = 15, min_child_samples: int = 50, reg_lambda: float = 0.0) -> LGBMClassifier | LGBMRegressor:
-    """A small, regularised LightGBM base model (quiet, one thread)."""
-    cls = LGBMClassifier if kind == "classifier" else LGBMRegressor
-    return cls(
-        n_estimators=n_estimators, learning_rate=learning_rate, num_leaves=num_leaves,
-        min_child_samples=min_child_samples, reg_lambda=reg_lambda,
-        subsample=0.8, subsample_freq=1, colsample_bytree=0.8, random_state=seed, n_jobs=1, verbose=-1,
-    )
 
 
 def _binary(y: np.ndarray) -> bool:

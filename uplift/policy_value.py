@@ -17,7 +17,8 @@ import pandas as pd
 from scipy import stats
 
 from uplift.errors import UpliftError
-from uplift.learners import as_text, build_encoder, lgbm_model
+from uplift.learners import as_text, build_encoder
+from uplift.lgbm_models import lgbm_model
 
 Estimator = Literal["ipw", "dr", "difference_in_means"]
 

@@ -14,6 +14,7 @@ import numpy as np
 from lightgbm import LGBMClassifier
 
 from uplift.errors import UpliftError
+from uplift.lgbm_models import lgbm_model
 
 
 class PooledTLearner:
@@ -30,9 +31,8 @@ class PooledTLearner:
         self.seed = seed
 
     def _model(self, n_estimators: int, num_leaves: int, min_child_samples: int, reg_lambda: float) -> LGBMClassifier:
-        return LGBMClassifier(n_estimators=n_estimators, learning_rate=self.learning_rate, num_leaves=num_leaves,
-                              min_child_samples=min_child_samples, reg_lambda=reg_lambda, subsample=0.8,
-                              subsample_freq=1, colsample_bytree=0.8, random_state=self.seed, n_jobs=1, verbose=-1)
+        return lgbm_model("classifier", n_estimators, self.learning_rate, self.seed, num_leaves, min_child_samples,
+                          reg_lambda)
 
     def fit(self, X: np.ndarray, treatment: np.ndarray, y: np.ndarray) -> PooledTLearner:
         X, arm, y = np.asarray(X, float), np.asarray(treatment).astype(str), np.asarray(y, float)

@@ -13,13 +13,12 @@ than a chain of one-hot columns. It works for 0/1 and continuous outcomes alike.
 """
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
-from lightgbm import LGBMClassifier, LGBMRegressor
+from lightgbm import LGBMRegressor
 from sklearn.model_selection import KFold
 
 from uplift.errors import UpliftError
+from uplift.lgbm_models import lgbm_model
 
 BASELINE_FOLDS = 3
 DEPTH, LEAVES = 2, 4
@@ -42,14 +41,13 @@ class PseudoOutcomeForest:
         """Every user's outcome predicted by a model that did not see them, arms pooled (K-fold)."""
         out = np.zeros(len(y))
         for train, test in KFold(BASELINE_FOLDS, shuffle=True, random_state=self.seed).split(X):
-            settings: dict[str, Any] = dict(n_estimators=100, learning_rate=0.05, num_leaves=15, min_child_samples=50, subsample=0.8,
-                                            subsample_freq=1, colsample_bytree=0.8, random_state=self.seed, n_jobs=1,
-                                            verbose=-1)
             if binary:
-                classifier = LGBMClassifier(**settings).fit(X[train], y[train], categorical_feature=self.categorical or "auto")
+                classifier = lgbm_model("classifier", 100, 0.05, self.seed)
+                classifier.fit(X[train], y[train], categorical_feature=self.categorical or "auto")
                 out[test] = np.asarray(classifier.predict_proba(X[test]), float)[:, 1]
             else:
-                regressor = LGBMRegressor(**settings).fit(X[train], y[train], categorical_feature=self.categorical or "auto")
+                regressor = lgbm_model("regressor", 100, 0.05, self.seed)
+                regressor.fit(X[train], y[train], categorical_feature=self.categorical or "auto")
                 out[test] = np.asarray(regressor.predict(X[test]), float)
         return out
 
