@@ -7,6 +7,8 @@ compared learners, on world seeds 100-102 (not the proof's seeds 0-4).
 """
 from __future__ import annotations
 
+import time
+
 import click
 
 from simulator.small_worlds import FAMILIES
@@ -15,8 +17,9 @@ from simulator.worlds import CONTROL
 from uplift.candidates import candidate
 
 
-def raw_shares(family: str, seed: int, learners: list[str]) -> dict[str, float]:
-    """Each learner's raw plan for the family's population as a share of the oracle, on world `seed`."""
+def raw_shares(family: str, seed: int, learners: list[str]) -> dict[str, tuple[float, float]]:
+    """Each learner's raw plan for the family's population as a share of the oracle, on world `seed`, and the
+    seconds its fit took."""
     spec = FAMILIES[family]
     world = spec.make(spec.n_experiment + spec.n_plan, seed)
     data = world.randomize(seed)
@@ -28,10 +31,12 @@ def raw_shares(family: str, seed: int, learners: list[str]) -> dict[str, float]:
     oracle = true_retained(truth, truth, world, budget, capacity)[0]
     shares = {}
     for name in learners:
+        started = time.perf_counter()
         model = candidate(name).model(control=CONTROL, arm_weights=world.arm_weights, n_estimators=100, seed=0)
         model.fit(experiment[features], experiment["retained"], treatment=experiment["arm"])
+        seconds = time.perf_counter() - started
         predicted = model.predict(population.reset_index(drop=True))[truth.columns]
-        shares[name] = true_retained(predicted, truth, world, budget, capacity)[0] / oracle
+        shares[name] = (true_retained(predicted, truth, world, budget, capacity)[0] / oracle, seconds)
     return shares
 
 
@@ -44,11 +49,11 @@ def _names(value: str) -> list[str]:
 @click.option("--seeds", default="100,101,102", show_default=True)
 @click.option("--learners", default="s_coarse,logit,t_coarse,pseudo_forest", show_default=True)
 def main(families: str, seeds: str, learners: str) -> None:
-    """One line per family × seed: each learner's raw share of the oracle."""
+    """One line per family × seed: each learner's raw share of the oracle and fit time."""
     for family in _names(families):
         for seed in map(int, _names(seeds)):
             shares = raw_shares(family, seed, _names(learners))
-            click.echo(f"{family:<9} seed {seed}: " + "  ".join(f"{k} {v:.3f}" for k, v in shares.items()))
+            click.echo(f"{family:<9} seed {seed}: " + "  ".join(f"{k} {v:.3f} (fit {t:.1f} s)" for k, (v, t) in shares.items()))
 
 
 if __name__ == "__main__":
