@@ -205,3 +205,28 @@ def test_allocate_says_when_its_plan_differs_from_the_one_the_model_was_chosen_o
         "note: this plan differs from the one the model was chosen and its forecast calibrated on: budget 0.33 per "
         "user (chosen on 0.10). The learner that is best, and the forecast, may differ at these settings: refit with "
         "`uplift fit` given this budget, these costs and --population"]
+
+
+def test_fit_says_which_candidates_tie_and_how_precise_its_forecast_is(tmp_path, experiment_csv):
+    from experiments.models import load_model_record
+    from uplift.choice_notes import forecast_precision, precision_note, tie_note
+
+    db = str(tmp_path / "registry.db")
+    costs = tmp_path / "costs.json"
+    costs.write_text(json.dumps({"call": 5.0, "coupon": 2.0}))
+    result = CliRunner().invoke(cli, ["uplift", "fit", "--data", str(experiment_csv), "--treatment", "arm", "--outcome",
+                                      "kept", "--control", "none", "--id", "uid", "--name", "auto", "--costs", str(costs),
+                                      "--budget", "1500", "--trees", "30", "--model-dir", str(tmp_path / "models"),
+                                      "--db", db])
+    assert result.exit_code == 0, result.output
+    metrics = load_model_record("auto", db).metrics
+    assert metrics["tied"], "3,000 users cannot tell ten candidates' plans apart"
+    lines = result.output.splitlines()
+    tie = tie_note(metrics["chosen"], metrics["tied"], len(metrics["candidates"]))
+    assert f"note: {tie}" in lines
+    header = next(i for i, line in enumerate(lines) if "plan value per user" in line)  # after the progress bar
+    assert lines.index(f"note: {tie}") == header + len(metrics["candidates"]) + 1  # right under the candidates' table
+    forecast = next(i for i, line in enumerate(lines) if line.startswith("forecast of the chosen plan over 3,000 users"))
+    precision = forecast_precision(metrics["forecast"])
+    assert precision is not None and not precision.within_target  # 1,000 users an arm: far wider than ±15 %
+    assert lines[forecast + 1] == f"note: {precision_note(precision)}"

@@ -15,6 +15,7 @@ from statistics import NormalDist
 from typing import Any
 
 from experiments.models import ModelRecord
+from uplift.choice_notes import forecast_precision, precision_note, tie_note
 from uplift.plan_notes import blanket_note
 
 DECILE_COLUMNS = ("treatment", "decile", "n", "predicted", "observed", "se", "ci_low", "ci_high", "calibrated",
@@ -63,6 +64,10 @@ class ModelEvidence:
     curves_note: str | None = None
     blankets: list[dict] = field(default_factory=list)  # each treatment to random users, the plan's gain over it
     blanket_note: str | None = None  # when the chosen plan is not shown to beat the best of them
+    forecast: dict | None = None  # the chosen plan's forecast per user (nested) and its precision
+    forecast_note: str | None = None  # when the forecast is wider than ±15 % (or includes 0)
+    tied: list[str] = field(default_factory=list)  # candidates the experiment cannot tell from the chosen one
+    tie_note: str | None = None
 
     @property
     def treatments(self) -> list[str]:
@@ -123,5 +128,10 @@ def model_evidence(record: ModelRecord) -> ModelEvidence:
     rows = [{"treatment": str(b["policy"]).removeprefix("blanket "), "value_per_user": b["value_per_user"],
              "ci_low": b["ci_low"], "ci_high": b["ci_high"], "gain": g["value_per_user"], "gain_low": g["ci_low"],
              "gain_high": g["ci_high"]} for b, g in zip(blankets, gains)]
+    precision = forecast_precision(record.metrics.get("forecast") or {})
+    tied = [str(name) for name in record.metrics.get("tied") or []]
+    chosen = str(record.metrics.get("chosen") or record.learner)
     return ModelEvidence(record.name, deciles, curves, None if deciles else DECILES_MISSING,
-                         None if curves else CURVES_MISSING, rows, blanket_note(blankets, gains))
+                         None if curves else CURVES_MISSING, rows, blanket_note(blankets, gains),
+                         precision.to_dict() if precision else None, precision_note(precision), tied,
+                         tie_note(chosen, tied, len(record.metrics.get("candidates") or [])))

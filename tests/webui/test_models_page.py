@@ -181,3 +181,26 @@ def test_a_plan_that_loses_to_a_blanket_says_so_on_the_models_page(shop, as_user
     # uplift.plan_notes.blanket_note, on the best blanket (coupon), whose gain interval lies below 0
     assert ("Sending coupon to random users with the same budget does better than the chosen plan on this experiment "
             "(the plan&#39;s gain over it: -0.0300 [95% -0.0500, -0.0100] per user)") in page
+
+
+def test_the_forecast_its_precision_and_the_tied_candidates_are_shown_with_the_fits_numbers(stored, fitted,
+                                                                                           as_user) -> None:
+    from uplift.choice_notes import forecast_precision, precision_note, tie_note
+
+    page = as_user("gina").get("/models").text
+    f = fitted.forecast_value  # the nested forecast the fit recorded
+    precision = forecast_precision(f.to_dict())
+    assert precision is not None
+    assert (f"Forecast of the chosen plan (made on users the choice did not see): <strong>{f.value_per_user:.4g}"
+            f"</strong> per user") in page
+    assert f"±{precision.relative_half_width:.1%}" in page
+    evidence = as_user("gina").get("/api/v1/models").json["evidence"][MODEL]
+    assert evidence["forecast"]["users_factor"] == pytest.approx(precision.users_factor)
+    assert evidence["forecast_note"] == precision_note(precision)
+    assert evidence["tied"] == fitted.tied
+    assert evidence["tie_note"] == tie_note(fitted.learner, fitted.tied, len(fitted.candidates))
+    assert page.count('<span class="badge" title="the 95% interval of its plan') == len(fitted.tied)
+    # This small shop's fit (2 folds, 20 trees) cannot tell its six candidates apart, nor its plan from doing nothing.
+    assert evidence["tie_note"].startswith(f"the experiment cannot tell {fitted.learner}'s plan from every other candidate")
+    assert evidence["forecast_note"].startswith("the forecast's 95% interval includes 0")
+    assert str(escape(evidence["forecast_note"][1:])) in page and str(escape(evidence["tie_note"][1:])) in page

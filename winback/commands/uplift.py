@@ -195,6 +195,7 @@ def fit(experiment_key, data, treatment_col, outcome_col, control, id_col, name,
         capacity, value_per_retained, exclude, allow_treatment, arm_weight, folds, calibration, trees, seed, events_path,
         warehouse, model_dir, db, unknown_events="refuse") -> None:
     """Fit calibrated uplift learners by cross-fitting, choose by the value of their plans, store the best."""
+    from uplift.choice_notes import forecast_precision, precision_note, tie_note
     from uplift.plan_inputs import plan_spec
     from uplift.store import save_uplift_model
     from uplift.targeting import DEFAULT_CANDIDATES, fit_targeting
@@ -229,6 +230,8 @@ def fit(experiment_key, data, treatment_col, outcome_col, control, id_col, name,
         click.echo(f"{mark} {c.learner:<{width}} value {c.policy_value.value_per_user:+.4f} "
                    f"[{c.policy_value.ci_low:+.4f}, {c.policy_value.ci_high:+.4f}]  qini {c.mean_qini:7.4f}  "
                    f"treats {c.treated:,}")
+    if note := tie_note(result.learner, result.tied, len(result.candidates)):
+        click.echo(f"note: {note}")
     if result.blankets:
         click.echo("each treatment sent to random users with the same budget, and the chosen plan's gain over it "
                    "(per user, doubly robust):")
@@ -241,6 +244,8 @@ def fit(experiment_key, data, treatment_col, outcome_col, control, id_col, name,
     click.echo(f"forecast of the chosen plan over {users:,} users: {chosen.value_per_user * users:,.1f} "
                f"{'incremental retained users' if spec.value is None else 'net value'} "
                f"[95% {chosen.ci_low * users:,.1f}, {chosen.ci_high * users:,.1f}]")
+    if note := precision_note(forecast_precision(chosen.to_dict())):
+        click.echo(f"note: {note}")
     record = save_uplift_model(result, name, data=frame, experiment_key=experiment_key, db=db, model_dir=model_dir)
     click.echo(f"model {record.name}: learner {result.learner}, {len(record.features)} features, treatments "
                f"{', '.join(result.treatments)}; saved to {record.path}")
