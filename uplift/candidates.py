@@ -45,7 +45,7 @@ PRESETS: dict[str, Candidate] = {
     "logit_strong": Candidate("logit_strong", "logit", 1.0, {"reg_lambda": 500.0}),
 }
 # What `uplift fit --learner auto` compares (and their average).
-DEFAULT_CANDIDATES: tuple[str, ...] = ("s", "s_coarse", "pseudo_forest", "logit")
+DEFAULT_CANDIDATES: tuple[str, ...] = ("s", "s_coarse", "pseudo_forest", "pseudo_rules", "logit")
 
 
 def candidate(name: str) -> Candidate:

@@ -1,12 +1,13 @@
 """Uplift learners for several treatments against one control: causalml meta-learners on LightGBM, causalml's uplift
 forest, one penalised logistic regression over every arm (`logit`, `uplift.interaction_logit`), a T-learner whose
 arms are boosted from a pooled baseline (`pooled_t`, `uplift.pooled_t`), or a forest of shallow trees on each
-treatment's transformed outcome (`pseudo_forest`, `uplift.pseudo_forest`).
+treatment's transformed outcome (`pseudo_forest`, `uplift.pseudo_forest`), or bagged two-feature rules on it
+(`pseudo_rules`, `uplift.pseudo_rules`).
 
 In a randomized experiment the propensity of each treatment against control is known from the arm
 weights, so it is passed to causalml rather than estimated. Categorical columns are one-hot encoded
-(scikit-learn) so every learner sees the same numeric matrix; `pseudo_forest` gets them as category codes instead,
-which LightGBM splits natively.
+(scikit-learn) so every learner sees the same numeric matrix; `pseudo_forest` and `pseudo_rules` get them as
+category codes instead (LightGBM splits those natively; the rules test each category and its complement).
 """
 from __future__ import annotations
 
@@ -25,9 +26,10 @@ from uplift.interaction_logit import InteractionLogit
 from uplift.lgbm_models import lgbm_model
 from uplift.pooled_t import PooledTLearner
 from uplift.pseudo_forest import PseudoOutcomeForest
+from uplift.pseudo_rules import PseudoOutcomeRules
 
 ArrayLike = pd.Series | np.ndarray | list
-LearnerName = Literal["s", "s_fine", "t", "x", "dr", "forest", "logit", "pooled_t", "pseudo_forest"]
+LearnerName = Literal["s", "s_fine", "t", "x", "dr", "forest", "logit", "pooled_t", "pseudo_forest", "pseudo_rules"]
 LEARNERS: tuple[str, ...] = get_args(LearnerName)
 
 # causalml logs every fit and prediction at INFO; keep the CLI's output to the progress bars.
@@ -143,6 +145,9 @@ class UpliftModel(BaseEstimator):
         if self.learner == "pseudo_forest":
             return PseudoOutcomeForest(self.propensity_, self.control_name, n, self.min_child_samples,
                                        list(range(self.n_categorical_)), seed)
+        if self.learner == "pseudo_rules":
+            return PseudoOutcomeRules(self.propensity_, self.control_name, categorical=list(range(self.n_categorical_)),
+                                      seed=seed)
         if self.learner == "pooled_t":
             if not binary:
                 raise UpliftError("the pooled_t learner needs a 0/1 outcome; use learner s, t, x or dr for continuous outcomes")
@@ -209,7 +214,7 @@ class UpliftModel(BaseEstimator):
         self.features_ = list(X.columns)
         self.binary_outcome_ = _binary(y_np)
         self.propensity_ = self._propensities(treatment_np)
-        self.encoder_ = build_encoder(X, codes=self.learner == "pseudo_forest")
+        self.encoder_ = build_encoder(X, codes=self.learner in ("pseudo_forest", "pseudo_rules"))
         self.n_categorical_ = len(categorical_columns(X))
         matrix = self.encoder_.fit_transform(as_text(X)).astype(float)
         self.model_ = self._make(self.binary_outcome_)

@@ -25,6 +25,33 @@ DEPTH, LEAVES = 2, 4
 MAX_MIN_LEAF, LEAF_SHARE = 800, 15  # at most 800 users a leaf, and at least 1/15 of the arm pair's users
 
 
+def pooled_baseline(X: np.ndarray, y: np.ndarray, binary: bool, categorical: list[int], seed: int) -> np.ndarray:
+    """Every user's outcome predicted by a model that did not see them, arms pooled (K-fold)."""
+    out = np.zeros(len(y))
+    for train, test in KFold(BASELINE_FOLDS, shuffle=True, random_state=seed).split(X):
+        if binary:
+            classifier = lgbm_model("classifier", 100, 0.05, seed)
+            classifier.fit(X[train], y[train], categorical_feature=categorical or "auto")
+            out[test] = np.asarray(classifier.predict_proba(X[test]), float)[:, 1]
+        else:
+            regressor = lgbm_model("regressor", 100, 0.05, seed)
+            regressor.fit(X[train], y[train], categorical_feature=categorical or "auto")
+            out[test] = np.asarray(regressor.predict(X[test]), float)
+    return out
+
+
+def transformed_outcome(y: np.ndarray, baseline: np.ndarray, treated: np.ndarray, e: float) -> np.ndarray:
+    """Z = (y − m(x)) · (T/e − (1 − T)/(1 − e)): its mean given x is the uplift at x (Athey & Imbens 2015)."""
+    return (y - baseline) * (treated / e - (1.0 - treated) / (1.0 - e))
+
+
+def check_propensity(treatments: list[str], propensity: dict[str, float]) -> None:
+    """Every treatment needs its known share among its and control's users."""
+    missing = [t for t in treatments if t not in propensity]
+    if missing:
+        raise UpliftError(f"no propensity for treatment(s) {', '.join(missing)}")
+
+
 class PseudoOutcomeForest:
     """`fit(X, treatment, y)` and `predict(X)` (n × treatments, sorted), the interface UpliftModel gives causalml's learners."""
 
@@ -37,34 +64,18 @@ class PseudoOutcomeForest:
         self.categorical = categorical or []
         self.seed = seed
 
-    def _baseline(self, X: np.ndarray, y: np.ndarray, binary: bool) -> np.ndarray:
-        """Every user's outcome predicted by a model that did not see them, arms pooled (K-fold)."""
-        out = np.zeros(len(y))
-        for train, test in KFold(BASELINE_FOLDS, shuffle=True, random_state=self.seed).split(X):
-            if binary:
-                classifier = lgbm_model("classifier", 100, 0.05, self.seed)
-                classifier.fit(X[train], y[train], categorical_feature=self.categorical or "auto")
-                out[test] = np.asarray(classifier.predict_proba(X[test]), float)[:, 1]
-            else:
-                regressor = lgbm_model("regressor", 100, 0.05, self.seed)
-                regressor.fit(X[train], y[train], categorical_feature=self.categorical or "auto")
-                out[test] = np.asarray(regressor.predict(X[test]), float)
-        return out
-
     def fit(self, X: np.ndarray, treatment: np.ndarray, y: np.ndarray) -> PseudoOutcomeForest:
         X, arm, y = np.asarray(X, float), np.asarray(treatment).astype(str), np.asarray(y, float)
         self.treatments_ = sorted(set(arm) - {self.control_name})
-        missing = [t for t in self.treatments_ if t not in self.propensity]
-        if missing:
-            raise UpliftError(f"no propensity for treatment(s) {', '.join(missing)}")
+        check_propensity(self.treatments_, self.propensity)
         binary = bool(np.isin(np.unique(y), [0, 1]).all())
-        baseline = self._baseline(X, y, binary)
+        baseline = pooled_baseline(X, y, binary, self.categorical, self.seed)
         self.forests_ = {}
         for t in self.treatments_:
             rows = (arm == t) | (arm == self.control_name)
             e = self.propensity[t]
             treated = (arm[rows] == t).astype(float)
-            transformed = (y[rows] - baseline[rows]) * (treated / e - (1.0 - treated) / (1.0 - e))
+            transformed = transformed_outcome(y[rows], baseline[rows], treated, e)
             min_leaf = self.min_child_samples or max(20, min(MAX_MIN_LEAF, int(rows.sum()) // LEAF_SHARE))
             forest = LGBMRegressor(boosting_type="rf", n_estimators=self.n_estimators, num_leaves=LEAVES, max_depth=DEPTH,
                                    min_child_samples=min_leaf, min_data_per_group=max(10, min_leaf // 4), cat_smooth=50,

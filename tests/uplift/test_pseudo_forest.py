@@ -63,7 +63,7 @@ def test_a_continuous_outcome_is_estimated_the_same_way():
     assert abs(predicted[0]) < 2.5 and 5.5 < predicted[1] < 10.5
 
 
-def test_rules():
+def test_a_treatment_without_a_propensity_is_refused_and_the_forest_is_a_default_candidate():
     assert "pseudo_forest" in DEFAULT_CANDIDATES
     X = np.random.default_rng(0).random((200, 1))
     arm = np.array(["control", "t", "u", "control"] * 50)
