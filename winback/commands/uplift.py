@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 _FILE = click.Path(exists=True, dir_okay=False)
 # "auto" and every preset of uplift.candidates.PRESETS, spelled out so `winback uplift --help` loads no LightGBM
 # (tests/uplift/test_pseudo_forest.py checks the two lists agree).
-LEARNER_CHOICES = ["auto", "s", "s_fine", "t", "x", "dr", "forest", "logit", "pooled_t", "pseudo_forest", "s_coarse",
+LEARNER_CHOICES = ["auto", "s", "s_fine", "t", "x", "dr", "forest", "logit", "pooled_t", "pseudo_forest", "pseudo_rules", "s_coarse",
                    "t_coarse", "x_coarse", "dr_coarse", "logit_pairs", "logit_strong"]
 AUTO_HELP = ("auto: s, s_coarse, pseudo_forest, pseudo_rules and logit (uplift.candidates.DEFAULT_CANDIDATES) and their average, each "
              "calibrated with and without the noise gate, chosen by the doubly robust value of the plan each produces; "
