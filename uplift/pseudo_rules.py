@@ -9,7 +9,8 @@ every pair of features' bins are two `np.bincount`s, and the counts and sums of 
 small matrix products of them. The rule whose inside and outside means of Z differ most (the between-group
 sum of squares, with at least 1/15 of the users on each side) is kept, Z is residualised on it, and a second
 rule is found the same way. Bagging 20 Poisson bootstraps averages out the rules noise picks. It works for
-0/1 and continuous outcomes; a category the fit never saw is outside every `in` set.
+0/1 and continuous outcomes; a category the fit never saw (or beyond a column's 32 most frequent) is outside
+every `in` set. The work grows with the square of the number of features (every pair is scored).
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from uplift.pseudo_forest import check_propensity, pooled_baseline, transformed_
 BAGS, RULES_PER_BAG = 20, 2
 LEAF_SHARE = 15  # each side of a rule holds at least 1/15 of the arm pair's users
 CUTS = np.linspace(0.1, 0.9, 9)  # numbers are cut at their deciles
+MAX_LEVELS = 32  # a category column's most frequent levels get sets of their own; the rest only complements
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,7 @@ class FeatureBins:
         missing = len(self.cuts) if self.categorical else len(self.cuts) + 1
         if self.categorical:
             known = np.isin(x, self.cuts)
-            out = np.searchsorted(self.cuts, np.where(known, x, self.cuts[0]))
+            out = np.searchsorted(self.cuts, np.where(known, x, self.cuts[0] if len(self.cuts) else 0.0))
             return np.where(known, out, missing).astype(np.int64)
         return np.where(np.isnan(x), missing, np.searchsorted(self.cuts, x, side="left")).astype(np.int64)
 
@@ -50,7 +52,8 @@ def feature_bins(x: np.ndarray, categorical: bool) -> FeatureBins:
     """A feature's bins and atoms: each category and its complement, or each decile cut's two sides."""
     present = x[~np.isnan(x)]
     if categorical:
-        cuts = np.unique(present)
+        levels_seen, counts = np.unique(present, return_counts=True)
+        cuts = np.sort(levels_seen[np.argsort(-counts, kind="stable")[:MAX_LEVELS]])  # rarer ones: in no level set
         n_bins = len(cuts) + 1
         levels = np.eye(len(cuts), n_bins)
         complements = np.ones((len(cuts), n_bins)) - levels

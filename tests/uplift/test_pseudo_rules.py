@@ -122,3 +122,14 @@ def test_a_treatment_without_a_propensity_is_refused():
     arm = np.array(["control", "t", "u", "control"] * 50)
     with pytest.raises(UpliftError, match="no propensity for treatment"):
         PseudoOutcomeRules({"t": 0.5}).fit(X, arm, np.ones(200))
+
+
+def test_a_column_of_many_categories_keeps_its_most_frequent_levels_and_an_empty_one_has_only_any():
+    rng = np.random.default_rng(2)
+    codes = np.concatenate([np.repeat(np.arange(40.0), np.arange(40, 0, -1)), [np.nan] * 5])  # level 0 most frequent
+    bins = feature_bins(rng.permutation(codes), categorical=True)
+    assert bins.cuts.tolist() == list(np.arange(32.0))  # the 32 most frequent levels
+    rare = bins.bin_of(np.array([39.0, 35.0, np.nan]))
+    assert (rare == bins.n_bins - 1).all()  # with the missing: in no level's set, in every complement
+    empty = feature_bins(np.array([np.nan, np.nan]), categorical=True)
+    assert empty.atoms.tolist() == [[1.0]] and empty.bin_of(np.array([3.0, np.nan])).tolist() == [0, 0]
