@@ -192,7 +192,7 @@ def test_the_forecast_its_precision_and_the_tied_candidates_are_shown_with_the_f
     precision = forecast_precision(f.to_dict())
     assert precision is not None
     assert (f"Forecast of the chosen plan (made on users the choice did not see): <strong>{f.value_per_user:.4g}"
-            f"</strong> per user") in page
+            f"</strong> incremental retained users per user") in page  # the fit counted retained users (no value)
     assert f"±{precision.relative_half_width:.1%}" in page
     evidence = as_user("gina").get("/api/v1/models").json["evidence"][MODEL]
     assert evidence["forecast"]["users_factor"] == pytest.approx(precision.users_factor)
