@@ -96,5 +96,11 @@ def test_demo_prints_the_choice_the_forecast_and_the_truth(tmp_path):
     assert "forecast" in out and "[95%" in out and "realized" in out
     # A plan leaving over a fifth of its budget says why, as `winback allocate` does.
     spent, budget = (float(x.replace(",", "")) for x in re.search(r"cost ([\d,.]+) of ([\d,.]+)\n", out).groups())
-    assert (spent < 0.8 * budget) == ("  note: " in out.split("forecast:")[0])
+    assert (spent < 0.8 * budget) == ("  note: " in out.split("\nallocation: ")[1].split("forecast:")[0])
+    # The candidates the experiment cannot tell from the chosen one are named under them, as `uplift fit` does.
+    from uplift.choice_notes import tie_note
+
+    stored = next(m for m in list_model_records(str(tmp_path / "r.db")) if m.kind == "uplift").metrics
+    assert stored["tied"], "2,000 users cannot tell twelve candidates' plans apart"
+    assert f"  note: {tie_note(stored['chosen'], stored['tied'], len(stored['candidates']))}\nallocation: " in out
     assert "on the true effects" in out and "oracle" in out

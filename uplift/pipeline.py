@@ -15,6 +15,7 @@ import pandas as pd
 
 from experiments.models import ModelRecord
 from uplift.allocation import Allocation, allocate
+from uplift.choice_notes import tie_note
 from uplift.errors import UpliftError
 from uplift.plan_inputs import PlanSpec, check_costs
 from uplift.planning import drop_excluded
@@ -54,6 +55,8 @@ class UpliftRun:
             e = c.policy_value
             lines.append(f"  {mark} {c.learner:<{width}} value {e.value_per_user:+.4f} [{e.ci_low:+.4f}, {e.ci_high:+.4f}]"
                          f"  qini {c.mean_qini:+.4f}  treats {c.treated:,}")
+        if note := tie_note(self.fit.learner, self.fit.tied, len(self.fit.candidates)):
+            lines.append(f"  note: {note}")  # as `winback uplift fit` says
         a, f = self.allocation, self.forecast
         lines.append(f"allocation: {sum(a.counts.values()):,} users treated ("
                      + ", ".join(f"{k} {v:,}" for k, v in a.counts.items()) + f"), cost {a.total_cost:,.2f} of "
