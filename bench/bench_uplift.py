@@ -30,7 +30,7 @@ NOTES = (
     "models, DR-score calibration per decile, the plan of each candidate and the ensemble at budget 1.5 per user. "
     "`s_fine`: the S-learner on finer trees (3x the trees, 7 leaves, 200 users per leaf; 150 trees here). "
     "`auto`: `fit_targeting` with its defaults, as `winback uplift fit` runs it (the presets of "
-    "`uplift.candidates.DEFAULT_CANDIDATES`: S, S on coarse trees, the forest on transformed outcomes, the penalised logit over every arm, and "
+    "`uplift.candidates.DEFAULT_CANDIDATES`: S, S on coarse trees, the forest and the two-feature rules on transformed outcomes, the penalised logit over every arm, and "
     "their average, each calibrated with and without the noise gate; 100 trees per base model, times each preset's "
     "factor); the step names the candidate it chose. "
     "`python -m bench.bench_uplift` times only these two steps on 50,000 users."
