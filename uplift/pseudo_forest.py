@@ -13,6 +13,8 @@ than a chain of one-hot columns. It works for 0/1 and continuous outcomes alike.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from lightgbm import LGBMRegressor
 from sklearn.model_selection import KFold
@@ -45,11 +47,30 @@ def transformed_outcome(y: np.ndarray, baseline: np.ndarray, treated: np.ndarray
     return (y - baseline) * (treated / e - (1.0 - treated) / (1.0 - e))
 
 
-def check_propensity(treatments: list[str], propensity: dict[str, float]) -> None:
-    """Every treatment needs its known share among its and control's users."""
+@dataclass(frozen=True)
+class PairOutcomes:
+    """Per treatment: which users are in it or in control (`rows`) and their transformed outcome Z (`z`)."""
+
+    X: np.ndarray
+    treatments: list[str]
+    rows: dict[str, np.ndarray]
+    z: dict[str, np.ndarray]
+
+
+def pair_outcomes(X: np.ndarray, treatment: np.ndarray, y: np.ndarray, *, control: str,
+                  propensity: dict[str, float], categorical: list[int], seed: int) -> PairOutcomes:
+    """The transformed outcome of every treatment against control, residualised on one pooled out-of-fold baseline:
+    what the pseudo-outcome learners fit (`PseudoOutcomeForest`, `uplift.pseudo_rules.PseudoOutcomeRules`)."""
+    X, arm, y = np.asarray(X, float), np.asarray(treatment).astype(str), np.asarray(y, float)
+    treatments = sorted(set(arm) - {control})
     missing = [t for t in treatments if t not in propensity]
     if missing:
         raise UpliftError(f"no propensity for treatment(s) {', '.join(missing)}")
+    binary = bool(np.isin(np.unique(y), [0, 1]).all())
+    baseline = pooled_baseline(X, y, binary, categorical, seed)
+    rows = {t: (arm == t) | (arm == control) for t in treatments}
+    z = {t: transformed_outcome(y[r], baseline[r], (arm[r] == t).astype(float), propensity[t]) for t, r in rows.items()}
+    return PairOutcomes(X, treatments, rows, z)
 
 
 class PseudoOutcomeForest:
@@ -65,23 +86,18 @@ class PseudoOutcomeForest:
         self.seed = seed
 
     def fit(self, X: np.ndarray, treatment: np.ndarray, y: np.ndarray) -> PseudoOutcomeForest:
-        X, arm, y = np.asarray(X, float), np.asarray(treatment).astype(str), np.asarray(y, float)
-        self.treatments_ = sorted(set(arm) - {self.control_name})
-        check_propensity(self.treatments_, self.propensity)
-        binary = bool(np.isin(np.unique(y), [0, 1]).all())
-        baseline = pooled_baseline(X, y, binary, self.categorical, self.seed)
+        data = pair_outcomes(X, treatment, y, control=self.control_name, propensity=self.propensity,
+                             categorical=self.categorical, seed=self.seed)
+        self.treatments_ = data.treatments
         self.forests_ = {}
         for t in self.treatments_:
-            rows = (arm == t) | (arm == self.control_name)
-            e = self.propensity[t]
-            treated = (arm[rows] == t).astype(float)
-            transformed = transformed_outcome(y[rows], baseline[rows], treated, e)
+            rows = data.rows[t]
             min_leaf = self.min_child_samples or max(20, min(MAX_MIN_LEAF, int(rows.sum()) // LEAF_SHARE))
             forest = LGBMRegressor(boosting_type="rf", n_estimators=self.n_estimators, num_leaves=LEAVES, max_depth=DEPTH,
                                    min_child_samples=min_leaf, min_data_per_group=max(10, min_leaf // 4), cat_smooth=50,
                                    subsample=0.632, subsample_freq=1, colsample_bytree=1.0, random_state=self.seed,
                                    n_jobs=1, verbose=-1)
-            self.forests_[t] = forest.fit(X[rows], transformed, categorical_feature=self.categorical or "auto")
+            self.forests_[t] = forest.fit(data.X[rows], data.z[t], categorical_feature=self.categorical or "auto")
         return self
 
     def predict(self, X: np.ndarray, **_: object) -> np.ndarray:

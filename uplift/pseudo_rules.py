@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from uplift.pseudo_forest import check_propensity, pooled_baseline, transformed_outcome
+from uplift.pseudo_forest import pair_outcomes
 
 BAGS, RULES_PER_BAG = 20, 2
 LEAF_SHARE = 15  # each side of a rule holds at least 1/15 of the arm pair's users
@@ -61,9 +61,9 @@ def feature_bins(x: np.ndarray, categorical: bool) -> FeatureBins:
     else:
         cuts = np.unique(np.quantile(present, CUTS)) if len(present) else np.zeros(0)
         n_bins = len(cuts) + 2  # below or at each cut, above the last, missing
-        index = np.arange(n_bins)
-        below = np.array([(index <= k) for k in range(len(cuts))], dtype=float).reshape(-1, n_bins)
-        above = np.array([(index > k) & (index <= len(cuts)) for k in range(len(cuts))], dtype=float).reshape(-1, n_bins)
+        index, cut = np.arange(n_bins)[None, :], np.arange(len(cuts))[:, None]
+        below = (index <= cut).astype(float)
+        above = ((index > cut) & (index <= len(cuts))).astype(float)
         atoms = np.vstack([np.ones((1, n_bins)), below, above])
     return FeatureBins(categorical, cuts, atoms)
 
@@ -83,9 +83,9 @@ class Rule:
 def best_rule(bins: np.ndarray, features: list[FeatureBins], weights: np.ndarray, residual: np.ndarray,
               min_leaf: float) -> Rule | None:
     """The rule over any one feature or pair of features whose inside and outside mean residual differ most."""
-    total_w, total_s = float(weights.sum()), float((weights * residual).sum())
-    best: tuple[float, Rule] | None = None
     weighted = weights * residual
+    total_w, total_s = float(weights.sum()), float(weighted.sum())
+    best: tuple[float, Rule] | None = None
     for a in range(len(features)):
         for b in range(a + 1 if len(features) > 1 else a, len(features)):  # one feature: its own atoms, paired
             fa, fb = features[a], features[b]
@@ -133,18 +133,15 @@ class PseudoOutcomeRules:
         return np.column_stack([f.bin_of(X[:, j]) for j, f in enumerate(self.features_)])
 
     def fit(self, X: np.ndarray, treatment: np.ndarray, y: np.ndarray) -> PseudoOutcomeRules:
-        X, arm, y = np.asarray(X, float), np.asarray(treatment).astype(str), np.asarray(y, float)
-        self.treatments_ = sorted(set(arm) - {self.control_name})
-        check_propensity(self.treatments_, self.propensity)
-        binary = bool(np.isin(np.unique(y), [0, 1]).all())
-        baseline = pooled_baseline(X, y, binary, self.categorical, self.seed)
-        self.features_ = [feature_bins(X[:, j], j in self.categorical) for j in range(X.shape[1])]
-        bins = self._bins(X)
+        data = pair_outcomes(X, treatment, y, control=self.control_name, propensity=self.propensity,
+                             categorical=self.categorical, seed=self.seed)
+        self.treatments_ = data.treatments
+        self.features_ = [feature_bins(data.X[:, j], j in self.categorical) for j in range(data.X.shape[1])]
+        bins = self._bins(data.X)
         rng = np.random.default_rng(self.seed)
         self.bagged_: dict[str, list[tuple[float, list[Rule]]]] = {}
         for t in self.treatments_:
-            rows = (arm == t) | (arm == self.control_name)
-            z = transformed_outcome(y[rows], baseline[rows], (arm[rows] == t).astype(float), self.propensity[t])
+            rows, z = data.rows[t], data.z[t]
             pair_bins, min_leaf = bins[rows], max(20, int(rows.sum()) // LEAF_SHARE)
             bags = []
             for _ in range(self.bags):

@@ -51,13 +51,14 @@ def test_categories_are_codes_and_an_unseen_one_scores_as_missing():
     assert scored.shape == (2, 2) and np.isfinite(scored.to_numpy()).all()
 
 
-def test_a_continuous_outcome_is_estimated_the_same_way():
+@pytest.mark.parametrize("learner", ["pseudo_forest", "pseudo_rules"])
+def test_a_continuous_outcome_is_estimated_the_same_way_from_a_single_feature(learner):
     rng = np.random.default_rng(3)
     n = 12_000
     x = rng.random(n)
     arm = rng.choice(["control", "t"], n)
     spend = 50 + 20 * x + rng.normal(0, 10, n) + np.where((arm == "t") & (x > 0.5), 8.0, 0.0)
-    model = UpliftModel("pseudo_forest", arm_weights={"control": 0.5, "t": 0.5}, n_estimators=200).fit(
+    model = UpliftModel(learner, arm_weights={"control": 0.5, "t": 0.5}, n_estimators=200).fit(
         pd.DataFrame({"x": x}), spend, treatment=arm)
     predicted = model.predict(pd.DataFrame({"x": [0.2, 0.8]}))["t"].to_numpy()
     assert abs(predicted[0]) < 2.5 and 5.5 < predicted[1] < 10.5

@@ -105,18 +105,6 @@ def test_unseen_categories_and_missing_numbers_fall_outside_every_set():
     assert scored.shape == (2, 1) and np.isfinite(scored.to_numpy()).all()
 
 
-def test_a_continuous_outcome_and_a_single_feature_work():
-    rng = np.random.default_rng(3)
-    n = 12_000
-    x = rng.random(n)
-    arm = rng.choice(["control", "t"], n)
-    spend = 50 + 20 * x + rng.normal(0, 10, n) + np.where((arm == "t") & (x > 0.5), 8.0, 0.0)
-    model = UpliftModel("pseudo_rules", arm_weights={"control": 0.5, "t": 0.5}).fit(pd.DataFrame({"x": x}), spend,
-                                                                                     treatment=arm)
-    predicted = model.predict(pd.DataFrame({"x": [0.2, 0.8]}))["t"].to_numpy()
-    assert abs(predicted[0]) < 2.5 and 5.5 < predicted[1] < 10.5
-
-
 def test_a_treatment_without_a_propensity_is_refused():
     X = np.random.default_rng(0).random((200, 1))
     arm = np.array(["control", "t", "u", "control"] * 50)
